@@ -256,10 +256,19 @@ export interface LayoutDecl extends NodeBase {
 /** What a file may hold at top level. */
 export type TopLevelItem = LayoutDecl | PatternDecl | LetDecl | FnDecl;
 
+/** A line comment or a block comment, kept so the formatter can put it back. */
+export interface Comment extends NodeBase {
+  readonly kind: 'Comment';
+  /** The comment's source text, delimiters included. */
+  readonly text: string;
+}
+
 /** A parsed `.tile` file. */
 export interface TileFile extends NodeBase {
   readonly kind: 'TileFile';
   readonly items: readonly TopLevelItem[];
+  /** The file's comments in source order (absent when there are none); they carry no meaning. */
+  readonly comments?: readonly Comment[];
 }
 
 /** Every node kind, for tables of checks keyed by kind. */

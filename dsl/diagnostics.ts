@@ -33,7 +33,11 @@ export class TesseraError extends Error {
   readonly diagnostics: readonly Diagnostic[];
 
   constructor(diagnostics: readonly Diagnostic[]) {
-    super(diagnostics.map((d) => `${d.file}:${d.range.start.line}:${d.range.start.column}: ${d.code} ${d.message}`).join('\n'));
+    super(
+      diagnostics
+        .map((d) => `${d.file}:${d.range.start.line}:${d.range.start.column}: ${d.code} ${d.message}`)
+        .join('\n'),
+    );
     this.name = 'TesseraError';
     this.diagnostics = diagnostics;
   }
@@ -50,7 +54,10 @@ export function renderDiagnostic(diagnostic: Diagnostic, source?: SourceFile): s
   const sourceLine = source?.text.split(/\r?\n/)[start.line - 1];
   if (sourceLine !== undefined) {
     const gutter = `${start.line} | `;
-    const width = end.line === start.line ? Math.max(1, end.column - start.column) : Math.max(1, sourceLine.length - start.column + 1);
+    const width =
+      end.line === start.line
+        ? Math.max(1, end.column - start.column)
+        : Math.max(1, sourceLine.length - start.column + 1);
     lines.push(`${gutter}${sourceLine}`);
     lines.push(`${' '.repeat(gutter.length - 2)}| ${' '.repeat(start.column - 1)}${'^'.repeat(width)}`);
   }

@@ -1,0 +1,146 @@
+/**
+ * CUDA kernel benchmark at Open-Sora-Plan shapes (batch 1, 24 heads, head dim 96, bf16; 28,800 and 86,400
+ * tokens): full attention and the Attention Tile masks, timed with device events (warm-up, median of fresh
+ * runs). Writes `ours.json` and, per mask, the FlexAttention block tables and mask_mod into the output
+ * folder, for `bench/gpu/bench_attention.py`, which times PyTorch SDPA (flash, cuDNN) and FlexAttention on
+ * the same masks in the same session and prints the side-by-side table.
+ *
+ * Usage: node dist/bench/cuda-attention.js <outDir> [iterations]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { attentionTilePattern, fullPattern, videoLayout } from '../compiler/analysis/reference-patterns.js';
+import type { BlockPlan } from '../compiler/plan.js';
+import { CudaAttention, CudaDevice, type DeviceTensor } from '../runtime/cuda/index.js';
+import { planFromClasses } from '../test/codegen/cuda/plan-fixture.js';
+import { exportFlexBlockMask } from '../test/gpu/flex-export.js';
+
+const HEADS = 24;
+const HEAD_DIM = 96;
+const H = 45;
+const W = 80;
+
+/** The benchmark's masks: full attention and a:(T-a) for each frame count. */
+const CONFIGS: readonly { frames: number; globals: number | null }[] = [
+  { frames: 8, globals: null },
+  { frames: 8, globals: 4 },
+  { frames: 8, globals: 2 },
+  { frames: 8, globals: 1 },
+  { frames: 24, globals: null },
+  { frames: 24, globals: 12 },
+  { frames: 24, globals: 6 },
+  { frames: 24, globals: 3 },
+];
+
+// Random bf16 values on the device (sum of three uniforms, about normal): generating 400 MB per operand on
+// the host would take longer than the benchmark.
+const RANDOM_SOURCE = `
+extern "C" __global__ void tp_random_bf16(unsigned short* dst, long long n, unsigned seed) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    unsigned h = (unsigned)i * 0x9e3779b9u ^ seed;
+    float s = 0.f;
+    for (int r = 0; r < 3; ++r) {
+      h ^= h >> 16; h *= 0x7feb352du; h ^= h >> 15; h *= 0x846ca68bu; h ^= h >> 16;
+      s += (h >> 8) * (1.0f / 16777216.0f);
+    }
+    const float x = (s - 1.5f) * 2.0f;
+    dst[i] = (unsigned short)(__float_as_uint(x) >> 16);
+  }
+}`;
+
+function maskName(frames: number, globals: number | null): string {
+  return globals === null ? 'full' : `${globals}:${frames - globals}`;
+}
+
+function planFor(frames: number, globals: number | null): BlockPlan {
+  const layout = videoLayout(frames, H, W);
+  return globals === null
+    ? planFromClasses(fullPattern(layout), 128, 128, { kind: 'dense' })
+    : planFromClasses(attentionTilePattern(layout, globals), 128, 128);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function main(): void {
+  const outDir = process.argv[2] ?? 'bench-out';
+  const iterations = Number(process.argv[3] ?? 20);
+  mkdirSync(outDir, { recursive: true });
+  const device = CudaDevice.open();
+  const random = device.loadKernel(RANDOM_SOURCE, 'tp_random_bf16', 0);
+  const fill = (t: DeviceTensor, seed: number) => {
+    const n = t.bytes / 2;
+    const args = new Uint8Array(24);
+    const view = new DataView(args.buffer);
+    view.setBigUint64(0, t.ptr, true);
+    view.setBigInt64(8, BigInt(n), true);
+    view.setUint32(16, seed, true);
+    device.launch(random, [Math.min(65535, Math.ceil(n / 256)), 1, 1], 256, args);
+  };
+  const rows: Record<string, unknown>[] = [];
+  for (const { frames, globals } of CONFIGS) {
+    const plan = planFor(frames, globals);
+    const S = plan.seqLen;
+    const attention = new CudaAttention(device, plan, HEAD_DIM, 'bfloat16');
+    const shape = [1, HEADS, S, HEAD_DIM];
+    // Two input sets, alternated, so no run reads what the previous one left in L2.
+    const sets = [0, 1].map((s) => {
+      const q = device.empty('bfloat16', shape, 'q');
+      const k = device.empty('bfloat16', shape, 'k');
+      const v = device.empty('bfloat16', shape, 'v');
+      fill(q, 11 + 7 * s);
+      fill(k, 12 + 7 * s);
+      fill(v, 13 + 7 * s);
+      return { q, k, v };
+    });
+    const out = device.empty('bfloat16', shape, 'out');
+    const lse = device.empty('float32', [1, HEADS, S], 'lse');
+    let turn = 0;
+    const run = () => {
+      const set = sets[turn++ % 2]!;
+      attention.run({ ...set, out, lse, layout: 'bhsd' });
+    };
+    const times = device.time(run, iterations, 3);
+    device.synchronize(attention.kernel.name);
+    const ms = median(times);
+    const computed = plan.stats.full + plan.stats.partial;
+    const blockFlops = 4 * plan.blockQ * plan.blockK * HEAD_DIM * HEADS;
+    const denseFlops = 4 * S * S * HEAD_DIM * HEADS;
+    const name = maskName(frames, globals);
+    const prefix = `T${frames}_${name.replace(':', '-')}`;
+    exportFlexBlockMask(plan, outDir, prefix);
+    rows.push({
+      prefix,
+      frames,
+      mask: name,
+      seqLen: S,
+      heads: HEADS,
+      headDim: HEAD_DIM,
+      ms,
+      spreadMs: [Math.min(...times), Math.max(...times)],
+      computedBlocks: computed,
+      partialBlocks: plan.stats.partial,
+      totalBlocks: plan.stats.total,
+      // FLOPs of the computed blocks (what the kernel does) and of dense attention at this length.
+      tflopsComputed: (computed * blockFlops) / ms / 1e9,
+      tflopsDenseEquivalent: denseFlops / ms / 1e9,
+      registers: attention.loaded.registers,
+      localBytes: attention.loaded.localBytes,
+      kernel: attention.kernel.name,
+    });
+    console.log(`${prefix}: ${ms.toFixed(3)} ms, ${((computed * blockFlops) / ms / 1e9).toFixed(1)} TFLOP/s on computed blocks`);
+    for (const set of sets) for (const t of [set.q, set.k, set.v]) device.free(t);
+    device.free(out);
+    device.free(lse);
+    attention.dispose();
+  }
+  writeFileSync(
+    join(outDir, 'ours.json'),
+    JSON.stringify({ device: device.info.name, arch: device.arch, driver: device.info.driverVersion, iterations, rows }, null, 2),
+  );
+  device.dispose();
+}
+
+main();

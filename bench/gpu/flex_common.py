@@ -1,0 +1,40 @@
+"""Shared helpers of the GPU-side Python scripts: load tessera's exported block tables and mask_mod as a
+FlexAttention BlockMask (the same mask our kernel walks), and time a callable the METHOD.md way."""
+import importlib.util
+import os
+
+import numpy as np
+import torch
+from torch.nn.attention.flex_attention import BlockMask
+
+
+def load_mask_mod(path):
+    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3].replace(".", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.mask_mod
+
+
+def load_block_mask(directory, prefix, seq_len, block=128, device="cuda"):
+    """BlockMask from `<prefix>.kv_num_blocks.npy` ... and `<prefix>.mask_mod.py` written by tessera."""
+
+    def t(name):
+        return torch.from_numpy(np.load(os.path.join(directory, f"{prefix}.{name}.npy"))).to(device)
+
+    mask_mod = load_mask_mod(os.path.join(directory, f"{prefix}.mask_mod.py"))
+    return BlockMask.from_kv_blocks(
+        t("kv_num_blocks"),
+        t("kv_indices"),
+        t("full_kv_num_blocks"),
+        t("full_kv_indices"),
+        BLOCK_SIZE=block,
+        mask_mod=mask_mod,
+        seq_lengths=(seq_len, seq_len),
+    )
+
+
+def median_ms(fn, warmup_ms=100, rep_ms=500):
+    """Median time of fn() with CUDA events (triton's do_bench: warm-up, cache flush, repetitions)."""
+    import triton.testing
+
+    return triton.testing.do_bench(fn, warmup=warmup_ms, rep=rep_ms, return_mode="median")

@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+/**
+ * The `tessera` command line. Exit codes: 0 success, 1 the input is wrong (diagnostics, bad option values),
+ * 2 usage error, 3 verification failed, 70 internal error (a bug in tessera: please report it).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { runCheck, runCompile, runFormat, runGenerate, runInspect, runPatterns } from './commands.js';
+import { EXIT, handleFailure } from './exit.js';
+
+const program = new Command();
+program
+  .name('tessera')
+  .description('Compile attention patterns into block-sparse attention kernels for video diffusion transformers.')
+  .showHelpAfterError()
+  .exitOverride();
+
+/** Options shared by `compile` and `inspect`. */
+function analysisOptions(command: Command): Command {
+  return command
+    .argument('<file>', 'a .tile file, or the name of a built-in pattern (see `tessera patterns`)')
+    .option('-p, --pattern <name>', 'which pattern of the file, when it holds several')
+    .option('-s, --set <assignments...>', 'pattern parameters, e.g. a=2 or a=2,causal=true')
+    .option('-l, --layout <sizes>', 'layout sizes, e.g. t=8,h=45,w=80 (defaults: the built-in pattern\'s)')
+    .option('-b, --block <size>', 'block size, e.g. 128 or 128x64 (query x key)', '128')
+    .option('--heads <n>', 'heads for FLOP counts', '24')
+    .option('--head-dim <n>', 'head dimension for FLOP counts', '96')
+    .option('--json', 'print the report as JSON')
+    .option('--no-cache', 'do not read or write the compile cache');
+}
+
+analysisOptions(program.command('compile'))
+  .description('compile a pattern: report, block mask (FlexAttention safetensors), pictures, bindings, kernels')
+  .addOption(new Option('-t, --target <targets>', 'artefacts to write: ts, flex, png, wgsl, cuda').default('ts,flex,png'))
+  .option('-o, --out <dir>', 'output folder (default: out/<pattern key>)')
+  .option('--verify', 'check the plan (invariants, sampled exactness) and run it on the best backend present')
+  .option('--dump <stage>', 'print one stage\'s output: parse, check, lower, classify, plan, render')
+  .action(async (file: string, options) => {
+    process.exitCode = await runCompile(file, options);
+  });
+
+analysisOptions(program.command('inspect'))
+  .description('print the analysis of a pattern (sparsity, block counts, FLOPs, layout choices) without writing files')
+  .action(async (file: string, options) => {
+    process.exitCode = await runInspect(file, options);
+  });
+
+program
+  .command('check')
+  .description('parse and check .tile files; print every diagnostic')
+  .argument('<files...>')
+  .action(async (files: string[]) => {
+    process.exitCode = await runCheck(files);
+  });
+
+program
+  .command('format')
+  .description('print a .tile file in canonical form')
+  .argument('<files...>')
+  .option('-w, --write', 'rewrite the files in place')
+  .option('-c, --check', 'exit 1 if a file is not formatted')
+  .action(async (files: string[], options) => {
+    process.exitCode = await runFormat(files, options);
+  });
+
+program
+  .command('patterns')
+  .description('list the built-in patterns')
+  .action(() => {
+    process.exitCode = runPatterns();
+  });
+
+program
+  .command('generate')
+  .description('rewrite generated/ (kernels and bindings of every built-in pattern)')
+  .option('-c, --check', 'only report stale files; exit 1 if any')
+  .action(async (options) => {
+    process.exitCode = await runGenerate(options);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    process.exitCode = handleFailure(error);
+  }
+}

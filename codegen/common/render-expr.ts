@@ -1,0 +1,76 @@
+/**
+ * Render pattern IR as C-like expression text for any {@link Dialect}. Parenthesises every compound
+ * sub-expression: the output is machine-read first, and explicit grouping keeps C and WGSL precedence
+ * differences (WGSL forbids mixing some operators without parentheses) out of the picture.
+ */
+import type { BoolExpr, CmpOp, IntExpr, Side } from '../../compiler/ir.js';
+import { type Dialect, INT_HELPERS } from './dialect.js';
+
+/** How a coordinate read is spelled, e.g. `q.c0` or `kc1`. */
+export type CoordNamer = (side: Side, axis: number) => string;
+
+/** How a segment test is spelled, e.g. `(q.seg == 1)`. */
+export type SegmentNamer = (side: Side, segment: 'video' | 'text') => string;
+
+const CMP_TEXT: Record<CmpOp, string> = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' };
+
+/** Names for coordinates and segment tests used by the renderers. */
+export interface ExprNames {
+  readonly coord: CoordNamer;
+  readonly segment: SegmentNamer;
+}
+
+/** Render an integer IR expression. */
+export function renderInt(e: IntExpr, d: Dialect, names: ExprNames): string {
+  const r = (x: IntExpr) => renderInt(x, d, names);
+  switch (e.op) {
+    case 'const':
+      return d.intLiteral(e.value);
+    case 'coord':
+      return names.coord(e.side, e.axis);
+    case 'neg':
+      return `(-${r(e.a)})`;
+    case 'abs':
+      return `${INT_HELPERS.abs}(${r(e.a)})`;
+    case 'add':
+      return `(${r(e.a)} + ${r(e.b)})`;
+    case 'sub':
+      return `(${r(e.a)} - ${r(e.b)})`;
+    case 'mul':
+      return `(${r(e.a)} * ${r(e.b)})`;
+    case 'div':
+      return `${INT_HELPERS.floorDiv}(${r(e.a)}, ${r(e.b)})`;
+    case 'mod':
+      return `${INT_HELPERS.floorMod}(${r(e.a)}, ${r(e.b)})`;
+    case 'min':
+      return `${INT_HELPERS.min}(${r(e.a)}, ${r(e.b)})`;
+    case 'max':
+      return `${INT_HELPERS.max}(${r(e.a)}, ${r(e.b)})`;
+    case 'select':
+      return d.select(renderBool(e.cond, d, names), r(e.a), r(e.b));
+  }
+}
+
+/** Render a boolean IR expression. */
+export function renderBool(e: BoolExpr, d: Dialect, names: ExprNames): string {
+  const b = (x: BoolExpr) => renderBool(x, d, names);
+  switch (e.op) {
+    case 'bool':
+      return e.value ? 'true' : 'false';
+    case 'cmp':
+      return `(${renderInt(e.a, d, names)} ${CMP_TEXT[e.cmp]} ${renderInt(e.b, d, names)})`;
+    case 'and':
+      return e.args.length === 0 ? 'true' : `(${e.args.map(b).join(' && ')})`;
+    case 'or':
+      return e.args.length === 0 ? 'false' : `(${e.args.map(b).join(' || ')})`;
+    case 'not':
+      return `(!${b(e.a)})`;
+    case 'segment':
+      return names.segment(e.side, e.segment);
+    case 'inset': {
+      if (e.values.length === 0) return 'false';
+      const v = renderInt(e.a, d, names);
+      return `(${e.values.map((x) => `(${v} == ${d.intLiteral(x)})`).join(' || ')})`;
+    }
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * The FlashAttention-2-style forward kernel body, as CUDA text. One CTA computes one query block of one
+ * (batch, head): `kBlockQ / 16` warps own 16 query rows each, Q stays in registers as mma A-fragments, K/V
+ * tiles of `kTileK` keys stream through a double-buffered cp.async pipeline, S = Q K^T and O += P V run on
+ * `mma.sync.m16n8k16` with fp32 accumulators, and the softmax is the online one in base 2 with the scale
+ * folded in. The element mask is compiled in only for partial tiles; padding keys are masked in full tiles
+ * only where the plan says a key block holds padding.
+ *
+ * Fragment layouts (PTX ISA, mma.m16n8k16): with g = lane / 4 and t = lane % 4, a thread holds accumulator
+ * rows g and g + 8, columns 2t and 2t + 1 of each 8-column tile; that is why the row statistics below are
+ * reduced over the 4 lanes of a quad and why P can be repacked into A-fragments without leaving registers.
+ */
+
+/** What the body needs to know beyond the constants the caller emits. */
+export interface KernelBodyOptions {
+  readonly kernelName: string;
+  /** Element masks (partial tiles) can occur: decode query rows and key columns, call `tp_allowed`. */
+  readonly elementMask: boolean;
+  /** Padding keys can occur in full tiles: decode key columns. */
+  readonly keyPadding: boolean;
+  /** Padding query rows can occur: decode query rows and zero theirs. */
+  readonly queryPadding: boolean;
+  /** Minimum resident CTAs per SM for `__launch_bounds__` (caps registers at 65536 / (threads * n)). */
+  readonly minBlocksPerSm: number;
+}
+
+/** The `extern "C"` kernel; relies on the constants, `TpAttnParams`, `TpKeyWalk` and (if masking) `tp_decode`. */
+export function renderKernelBody(o: KernelBodyOptions): string {
+  const decodeKeys = o.elementMask || o.keyPadding;
+  const decodeRows = o.elementMask || o.queryPadding;
+  const L: string[] = [];
+  const push = (...lines: string[]) => L.push(...lines);
+
+  push(
+    '// One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,',
+    '// so padding never feeds NaN or Inf into the tensor cores.',
+    'TP_DEVICE void tp_load_tile(unsigned short* dst, const unsigned short* src, long long seq_stride, int key0, int tid) {',
+    '#pragma unroll',
+    '  for (int c = tid; c < kTileK * kChunks; c += kThreads) {',
+    '    const int row = c / kChunks;',
+    '    const int col = (c % kChunks) * 8;',
+    '    const bool ok = key0 + row < kSeqLen;',
+    '    tp_cp_async_16(tp_smem_addr(dst + row * kPitch + col), src + (ok ? key0 + row : 0) * seq_stride + col, ok);',
+    '  }',
+    '}',
+    '',
+    'struct alignas(16) TpVec16 { unsigned x, y, z, w; };',
+    '',
+    `extern "C" __global__ void __launch_bounds__(kThreads, ${o.minBlocksPerSm}) ${o.kernelName}(const TpAttnParams p) {`,
+    '  extern __shared__ __align__(16) unsigned char tp_smem[];',
+    '  unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]',
+    '  unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]',
+    '  unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]',
+  );
+  if (decodeKeys) push('  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys');
+  push(
+    '',
+    '  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first',
+    '  const int bh = blockIdx.y;',
+    '  const int batch = bh / p.heads;',
+    '  const int head = bh - batch * p.heads;',
+    '  const int tid = threadIdx.x;',
+    '  const int warp = tid >> 5;',
+    '  const int lane = tid & 31;',
+    '  const int q0 = qb * kBlockQ;',
+    '  const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;',
+    '  const unsigned short* gK = p.k + batch * p.k_batch + head * p.k_head;',
+    '  const unsigned short* gV = p.v + batch * p.v_batch + head * p.v_head;',
+    '  unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;',
+    '',
+    '#pragma unroll',
+    '  for (int c = tid; c < kBlockQ * kChunks; c += kThreads) {',
+    '    const int row = c / kChunks;',
+    '    const int col = (c % kChunks) * 8;',
+    '    const bool ok = q0 + row < kSeqLen;',
+    '    tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);',
+    '  }',
+    '',
+    '  TpKeyWalk walk;',
+    '  walk.begin(p, qb);',
+    '  int key0 = 0, mode = kMaskNone;',
+    '  bool has = walk.next(p, key0, mode);',
+    '  if (has) {',
+    '    tp_load_tile(sK, gK, p.k_seq, key0, tid);',
+    '    tp_load_tile(sV, gV, p.v_seq, key0, tid);',
+  );
+  if (decodeKeys) push('    if (mode != kMaskNone && tid < kTileK) sTok[tid] = tp_decode(key0 + tid);');
+  push('  }', '  tp_cp_async_commit();');
+  if (decodeRows) {
+    push(
+      '',
+      '  // This thread\'s two query rows, decoded once.',
+      '  const int row_base = q0 + warp * 16 + (lane >> 2);',
+      '  const TpToken qtok[2] = {tp_decode(row_base), tp_decode(row_base + 8)};',
+    );
+  }
+  push(
+    '',
+    '  tp_cp_async_wait_all();',
+    '  __syncthreads();',
+    '  unsigned qf[kHeadDim / 16][4];  // Q as A-fragments, 16 rows x kHeadDim per warp',
+    '#pragma unroll',
+    '  for (int kc = 0; kc < kHeadDim / 16; ++kc) {',
+    '    tp_ldmatrix_x4(qf[kc], tp_smem_addr(sQ + (warp * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));',
+    '  }',
+    '',
+    '  float acc[kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim',
+    '#pragma unroll',
+    '  for (int d = 0; d < kHeadDim / 8; ++d) acc[d][0] = acc[d][1] = acc[d][2] = acc[d][3] = 0.f;',
+    '  float row_max[2] = {tp_neg_inf(), tp_neg_inf()};  // running max of the base-2 logits, rows g and g + 8',
+    '  float row_sum[2] = {0.f, 0.f};                    // this thread\'s share of the softmax denominators',
+    '',
+    '  int stage = 0;',
+    '  bool first_tile = true;',
+    '  while (has) {',
+    '    if (!first_tile) {',
+    '      tp_cp_async_wait_all();',
+    '      __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer',
+    '    }',
+    '    first_tile = false;',
+    '    int next_key0 = 0, next_mode = kMaskNone;',
+    '    const bool next_has = walk.next(p, next_key0, next_mode);',
+    '    if (next_has) {',
+    '      tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);',
+    '      tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);',
+  );
+  if (decodeKeys) {
+    push('      if (next_mode != kMaskNone && tid < kTileK) sTok[(stage ^ 1) * kTileK + tid] = tp_decode(next_key0 + tid);');
+  }
+  push(
+    '    }',
+    '    tp_cp_async_commit();',
+    '',
+    '    // S = Q K^T for this warp\'s 16 rows and the tile\'s kTileK keys.',
+    '    const unsigned short* tK = sK + stage * kTileK * kPitch;',
+    '    const unsigned short* tV = sV + stage * kTileK * kPitch;',
+    '    float s[kTileK / 8][4];',
+    '#pragma unroll',
+    '    for (int j = 0; j < kTileK / 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;',
+    '#pragma unroll',
+    '    for (int kc = 0; kc < kHeadDim / 16; ++kc) {',
+    '#pragma unroll',
+    '      for (int np = 0; np < kTileK / 16; ++np) {',
+    '        unsigned b[4];',
+    '        const int key = np * 16 + ((lane >> 4) << 3) + (lane & 7);',
+    '        tp_ldmatrix_x4(b, tp_smem_addr(tK + key * kPitch + kc * 16 + ((lane >> 3) & 1) * 8));',
+    '        tp_mma(s[2 * np], qf[kc], b[0], b[1]);',
+    '        tp_mma(s[2 * np + 1], qf[kc], b[2], b[3]);',
+    '      }',
+    '    }',
+  );
+  if (decodeKeys) {
+    push(
+      '',
+      '    if (mode != kMaskNone) {',
+      '      const TpToken* tTok = sTok + stage * kTileK;',
+      '#pragma unroll',
+      '      for (int j = 0; j < kTileK / 8; ++j) {',
+      '#pragma unroll',
+      '        for (int e = 0; e < 4; ++e) {',
+      '          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];',
+    );
+    if (o.elementMask) push('          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;');
+    else push('          const bool ok = kt.seg != 0;');
+    push('          if (!ok) s[j][e] = tp_neg_inf();', '        }', '      }', '    }');
+  }
+  push(
+    '',
+    '    // Online softmax in base 2: rescale what was accumulated when a row\'s max grows.',
+    '#pragma unroll',
+    '    for (int r = 0; r < 2; ++r) {',
+    '      float mx = tp_neg_inf();',
+    '#pragma unroll',
+    '      for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));',
+    '      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));',
+    '      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));',
+    '      const float m_new = fmaxf(row_max[r], mx * p.scale_log2);',
+    '      // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.',
+    '      const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;',
+    '      const float corr = tp_exp2(row_max[r] - m_use);',
+    '      row_max[r] = m_new;',
+    '      float sum = 0.f;',
+    '#pragma unroll',
+    '      for (int j = 0; j < kTileK / 8; ++j) {',
+    '        s[j][2 * r] = tp_exp2(fmaf(s[j][2 * r], p.scale_log2, -m_use));',
+    '        s[j][2 * r + 1] = tp_exp2(fmaf(s[j][2 * r + 1], p.scale_log2, -m_use));',
+    '        sum += s[j][2 * r] + s[j][2 * r + 1];',
+    '      }',
+    '      row_sum[r] = row_sum[r] * corr + sum;',
+    '#pragma unroll',
+    '      for (int d = 0; d < kHeadDim / 8; ++d) {',
+    '        acc[d][2 * r] *= corr;',
+    '        acc[d][2 * r + 1] *= corr;',
+    '      }',
+    '    }',
+    '',
+    '    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments.',
+    '#pragma unroll',
+    '    for (int kk = 0; kk < kTileK / 16; ++kk) {',
+    '      const unsigned a[4] = {tp_pack(s[2 * kk][0], s[2 * kk][1]), tp_pack(s[2 * kk][2], s[2 * kk][3]),',
+    '                             tp_pack(s[2 * kk + 1][0], s[2 * kk + 1][1]), tp_pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};',
+    '#pragma unroll',
+    '      for (int dp = 0; dp < kHeadDim / 16; ++dp) {',
+    '        unsigned b[4];',
+    '        tp_ldmatrix_x4_trans(b, tp_smem_addr(tV + (kk * 16 + (lane & 15)) * kPitch + dp * 16 + (lane >> 4) * 8));',
+    '        tp_mma(acc[2 * dp], a, b[0], b[1]);',
+    '        tp_mma(acc[2 * dp + 1], a, b[2], b[3]);',
+    '      }',
+    '    }',
+    '',
+    '    key0 = next_key0;',
+    '    mode = next_mode;',
+    '    has = next_has;',
+    '    stage ^= 1;',
+    '  }',
+    '',
+    '  // Normalise, write the log-sum-exp, and stage the warp\'s rows through its own (now unused) slice of sQ',
+    '  // so the global stores are 16-byte and coalesced.',
+    '  unsigned short* sO = sQ + warp * 16 * kPitch;',
+    '#pragma unroll',
+    '  for (int r = 0; r < 2; ++r) {',
+    '    float sum = row_sum[r];',
+    '    sum += __shfl_xor_sync(0xffffffffu, sum, 1);',
+    '    sum += __shfl_xor_sync(0xffffffffu, sum, 2);',
+    '    const int row = (lane >> 2) + 8 * r;',
+    '    const int token = q0 + warp * 16 + row;',
+  );
+  push(decodeRows ? '    const bool live = qtok[r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf' : '    const bool live = sum > 0.f;  // rows with no allowed key: out 0, lse -inf');
+  push(
+    '    const float inv = live ? 1.f / sum : 0.f;',
+    '    if ((lane & 3) == 0 && token < kSeqLen) {',
+    '      p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[r] * kLn2 + logf(sum) : tp_neg_inf();',
+    '    }',
+    '#pragma unroll',
+    '    for (int d = 0; d < kHeadDim / 8; ++d) {',
+    '      *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =',
+    '          tp_pack(live ? acc[d][2 * r] * inv : 0.f, live ? acc[d][2 * r + 1] * inv : 0.f);',
+    '    }',
+    '  }',
+    '  __syncwarp();',
+    '#pragma unroll',
+    '  for (int c = lane; c < 16 * kChunks; c += 32) {',
+    '    const int row = c / kChunks;',
+    '    const int col = (c % kChunks) * 8;',
+    '    const int token = q0 + warp * 16 + row;',
+    '    if (token < kSeqLen) {',
+    '      *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + col) = *reinterpret_cast<const TpVec16*>(sO + row * kPitch + col);',
+    '    }',
+    '  }',
+    '}',
+  );
+  return L.join('\n');
+}

@@ -1,0 +1,166 @@
+/**
+ * Render the CUDA C++ source of the block-sparse attention forward kernel for one plan, head dim and dtype:
+ * a header comment, `tessera.cuh`, the pattern's decode and mask functions (only when something is masked),
+ * the compile-time constants, the parameter struct, the key walk and the kernel. The source is
+ * self-contained (no #include), so NVRTC and nvcc compile it as is.
+ */
+import { type Diagnostic, TesseraError } from '../../dsl/diagnostics.js';
+import { START_OF_FILE } from '../../dsl/source.js';
+import type { BlockPlan } from '../../compiler/plan.js';
+import { renderMaskFunctions } from '../common/render-mask.js';
+import { TESSERA_CUH } from './device-helpers.js';
+import { cudaDialect } from './dialect.js';
+import { renderKernelBody } from './kernel-body.js';
+import { renderParamStruct } from './kernel-params.js';
+import { keysNeedPaddingMask, MASK_MODE, renderKeyWalk } from './key-walk.js';
+
+/** Element types the kernel reads and writes (fp32 accumulation either way). */
+export type CudaDType = 'bfloat16' | 'float16';
+
+/** Head dims the kernel is instantiated for. */
+export const CUDA_HEAD_DIMS = [64, 96, 128] as const;
+
+/** Query block sizes the kernel supports: 16 rows per warp, 4 or 8 warps. */
+export const CUDA_BLOCK_Q = [64, 128] as const;
+
+/** Keys per inner tile; plan key blocks must be a multiple of it. */
+export const CUDA_TILE_K = 64;
+
+/** What to instantiate. */
+export interface CudaKernelOptions {
+  readonly headDim: number;
+  readonly dtype: CudaDType;
+}
+
+/** A rendered kernel and how to launch it. */
+export interface CudaKernel {
+  /** The `extern "C"` symbol. */
+  readonly name: string;
+  readonly source: string;
+  /** Threads per CTA. */
+  readonly threads: number;
+  /** Dynamic shared memory per CTA, in bytes. */
+  readonly sharedBytes: number;
+  /** Grid x: query blocks, in `plan.schedule` order; grid y is batch * heads, chosen at launch. */
+  readonly gridX: number;
+  readonly headDim: number;
+  readonly dtype: CudaDType;
+}
+
+function codegenError(plan: BlockPlan, code: `TP4${number}`, message: string, hint: string): TesseraError {
+  const diagnostic: Diagnostic = { code, severity: 'error', message, hint, range: START_OF_FILE, file: plan.pattern.key };
+  return new TesseraError([diagnostic]);
+}
+
+/** Throw a TP4xx error unless the CUDA kernel can be built for this plan and these options. */
+export function checkCudaKernelOptions(plan: BlockPlan, options: CudaKernelOptions): void {
+  if (!(CUDA_BLOCK_Q as readonly number[]).includes(plan.blockQ)) {
+    throw codegenError(plan, 'TP401', `the CUDA kernel needs blockQ in {${CUDA_BLOCK_Q.join(', ')}}, the plan has ${plan.blockQ}`, 'build the plan with blockQ = 128 (or 64)');
+  }
+  if (plan.blockK % CUDA_TILE_K !== 0) {
+    throw codegenError(plan, 'TP402', `the CUDA kernel needs blockK to be a multiple of ${CUDA_TILE_K}, the plan has ${plan.blockK}`, 'build the plan with blockK = 128 (or 64)');
+  }
+  if (!(CUDA_HEAD_DIMS as readonly number[]).includes(options.headDim)) {
+    throw codegenError(plan, 'TP403', `the CUDA kernel supports head dims ${CUDA_HEAD_DIMS.join(', ')}, got ${options.headDim}`, 'pad the head dim up to the next supported size');
+  }
+  if (options.dtype !== 'bfloat16' && options.dtype !== 'float16') {
+    throw codegenError(plan, 'TP404', `the CUDA kernel reads bfloat16 or float16, got ${String(options.dtype)}`, 'convert the inputs to bfloat16 or float16');
+  }
+}
+
+/** A C identifier from a plan key (`attention_tile_a2_t8x45x80_b128x128` stays as it is). */
+export function cudaSymbol(text: string): string {
+  return text.replace(/[^A-Za-z0-9_]/g, '_');
+}
+
+const DTYPE_SHORT: Record<CudaDType, string> = { bfloat16: 'bf16', float16: 'fp16' };
+
+interface InstanceParts {
+  readonly kernel: Omit<CudaKernel, 'source'>;
+  readonly text: string;
+}
+
+/** What a plan needs masked, decided once for every instantiation. */
+function maskNeeds(plan: BlockPlan) {
+  const elementMask = plan.partial.indices.length > 0;
+  const keyPadding = keysNeedPaddingMask(plan, CUDA_TILE_K);
+  const queryPadding = plan.queryBlockHasPadding.some((x) => x !== 0);
+  return { elementMask, keyPadding, queryPadding, decodeKeys: elementMask || keyPadding };
+}
+
+/** One instantiation (head dim, dtype) wrapped in its own namespace, so several share one source file. */
+function renderInstance(plan: BlockPlan, options: CudaKernelOptions): InstanceParts {
+  checkCudaKernelOptions(plan, options);
+  const { headDim, dtype } = options;
+  const short = DTYPE_SHORT[dtype];
+  const needs = maskNeeds(plan);
+  const threads = (plan.blockQ / 16) * 32;
+  const pitch = headDim + 8;
+  const tokenBytes = 4 * (1 + plan.pattern.layout.axisNames.length);
+  const sharedBytes = (plan.blockQ + 4 * CUDA_TILE_K) * pitch * 2 + (needs.decodeKeys ? 2 * CUDA_TILE_K * tokenBytes : 0);
+  const name = cudaSymbol(`tessera_fwd_${plan.key}_d${headDim}_${short}`);
+  const text = [
+    `// ---- head dim ${headDim}, ${dtype}: kernel ${name}, ${threads} threads, ${sharedBytes} B dynamic shared memory`,
+    `namespace tp_d${headDim}_${short} {`,
+    `constexpr int kHeadDim = ${headDim};`,
+    `constexpr int kBlockQ = ${plan.blockQ};   // plan query block: 16 rows per warp`,
+    `constexpr int kBlockK = ${plan.blockK};   // plan key block`,
+    `constexpr int kTileK = ${CUDA_TILE_K};     // keys per pipeline stage`,
+    'constexpr int kSubTiles = kBlockK / kTileK;',
+    `constexpr int kSeqLen = ${plan.seqLen};`,
+    'constexpr int kThreads = kBlockQ / 16 * 32;',
+    'constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row',
+    '// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.',
+    'constexpr int kPitch = kHeadDim + 8;',
+    `constexpr int kMaskNone = ${MASK_MODE.none};`,
+    `constexpr int kMaskPadding = ${MASK_MODE.padding};   // full tile holding padding keys`,
+    `constexpr int kMaskElements = ${MASK_MODE.elements};  // partial tile: tp_allowed per element`,
+    '',
+    `TP_DEVICE void tp_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) { tp_mma_${short}(d, a, b0, b1); }`,
+    `TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_${short}(lo, hi); }`,
+    '',
+    renderParamStruct(),
+    '',
+    renderKeyWalk(plan, CUDA_TILE_K),
+    '',
+    renderKernelBody({ kernelName: name, ...needs, minBlocksPerSm: 1 }),
+    `}  // namespace tp_d${headDim}_${short}`,
+    '',
+  ].join('\n');
+  return { kernel: { name, threads, sharedBytes, gridX: plan.numQBlocks, headDim, dtype }, text };
+}
+
+/** A source file holding several instantiations of one plan's kernel. */
+export interface CudaModule {
+  readonly source: string;
+  readonly kernels: readonly Omit<CudaKernel, 'source'>[];
+}
+
+/**
+ * Render one source file with a kernel per (head dim, dtype) for a plan: a header comment, `tessera.cuh`,
+ * the pattern's decode and mask functions (only when something is masked), then each instantiation.
+ * Throws TP4xx {@link TesseraError}s for shapes the kernel does not support.
+ */
+export function renderCudaModule(plan: BlockPlan, instances: readonly CudaKernelOptions[]): CudaModule {
+  const parts = instances.map((o) => renderInstance(plan, o));
+  const needs = maskNeeds(plan);
+  const s = plan.stats;
+  const lines = [
+    '// Generated by tessera (codegen/cuda). DO NOT EDIT.',
+    `// Pattern ${plan.pattern.key}, plan ${plan.key}: ${plan.seqLen} tokens, blocks ${plan.blockQ} x ${plan.blockK}.`,
+    `// Blocks: ${s.full} full, ${s.partial} partial, ${s.empty} empty of ${s.total} (sparsity ${(100 * s.sparsity).toFixed(1)}%);` +
+      ` key walk: ${plan.closedForm ? `closed form '${plan.closedForm.kind}'` : 'CSR tables'}.`,
+    `// Kernels: ${parts.map((p) => p.kernel.name).join(', ')}; fp32 accumulation, grid (query blocks, batch * heads).`,
+    '',
+    TESSERA_CUH,
+  ];
+  if (needs.decodeKeys || needs.queryPadding) lines.push(renderMaskFunctions(plan.pattern, cudaDialect), '');
+  for (const p of parts) lines.push(p.text);
+  return { source: lines.join('\n'), kernels: parts.map((p) => p.kernel) };
+}
+
+/** Render the kernel for one head dim and dtype. Throws TP4xx {@link TesseraError}s for unsupported shapes. */
+export function renderCudaKernel(plan: BlockPlan, options: CudaKernelOptions): CudaKernel {
+  const module = renderCudaModule(plan, [options]);
+  return { ...module.kernels[0]!, source: module.source };
+}

@@ -1,0 +1,105 @@
+/**
+ * Offline compilation with nvcc, for `tessera compile --target cuda` (writes the cubin next to the `.cu`) and
+ * for CI (compile every built-in pattern for sm_80 and sm_90 and fail on errors or register spills). ptxas'
+ * resource report (`-Xptxas -v`) is parsed per kernel, so callers can check spills without reading logs.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+import { type Diagnostic, TesseraError } from '../../dsl/diagnostics.js';
+import { START_OF_FILE } from '../../dsl/source.js';
+
+const run = promisify(execFile);
+
+/** Resources ptxas reports for one kernel. */
+export interface PtxasKernelReport {
+  readonly kernel: string;
+  readonly arch: string;
+  readonly registers: number;
+  readonly stackBytes: number;
+  readonly spillStores: number;
+  readonly spillLoads: number;
+}
+
+/** What one nvcc run produced. */
+export interface NvccResult {
+  readonly cubinPath: string;
+  readonly kernels: readonly PtxasKernelReport[];
+  /** nvcc's and ptxas' full output. */
+  readonly log: string;
+}
+
+/** The nvcc executable: `NVCC`, then PATH, then `CUDA_HOME/bin`, then /usr/local/cuda/bin; null if none. */
+export function findNvcc(): string | null {
+  const candidates: string[] = [];
+  if (process.env.NVCC) candidates.push(process.env.NVCC);
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir) candidates.push(join(dir, 'nvcc'));
+  if (process.env.CUDA_HOME) candidates.push(join(process.env.CUDA_HOME, 'bin', 'nvcc'));
+  candidates.push('/usr/local/cuda/bin/nvcc');
+  return candidates.find((c) => existsSync(c)) ?? null;
+}
+
+/** Parse `-Xptxas -v` output into one report per kernel. */
+export function parsePtxasReport(log: string): PtxasKernelReport[] {
+  const reports: PtxasKernelReport[] = [];
+  let current: { kernel: string; arch: string; stack: number; stores: number; loads: number } | null = null;
+  for (const line of log.split('\n')) {
+    const entry = /Compiling entry function '([^']+)' for '([^']+)'/.exec(line);
+    if (entry) {
+      current = { kernel: entry[1]!, arch: entry[2]!, stack: 0, stores: 0, loads: 0 };
+      continue;
+    }
+    const frame = /(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads/.exec(line);
+    if (frame && current) {
+      current.stack = Number(frame[1]);
+      current.stores = Number(frame[2]);
+      current.loads = Number(frame[3]);
+      continue;
+    }
+    const used = /Used (\d+) registers/.exec(line);
+    if (used && current) {
+      reports.push({
+        kernel: current.kernel,
+        arch: current.arch,
+        registers: Number(used[1]),
+        stackBytes: current.stack,
+        spillStores: current.stores,
+        spillLoads: current.loads,
+      });
+      current = null;
+    }
+  }
+  return reports;
+}
+
+function nvccError(file: string, message: string, log: string): TesseraError {
+  const diagnostic: Diagnostic = {
+    code: 'TP410',
+    severity: 'error',
+    message,
+    range: START_OF_FILE,
+    file,
+    hint: log.trim().split('\n').slice(0, 30).join('\n'),
+  };
+  return new TesseraError([diagnostic]);
+}
+
+/**
+ * Compile `cuPath` to `<cuPath minus .cu>.<arch>.cubin` with nvcc for `arch` (`sm_80`, `sm_90`), reporting
+ * registers and spills per kernel. Throws a TP410 {@link TesseraError} when nvcc is missing or fails.
+ */
+export async function compileWithNvcc(cuPath: string, arch: string, nvcc = findNvcc()): Promise<NvccResult> {
+  if (nvcc === null) throw nvccError(cuPath, 'nvcc was not found (PATH, CUDA_HOME/bin, /usr/local/cuda/bin)', '');
+  const cubinPath = `${cuPath.replace(/\.cu$/, '')}.${arch}.cubin`;
+  // 177: constants an instantiation does not use (e.g. kMaskPadding where nothing is padded) are expected.
+  const args = [`-arch=${arch}`, '-cubin', '-std=c++17', '-Xptxas', '-v', '-diag-suppress', '177', '-o', cubinPath, cuPath];
+  try {
+    const { stdout, stderr } = await run(nvcc, args, { maxBuffer: 64 * 1024 * 1024 });
+    const log = `${stdout}${stderr}`;
+    return { cubinPath, kernels: parsePtxasReport(log), log };
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    throw nvccError(cuPath, `nvcc failed for ${arch}`, `${err.stdout ?? ''}${err.stderr ?? ''}` || err.message);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * How a kernel walks the key blocks of its query block `qb`: the plan's CSR tables (full blocks, then
+ * partial ones), or the closed form enumerated by arithmetic with no table reads besides the padding flags.
+ */
+import type { ClosedForm, Progression } from '../../compiler/plan.js';
+import { WGSL_DIALECT } from './dialect.js';
+
+const lit = WGSL_DIALECT.intLiteral;
+
+/** Walk the CSR tables: full blocks without the element mask, then partial blocks with it. */
+export function renderCsrEnumeration(): string {
+  return `  for (var j = tables[kFullOffsetsAt + qb]; j < tables[kFullOffsetsAt + qb + 1i]; j++) {
+    tp_key_block(tables[kFullIndicesAt + j], false);
+  }
+  for (var j = tables[kPartialOffsetsAt + qb]; j < tables[kPartialOffsetsAt + qb + 1i]; j++) {
+    tp_key_block(tables[kPartialIndicesAt + j], true);
+  }`;
+}
+
+function renderProgressionTest(x: string, p: Progression | null): string {
+  if (p === null || p.count <= 0) return 'false';
+  return `tp_in_progression(${x}, ${lit(p.start)}, ${lit(p.stride)}, ${lit(p.count)})`;
+}
+
+/** Helper functions the closed form needs (module scope), or '' for a dense closed form. */
+export function renderClosedFormHelpers(form: ClosedForm): string {
+  if (form.kind === 'dense') return '';
+  const band = form.band === null ? 'false' : `(j - i >= ${lit(form.band.lo)} && j - i <= ${lit(form.band.hi)})`;
+  return `// x in { start + m * stride : m < count }
+fn tp_in_progression(x: i32, start: i32, stride: i32, count: i32) -> bool {
+  if (x < start || count <= 0i) {
+    return false;
+  }
+  if (stride == 0i) {
+    return x == start;
+  }
+  return (x - start) % stride == 0i && (x - start) / stride < count;
+}
+
+// Does query unit i see key unit j? (band, key units everyone sees, query units that see everything)
+fn tp_unit_visible(i: i32, j: i32) -> bool {
+  return ${band} || ${renderProgressionTest('j', form.keyUnits)} || ${renderProgressionTest('i', form.queryUnits)};
+}`;
+}
+
+/** Walk the closed form: every enumerated block is full (the plan guarantees it when it emits one). */
+export function renderClosedFormEnumeration(form: ClosedForm): string {
+  if (form.kind === 'dense') {
+    return `  for (var kb = 0i; kb < kNumKBlocks; kb++) {
+    tp_key_block(kb, false);
+  }`;
+  }
+  return `  let unitRel = qb - ${lit(form.firstBlockQ)};
+  if (unitRel >= 0i && unitRel < ${lit(form.units * form.unitBlocksQ)}) {
+    let i = unitRel / ${lit(form.unitBlocksQ)};
+    for (var j = 0i; j < ${lit(form.units)}; j++) {
+      if (tp_unit_visible(i, j)) {
+        for (var r = 0i; r < ${lit(form.unitBlocksK)}; r++) {
+          tp_key_block(${lit(form.firstBlockK)} + j * ${lit(form.unitBlocksK)} + r, false);
+        }
+      }
+    }
+  }`;
+}

@@ -1,0 +1,146 @@
+/**
+ * The general exact classifier: hierarchical 2D bisection over (query block range x key block range),
+ * deciding a whole region when interval evaluation proves every box pair true or false, and inside one block
+ * pair bisecting boxes (down to single tokens if needed) until the pair is proved full or empty, or a true and
+ * a false token pair have both been witnessed (partial). Intervals are exact on single tokens, so bisection
+ * always terminates with the exact answer.
+ */
+import type { PatternInstance } from '../ir.js';
+import { boxVolume, type CoordBox, rangeBoxes, realTokensPerBlock } from './boxes.js';
+import { EMPTY, FULL, PARTIAL } from './element-mask.js';
+import { FALSE, TRUE, type Tri, UNKNOWN } from './interval.js';
+import { type BoxPredicate, compileBoxPredicate } from './interval-compile.js';
+
+/** Split a box in two along its widest axis, or null for a single token. */
+export function splitBox(box: CoordBox): [CoordBox, CoordBox] | null {
+  let axis = -1;
+  let widest = 0;
+  for (let i = 0; i < box.lo.length; i++) {
+    const extent = box.hi[i]! - box.lo[i]!;
+    if (extent > widest) {
+      widest = extent;
+      axis = i;
+    }
+  }
+  if (axis < 0) return null;
+  const mid = box.lo[axis]! + Math.floor(widest / 2);
+  const leftHi = box.hi.slice();
+  leftHi[axis] = mid;
+  const rightLo = box.lo.slice();
+  rightLo[axis] = mid + 1;
+  return [
+    { segment: box.segment, lo: box.lo, hi: leftHi },
+    { segment: box.segment, lo: rightLo, hi: box.hi },
+  ];
+}
+
+/** Largest extent of a box over its axes (0 for a single token). */
+function widestExtent(box: CoordBox): number {
+  let widest = 0;
+  for (let i = 0; i < box.lo.length; i++) widest = Math.max(widest, box.hi[i]! - box.lo[i]!);
+  return widest;
+}
+
+/** Split the wider of two boxes; the pair must not be two single tokens (intervals are exact there). */
+function splitPair(q: CoordBox, k: CoordBox, stack: CoordBox[]): void {
+  const splitQuery = widestExtent(q) >= widestExtent(k);
+  const halves = splitBox(splitQuery ? q : k);
+  if (halves === null) throw new Error('internal: interval evaluation undecided on a single token pair');
+  if (splitQuery) stack.push(halves[0], k, halves[1], k);
+  else stack.push(q, halves[0], q, halves[1]);
+}
+
+/** Exact class of the real token pairs in `boxesQ x boxesK`, stopping at the first true + false witnesses. */
+export function classifyBoxes(
+  tri: BoxPredicate,
+  boxesQ: readonly CoordBox[],
+  boxesK: readonly CoordBox[],
+): number {
+  let sawTrue = false;
+  let sawFalse = false;
+  const stack: CoordBox[] = [];
+  for (const q of boxesQ) for (const k of boxesK) stack.push(q, k);
+  while (stack.length > 0) {
+    const k = stack.pop()!;
+    const q = stack.pop()!;
+    const t = tri(q, k);
+    if (t === TRUE) sawTrue = true;
+    else if (t === FALSE) sawFalse = true;
+    else splitPair(q, k, stack);
+    if (sawTrue && sawFalse) return PARTIAL;
+  }
+  return sawTrue ? FULL : EMPTY;
+}
+
+/** Exact number of allowed real token pairs in `boxesQ x boxesK`, by bisection where undecided. */
+export function countAllowedInBoxes(
+  tri: BoxPredicate,
+  boxesQ: readonly CoordBox[],
+  boxesK: readonly CoordBox[],
+): number {
+  let count = 0;
+  const stack: CoordBox[] = [];
+  for (const q of boxesQ) for (const k of boxesK) stack.push(q, k);
+  while (stack.length > 0) {
+    const k = stack.pop()!;
+    const q = stack.pop()!;
+    const t = tri(q, k);
+    if (t === TRUE) count += boxVolume(q) * boxVolume(k);
+    else if (t === UNKNOWN) splitPair(q, k, stack);
+  }
+  return count;
+}
+
+/** TRUE / FALSE when every box pair is decided the same way, else UNKNOWN (stops at the first disagreement). */
+function uniformVerdict(tri: BoxPredicate, boxesQ: readonly CoordBox[], boxesK: readonly CoordBox[]): Tri {
+  let verdict: Tri | -1 = -1;
+  for (const q of boxesQ) {
+    for (const k of boxesK) {
+      const t = tri(q, k);
+      if (t === UNKNOWN || (verdict !== -1 && t !== verdict)) return UNKNOWN;
+      verdict = t;
+    }
+  }
+  return verdict === -1 ? FALSE : verdict;
+}
+
+/** Classify every block pair by hierarchical bisection (works for any predicate). */
+export function classifyByBisection(pattern: PatternInstance, blockQ: number, blockK: number): Uint8Array {
+  const { layout } = pattern;
+  const tri = compileBoxPredicate(pattern.predicate);
+  const realQ = realTokensPerBlock(layout, blockQ);
+  const realK = blockK === blockQ ? realQ : realTokensPerBlock(layout, blockK);
+  const nq = realQ.length;
+  const nk = realK.length;
+  const out = new Uint8Array(nq * nk);
+  const region = (q0: number, q1: number, k0: number, k1: number): void => {
+    const boxesQ = rangeBoxes(layout, q0 * blockQ, q1 * blockQ);
+    if (boxesQ.length === 0) return;
+    const boxesK = rangeBoxes(layout, k0 * blockK, k1 * blockK);
+    if (boxesK.length === 0) return;
+    if (q1 - q0 === 1 && k1 - k0 === 1) {
+      out[q0 * nk + k0] = classifyBoxes(tri, boxesQ, boxesK);
+      return;
+    }
+    const verdict = uniformVerdict(tri, boxesQ, boxesK);
+    if (verdict === FALSE) return;
+    if (verdict === TRUE) {
+      for (let qb = q0; qb < q1; qb++) {
+        if (realQ[qb] === 0) continue;
+        for (let kb = k0; kb < k1; kb++) if (realK[kb]! > 0) out[qb * nk + kb] = FULL;
+      }
+      return;
+    }
+    if (q1 - q0 >= k1 - k0) {
+      const mid = (q0 + q1) >>> 1;
+      region(q0, mid, k0, k1);
+      region(mid, q1, k0, k1);
+    } else {
+      const mid = (k0 + k1) >>> 1;
+      region(q0, q1, k0, mid);
+      region(q0, q1, mid, k1);
+    }
+  };
+  region(0, nq, 0, nk);
+  return out;
+}

@@ -1,0 +1,66 @@
+/**
+ * Exact block classification: full / partial / empty for every (query block, key block) pair, on real
+ * tokens only, without evaluating the N x N element mask. Three exact methods, tried cheapest first:
+ * the frame table (predicate reads only the frame axis), the unit table (interval evaluation decides every
+ * pair of whole units), and hierarchical bisection (any predicate). All are property-tested against
+ * `bruteForceClasses`.
+ */
+import type { PatternInstance } from '../ir.js';
+import { classifyByBisection, countAllowedInBoxes } from './bisect.js';
+import { type CoordBox, rangeBoxes } from './boxes.js';
+import { classifyByFrameTable, classifyByUnitTable, frameTablePairCounter } from './class-table.js';
+import { compileBoxPredicate } from './interval-compile.js';
+
+/** Which method classified a pattern (reported by benchmarks and `--dump classify`). */
+export type ClassifyMethod = 'frame-table' | 'unit-table' | 'bisection';
+
+/** Block classes with the method that produced them. */
+export interface Classification {
+  /** Row-major numQBlocks x numKBlocks: 0 empty, 1 partial, 2 full. */
+  readonly classes: Uint8Array;
+  readonly method: ClassifyMethod;
+}
+
+/** Classify every block pair, reporting the method used. */
+export function classifyBlocksWithMethod(
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+): Classification {
+  const byFrame = classifyByFrameTable(pattern, blockQ, blockK);
+  if (byFrame) return { classes: byFrame, method: 'frame-table' };
+  const byUnit = classifyByUnitTable(pattern, blockQ, blockK);
+  if (byUnit) return { classes: byUnit, method: 'unit-table' };
+  return { classes: classifyByBisection(pattern, blockQ, blockK), method: 'bisection' };
+}
+
+/**
+ * An exact counter of allowed real token pairs in one block pair (meant for partial blocks; full and empty
+ * ones follow from real-token counts): frame-table sums for frame-axis predicates, box bisection otherwise.
+ */
+export function allowedPairCounter(
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+): (qb: number, kb: number) => number {
+  const byFrame = frameTablePairCounter(pattern, blockQ, blockK);
+  if (byFrame) return byFrame;
+  const tri = compileBoxPredicate(pattern.predicate);
+  const { layout } = pattern;
+  const qBoxes = new Map<number, CoordBox[]>();
+  const kBoxes = new Map<number, CoordBox[]>();
+  const boxesOf = (cache: Map<number, CoordBox[]>, block: number, size: number): CoordBox[] => {
+    let boxes = cache.get(block);
+    if (!boxes) {
+      boxes = rangeBoxes(layout, block * size, (block + 1) * size);
+      cache.set(block, boxes);
+    }
+    return boxes;
+  };
+  return (qb, kb) => countAllowedInBoxes(tri, boxesOf(qBoxes, qb, blockQ), boxesOf(kBoxes, kb, blockK));
+}
+
+/** Classify every block pair: row-major numQBlocks x numKBlocks, 0 empty / 1 partial / 2 full. Exact. */
+export function classifyBlocks(pattern: PatternInstance, blockQ: number, blockK: number): Uint8Array {
+  return classifyBlocksWithMethod(pattern, blockQ, blockK).classes;
+}

@@ -1,0 +1,50 @@
+/**
+ * A content-addressed compile cache on disk: `<dir>/<aa>/<hash>/<name>`, where the hash covers everything
+ * that determines the output (canonical pattern IR and layout, block sizes, target options, compiler
+ * version). Entries are written to a temporary name and renamed, so a crash never leaves a torn entry.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { contentHash } from './hash.js';
+import { COMPILER_VERSION } from './version.js';
+
+/** `$TESSERA_CACHE_DIR`, else `$XDG_CACHE_HOME/tessera`, else `~/.cache/tessera`. */
+export function defaultCacheDir(): string {
+  if (process.env.TESSERA_CACHE_DIR) return process.env.TESSERA_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  return join(base, 'tessera');
+}
+
+/** The cache key of a compilation input; the compiler version is always part of it. */
+export function cacheKey(input: unknown): string {
+  return contentHash({ compiler: COMPILER_VERSION, input });
+}
+
+/** Files stored under content hashes. */
+export class CompileCache {
+  constructor(readonly dir: string = defaultCacheDir()) {}
+
+  private entryDir(key: string): string {
+    return join(this.dir, key.slice(0, 2), key);
+  }
+
+  /** The stored file `name` of entry `key`, or null when absent. */
+  async get(key: string, name: string): Promise<Buffer | null> {
+    try {
+      return await readFile(join(this.entryDir(key), name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  /** Store `data` as file `name` of entry `key`, atomically. */
+  async put(key: string, name: string, data: string | Uint8Array): Promise<void> {
+    const dir = this.entryDir(key);
+    await mkdir(dir, { recursive: true });
+    const temporary = join(dir, `.${name}.${process.pid}.${Date.now()}.tmp`);
+    await writeFile(temporary, data);
+    await rename(temporary, join(dir, name));
+  }
+}

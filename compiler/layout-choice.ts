@@ -1,0 +1,108 @@
+/**
+ * Layout and block-size choices that remove partial blocks (SPEC §1.2: frames of 3,600 tokens do not align
+ * with 128-token blocks). Next to the plain choice, report (a) padding every unit to a multiple of the block
+ * sizes, and (b) block sizes that divide the unit's token count (multiples of 16 between 64 and 256). The
+ * predicate is over coordinates, so re-laying the tokens out never changes which real pairs are allowed.
+ */
+import { realTokensPerBlock } from './analysis/boxes.js';
+import { classifyBlocks } from './analysis/classify.js';
+import { FULL, PARTIAL } from './analysis/element-mask.js';
+import { checkBlockSizes } from './build-plan.js';
+import type { PatternInstance } from './ir.js';
+import { type ConcreteLayout, type LayoutSpec, layoutSignature, makeLayout } from './layout.js';
+
+/** One layout / block-size choice with its block counts and costs. */
+export interface LayoutChoice {
+  /** `plain`, `pad units to N`, or `blocks N x N`. */
+  readonly label: string;
+  readonly layout: ConcreteLayout;
+  readonly blockQ: number;
+  readonly blockK: number;
+  /** Sequence length kernels see (padding included). */
+  readonly seqLen: number;
+  readonly full: number;
+  readonly partial: number;
+  readonly empty: number;
+  /** Element pairs the kernel computes: (full + partial blocks) x blockQ x blockK. */
+  readonly computedPairs: number;
+  /** computedPairs relative to the plain choice. */
+  readonly relativeCompute: number;
+  /** Padding tokens per real token: (seqLen - real) / real. */
+  readonly paddingOverhead: number;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** The spec that rebuilds `layout` with units (and text) padded to multiples of `pad`. */
+export function paddedSpec(layout: ConcreteLayout, pad: number): LayoutSpec {
+  return {
+    name: layout.name,
+    videoAxes: layout.videoAxes,
+    videoSizes: layout.videoSizes,
+    tile: layout.tiled ? layout.tile : null,
+    // Replaces any existing unit padding: the unit's tokens rounded up to the block multiple.
+    unitPad: pad,
+    text:
+      layout.textAxis === null
+        ? null
+        : { axis: layout.textAxis, length: layout.textLength, position: layout.textPosition, pad },
+  };
+}
+
+function evaluate(
+  label: string,
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+): Omit<LayoutChoice, 'relativeCompute'> {
+  const classes = classifyBlocks(pattern, blockQ, blockK);
+  let full = 0;
+  let partial = 0;
+  for (const c of classes) {
+    if (c === FULL) full++;
+    else if (c === PARTIAL) partial++;
+  }
+  const real = realTokensPerBlock(pattern.layout, blockQ).reduce((s, x) => s + x, 0);
+  const seqLen = pattern.layout.length;
+  return {
+    label,
+    layout: pattern.layout,
+    blockQ,
+    blockK,
+    seqLen,
+    full,
+    partial,
+    empty: classes.length - full - partial,
+    computedPairs: (full + partial) * blockQ * blockK,
+    paddingOverhead: real === 0 ? 0 : (seqLen - real) / real,
+  };
+}
+
+/**
+ * The plain choice first, then the alternatives that can remove partial blocks: units padded to the least
+ * common multiple of the block sizes (when that changes the layout), and square block sizes that divide the
+ * unit's token count. Each with block counts, computed element pairs relative to plain, and padding overhead.
+ */
+export function layoutChoices(pattern: PatternInstance, blockQ: number, blockK: number): LayoutChoice[] {
+  checkBlockSizes(blockQ, blockK);
+  const { layout } = pattern;
+  const rows = [evaluate('plain', pattern, blockQ, blockK)];
+  const lcm = (blockQ / gcd(blockQ, blockK)) * blockK;
+  const padded = makeLayout(paddedSpec(layout, lcm));
+  if (padded.length !== layout.length || padded.unitSlot !== layout.unitSlot) {
+    const repadded: PatternInstance = {
+      ...pattern,
+      key: `${pattern.name}_${layoutSignature(padded)}_from_${pattern.key}`,
+      layout: padded,
+    };
+    rows.push(evaluate(`pad units to ${lcm}`, repadded, blockQ, blockK));
+  }
+  for (let block = 64; block <= 256; block += 16) {
+    if (layout.unitTokens % block !== 0 || (block === blockQ && block === blockK)) continue;
+    rows.push(evaluate(`blocks ${block} x ${block}`, pattern, block, block));
+  }
+  const plain = rows[0]!.computedPairs;
+  return rows.map((row) => ({ ...row, relativeCompute: plain === 0 ? 0 : row.computedPairs / plain }));
+}

@@ -1,0 +1,8 @@
+/** The pattern language: parsing, formatting, the AST and diagnostics. */
+export type * from './ast.js';
+export { BUILTIN_FUNCTIONS } from './ast.js';
+export * from './diagnostics.js';
+export { formatTile } from './format.js';
+export { formatExpr } from './format-expr.js';
+export { MAX_NESTING, type ParseResult, parseTile } from './parse.js';
+export * from './source.js';

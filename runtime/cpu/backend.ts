@@ -1,0 +1,25 @@
+/**
+ * The CPU reference as an {@link AttentionBackend}: float64 or float32 arithmetic, always present, the last
+ * resort of "the best backend present" and the oracle of every other.
+ */
+import type { BlockPlan } from '../../compiler/plan.js';
+import { compiledElementMask } from '../../compiler/analysis/element-mask.js';
+import { isRealToken } from '../../compiler/layout.js';
+import type { AttentionBackend, KernelDtype } from '../backend.js';
+import { blockSparseAttention } from './attention.js';
+import type { AttentionInputs, AttentionResult } from './attention-inputs.js';
+
+/** The CPU backend. */
+export function createCpuBackend(): AttentionBackend {
+  return {
+    name: 'cpu',
+    rank: 0,
+    capabilities: new Set(['float64', 'f32']),
+    async attention(plan: BlockPlan, inputs: AttentionInputs, dtype: KernelDtype): Promise<AttentionResult> {
+      const layout = plan.pattern.layout;
+      const mask = { allowed: compiledElementMask(plan.pattern), isReal: (i: number) => isRealToken(layout, i) };
+      return blockSparseAttention(inputs, plan, mask, { precision: dtype === 'float64' ? 'float64' : 'float32' });
+    },
+    async dispose() {},
+  };
+}

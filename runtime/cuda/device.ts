@@ -1,0 +1,238 @@
+/**
+ * One CUDA device: its facts, kernels JIT-compiled by NVRTC for its architecture (through the cubin cache),
+ * device tensors (plain device allocations, never managed memory), copies, launches and event timing.
+ */
+import { contiguousStrides, type DType, elementCount, itemSize, type Tensor, TensorError } from '../tensor.js';
+import { CONVERT_KERNELS, CONVERT_SOURCE, CONVERT_THREADS, packConvertArgs } from './convert-kernels.js';
+import { cachedCompile } from './cubin-cache.js';
+import { loadNative, type NativeCuda, type NativeDeviceInfo, type NativeFunction } from './native-binding.js';
+
+/** The error for a CUDA backend that cannot run here (no addon, no driver, no device). */
+export class CudaUnavailableError extends Error {
+  constructor(reason: string) {
+    super(`CUDA backend unavailable: ${reason}`);
+    this.name = 'CudaUnavailableError';
+  }
+}
+
+/** A tensor in device memory: dtype, shape, element strides, the device it lives on and its address. */
+export interface DeviceTensor {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  /** `cuda:<ordinal>`. */
+  readonly device: string;
+  readonly ptr: bigint;
+  /** Bytes allocated at `ptr`. */
+  readonly bytes: number;
+}
+
+/** A kernel ready to launch. */
+export interface LoadedKernel {
+  readonly name: string;
+  readonly fn: bigint;
+  readonly sharedBytes: number;
+  readonly registers: number;
+  /** Local memory per thread: non-zero means spills or a stack array. */
+  readonly localBytes: number;
+  /** True when the cubin came from the disk cache. */
+  readonly cacheHit: boolean;
+}
+
+/** A CUDA device with the primary context current on this thread. */
+export class CudaDevice {
+  readonly info: NativeDeviceInfo;
+  /** `sm_90` etc. */
+  readonly arch: string;
+  readonly name: string;
+  private readonly native: NativeCuda;
+  private readonly modules: bigint[] = [];
+  private readonly allocations = new Set<bigint>();
+  private convert: Record<string, LoadedKernel> | null = null;
+
+  private constructor(native: NativeCuda, info: NativeDeviceInfo, readonly ordinal: number) {
+    this.native = native;
+    this.info = info;
+    this.arch = `sm_${info.major}${info.minor}`;
+    this.name = `cuda:${ordinal}`;
+  }
+
+  /** Open device `ordinal`; throws {@link CudaUnavailableError} with the reason when CUDA cannot run here. */
+  static open(ordinal = 0): CudaDevice {
+    const { native, reason } = loadNative();
+    if (native === null) throw new CudaUnavailableError(reason);
+    const probe = native.probe();
+    if (!probe.available) throw new CudaUnavailableError(probe.reason);
+    if (ordinal < 0 || ordinal >= probe.devices) {
+      throw new CudaUnavailableError(`device ${ordinal} requested, the driver reports ${probe.devices}`);
+    }
+    const info = native.init(ordinal);
+    if (info.major < 8) {
+      throw new CudaUnavailableError(`${info.name} is sm_${info.major}${info.minor}; tessera's kernels need sm_80 or newer`);
+    }
+    return new CudaDevice(native, info, ordinal);
+  }
+
+  /** Compile (or fetch from the cubin cache) and load `kernelName` from `source`. */
+  loadKernel(source: string, kernelName: string, sharedBytes: number): LoadedKernel {
+    if (sharedBytes > this.info.maxSharedPerBlock) {
+      throw new RangeError(
+        `kernel ${kernelName} needs ${sharedBytes} B of shared memory, ${this.info.name} allows ${this.info.maxSharedPerBlock}`,
+      );
+    }
+    const { cubin, hit } = cachedCompile(source, this.arch, this.info.driverVersion, () =>
+      this.native.compile(source, kernelName, this.arch),
+    );
+    const loaded: NativeFunction = this.native.loadFunction(cubin, kernelName, sharedBytes);
+    this.modules.push(loaded.module);
+    return { name: kernelName, fn: loaded.fn, sharedBytes, registers: loaded.registers, localBytes: loaded.localBytes, cacheHit: hit };
+  }
+
+  /** Launch with one packed argument buffer; errors name the kernel. Asynchronous: see {@link synchronize}. */
+  launch(kernel: LoadedKernel, grid: readonly [number, number, number], threads: number, args: Uint8Array): void {
+    this.native.launch(kernel.fn, kernel.name, grid, [threads, 1, 1], kernel.sharedBytes, args);
+  }
+
+  /** Wait for all work; errors of earlier launches surface here, naming `kernelName` when given. */
+  synchronize(kernelName?: string): void {
+    this.native.synchronize(kernelName);
+  }
+
+  /** An uninitialised contiguous device tensor. */
+  empty(dtype: DType, shape: readonly number[], name = 'tensor'): DeviceTensor {
+    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new TensorError(name, `shape [${shape.join(', ')}] must hold non-negative integers`);
+    }
+    const bytes = elementCount(shape) * itemSize(dtype);
+    const ptr = this.native.malloc(bytes);
+    this.allocations.add(ptr);
+    return { dtype, shape: [...shape], strides: contiguousStrides(shape), device: this.name, ptr, bytes };
+  }
+
+  /** Fill a tensor's bytes with one byte value (0xff gives NaN in every float type: a poison). */
+  fillBytes(t: DeviceTensor, byteValue: number): void {
+    this.native.fill(t.ptr, byteValue, t.bytes);
+  }
+
+  /** Raw bytes to a fresh device buffer (plan tables and the like). */
+  uploadBytes(data: ArrayBufferView, name = 'buffer'): DeviceTensor {
+    const t = this.empty('uint8', [data.byteLength], name);
+    this.native.copyToDevice(t.ptr, data);
+    return t;
+  }
+
+  /**
+   * A host tensor on the device as `dtype`. Float data bound for bfloat16 / float16 is sent as float32 and
+   * converted on the device; otherwise the dtypes must match. The storage is copied as is, strides included.
+   */
+  upload(host: Tensor, dtype: DType = host.dtype, name = 'tensor'): DeviceTensor {
+    const half = dtype === 'bfloat16' || dtype === 'float16';
+    const fromFloat = host.dtype === 'float32' || host.dtype === 'float64';
+    if (host.dtype !== dtype && !(half && fromFloat)) {
+      throw new TensorError(name, `cannot upload ${host.dtype} as ${dtype}`);
+    }
+    const n = host.data.length;
+    if (host.dtype === dtype) {
+      const t = this.allocLike(dtype, host, n, name);
+      this.native.copyToDevice(t.ptr, host.data);
+      return t;
+    }
+    const staging = this.empty('float32', [n], `${name} (float32 staging)`);
+    try {
+      this.native.copyToDevice(staging.ptr, host.data instanceof Float32Array ? host.data : Float32Array.from(host.data));
+      const t = this.allocLike(dtype, host, n, name);
+      this.runConvert(dtype === 'bfloat16' ? CONVERT_KERNELS.toBfloat16 : CONVERT_KERNELS.toFloat16, staging.ptr, t.ptr, n);
+      this.synchronize(name);
+      return t;
+    } finally {
+      this.free(staging);
+    }
+  }
+
+  /** A device tensor back on the host: 16-bit floats come back as float32 (converted on the device). */
+  download(t: DeviceTensor): Tensor {
+    const n = t.bytes / itemSize(t.dtype);
+    if (t.dtype === 'bfloat16' || t.dtype === 'float16') {
+      const staging = this.empty('float32', [n]);
+      try {
+        this.runConvert(t.dtype === 'bfloat16' ? CONVERT_KERNELS.fromBfloat16 : CONVERT_KERNELS.fromFloat16, t.ptr, staging.ptr, n);
+        const data = new Float32Array(n);
+        this.native.copyToHost(data, staging.ptr);
+        return { dtype: 'float32', shape: t.shape, strides: t.strides, data };
+      } finally {
+        this.free(staging);
+      }
+    }
+    const host: Tensor = { dtype: t.dtype, shape: t.shape, strides: t.strides, data: newStorage(t.dtype, n) };
+    this.native.copyToHost(host.data, t.ptr);
+    return host;
+  }
+
+  /** Release a device tensor. */
+  free(t: DeviceTensor): void {
+    if (!this.allocations.delete(t.ptr)) return;
+    this.native.free(t.ptr);
+  }
+
+  /**
+   * Time `run` with device events: `warmup` untimed calls, then `iterations` timed one by one.
+   * Returns the per-call milliseconds (take the median).
+   */
+  time(run: () => void, iterations: number, warmup = 3): number[] {
+    for (let i = 0; i < warmup; i++) run();
+    this.synchronize();
+    const start = this.native.eventCreate();
+    const end = this.native.eventCreate();
+    const times: number[] = [];
+    try {
+      for (let i = 0; i < iterations; i++) {
+        this.native.eventRecord(start);
+        run();
+        this.native.eventRecord(end);
+        times.push(this.native.eventElapsed(start, end));
+      }
+    } finally {
+      this.native.eventDestroy(start);
+      this.native.eventDestroy(end);
+    }
+    return times;
+  }
+
+  /** Free every allocation and module this device object made. */
+  dispose(): void {
+    for (const ptr of this.allocations) this.native.free(ptr);
+    this.allocations.clear();
+    for (const m of this.modules.splice(0)) this.native.unloadModule(m);
+    this.convert = null;
+  }
+
+  private allocLike(dtype: DType, host: Tensor, n: number, name: string): DeviceTensor {
+    const t = this.empty(dtype, [n], name);
+    return { ...t, shape: [...host.shape], strides: [...host.strides] };
+  }
+
+  private runConvert(kernelName: string, src: bigint, dst: bigint, n: number): void {
+    if (this.convert === null) {
+      this.convert = {};
+      for (const name of Object.values(CONVERT_KERNELS)) this.convert[name] = this.loadKernel(CONVERT_SOURCE, name, 0);
+    }
+    const kernel = this.convert[kernelName]!;
+    const blocks = Math.max(1, Math.min(65535, Math.ceil(n / CONVERT_THREADS)));
+    this.launch(kernel, [blocks, 1, 1], CONVERT_THREADS, packConvertArgs(src, dst, n));
+  }
+}
+
+function newStorage(dtype: DType, n: number): Tensor['data'] {
+  switch (dtype) {
+    case 'float64':
+      return new Float64Array(n);
+    case 'float32':
+      return new Float32Array(n);
+    case 'int32':
+      return new Int32Array(n);
+    case 'uint8':
+      return new Uint8Array(n);
+    default:
+      return new Uint16Array(n);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Lazy access to the native addon (`build/Release/tessera_cuda.node`, built by cmake-js). Importing tessera
+ * never loads it; the first CUDA call does, and a missing or unloadable addon becomes a readable reason.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** What `probe()` reports. */
+export interface NativeProbe {
+  readonly available: boolean;
+  readonly reason: string;
+  readonly driverVersion: number;
+  readonly devices: number;
+}
+
+/** Device facts `init()` reports. */
+export interface NativeDeviceInfo {
+  readonly name: string;
+  readonly major: number;
+  readonly minor: number;
+  readonly multiprocessors: number;
+  readonly maxSharedPerBlock: number;
+  readonly totalMemory: number;
+  readonly driverVersion: number;
+}
+
+/** A loaded kernel. */
+export interface NativeFunction {
+  readonly module: bigint;
+  readonly fn: bigint;
+  readonly registers: number;
+  readonly localBytes: number;
+}
+
+/** The addon's functions (see runtime/cuda/native/addon.cc); every failure throws an Error naming the call. */
+export interface NativeCuda {
+  probe(): NativeProbe;
+  init(ordinal: number): NativeDeviceInfo;
+  nvrtcVersion(): [number, number];
+  compile(source: string, kernelName: string, arch: string, options?: readonly string[]): Uint8Array;
+  loadFunction(cubin: Uint8Array, kernelName: string, dynamicSharedBytes: number): NativeFunction;
+  unloadModule(module: bigint): void;
+  launch(
+    fn: bigint,
+    kernelName: string,
+    grid: readonly [number, number, number],
+    block: readonly [number, number, number],
+    sharedBytes: number,
+    argBytes: Uint8Array,
+  ): void;
+  synchronize(kernelName?: string): void;
+  malloc(bytes: number): bigint;
+  free(ptr: bigint): void;
+  copyToDevice(ptr: bigint, source: ArrayBufferView): void;
+  copyToHost(destination: ArrayBufferView, ptr: bigint): void;
+  fill(ptr: bigint, byteValue: number, bytes: number): void;
+  eventCreate(): bigint;
+  eventRecord(event: bigint): void;
+  eventElapsed(start: bigint, end: bigint): number;
+  eventDestroy(event: bigint): void;
+}
+
+const ADDON_RELATIVE = join('build', 'Release', 'tessera_cuda.node');
+
+/** Where the addon may be: TESSERA_CUDA_ADDON, else `build/Release` of the nearest package root above us. */
+function addonCandidates(): string[] {
+  const candidates: string[] = [];
+  if (process.env.TESSERA_CUDA_ADDON) candidates.push(process.env.TESSERA_CUDA_ADDON);
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    candidates.push(join(dir, ADDON_RELATIVE));
+    dir = dirname(dir);
+  }
+  return candidates;
+}
+
+let cached: { native: NativeCuda | null; reason: string } | null = null;
+
+/** The addon, or null with the reason it could not be loaded (cached after the first call). */
+export function loadNative(): { native: NativeCuda | null; reason: string } {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const found = addonCandidates().find((p) => existsSync(p));
+  if (found === undefined) {
+    cached = {
+      native: null,
+      reason: `the tessera CUDA addon is not built (looked for ${ADDON_RELATIVE}); run 'npm install' or 'npx cmake-js compile'`,
+    };
+    return cached;
+  }
+  try {
+    cached = { native: require(found) as NativeCuda, reason: '' };
+  } catch (e) {
+    cached = { native: null, reason: `the tessera CUDA addon at ${found} failed to load: ${(e as Error).message}` };
+  }
+  return cached;
+}

@@ -1,0 +1,90 @@
+// The slice of the CUDA driver API and NVRTC that tessera uses, declared here by hand (no CUDA headers at build
+// time) and resolved with dlopen at run time, so the addon builds and loads on machines without CUDA.
+// Types and constants follow the public cuda.h / nvrtc.h ABI.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace tessera {
+
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = struct CUctx_st*;
+using CUmodule = struct CUmod_st*;
+using CUfunction = struct CUfunc_st*;
+using CUstream = struct CUstream_st*;
+using CUevent = struct CUevent_st*;
+using nvrtcResult = int;
+using nvrtcProgram = struct _nvrtcProgram*;
+
+// cuDeviceGetAttribute attributes (CUdevice_attribute).
+constexpr int kAttrMultiprocessorCount = 16;
+constexpr int kAttrComputeCapabilityMajor = 75;
+constexpr int kAttrComputeCapabilityMinor = 76;
+constexpr int kAttrMaxSharedMemoryPerBlockOptin = 97;
+// cuFuncSetAttribute / cuFuncGetAttribute attributes (CUfunction_attribute).
+constexpr int kFuncAttrMaxDynamicSharedSizeBytes = 8;
+constexpr int kFuncAttrNumRegs = 4;
+constexpr int kFuncAttrLocalSizeBytes = 3;
+// cuLaunchKernel 'extra' keys: the kernel arguments as one packed buffer.
+#define TP_CU_LAUNCH_PARAM_END (reinterpret_cast<void*>(0x00))
+#define TP_CU_LAUNCH_PARAM_BUFFER_POINTER (reinterpret_cast<void*>(0x01))
+#define TP_CU_LAUNCH_PARAM_BUFFER_SIZE (reinterpret_cast<void*>(0x02))
+
+// Function pointers of the driver API (libcuda.so.1). The _v2 entry points are the ones cuda.h maps to.
+struct DriverApi {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDriverGetVersion)(int*);
+  CUresult (*cuDeviceGetCount)(int*);
+  CUresult (*cuDeviceGet)(CUdevice*, int);
+  CUresult (*cuDeviceGetName)(char*, int, CUdevice);
+  CUresult (*cuDeviceGetAttribute)(int*, int, CUdevice);
+  CUresult (*cuDeviceTotalMem)(size_t*, CUdevice);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext*, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxSynchronize)();
+  CUresult (*cuModuleLoadData)(CUmodule*, const void*);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction*, CUmodule, const char*);
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
+  CUresult (*cuFuncGetAttribute)(int*, int, CUfunction);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             CUstream, void**, void**);
+  CUresult (*cuMemAlloc)(CUdeviceptr*, size_t);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void*, size_t);
+  CUresult (*cuMemcpyDtoH)(void*, CUdeviceptr, size_t);
+  CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
+  CUresult (*cuEventCreate)(CUevent*, unsigned);
+  CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuEventSynchronize)(CUevent);
+  CUresult (*cuEventElapsedTime)(float*, CUevent, CUevent);
+  CUresult (*cuEventDestroy)(CUevent);
+  CUresult (*cuGetErrorName)(CUresult, const char**);
+  CUresult (*cuGetErrorString)(CUresult, const char**);
+};
+
+// Function pointers of NVRTC (libnvrtc.so.*).
+struct NvrtcApi {
+  const char* (*nvrtcGetErrorString)(nvrtcResult);
+  nvrtcResult (*nvrtcVersion)(int*, int*);
+  nvrtcResult (*nvrtcCreateProgram)(nvrtcProgram*, const char*, const char*, int, const char* const*,
+                                    const char* const*);
+  nvrtcResult (*nvrtcDestroyProgram)(nvrtcProgram*);
+  nvrtcResult (*nvrtcCompileProgram)(nvrtcProgram, int, const char* const*);
+  nvrtcResult (*nvrtcGetProgramLogSize)(nvrtcProgram, size_t*);
+  nvrtcResult (*nvrtcGetProgramLog)(nvrtcProgram, char*);
+  nvrtcResult (*nvrtcGetCUBINSize)(nvrtcProgram, size_t*);
+  nvrtcResult (*nvrtcGetCUBIN)(nvrtcProgram, char*);
+};
+
+// Load libcuda and resolve every DriverApi entry; on failure returns nullptr and sets `why`.
+const DriverApi* LoadDriver(std::string& why);
+// Load NVRTC (TESSERA_NVRTC_PATH, then versioned names, then CUDA_HOME / /usr/local/cuda); nullptr + `why` on failure.
+const NvrtcApi* LoadNvrtc(std::string& why);
+// "cuMemAlloc failed: CUDA_ERROR_OUT_OF_MEMORY (out of memory)" for a driver result.
+std::string DriverErrorText(const DriverApi& api, const char* call, CUresult result);
+
+}  // namespace tessera

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# On the GPU machine (repository root, .gpu/bundle carried): unpack Node and the compiled tests, run the GPU
+# tests against the float64 reference, the FlexAttention comparison, then the benchmark; logs go to $OUT.
+# Usage: scripts/gpu/run-all.sh [tests|bench|all]   (TESSERA_TEST_RUNS sets the test intensity)
+set -uo pipefail
+what="${1:-all}"
+OUT="${OUT:-/tmp/tessera-out}"; mkdir -p "$OUT"
+T=/tmp/tessera-gpu; rm -rf "$T"; mkdir -p "$T/bin"
+xz -dc .gpu/bundle/node.xz > "$T/bin/node" && chmod +x "$T/bin/node"
+tar -C "$T" -xJf .gpu/bundle/dist.tar.xz
+export PATH="$T/bin:$PATH" TESSERA_CACHE_DIR="$T/cubin" PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv | tee "$OUT/gpu.txt"
+status=0
+if [ "$what" = tests ] || [ "$what" = all ]; then
+  export TESSERA_FLEX_DIR="$T/flex"
+  (cd "$T/dist" && node --test --test-reporter=spec test/gpu/attention.gpu.js) 2>&1 | tee "$OUT/tests.log" || status=1
+  python3 bench/gpu/flex_compare.py "$T/flex" 2>&1 | tee "$OUT/flex-compare.log" || status=1
+fi
+if [ "$what" = bench ] || [ "$what" = all ]; then
+  (cd "$T/dist" && node bench/cuda-attention.js "$T/bench" 20) 2>&1 | tee "$OUT/bench-ours.log" || status=1
+  python3 bench/gpu/bench_attention.py "$T/bench" 2>&1 | tee "$OUT/bench.log" || status=1
+  cp "$T/bench/results.md" "$T/bench/results.json" "$OUT/" 2>/dev/null
+fi
+exit $status
