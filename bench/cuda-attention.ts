@@ -72,7 +72,7 @@ function main(): void {
   const random = device.loadKernel(RANDOM_SOURCE, 'tp_random_bf16', 0);
   const fill = (t: DeviceTensor, seed: number) => {
     const n = t.bytes / 2;
-    const args = new Uint8Array(24);
+    const args = new Uint8Array(20); // (ptr, long long, unsigned): the kernel's parameter space, no tail padding
     const view = new DataView(args.buffer);
     view.setBigUint64(0, t.ptr, true);
     view.setBigInt64(8, BigInt(n), true);
@@ -130,7 +130,9 @@ function main(): void {
       localBytes: attention.loaded.localBytes,
       kernel: attention.kernel.name,
     });
-    console.log(`${prefix}: ${ms.toFixed(3)} ms, ${((computed * blockFlops) / ms / 1e9).toFixed(1)} TFLOP/s on computed blocks`);
+    console.log(
+      `${prefix}: ${ms.toFixed(3)} ms, ${((computed * blockFlops) / ms / 1e9).toFixed(1)} TFLOP/s on computed blocks`,
+    );
     for (const set of sets) for (const t of [set.q, set.k, set.v]) device.free(t);
     device.free(out);
     device.free(lse);
@@ -138,7 +140,11 @@ function main(): void {
   }
   writeFileSync(
     join(outDir, 'ours.json'),
-    JSON.stringify({ device: device.info.name, arch: device.arch, driver: device.info.driverVersion, iterations, rows }, null, 2),
+    JSON.stringify(
+      { device: device.info.name, arch: device.arch, driver: device.info.driverVersion, iterations, rows },
+      null,
+      2,
+    ),
   );
   device.dispose();
 }

@@ -6,20 +6,27 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Listr } from 'listr2';
-import { layoutChoices } from '../compiler/layout-choice.js';
 import { checkTile } from '../compiler/check/index.js';
+import { layoutChoices } from '../compiler/layout-choice.js';
+import { bestBackend, smallVerificationPlan } from '../driver/backends.js';
+import { type CompileResult, compile, readSource } from '../driver/compile.js';
+import { generateBuiltins, generatedRoot, listGenerated } from '../driver/generate.js';
+import {
+  makeCompileOptions,
+  OptionError,
+  parseAssignments,
+  parseBlockSizes,
+  parseTargets,
+  type Target,
+} from '../driver/options.js';
+import { type CompileReport, formatReport, type LayoutAlternative, makeReport } from '../driver/report.js';
+import { STAGE_NAMES, STAGES, type StageName } from '../driver/stages.js';
+import { type VerifyReport, verifyCompiled } from '../driver/verify.js';
 import { hasErrors } from '../dsl/diagnostics.js';
 import { formatTile } from '../dsl/format.js';
 import { parseTile } from '../dsl/parse.js';
 import type { SourceFile } from '../dsl/source.js';
 import { BUILTIN_PATTERNS, findBuiltinPattern } from '../models/patterns/index.js';
-import { compile, type CompileResult, readSource } from '../driver/compile.js';
-import { makeCompileOptions, OptionError, parseAssignments, parseBlockSizes, parseTargets, type Target } from '../driver/options.js';
-import { type CompileReport, formatReport, type LayoutAlternative, makeReport } from '../driver/report.js';
-import { STAGE_NAMES, type StageName, STAGES } from '../driver/stages.js';
-import { bestBackend, smallVerificationPlan } from '../driver/backends.js';
-import { verifyCompiled, type VerifyReport } from '../driver/verify.js';
-import { generateBuiltins, generatedRoot, listGenerated } from '../driver/generate.js';
 import { EXIT, handleFailure, printDiagnostics } from './exit.js';
 
 /** Options of `compile` and `inspect` as commander hands them over. */
@@ -39,34 +46,57 @@ interface AnalysisCliOptions {
 }
 
 /** A `.tile` path, or a built-in pattern name with its default sizes and parameters. */
-async function resolveInput(file: string): Promise<{ source: SourceFile; defaults: { sizes: Record<string, number>; params: Record<string, number | boolean> } }> {
+async function resolveInput(
+  file: string,
+): Promise<{
+  source: SourceFile;
+  defaults: { sizes: Record<string, number>; params: Record<string, number | boolean> };
+}> {
   if (!existsSync(file)) {
     const builtin = findBuiltinPattern(file);
     if (!builtin) {
       const names = BUILTIN_PATTERNS.map((p) => p.name).join(', ');
-      throw new OptionError(`${file}: no such file, and no built-in pattern of that name (built-ins: ${names})`);
+      throw new OptionError(
+        `${file}: no such file, and no built-in pattern of that name (built-ins: ${names})`,
+      );
     }
-    return { source: await readSource(builtin.file), defaults: { sizes: { ...builtin.defaultSizes }, params: { ...builtin.defaultParams } } };
+    return {
+      source: await readSource(builtin.file),
+      defaults: { sizes: { ...builtin.defaultSizes }, params: { ...builtin.defaultParams } },
+    };
   }
   return { source: await readSource(file), defaults: { sizes: {}, params: {} } };
 }
 
 function positiveInt(text: string, option: string): number {
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1) throw new OptionError(`${option}: expected a positive integer, found "${text}"`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new OptionError(`${option}: expected a positive integer, found "${text}"`);
   return n;
 }
 
 /** Build the frozen compile options from CLI flags over the built-in defaults. */
-function optionsFrom(cli: AnalysisCliOptions, defaults: { sizes: Record<string, number>; params: Record<string, number | boolean> }, targets: Target[]) {
-  const sizes = { ...defaults.sizes, ...(parseAssignments(cli.layout ? [cli.layout] : [], '--layout', false) as Record<string, number>) };
+function optionsFrom(
+  cli: AnalysisCliOptions,
+  defaults: { sizes: Record<string, number>; params: Record<string, number | boolean> },
+  targets: Target[],
+) {
+  const sizes = {
+    ...defaults.sizes,
+    ...(parseAssignments(cli.layout ? [cli.layout] : [], '--layout', false) as Record<string, number>),
+  };
   const params = { ...defaults.params, ...parseAssignments(cli.set ?? [], '--set', true) };
   const { blockQ, blockK } = parseBlockSizes(cli.block);
   return makeCompileOptions({ pattern: cli.pattern, params, sizes, blockQ, blockK, targets });
 }
 
 /** Run the pipeline with progress on stderr (a live task list on a terminal, plain lines otherwise). */
-async function compileWithProgress(source: SourceFile, options: ReturnType<typeof optionsFrom>, cli: AnalysisCliOptions, until?: StageName): Promise<CompileResult> {
+async function compileWithProgress(
+  source: SourceFile,
+  options: ReturnType<typeof optionsFrom>,
+  cli: AnalysisCliOptions,
+  until?: StageName,
+): Promise<CompileResult> {
   let result: CompileResult | undefined;
   const quiet = cli.json === true || cli.dump !== undefined;
   const tasks = new Listr(
@@ -88,7 +118,12 @@ async function compileWithProgress(source: SourceFile, options: ReturnType<typeo
         },
       },
     ],
-    { renderer: quiet ? 'silent' : process.stderr.isTTY ? 'default' : 'simple', rendererOptions: {}, exitOnError: true, registerSignalListeners: false },
+    {
+      renderer: quiet ? 'silent' : process.stderr.isTTY ? 'default' : 'simple',
+      rendererOptions: {},
+      exitOnError: true,
+      registerSignalListeners: false,
+    },
   );
   await tasks.run();
   return result!;
@@ -110,8 +145,18 @@ function alternativesOf(result: CompileResult): LayoutAlternative[] {
 }
 
 function reportOf(result: CompileResult, cli: AnalysisCliOptions): CompileReport {
-  const shape = { heads: positiveInt(cli.heads, '--heads'), headDim: positiveInt(cli.headDim, '--head-dim'), batch: 1 };
-  return makeReport(result.outputs.plan!, result.outputs.source.name, alternativesOf(result), result.seconds as Record<string, number>, shape);
+  const shape = {
+    heads: positiveInt(cli.heads, '--heads'),
+    headDim: positiveInt(cli.headDim, '--head-dim'),
+    batch: 1,
+  };
+  return makeReport(
+    result.outputs.plan!,
+    result.outputs.source.name,
+    alternativesOf(result),
+    result.seconds as Record<string, number>,
+    shape,
+  );
 }
 
 /** `tessera inspect`. */
@@ -129,9 +174,16 @@ export async function runInspect(file: string, cli: AnalysisCliOptions): Promise
 
 function formatVerify(v: VerifyReport): string {
   const lines = [`  verify      ${v.ok ? 'OK' : 'FAILED'}`];
-  lines.push(`              plan invariants: ${v.invariantErrors.length === 0 ? 'hold' : v.invariantErrors.join('; ')}`);
-  lines.push(`              exactness: ${v.sampledPairs} block pairs re-classified by brute force, ${v.misclassified.length} differ`);
-  for (const m of v.misclassified.slice(0, 5)) lines.push(`                block (${m.qBlock}, ${m.kBlock}): plan says ${m.plan}, elements say ${m.truth}`);
+  lines.push(
+    `              plan invariants: ${v.invariantErrors.length === 0 ? 'hold' : v.invariantErrors.join('; ')}`,
+  );
+  lines.push(
+    `              exactness: ${v.sampledPairs} block pairs re-classified by brute force, ${v.misclassified.length} differ`,
+  );
+  for (const m of v.misclassified.slice(0, 5))
+    lines.push(
+      `                block (${m.qBlock}, ${m.kBlock}): plan says ${m.plan}, elements say ${m.truth}`,
+    );
   if (v.numeric) {
     const n = v.numeric;
     lines.push(
@@ -151,7 +203,12 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
     const { source, defaults } = await resolveInput(file);
     const options = optionsFrom(cli, defaults, parseTargets(cli.target ?? 'ts,flex,png'));
     const dump = cli.dump as StageName | undefined;
-    const result = await compileWithProgress(source, options, { ...cli, cache: cli.cache && dump !== 'classify' }, dump);
+    const result = await compileWithProgress(
+      source,
+      options,
+      { ...cli, cache: cli.cache && dump !== 'classify' },
+      dump,
+    );
     if (dump) {
       process.stdout.write(`${STAGES.find((s) => s.name === dump)!.dump(result.outputs)}\n`);
       return EXIT.ok;
@@ -249,7 +306,9 @@ export function runPatterns(): number {
     const params = Object.entries(p.defaultParams)
       .map(([k, v]) => `${k}=${v}`)
       .join(',');
-    process.stdout.write(`${p.name.padEnd(20)} ${p.description}\n${''.padEnd(20)} --layout ${sizes}${params ? ` --set ${params}` : ''}\n`);
+    process.stdout.write(
+      `${p.name.padEnd(20)} ${p.description}\n${''.padEnd(20)} --layout ${sizes}${params ? ` --set ${params}` : ''}\n`,
+    );
   }
   return EXIT.ok;
 }

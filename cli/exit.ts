@@ -10,7 +10,14 @@ import type { SourceFile } from '../dsl/source.js';
 export const EXIT = { ok: 0, input: 1, usage: 2, verify: 3, internal: 70 } as const;
 
 /** Errors whose message is already written for the user (bad options, files, plans, weights). */
-const USER_ERROR_NAMES = new Set(['OptionError', 'LayerPlanError', 'SafetensorsError', 'TensorError', 'BackendUnavailableError', 'InputFileError']);
+const USER_ERROR_NAMES = new Set([
+  'OptionError',
+  'LayerPlanError',
+  'SafetensorsError',
+  'TensorError',
+  'BackendUnavailableError',
+  'InputFileError',
+]);
 
 /** The source text a diagnostic points into, read again from disk (null if it cannot be read). */
 function sourceFor(diagnostic: Diagnostic, sources: ReadonlyMap<string, SourceFile>): SourceFile | undefined {
@@ -24,7 +31,10 @@ function sourceFor(diagnostic: Diagnostic, sources: ReadonlyMap<string, SourceFi
 }
 
 /** Print diagnostics grouped by file, with excerpts. */
-export function printDiagnostics(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, SourceFile> = new Map()): void {
+export function printDiagnostics(
+  diagnostics: readonly Diagnostic[],
+  sources: ReadonlyMap<string, SourceFile> = new Map(),
+): void {
   for (const d of diagnostics) process.stderr.write(`${renderDiagnostics([d], sourceFor(d, sources))}\n\n`);
 }
 
@@ -41,6 +51,8 @@ export function handleFailure(error: unknown, sources: ReadonlyMap<string, Sourc
     return EXIT.input;
   }
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  process.stderr.write(`tessera: internal error (a bug in tessera; please report it with the input that caused it)\n${detail}\n`);
+  process.stderr.write(
+    `tessera: internal error (a bug in tessera; please report it with the input that caused it)\n${detail}\n`,
+  );
   return EXIT.internal;
 }

@@ -10,7 +10,9 @@ import { EXIT, handleFailure } from './exit.js';
 const program = new Command();
 program
   .name('tessera')
-  .description('Compile attention patterns into block-sparse attention kernels for video diffusion transformers.')
+  .description(
+    'Compile attention patterns into block-sparse attention kernels for video diffusion transformers.',
+  )
   .showHelpAfterError()
   .exitOverride();
 
@@ -20,7 +22,7 @@ function analysisOptions(command: Command): Command {
     .argument('<file>', 'a .tile file, or the name of a built-in pattern (see `tessera patterns`)')
     .option('-p, --pattern <name>', 'which pattern of the file, when it holds several')
     .option('-s, --set <assignments...>', 'pattern parameters, e.g. a=2 or a=2,causal=true')
-    .option('-l, --layout <sizes>', 'layout sizes, e.g. t=8,h=45,w=80 (defaults: the built-in pattern\'s)')
+    .option('-l, --layout <sizes>', "layout sizes, e.g. t=8,h=45,w=80 (defaults: the built-in pattern's)")
     .option('-b, --block <size>', 'block size, e.g. 128 or 128x64 (query x key)', '128')
     .option('--heads <n>', 'heads for FLOP counts', '24')
     .option('--head-dim <n>', 'head dimension for FLOP counts', '96')
@@ -29,17 +31,25 @@ function analysisOptions(command: Command): Command {
 }
 
 analysisOptions(program.command('compile'))
-  .description('compile a pattern: report, block mask (FlexAttention safetensors), pictures, bindings, kernels')
-  .addOption(new Option('-t, --target <targets>', 'artefacts to write: ts, flex, png, wgsl, cuda').default('ts,flex,png'))
+  .description(
+    'compile a pattern: report, block mask (FlexAttention safetensors), pictures, bindings, kernels',
+  )
+  .addOption(
+    new Option('-t, --target <targets>', 'artefacts to write: ts, flex, png, wgsl, cuda').default(
+      'ts,flex,png',
+    ),
+  )
   .option('-o, --out <dir>', 'output folder (default: out/<pattern key>)')
   .option('--verify', 'check the plan (invariants, sampled exactness) and run it on the best backend present')
-  .option('--dump <stage>', 'print one stage\'s output: parse, check, lower, classify, plan, render')
+  .option('--dump <stage>', "print one stage's output: parse, check, lower, classify, plan, render")
   .action(async (file: string, options) => {
     process.exitCode = await runCompile(file, options);
   });
 
 analysisOptions(program.command('inspect'))
-  .description('print the analysis of a pattern (sparsity, block counts, FLOPs, layout choices) without writing files')
+  .description(
+    'print the analysis of a pattern (sparsity, block counts, FLOPs, layout choices) without writing files',
+  )
   .action(async (file: string, options) => {
     process.exitCode = await runInspect(file, options);
   });

@@ -71,9 +71,11 @@ export function parseLayerPlan(json: unknown, file: string): LayerPlan {
   }
   const sizes: Record<string, number> = {};
   if (json.sizes !== undefined) {
-    if (!isRecord(json.sizes)) fail('$.sizes', 'expected an object of layout sizes, e.g. {"t": 8, "h": 45, "w": 80}');
+    if (!isRecord(json.sizes))
+      fail('$.sizes', 'expected an object of layout sizes, e.g. {"t": 8, "h": 45, "w": 80}');
     for (const [name, value] of Object.entries(json.sizes as Record<string, unknown>)) {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) fail(`$.sizes.${name}`, `expected a positive integer, found ${JSON.stringify(value)}`);
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+        fail(`$.sizes.${name}`, `expected a positive integer, found ${JSON.stringify(value)}`);
       sizes[name] = value as number;
     }
   }
@@ -86,10 +88,13 @@ export function parseLayerPlan(json: unknown, file: string): LayerPlan {
     if (!isRecord(entry)) return fail(at, 'expected an object with "builtin" or "file"');
     const builtin = entry.builtin;
     const path = entry.file;
-    if ((builtin === undefined) === (path === undefined)) fail(at, 'give exactly one of "builtin" and "file"');
-    if (builtin !== undefined && typeof builtin !== 'string') fail(`${at}.builtin`, 'expected a pattern name');
+    if ((builtin === undefined) === (path === undefined))
+      fail(at, 'give exactly one of "builtin" and "file"');
+    if (builtin !== undefined && typeof builtin !== 'string')
+      fail(`${at}.builtin`, 'expected a pattern name');
     if (path !== undefined && typeof path !== 'string') fail(`${at}.file`, 'expected a path to a .tile file');
-    if (entry.pattern !== undefined && typeof entry.pattern !== 'string') fail(`${at}.pattern`, 'expected a pattern name');
+    if (entry.pattern !== undefined && typeof entry.pattern !== 'string')
+      fail(`${at}.pattern`, 'expected a pattern name');
     const params: Record<string, number | boolean> = {};
     if (entry.params !== undefined) {
       if (!isRecord(entry.params)) fail(`${at}.params`, 'expected an object of parameter values');
@@ -115,15 +120,18 @@ export function parseLayerPlan(json: unknown, file: string): LayerPlan {
   const fallback = json.default === undefined ? null : checkName('$.default', json.default);
   const assignment: (string | null)[] = Array.from({ length: layers as number }, () => fallback);
   if (json.assign !== undefined) {
-    if (!isRecord(json.assign)) fail('$.assign', 'expected an object mapping layer indices to instance names');
+    if (!isRecord(json.assign))
+      fail('$.assign', 'expected an object mapping layer indices to instance names');
     for (const [index, value] of Object.entries(json.assign as Record<string, unknown>)) {
       const layer = Number(index);
-      if (!/^\d+$/.test(index) || layer >= (layers as number)) fail(`$.assign.${index}`, `layer index must be an integer from 0 to ${(layers as number) - 1}`);
+      if (!/^\d+$/.test(index) || layer >= (layers as number))
+        fail(`$.assign.${index}`, `layer index must be an integer from 0 to ${(layers as number) - 1}`);
       assignment[layer] = checkName(`$.assign.${index}`, value);
     }
   }
   const missing = assignment.findIndex((x) => x === null);
-  if (missing >= 0) fail('$.default', `layer ${missing} has no pattern: give "default" or assign every layer`);
+  if (missing >= 0)
+    fail('$.default', `layer ${missing} has no pattern: give "default" or assign every layer`);
   return { layers: layers as number, sizes, patterns, assignment: assignment as string[] };
 }
 

@@ -8,7 +8,10 @@ type TypedTable = Int32Array | Uint8Array;
 
 function encode(values: TypedTable): { type: 'i32' | 'u8'; base64: string } {
   const type = values instanceof Int32Array ? 'i32' : 'u8';
-  return { type, base64: Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64') };
+  return {
+    type,
+    base64: Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64'),
+  };
 }
 
 function decode(value: unknown, where: string): TypedTable {
@@ -18,7 +21,8 @@ function decode(value: unknown, where: string): TypedTable {
   }
   const bytes = Buffer.from(v.base64, 'base64');
   if (v.type === 'u8') return new Uint8Array(bytes);
-  if (bytes.byteLength % 4 !== 0) throw new Error(`plan JSON: ${where} has ${bytes.byteLength} bytes, not a multiple of 4`);
+  if (bytes.byteLength % 4 !== 0)
+    throw new Error(`plan JSON: ${where} has ${bytes.byteLength} bytes, not a multiple of 4`);
   const copy = new Uint8Array(bytes);
   return new Int32Array(copy.buffer, 0, copy.byteLength / 4);
 }
@@ -42,7 +46,10 @@ export function deserializePlan(json: string): BlockPlan {
   if (raw.format !== 'tessera.plan/1') throw new Error(`plan JSON: unknown format ${String(raw.format)}`);
   const csr = (name: string) => {
     const t = raw[name] as { offsets: unknown; indices: unknown };
-    return { offsets: decode(t.offsets, `${name}.offsets`) as Int32Array, indices: decode(t.indices, `${name}.indices`) as Int32Array };
+    return {
+      offsets: decode(t.offsets, `${name}.offsets`) as Int32Array,
+      indices: decode(t.indices, `${name}.indices`) as Int32Array,
+    };
   };
   const { format: _format, ...rest } = raw;
   return {

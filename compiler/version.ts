@@ -13,14 +13,21 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, 'package.json');
-    if (existsSync(candidate) && (JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === 'tessera') return dir;
+    if (
+      existsSync(candidate) &&
+      (JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === 'tessera'
+    )
+      return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('tessera: cannot find the package root (package.json named "tessera")');
+    if (parent === dir)
+      throw new Error('tessera: cannot find the package root (package.json named "tessera")');
     dir = parent;
   }
 }
 
-const packageVersion = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+const packageVersion = (
+  JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }
+).version;
 
 /** `<package version>+f<format>`, e.g. `0.1.0+f1`. */
 export const COMPILER_VERSION = `${packageVersion}+f${FORMAT}`;

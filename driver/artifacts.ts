@@ -2,18 +2,19 @@
  * The render stage: everything `tessera compile` writes for a plan, per target, as in-memory files. Writing
  * them to disk is the CLI's job, so rendering stays pure and testable.
  */
+
+import { emitCudaArtifacts } from '../codegen/cuda/artifacts.js';
+import { FLEX_LOADER_SNIPPET, flexBlockMask } from '../codegen/flex/block-mask.js';
+import { renderClassGridPng } from '../codegen/png/mask-image.js';
+import { emitTypescriptBinding } from '../codegen/ts/emit-binding.js';
+import { emitWgslArtifacts } from '../codegen/wgsl/artifacts.js';
 import { classifyBlocks } from '../compiler/analysis/classify.js';
 import type { PatternInstance } from '../compiler/ir.js';
 import { makeLayout } from '../compiler/layout.js';
 import { paddedSpec } from '../compiler/layout-choice.js';
 import type { BlockPlan } from '../compiler/plan.js';
-import { emitCudaArtifacts } from '../codegen/cuda/artifacts.js';
-import { flexBlockMask, FLEX_LOADER_SNIPPET } from '../codegen/flex/block-mask.js';
-import { renderClassGridPng } from '../codegen/png/mask-image.js';
-import { emitTypescriptBinding } from '../codegen/ts/emit-binding.js';
-import { emitWgslArtifacts } from '../codegen/wgsl/artifacts.js';
-import { encodeSafetensors } from '../runtime/io/safetensors.js';
 import type { SourceFile } from '../dsl/source.js';
+import { encodeSafetensors } from '../runtime/io/safetensors.js';
 import type { Target } from './options.js';
 
 /** One output file, relative to the output folder. */
@@ -34,7 +35,11 @@ export function unitAlignedPattern(pattern: PatternInstance): PatternInstance {
 }
 
 /** Unit-level (frame or tile) classes: rows x cols grid of empty / partial / full. */
-export function unitLevelClasses(pattern: PatternInstance): { classes: Uint8Array; rows: number; cols: number } {
+export function unitLevelClasses(pattern: PatternInstance): {
+  classes: Uint8Array;
+  rows: number;
+  cols: number;
+} {
   const aligned = unitAlignedPattern(pattern);
   const unit = aligned.layout.unitSlot;
   const classes = classifyBlocks(aligned, unit, unit);
@@ -50,7 +55,8 @@ export function classesOfPlan(plan: BlockPlan): Uint8Array {
     [plan.full, 2],
   ] as const) {
     for (let qb = 0; qb < plan.numQBlocks; qb++) {
-      for (let i = csr.offsets[qb]!; i < csr.offsets[qb + 1]!; i++) classes[qb * plan.numKBlocks + csr.indices[i]!] = value;
+      for (let i = csr.offsets[qb]!; i < csr.offsets[qb + 1]!; i++)
+        classes[qb * plan.numKBlocks + csr.indices[i]!] = value;
     }
   }
   return classes;
@@ -63,16 +69,25 @@ export function renderArtifacts(plan: BlockPlan, source: SourceFile, targets: re
   for (const target of targets) {
     switch (target) {
       case 'ts':
-        out.push({ path: `${key}.ts`, contents: emitTypescriptBinding(plan, source.name), description: 'typed TypeScript binding' });
+        out.push({
+          path: `${key}.ts`,
+          contents: emitTypescriptBinding(plan, source.name),
+          description: 'typed TypeScript binding',
+        });
         break;
       case 'flex': {
         const mask = flexBlockMask(plan);
         out.push({
           path: `${key}.blockmask.safetensors`,
           contents: encodeSafetensors(mask.tensors, mask.metadata),
-          description: 'FlexAttention block mask (kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices)',
+          description:
+            'FlexAttention block mask (kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices)',
         });
-        out.push({ path: `${key}.blockmask.py`, contents: FLEX_LOADER_SNIPPET, description: 'how to load it as a BlockMask' });
+        out.push({
+          path: `${key}.blockmask.py`,
+          contents: FLEX_LOADER_SNIPPET,
+          description: 'how to load it as a BlockMask',
+        });
         break;
       }
       case 'png': {
@@ -87,10 +102,12 @@ export function renderArtifacts(plan: BlockPlan, source: SourceFile, targets: re
         break;
       }
       case 'wgsl':
-        for (const file of emitWgslArtifacts(plan, source.name).files) out.push({ ...file, description: 'WGSL kernel / binding' });
+        for (const file of emitWgslArtifacts(plan, source.name).files)
+          out.push({ ...file, description: 'WGSL kernel / binding' });
         break;
       case 'cuda':
-        for (const file of emitCudaArtifacts(plan, source.name).files) out.push({ ...file, description: 'CUDA kernel' });
+        for (const file of emitCudaArtifacts(plan, source.name).files)
+          out.push({ ...file, description: 'CUDA kernel' });
         break;
     }
   }

@@ -51,7 +51,11 @@ export function smallVerificationPlan(result: CompileResult): BlockPlan | null {
   });
   if (layout.textAxis !== null) sizes[layout.textAxis] = Math.min(layout.textLength, 16);
   try {
-    const pattern = instantiatePattern(ast, source, { pattern: plan.pattern.name, params: plan.pattern.params, sizes });
+    const pattern = instantiatePattern(ast, source, {
+      pattern: plan.pattern.name,
+      params: plan.pattern.params,
+      sizes,
+    });
     if (pattern.layout.length > VERIFY_MAX_TOKENS) return null;
     return buildPlan(pattern, Math.min(plan.blockQ, 32), Math.min(plan.blockK, 32));
   } catch {

@@ -19,7 +19,12 @@ export interface CompileRequest {
   /** Stop after this stage (its output is then the last one filled). */
   readonly until?: StageName;
   /** Called as each stage starts and ends, for progress output. */
-  readonly onStage?: (event: { stage: StageName; title: string; phase: 'start' | 'end' | 'cached'; seconds?: number }) => void;
+  readonly onStage?: (event: {
+    stage: StageName;
+    title: string;
+    phase: 'start' | 'end' | 'cached';
+    seconds?: number;
+  }) => void;
 }
 
 /** Every stage's output plus timings. */
@@ -32,7 +37,14 @@ export interface CompileResult {
 /** The cache key of a lowered pattern at given block sizes. */
 export function planCacheKey(outputs: StageOutputs, options: CompileOptions): string {
   const pattern = outputs.pattern!;
-  return cacheKey({ kind: 'plan', key: pattern.key, predicate: pattern.predicate, layout: pattern.layout, blockQ: options.blockQ, blockK: options.blockK });
+  return cacheKey({
+    kind: 'plan',
+    key: pattern.key,
+    predicate: pattern.predicate,
+    layout: pattern.layout,
+    blockQ: options.blockQ,
+    blockK: options.blockK,
+  });
 }
 
 /** Run the pipeline. Throws `TesseraError` for problems in the user's pattern. */
@@ -57,7 +69,8 @@ export async function compile(request: CompileRequest): Promise<CompileResult> {
     stage.run(outputs, request.options);
     seconds[stage.name] = (performance.now() - started) / 1000;
     request.onStage?.({ stage: stage.name, title: stage.title, phase: 'end', seconds: seconds[stage.name]! });
-    if (stage.name === 'plan' && cache && !cacheHit) await cache.put(planCacheKey(outputs, request.options), 'plan.json', serializePlan(outputs.plan!));
+    if (stage.name === 'plan' && cache && !cacheHit)
+      await cache.put(planCacheKey(outputs, request.options), 'plan.json', serializePlan(outputs.plan!));
     if (request.until === stage.name) break;
   }
   return { outputs, seconds, cacheHit };

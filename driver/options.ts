@@ -31,9 +31,16 @@ export class OptionError extends Error {
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `a=2,causal=true` (also repeated `--set` values joined) into a record of ints and booleans. */
-export function parseAssignments(text: readonly string[], option: string, allowBool: boolean): Record<string, number | boolean> {
+export function parseAssignments(
+  text: readonly string[],
+  option: string,
+  allowBool: boolean,
+): Record<string, number | boolean> {
   const out: Record<string, number | boolean> = {};
-  for (const part of text.flatMap((t) => t.split(',')).map((p) => p.trim()).filter((p) => p.length > 0)) {
+  for (const part of text
+    .flatMap((t) => t.split(','))
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0)) {
     const eq = part.indexOf('=');
     const name = part.slice(0, eq).trim();
     const value = part.slice(eq + 1).trim();
@@ -41,7 +48,10 @@ export function parseAssignments(text: readonly string[], option: string, allowB
     if (name in out) throw new OptionError(`${option}: ${name} is given twice`);
     if (allowBool && (value === 'true' || value === 'false')) out[name] = value === 'true';
     else if (/^-?\d+$/.test(value) && Number.isSafeInteger(Number(value))) out[name] = Number(value);
-    else throw new OptionError(`${option}: ${name}=${value} is not ${allowBool ? 'an integer or true/false' : 'an integer'}`);
+    else
+      throw new OptionError(
+        `${option}: ${name}=${value} is not ${allowBool ? 'an integer or true/false' : 'an integer'}`,
+      );
   }
   return out;
 }
@@ -60,9 +70,13 @@ export function parseBlockSizes(text: string): { blockQ: number; blockK: number 
 
 /** Comma-separated targets, checked against {@link TARGETS}. */
 export function parseTargets(text: string): Target[] {
-  const targets = text.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+  const targets = text
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
   for (const t of targets) {
-    if (!(TARGETS as readonly string[]).includes(t)) throw new OptionError(`--target: unknown target "${t}"; choose from ${TARGETS.join(', ')}`);
+    if (!(TARGETS as readonly string[]).includes(t))
+      throw new OptionError(`--target: unknown target "${t}"; choose from ${TARGETS.join(', ')}`);
   }
   return [...new Set(targets)] as Target[];
 }

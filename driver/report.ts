@@ -32,12 +32,32 @@ export interface LayoutAlternative {
 export interface CompileReport {
   readonly key: string;
   readonly source: string;
-  readonly layout: { readonly name: string; readonly sizes: Record<string, number>; readonly tokens: number; readonly realTokens: number };
-  readonly blocks: { readonly blockQ: number; readonly blockK: number; readonly numQBlocks: number; readonly numKBlocks: number };
-  readonly counts: { readonly full: number; readonly partial: number; readonly empty: number; readonly total: number };
+  readonly layout: {
+    readonly name: string;
+    readonly sizes: Record<string, number>;
+    readonly tokens: number;
+    readonly realTokens: number;
+  };
+  readonly blocks: {
+    readonly blockQ: number;
+    readonly blockK: number;
+    readonly numQBlocks: number;
+    readonly numKBlocks: number;
+  };
+  readonly counts: {
+    readonly full: number;
+    readonly partial: number;
+    readonly empty: number;
+    readonly total: number;
+  };
   readonly sparsity: number;
   readonly allowedShare: number;
-  readonly flops: { readonly dense: number; readonly computed: number; readonly ideal: number; readonly shape: FlopShape };
+  readonly flops: {
+    readonly dense: number;
+    readonly computed: number;
+    readonly ideal: number;
+    readonly shape: FlopShape;
+  };
   readonly predictedSpeedup: number;
   readonly idealSpeedup: number;
   readonly closedForm: string;
@@ -72,8 +92,12 @@ export function describeClosedForm(cf: ClosedForm | null): string {
   if (cf.kind !== 'units') return (cf as { kind: string }).kind;
   const parts: string[] = [];
   if (cf.band) parts.push(`band ${cf.band.lo}..${cf.band.hi}`);
-  if (cf.keyUnits) parts.push(`global key units ${cf.keyUnits.start} + ${cf.keyUnits.stride}m (m < ${cf.keyUnits.count})`);
-  if (cf.queryUnits) parts.push(`global query units ${cf.queryUnits.start} + ${cf.queryUnits.stride}m (m < ${cf.queryUnits.count})`);
+  if (cf.keyUnits)
+    parts.push(`global key units ${cf.keyUnits.start} + ${cf.keyUnits.stride}m (m < ${cf.keyUnits.count})`);
+  if (cf.queryUnits)
+    parts.push(
+      `global query units ${cf.queryUnits.start} + ${cf.queryUnits.stride}m (m < ${cf.queryUnits.count})`,
+    );
   return `units of ${cf.unitBlocksQ}x${cf.unitBlocksK} blocks: ${parts.join(', ') || 'nothing'}`;
 }
 
@@ -99,8 +123,18 @@ export function makeReport(
     key: plan.key,
     source,
     layout: { name: layout.name, sizes, tokens: layout.length, realTokens: real },
-    blocks: { blockQ: plan.blockQ, blockK: plan.blockK, numQBlocks: plan.numQBlocks, numKBlocks: plan.numKBlocks },
-    counts: { full: plan.stats.full, partial: plan.stats.partial, empty: plan.stats.empty, total: plan.stats.total },
+    blocks: {
+      blockQ: plan.blockQ,
+      blockK: plan.blockK,
+      numQBlocks: plan.numQBlocks,
+      numKBlocks: plan.numKBlocks,
+    },
+    counts: {
+      full: plan.stats.full,
+      partial: plan.stats.partial,
+      empty: plan.stats.empty,
+      total: plan.stats.total,
+    },
     sparsity: plan.stats.sparsity,
     allowedShare: real === 0 ? 0 : plan.stats.allowedPairs / (real * real),
     flops: { dense, computed, ideal, shape },
@@ -132,7 +166,9 @@ export function formatReport(r: CompileReport): string {
     `  closed form ${r.closedForm}`,
   ];
   if (r.alternatives.length > 0) {
-    lines.push('  layouts     choice                          blocks     tokens   full  partial    empty  work');
+    lines.push(
+      '  layouts     choice                          blocks     tokens   full  partial    empty  work',
+    );
     for (const a of r.alternatives) {
       lines.push(
         `              ${a.label.padEnd(31)} ${`${a.blockQ}x${a.blockK}`.padEnd(9)} ${String(a.seqLen).padStart(7)} ${String(a.full).padStart(6)} ${String(a.partial).padStart(8)} ${String(a.empty).padStart(8)}  ${a.relativeWork.toFixed(3)}`,

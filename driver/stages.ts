@@ -4,10 +4,7 @@
  * stage's output, and tests can start from any stage's fixture. Rendering lives here, not in `compiler/`, so
  * imports keep flowing one way (dsl -> compiler -> codegen -> driver).
  */
-import type { TileFile } from '../dsl/ast.js';
-import { hasErrors, TesseraError } from '../dsl/diagnostics.js';
-import { parseTile } from '../dsl/parse.js';
-import type { SourceFile } from '../dsl/source.js';
+
 import { classifyBlocks } from '../compiler/analysis/classify.js';
 import { buildPlan } from '../compiler/build-plan.js';
 import { checkTile } from '../compiler/check/index.js';
@@ -15,8 +12,12 @@ import type { PatternInstance } from '../compiler/ir.js';
 import { instantiatePattern } from '../compiler/lower.js';
 import type { BlockPlan } from '../compiler/plan.js';
 import { serializePlan } from '../compiler/plan-io.js';
-import type { CompileOptions } from './options.js';
+import type { TileFile } from '../dsl/ast.js';
+import { hasErrors, TesseraError } from '../dsl/diagnostics.js';
+import { parseTile } from '../dsl/parse.js';
+import type { SourceFile } from '../dsl/source.js';
 import { type Artifact, renderArtifacts } from './artifacts.js';
+import type { CompileOptions } from './options.js';
 
 /** The stage names, in order. */
 export const STAGE_NAMES = ['parse', 'check', 'lower', 'classify', 'plan', 'render'] as const;
@@ -97,7 +98,8 @@ export const STAGES: readonly Stage[] = [
     dump(o) {
       const { rows, cols } = o.classShape!;
       const lines: string[] = [];
-      for (let r = 0; r < rows; r++) lines.push(Array.from(o.classes!.subarray(r * cols, (r + 1) * cols), (c) => '.+#'[c]).join(''));
+      for (let r = 0; r < rows; r++)
+        lines.push(Array.from(o.classes!.subarray(r * cols, (r + 1) * cols), (c) => '.+#'[c]).join(''));
       return `# ${rows} x ${cols} block pairs: '#' full, '+' partial, '.' empty\n${lines.join('\n')}`;
     },
   },
@@ -105,7 +107,12 @@ export const STAGES: readonly Stage[] = [
     name: 'plan',
     title: 'Build the block plan',
     run(outputs, options) {
-      outputs.plan = buildPlan(required(outputs.pattern, 'plan'), options.blockQ, options.blockK, outputs.classes);
+      outputs.plan = buildPlan(
+        required(outputs.pattern, 'plan'),
+        options.blockQ,
+        options.blockK,
+        outputs.classes,
+      );
     },
     dump: (o) => serializePlan(o.plan!),
   },
@@ -115,6 +122,12 @@ export const STAGES: readonly Stage[] = [
     run(outputs, options) {
       outputs.artifacts = renderArtifacts(required(outputs.plan, 'render'), outputs.source, options.targets);
     },
-    dump: (o) => (o.artifacts ?? []).map((a) => `// ${a.path}\n${typeof a.contents === 'string' ? a.contents : `<${a.contents.byteLength} bytes>`}`).join('\n\n'),
+    dump: (o) =>
+      (o.artifacts ?? [])
+        .map(
+          (a) =>
+            `// ${a.path}\n${typeof a.contents === 'string' ? a.contents : `<${a.contents.byteLength} bytes>`}`,
+        )
+        .join('\n\n'),
   },
 ];

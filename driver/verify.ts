@@ -52,14 +52,20 @@ export function seededRandom(seed: number): () => number {
 /** Class of every pair in the plan, from its CSR tables. */
 function planClassOf(plan: BlockPlan, qBlock: number, kBlock: number): number {
   const find = (csr: BlockPlan['full']) => {
-    for (let i = csr.offsets[qBlock]!; i < csr.offsets[qBlock + 1]!; i++) if (csr.indices[i] === kBlock) return true;
+    for (let i = csr.offsets[qBlock]!; i < csr.offsets[qBlock + 1]!; i++)
+      if (csr.indices[i] === kBlock) return true;
     return false;
   };
   return find(plan.full) ? 2 : find(plan.partial) ? 1 : 0;
 }
 
 /** The true class of one block pair, by evaluating each of its element pairs (real tokens only). */
-function bruteForceClassOfPair(plan: BlockPlan, allowed: (qi: number, ki: number) => boolean, qBlock: number, kBlock: number): number {
+function bruteForceClassOfPair(
+  plan: BlockPlan,
+  allowed: (qi: number, ki: number) => boolean,
+  qBlock: number,
+  kBlock: number,
+): number {
   const layout = plan.pattern.layout;
   let seenTrue = false;
   let seenFalse = false;
@@ -78,12 +84,16 @@ function bruteForceClassOfPair(plan: BlockPlan, allowed: (qi: number, ki: number
 }
 
 /** Sample up to `budget` block pairs (every pair when the grid is small) and compare with brute force. */
-export function sampleExactness(plan: BlockPlan, budget: number, seed: number): VerifyReport['misclassified'] {
+export function sampleExactness(
+  plan: BlockPlan,
+  budget: number,
+  seed: number,
+): VerifyReport['misclassified'] {
   const total = plan.numQBlocks * plan.numKBlocks;
   const random = seededRandom(seed);
   const mask = compiledElementMask(plan.pattern);
   const out: { qBlock: number; kBlock: number; plan: string; truth: string }[] = [];
-  const pairs = total <= budget ? total : budget;
+  const pairs = Math.min(total, budget);
   for (let i = 0; i < pairs; i++) {
     const index = total <= budget ? i : Math.floor(random() * total);
     const qBlock = Math.floor(index / plan.numKBlocks);
@@ -96,7 +106,10 @@ export function sampleExactness(plan: BlockPlan, budget: number, seed: number): 
 }
 
 /** Relative error ||a - b|| / ||b|| over finite reference entries; -Infinity must match exactly. */
-export function relativeError(got: ArrayLike<number>, ref: ArrayLike<number>): { error: number; nonFinite: number } {
+export function relativeError(
+  got: ArrayLike<number>,
+  ref: ArrayLike<number>,
+): { error: number; nonFinite: number } {
   let num = 0;
   let den = 0;
   let nonFinite = 0;
@@ -161,6 +174,14 @@ export async function verifyCompiled(
       nonFinite: out.nonFinite + lse.nonFinite,
     };
   }
-  const numericOk = numeric === null || (numeric.outError < numeric.tolerance && numeric.lseError < numeric.tolerance && numeric.nonFinite === 0);
-  return { invariantErrors, sampledPairs: samplePairs, misclassified, numeric, ok: invariantErrors.length === 0 && misclassified.length === 0 && numericOk };
+  const numericOk =
+    numeric === null ||
+    (numeric.outError < numeric.tolerance && numeric.lseError < numeric.tolerance && numeric.nonFinite === 0);
+  return {
+    invariantErrors,
+    sampledPairs: samplePairs,
+    misclassified,
+    numeric,
+    ok: invariantErrors.length === 0 && misclassified.length === 0 && numericOk,
+  };
 }

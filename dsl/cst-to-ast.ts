@@ -291,6 +291,7 @@ export class CstToAst extends BaseVisitor {
     return {
       kind: 'IfExpr',
       condition: this.expr(node(ctx, 'condition')),
+      // biome-ignore lint/suspicious/noThenProperty: the AST contract (ast.ts) names the branch `then`
       then: this.expr(node(ctx, 'then')),
       otherwise,
       range: spanRanges(tokenRange(token(ctx, 'If')), otherwise.range),

@@ -2,6 +2,7 @@
 FlexAttention BlockMask (the same mask our kernel walks), and time a callable the METHOD.md way."""
 import importlib.util
 import os
+import sys
 
 import numpy as np
 import torch
@@ -9,8 +10,11 @@ from torch.nn.attention.flex_attention import BlockMask
 
 
 def load_mask_mod(path):
-    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3].replace(".", "_"), path)
+    name = "tessera_" + os.path.basename(path)[:-3].replace(".", "_").replace("-", "_")
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    # torch.compile re-imports the module of a traced function by name, so it must be registered.
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module.mask_mod
 

@@ -46,19 +46,23 @@ function decodeBody(layout: ConcreteLayout, d: Dialect): string[] {
   lines.push(d.declare('o', d.intType, `i - ${lit(layout.videoStart)}`, false));
   lines.push(d.declare('unit', d.intType, d.intDiv('o', lit(layout.unitSlot)), true));
   lines.push(d.declare('inner', d.intType, `o - unit * ${lit(layout.unitSlot)}`, true));
-  if (layout.unitSlot !== layout.unitTokens) lines.push(`if (inner >= ${lit(layout.unitTokens)}) { ${padding} }`);
+  if (layout.unitSlot !== layout.unitTokens)
+    lines.push(`if (inner >= ${lit(layout.unitTokens)}) { ${padding} }`);
   // Innermost axis first: peel the tile offset and the grid position, as decodeToken does.
   for (let a = nv - 1; a >= 0; a--) {
     const g = layout.grid[a]!;
     const t = layout.tile[a]!;
     lines.push(d.declare(`v${a}`, d.intType, `(unit % ${lit(g)}) * ${lit(t)} + inner % ${lit(t)}`, false));
-    if (g * t !== layout.videoSizes[a]) lines.push(`if (v${a} >= ${lit(layout.videoSizes[a]!)}) { ${padding} }`);
+    if (g * t !== layout.videoSizes[a])
+      lines.push(`if (v${a} >= ${lit(layout.videoSizes[a]!)}) { ${padding} }`);
     if (a > 0) {
       lines.push(`unit = ${d.intDiv('unit', lit(g))};`);
       lines.push(`inner = ${d.intDiv('inner', lit(t))};`);
     }
   }
-  const videoFields = fields.map((_, f) => (f === 0 ? lit(SEGMENT_CODE.video) : f <= nv ? `v${f - 1}` : lit(0)));
+  const videoFields = fields.map((_, f) =>
+    f === 0 ? lit(SEGMENT_CODE.video) : f <= nv ? `v${f - 1}` : lit(0),
+  );
   lines.push(`return ${d.structValue(MASK_SYMBOLS.token, videoFields)};`);
   return lines;
 }
@@ -68,7 +72,8 @@ export function renderMaskFunctions(pattern: PatternInstance, d: Dialect, indent
   const layout = pattern.layout;
   const names = {
     coord: (side: Side, axis: number) => `${side}.c${axis}`,
-    segment: (side: Side, segment: 'video' | 'text') => `(${side}.seg == ${d.intLiteral(SEGMENT_CODE[segment])})`,
+    segment: (side: Side, segment: 'video' | 'text') =>
+      `(${side}.seg == ${d.intLiteral(SEGMENT_CODE[segment])})`,
   };
   const out: string[] = [];
   out.push(d.struct(MASK_SYMBOLS.token, fieldNames(layout)));

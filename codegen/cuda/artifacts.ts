@@ -30,7 +30,11 @@ export function cudaInstances(options: CudaArtifactOptions = {}): CudaKernelOpti
 }
 
 /** Files for the CUDA target: `<plan key>.cu` and `<plan key>.cuda.json`. */
-export function emitCudaArtifacts(plan: BlockPlan, sourceName?: string, options: CudaArtifactOptions = {}): { files: CudaArtifact[] } {
+export function emitCudaArtifacts(
+  plan: BlockPlan,
+  sourceName?: string,
+  options: CudaArtifactOptions = {},
+): { files: CudaArtifact[] } {
   const module = renderCudaModule(plan, cudaInstances(options));
   const from = sourceName ? `// Source: ${sourceName}\n` : '';
   const manifest = {
@@ -42,7 +46,11 @@ export function emitCudaArtifacts(plan: BlockPlan, sourceName?: string, options:
     grid: 'x = numQBlocks (query block = schedule[blockIdx.x]), y = batch * heads',
     numQBlocks: plan.numQBlocks,
     kernels: module.kernels,
-    params: { struct: 'TpAttnParams', bytes: ATTN_PARAM_BYTES, fields: ATTN_PARAM_FIELDS.map((f) => ({ name: f.name, type: f.ctype })) },
+    params: {
+      struct: 'TpAttnParams',
+      bytes: ATTN_PARAM_BYTES,
+      fields: ATTN_PARAM_FIELDS.map((f) => ({ name: f.name, type: f.ctype })),
+    },
   };
   return {
     files: [

@@ -58,7 +58,9 @@ function bool(e: BoolExpr): string {
     case 'segment':
       return `(${e.side}seg == ${e.segment === 'video' ? 1 : 2})`;
     case 'inset':
-      return e.values.length === 0 ? 'False' : `(${e.values.map((v) => `(${int(e.a)} == ${v})`).join(' | ')})`;
+      return e.values.length === 0
+        ? 'False'
+        : `(${e.values.map((v) => `(${int(e.a)} == ${v})`).join(' | ')})`;
   }
 }
 

@@ -52,7 +52,10 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '  unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]',
     '  unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]',
   );
-  if (decodeKeys) push('  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys');
+  if (decodeKeys)
+    push(
+      '  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys',
+    );
   push(
     '',
     '  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first',
@@ -89,7 +92,7 @@ export function renderKernelBody(o: KernelBodyOptions): string {
   if (decodeRows) {
     push(
       '',
-      '  // This thread\'s two query rows, decoded once.',
+      "  // This thread's two query rows, decoded once.",
       '  const int row_base = q0 + warp * 16 + (lane >> 2);',
       '  const TpToken qtok[2] = {tp_decode(row_base), tp_decode(row_base + 8)};',
     );
@@ -108,7 +111,7 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '#pragma unroll',
     '  for (int d = 0; d < kHeadDim / 8; ++d) acc[d][0] = acc[d][1] = acc[d][2] = acc[d][3] = 0.f;',
     '  float row_max[2] = {tp_neg_inf(), tp_neg_inf()};  // running max of the base-2 logits, rows g and g + 8',
-    '  float row_sum[2] = {0.f, 0.f};                    // this thread\'s share of the softmax denominators',
+    "  float row_sum[2] = {0.f, 0.f};                    // this thread's share of the softmax denominators",
     '',
     '  int stage = 0;',
     '  bool first_tile = true;',
@@ -125,13 +128,15 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '      tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);',
   );
   if (decodeKeys) {
-    push('      if (next_mode != kMaskNone && tid < kTileK) sTok[(stage ^ 1) * kTileK + tid] = tp_decode(next_key0 + tid);');
+    push(
+      '      if (next_mode != kMaskNone && tid < kTileK) sTok[(stage ^ 1) * kTileK + tid] = tp_decode(next_key0 + tid);',
+    );
   }
   push(
     '    }',
     '    tp_cp_async_commit();',
     '',
-    '    // S = Q K^T for this warp\'s 16 rows and the tile\'s kTileK keys.',
+    "    // S = Q K^T for this warp's 16 rows and the tile's kTileK keys.",
     '    const unsigned short* tK = sK + stage * kTileK * kPitch;',
     '    const unsigned short* tV = sV + stage * kTileK * kPitch;',
     '    float s[kTileK / 8][4];',
@@ -160,13 +165,14 @@ export function renderKernelBody(o: KernelBodyOptions): string {
       '        for (int e = 0; e < 4; ++e) {',
       '          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];',
     );
-    if (o.elementMask) push('          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;');
+    if (o.elementMask)
+      push('          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;');
     else push('          const bool ok = kt.seg != 0;');
     push('          if (!ok) s[j][e] = tp_neg_inf();', '        }', '      }', '    }');
   }
   push(
     '',
-    '    // Online softmax in base 2: rescale what was accumulated when a row\'s max grows.',
+    "    // Online softmax in base 2: rescale what was accumulated when a row's max grows.",
     '#pragma unroll',
     '    for (int r = 0; r < 2; ++r) {',
     '      float mx = tp_neg_inf();',
@@ -214,7 +220,7 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '    stage ^= 1;',
     '  }',
     '',
-    '  // Normalise, write the log-sum-exp, and stage the warp\'s rows through its own (now unused) slice of sQ',
+    "  // Normalise, write the log-sum-exp, and stage the warp's rows through its own (now unused) slice of sQ",
     '  // so the global stores are 16-byte and coalesced.',
     '  unsigned short* sO = sQ + warp * 16 * kPitch;',
     '#pragma unroll',
@@ -225,7 +231,11 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '    const int row = (lane >> 2) + 8 * r;',
     '    const int token = q0 + warp * 16 + row;',
   );
-  push(decodeRows ? '    const bool live = qtok[r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf' : '    const bool live = sum > 0.f;  // rows with no allowed key: out 0, lse -inf');
+  push(
+    decodeRows
+      ? '    const bool live = qtok[r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf'
+      : '    const bool live = sum > 0.f;  // rows with no allowed key: out 0, lse -inf',
+  );
   push(
     '    const float inv = live ? 1.f / sum : 0.f;',
     '    if ((lane & 3) == 0 && token < kSeqLen) {',

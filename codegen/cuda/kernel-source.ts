@@ -4,9 +4,10 @@
  * the compile-time constants, the parameter struct, the key walk and the kernel. The source is
  * self-contained (no #include), so NVRTC and nvcc compile it as is.
  */
+
+import type { BlockPlan } from '../../compiler/plan.js';
 import { type Diagnostic, TesseraError } from '../../dsl/diagnostics.js';
 import { START_OF_FILE } from '../../dsl/source.js';
-import type { BlockPlan } from '../../compiler/plan.js';
 import { renderMaskFunctions } from '../common/render-mask.js';
 import { TESSERA_CUH } from './device-helpers.js';
 import { cudaDialect } from './dialect.js';
@@ -48,23 +49,50 @@ export interface CudaKernel {
 }
 
 function codegenError(plan: BlockPlan, code: `TP4${number}`, message: string, hint: string): TesseraError {
-  const diagnostic: Diagnostic = { code, severity: 'error', message, hint, range: START_OF_FILE, file: plan.pattern.key };
+  const diagnostic: Diagnostic = {
+    code,
+    severity: 'error',
+    message,
+    hint,
+    range: START_OF_FILE,
+    file: plan.pattern.key,
+  };
   return new TesseraError([diagnostic]);
 }
 
 /** Throw a TP4xx error unless the CUDA kernel can be built for this plan and these options. */
 export function checkCudaKernelOptions(plan: BlockPlan, options: CudaKernelOptions): void {
   if (!(CUDA_BLOCK_Q as readonly number[]).includes(plan.blockQ)) {
-    throw codegenError(plan, 'TP401', `the CUDA kernel needs blockQ in {${CUDA_BLOCK_Q.join(', ')}}, the plan has ${plan.blockQ}`, 'build the plan with blockQ = 128 (or 64)');
+    throw codegenError(
+      plan,
+      'TP401',
+      `the CUDA kernel needs blockQ in {${CUDA_BLOCK_Q.join(', ')}}, the plan has ${plan.blockQ}`,
+      'build the plan with blockQ = 128 (or 64)',
+    );
   }
   if (plan.blockK % CUDA_TILE_K !== 0) {
-    throw codegenError(plan, 'TP402', `the CUDA kernel needs blockK to be a multiple of ${CUDA_TILE_K}, the plan has ${plan.blockK}`, 'build the plan with blockK = 128 (or 64)');
+    throw codegenError(
+      plan,
+      'TP402',
+      `the CUDA kernel needs blockK to be a multiple of ${CUDA_TILE_K}, the plan has ${plan.blockK}`,
+      'build the plan with blockK = 128 (or 64)',
+    );
   }
   if (!(CUDA_HEAD_DIMS as readonly number[]).includes(options.headDim)) {
-    throw codegenError(plan, 'TP403', `the CUDA kernel supports head dims ${CUDA_HEAD_DIMS.join(', ')}, got ${options.headDim}`, 'pad the head dim up to the next supported size');
+    throw codegenError(
+      plan,
+      'TP403',
+      `the CUDA kernel supports head dims ${CUDA_HEAD_DIMS.join(', ')}, got ${options.headDim}`,
+      'pad the head dim up to the next supported size',
+    );
   }
   if (options.dtype !== 'bfloat16' && options.dtype !== 'float16') {
-    throw codegenError(plan, 'TP404', `the CUDA kernel reads bfloat16 or float16, got ${String(options.dtype)}`, 'convert the inputs to bfloat16 or float16');
+    throw codegenError(
+      plan,
+      'TP404',
+      `the CUDA kernel reads bfloat16 or float16, got ${String(options.dtype)}`,
+      'convert the inputs to bfloat16 or float16',
+    );
   }
 }
 
@@ -97,7 +125,8 @@ function renderInstance(plan: BlockPlan, options: CudaKernelOptions): InstancePa
   const threads = (plan.blockQ / 16) * 32;
   const pitch = headDim + 8;
   const tokenBytes = 4 * (1 + plan.pattern.layout.axisNames.length);
-  const sharedBytes = (plan.blockQ + 4 * CUDA_TILE_K) * pitch * 2 + (needs.decodeKeys ? 2 * CUDA_TILE_K * tokenBytes : 0);
+  const sharedBytes =
+    (plan.blockQ + 4 * CUDA_TILE_K) * pitch * 2 + (needs.decodeKeys ? 2 * CUDA_TILE_K * tokenBytes : 0);
   const name = cudaSymbol(`tessera_fwd_${plan.key}_d${headDim}_${short}`);
   const text = [
     `// ---- head dim ${headDim}, ${dtype}: kernel ${name}, ${threads} threads, ${sharedBytes} B dynamic shared memory`,

@@ -47,7 +47,8 @@ struct TpKeyWalk {
 function progressionTest(name: string, pr: Progression | null): string {
   if (pr === null) return `TP_DEVICE bool ${name}(int u) { (void)u; return false; }`;
   const inRange = `u >= ${pr.start} && u < ${pr.start + Math.max(0, pr.count - 1) * pr.stride + 1}`;
-  const onStride = pr.stride === 0 || pr.count <= 1 ? `u == ${pr.start}` : `(u - ${pr.start}) % ${pr.stride} == 0`;
+  const onStride =
+    pr.stride === 0 || pr.count <= 1 ? `u == ${pr.start}` : `(u - ${pr.start}) % ${pr.stride} == 0`;
   return `TP_DEVICE bool ${name}(int u) { return ${pr.count > 0 ? `${inRange} && ${onStride}` : 'false'}; }`;
 }
 
@@ -96,10 +97,12 @@ struct TpKeyWalk {
 
 function csrWalk(): string {
   return `// Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
+// The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
 struct TpKeyWalk {
   const int* full;
   const int* partial;
-  int pos, full_count, end, sub;
+  int pos, full_count, end, sub, block_ahead;
+  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
   TP_DEVICE void begin(const TpAttnParams& p, int qb) {
     const int f0 = p.full_offsets[qb];
     const int p0 = p.partial_offsets[qb];
@@ -109,13 +112,17 @@ struct TpKeyWalk {
     end = full_count + (p.partial_offsets[qb + 1] - p0);
     pos = 0;
     sub = 0;
+    block_ahead = end > 0 ? block_at(0) : 0;
   }
   TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
     while (pos < end) {
       const bool is_partial = pos >= full_count;
-      const int block = is_partial ? partial[pos - full_count] : full[pos];
+      const int block = block_ahead;
       const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) { sub = 0; ++pos; }
+      if (++sub == kSubTiles) {
+        sub = 0;
+        if (++pos < end) block_ahead = block_at(pos);
+      }
       if (first >= kSeqLen) continue;
       key0 = first;
       mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);

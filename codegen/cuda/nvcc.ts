@@ -90,16 +90,32 @@ function nvccError(file: string, message: string, log: string): TesseraError {
  * registers and spills per kernel. Throws a TP410 {@link TesseraError} when nvcc is missing or fails.
  */
 export async function compileWithNvcc(cuPath: string, arch: string, nvcc = findNvcc()): Promise<NvccResult> {
-  if (nvcc === null) throw nvccError(cuPath, 'nvcc was not found (PATH, CUDA_HOME/bin, /usr/local/cuda/bin)', '');
+  if (nvcc === null)
+    throw nvccError(cuPath, 'nvcc was not found (PATH, CUDA_HOME/bin, /usr/local/cuda/bin)', '');
   const cubinPath = `${cuPath.replace(/\.cu$/, '')}.${arch}.cubin`;
   // 177: constants an instantiation does not use (e.g. kMaskPadding where nothing is padded) are expected.
-  const args = [`-arch=${arch}`, '-cubin', '-std=c++17', '-Xptxas', '-v', '-diag-suppress', '177', '-o', cubinPath, cuPath];
+  const args = [
+    `-arch=${arch}`,
+    '-cubin',
+    '-std=c++17',
+    '-Xptxas',
+    '-v',
+    '-diag-suppress',
+    '177',
+    '-o',
+    cubinPath,
+    cuPath,
+  ];
   try {
     const { stdout, stderr } = await run(nvcc, args, { maxBuffer: 64 * 1024 * 1024 });
     const log = `${stdout}${stderr}`;
     return { cubinPath, kernels: parsePtxasReport(log), log };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
-    throw nvccError(cuPath, `nvcc failed for ${arch}`, `${err.stdout ?? ''}${err.stderr ?? ''}` || err.message);
+    throw nvccError(
+      cuPath,
+      `nvcc failed for ${arch}`,
+      `${err.stdout ?? ''}${err.stderr ?? ''}` || err.message,
+    );
   }
 }

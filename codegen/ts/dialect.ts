@@ -16,7 +16,8 @@ export function typescriptDialect(fieldNames: readonly string[]): Dialect {
     declare: (name, type, init, mutable) => `${mutable ? 'let' : 'const'} ${name}: ${type} = ${init};`,
     functionHeader: (name, params, ret) =>
       `export function ${name}(${params.map((p) => `${p.name}: ${p.type}`).join(', ')}): ${ret} {`,
-    struct: (name, fields) => `export interface ${name} {\n${fields.map((f) => `  readonly ${f}: number;`).join('\n')}\n}`,
+    struct: (name, fields) =>
+      `export interface ${name} {\n${fields.map((f) => `  readonly ${f}: number;`).join('\n')}\n}`,
     structValue: (_name, values) => `{ ${values.map((v, i) => `${fieldNames[i]}: ${v}`).join(', ')} }`,
   };
 }

@@ -75,7 +75,11 @@ export function emitTypescriptBinding(plan: BlockPlan, sourceName: string): stri
     'Block sizes and counts.',
   );
   constant('stats', `${literal(plan.stats)} as const`, 'Block counts and exact allowed pairs.');
-  constant('closedForm', plan.closedForm === null ? 'null' : `${literal(plan.closedForm)} as const`, 'Key blocks by arithmetic, when the plan has a closed form.');
+  constant(
+    'closedForm',
+    plan.closedForm === null ? 'null' : `${literal(plan.closedForm)} as const`,
+    'Key blocks by arithmetic, when the plan has a closed form.',
+  );
 
   file.addStatements(['', TYPESCRIPT_PRELUDE, '']);
   file.addStatements(renderMaskFunctions(plan.pattern, typescriptDialect(fields)));

@@ -16,7 +16,8 @@ export const WGSL_DIALECT: Dialect = {
   intDiv: (a, b) => `(${a} / ${b})`,
   select: (c, a, b) => `select(${b}, ${a}, ${c})`,
   declare: (name, type, init, mutable) => `${mutable ? 'var' : 'let'} ${name}: ${type} = ${init};`,
-  functionHeader: (name, params, ret) => `fn ${name}(${params.map((p) => `${p.name}: ${p.type}`).join(', ')}) -> ${ret} {`,
+  functionHeader: (name, params, ret) =>
+    `fn ${name}(${params.map((p) => `${p.name}: ${p.type}`).join(', ')}) -> ${ret} {`,
   struct: (name, fields) => `struct ${name} {\n${fields.map((f) => `  ${f}: i32,`).join('\n')}\n}`,
   structValue: (name, values) => `${name}(${values.join(', ')})`,
 };

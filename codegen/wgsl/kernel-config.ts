@@ -3,9 +3,10 @@
  * Every number the shader hard-codes (head dim, tile of staged keys, workgroup size) is decided here, so the
  * renderer only spells them and the runtime only reads them.
  */
-import { START_OF_FILE } from '../../dsl/source.js';
-import { TesseraError } from '../../dsl/diagnostics.js';
+
 import type { BlockPlan } from '../../compiler/plan.js';
+import { TesseraError } from '../../dsl/diagnostics.js';
+import { START_OF_FILE } from '../../dsl/source.js';
 
 /** Element type of Q, K, V and the output in GPU memory (arithmetic is always f32). */
 export type WgslIoType = 'f32' | 'f16';
@@ -58,7 +59,16 @@ export interface WgslKernelConfig {
 const SUBGROUP_LANES = 4;
 
 function codegenError(plan: BlockPlan, code: `TP4${number}`, message: string, hint: string): TesseraError {
-  return new TesseraError([{ code, severity: 'error', message: `${plan.key}: ${message}`, range: START_OF_FILE, file: `${plan.key}.wgsl`, hint }]);
+  return new TesseraError([
+    {
+      code,
+      severity: 'error',
+      message: `${plan.key}: ${message}`,
+      range: START_OF_FILE,
+      file: `${plan.key}.wgsl`,
+      hint,
+    },
+  ]);
 }
 
 /** Workgroup bytes for a key tile: K and V tiles in f32 plus the decoded key tokens (one i32 per field). */
@@ -78,11 +88,21 @@ export function resolveKernelConfig(
 ): WgslKernelConfig {
   const { headDim } = options;
   if (!Number.isInteger(headDim) || headDim < 32 || headDim > 128 || headDim % 8 !== 0) {
-    throw codegenError(plan, 'TP401', `head dim ${headDim} is not supported by the WGSL kernel`, 'use a multiple of 8 from 32 to 128');
+    throw codegenError(
+      plan,
+      'TP401',
+      `head dim ${headDim} is not supported by the WGSL kernel`,
+      'use a multiple of 8 from 32 to 128',
+    );
   }
   const enumeration = options.enumeration ?? (plan.closedForm ? 'closed-form' : 'csr');
   if (enumeration === 'closed-form' && !plan.closedForm) {
-    throw codegenError(plan, 'TP402', 'the plan has no closed form', "use enumeration 'csr' (the CSR tables always work)");
+    throw codegenError(
+      plan,
+      'TP402',
+      'the plan has no closed form',
+      "use enumeration 'csr' (the CSR tables always work)",
+    );
   }
   const subgroups = options.subgroups ?? false;
   const lanesPerRow = subgroups ? SUBGROUP_LANES : 1;
@@ -98,14 +118,32 @@ export function resolveKernelConfig(
   }
   // The largest power-of-two key tile (at most 64 keys, at most the key block) that fits the device.
   let keyTile = 64;
-  while (keyTile > 1 && (keyTile > plan.blockK || workgroupBytesFor(plan, headDim, keyTile) > limits.maxComputeWorkgroupStorageSize)) {
+  while (
+    keyTile > 1 &&
+    (keyTile > plan.blockK ||
+      workgroupBytesFor(plan, headDim, keyTile) > limits.maxComputeWorkgroupStorageSize)
+  ) {
     keyTile /= 2;
   }
   const workgroupBytes = workgroupBytesFor(plan, headDim, keyTile);
   if (workgroupBytes > limits.maxComputeWorkgroupStorageSize) {
-    throw codegenError(plan, 'TP404', `head dim ${headDim} does not fit in ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`, 'use a smaller head dim');
+    throw codegenError(
+      plan,
+      'TP404',
+      `head dim ${headDim} does not fit in ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`,
+      'use a smaller head dim',
+    );
   }
-  return { headDim, io: options.io ?? 'f32', subgroups, enumeration, lanesPerRow, keyTile, workgroupSize, workgroupBytes };
+  return {
+    headDim,
+    io: options.io ?? 'f32',
+    subgroups,
+    enumeration,
+    lanesPerRow,
+    keyTile,
+    workgroupSize,
+    workgroupBytes,
+  };
 }
 
 /** A short stable tag of a config for file names and cache keys, e.g. `d64_f32_csr` or `d128_f16_sg_closed`. */

@@ -28,7 +28,15 @@ export function planTableLayout(plan: BlockPlan): PlanTableLayout {
   const partialOffsets = fullIndices + plan.full.indices.length;
   const partialIndices = partialOffsets + plan.numQBlocks + 1;
   const keyPadding = partialIndices + plan.partial.indices.length;
-  return { schedule, fullOffsets, fullIndices, partialOffsets, partialIndices, keyPadding, length: keyPadding + plan.numKBlocks };
+  return {
+    schedule,
+    fullOffsets,
+    fullIndices,
+    partialOffsets,
+    partialIndices,
+    keyPadding,
+    length: keyPadding + plan.numKBlocks,
+  };
 }
 
 /** The packed table of `plan`, laid out by {@link planTableLayout}. */
@@ -82,7 +90,8 @@ export function closedFormKeyBlocks(plan: BlockPlan, form: ClosedForm, qb: numbe
  * the check is one-sided by design; exactness is the compiler's contract (plan.ts) and is tested there.
  */
 export function closedFormMismatch(plan: BlockPlan, form: ClosedForm): string | null {
-  if (plan.partial.indices.length > 0) return `${plan.partial.indices.length} partial block pairs need the element mask`;
+  if (plan.partial.indices.length > 0)
+    return `${plan.partial.indices.length} partial block pairs need the element mask`;
   for (let qb = 0; qb < plan.numQBlocks; qb++) {
     const visited = new Set(closedFormKeyBlocks(plan, form, qb));
     for (let j = plan.full.offsets[qb]!; j < plan.full.offsets[qb + 1]!; j++) {
@@ -90,7 +99,9 @@ export function closedFormMismatch(plan: BlockPlan, form: ClosedForm): string | 
       if (!visited.has(kb)) return `query block ${qb} misses full key block ${kb}`;
       if (kb >= plan.numKBlocks) return `key block ${kb} is out of range`;
     }
-    for (const kb of visited) if (kb < 0 || kb >= plan.numKBlocks) return `query block ${qb} enumerates key block ${kb}, out of range`;
+    for (const kb of visited)
+      if (kb < 0 || kb >= plan.numKBlocks)
+        return `query block ${qb} enumerates key block ${kb}, out of range`;
   }
   return null;
 }

@@ -25,7 +25,8 @@ function renderProgressionTest(x: string, p: Progression | null): string {
 /** Helper functions the closed form needs (module scope), or '' for a dense closed form. */
 export function renderClosedFormHelpers(form: ClosedForm): string {
   if (form.kind === 'dense') return '';
-  const band = form.band === null ? 'false' : `(j - i >= ${lit(form.band.lo)} && j - i <= ${lit(form.band.hi)})`;
+  const band =
+    form.band === null ? 'false' : `(j - i >= ${lit(form.band.lo)} && j - i <= ${lit(form.band.hi)})`;
   return `// x in { start + m * stride : m < count }
 fn tp_in_progression(x: i32, start: i32, stride: i32, count: i32) -> bool {
   if (x < start || count <= 0i) {

@@ -1,7 +1,14 @@
 /** Building the scopes of a file, reporting duplicate (TP201) and reserved (TP214) names on the way. */
 import type { FnDecl, Identifier, LayoutDecl, PatternDecl, TileFile } from '../../dsl/ast.js';
 import type { Reporter } from './report.js';
-import { describeSymbol, type LayoutInfo, layoutInfos, RESERVED_NAMES, Scope, type Symbol } from './scope.js';
+import {
+  describeSymbol,
+  type LayoutInfo,
+  layoutInfos,
+  type NameSymbol,
+  RESERVED_NAMES,
+  Scope,
+} from './scope.js';
 
 /** Every scope of a file. */
 export interface FileScopes {
@@ -18,7 +25,7 @@ function where(id: Identifier): string {
 }
 
 /** Declare `symbol` in `scope`; `outer` also checks enclosing scopes, since shadowing is not allowed. */
-function declare(scope: Scope, symbol: Symbol, reporter: Reporter, outer = true): void {
+function declare(scope: Scope, symbol: NameSymbol, reporter: Reporter, outer = true): void {
   const name = symbol.name.name;
   if (RESERVED_NAMES.has(name)) {
     reporter.error(
@@ -136,7 +143,7 @@ export function buildScopes(file: TileFile, reporter: Reporter): FileScopes {
     const scope = new Scope('pattern', fileScope, layout);
     // Layout sizes live in the pattern scope; they may reuse a file-level name (the size wins inside).
     const sizes = layout ? layoutScopes.get(layout.decl) : undefined;
-    if (sizes) for (const [n, s] of sizes.symbols) scope.symbols.set(n, { ...s, scope } as Symbol);
+    if (sizes) for (const [n, s] of sizes.symbols) scope.symbols.set(n, { ...s, scope } as NameSymbol);
     for (const p of item.params) declare(scope, { kind: 'param', name: p.name, decl: p, scope }, reporter);
     declareHelpers(scope, item.items, reporter, fnScopes);
     patternScopes.set(item, scope);

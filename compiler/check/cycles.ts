@@ -24,12 +24,15 @@ function references(e: Expr, scope: Scope, out: Decl[]): void {
       return;
     }
     case 'ParenExpr':
-      return references(e.inner, scope, out);
+      references(e.inner, scope, out);
+      return;
     case 'UnaryExpr':
-      return references(e.operand, scope, out);
+      references(e.operand, scope, out);
+      return;
     case 'BinaryExpr':
       references(e.left, scope, out);
-      return references(e.right, scope, out);
+      references(e.right, scope, out);
+      return;
     case 'IfExpr':
       for (const x of [e.condition, e.then, e.otherwise]) references(x, scope, out);
       return;

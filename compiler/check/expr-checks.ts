@@ -152,7 +152,8 @@ function checkCall(e: CallExpr, ctx: CheckContext): void {
         `\`${name}\` takes ${builtinArity} argument${builtinArity === 1 ? '' : 's'}, not ${e.args.length}`,
       );
     }
-    e.args.forEach((a, i) => expectType(a, 'int', ctx, 'TP206', `argument ${i + 1} of \`${name}\``));
+    for (const [i, a] of e.args.entries())
+      expectType(a, 'int', ctx, 'TP206', `argument ${i + 1} of \`${name}\``);
     return;
   }
   const s = ctx.scope.lookup(name);
@@ -183,10 +184,10 @@ function checkCall(e: CallExpr, ctx: CheckContext): void {
       `\`${name}\` takes ${params.length} argument${params.length === 1 ? '' : 's'}, not ${e.args.length}`,
     );
   }
-  e.args.forEach((a, i) => {
+  for (const [i, a] of e.args.entries()) {
     const p = params[i];
     if (p) expectType(a, p.type?.name ?? 'int', ctx, 'TP206', `argument \`${p.name.name}\` of \`${name}\``);
-  });
+  }
 }
 
 function checkIf(e: IfExpr, ctx: CheckContext): void {

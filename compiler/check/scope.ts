@@ -35,7 +35,7 @@ export interface FnSymbol {
 }
 
 /** Anything a name can refer to. */
-export type Symbol = ValueSymbol | FnSymbol;
+export type NameSymbol = ValueSymbol | FnSymbol;
 
 /** What a layout declares, in the terms checks need. */
 export interface LayoutInfo {
@@ -51,7 +51,7 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set(['q', 'k', 'video', '
 
 /** A table of names with a parent. */
 export class Scope {
-  readonly symbols = new Map<string, Symbol>();
+  readonly symbols = new Map<string, NameSymbol>();
 
   constructor(
     readonly level: ScopeLevel,
@@ -61,12 +61,12 @@ export class Scope {
   ) {}
 
   /** The symbol `name` refers to here, or undefined. */
-  lookup(name: string): Symbol | undefined {
+  lookup(name: string): NameSymbol | undefined {
     return this.symbols.get(name) ?? this.parent?.lookup(name);
   }
 
   /** Every name visible here, for hints. */
-  visibleNames(filter: (s: Symbol) => boolean = () => true): string[] {
+  visibleNames(filter: (s: NameSymbol) => boolean = () => true): string[] {
     const out = new Set<string>();
     for (let s: Scope | null = this; s; s = s.parent)
       for (const [n, sym] of s.symbols) if (filter(sym)) out.add(n);
@@ -75,7 +75,7 @@ export class Scope {
 }
 
 /** Describes a symbol for messages ("parameter `a`"). */
-export function describeSymbol(s: Symbol): string {
+export function describeSymbol(s: NameSymbol): string {
   const what = {
     param: 'parameter',
     size: 'layout size',

@@ -6,7 +6,7 @@
 import type { Expr, FnDecl, TypeName } from '../../dsl/ast.js';
 import { BUILTIN_FUNCTIONS } from '../../dsl/ast.js';
 import type { FileScopes } from './build-scopes.js';
-import { declaredType, type Scope, type Symbol } from './scope.js';
+import { declaredType, type NameSymbol, type Scope } from './scope.js';
 
 /** A type, or `unknown` after an error. */
 export type Type = TypeName | 'unknown';
@@ -14,8 +14,8 @@ export type Type = TypeName | 'unknown';
 /** Answers type and dependence questions about the expressions of one file. */
 export class TypeService {
   private readonly types = new WeakMap<Expr, Type>();
-  private readonly symbolTypes = new Map<Symbol, Type>();
-  private readonly inProgress = new Set<Symbol>();
+  private readonly symbolTypes = new Map<NameSymbol, Type>();
+  private readonly inProgress = new Set<NameSymbol>();
   private readonly tokenDeps = new WeakMap<object, boolean>();
   private readonly tokenInProgress = new Set<object>();
 
@@ -27,7 +27,7 @@ export class TypeService {
   }
 
   /** The type a symbol's value has (a helper: its return type). */
-  symbolType(s: Symbol): Type {
+  symbolType(s: NameSymbol): Type {
     if (s.kind !== 'fn') {
       const declared = declaredType(s);
       if (declared) return declared;
@@ -130,7 +130,7 @@ export class TypeService {
     }
   }
 
-  private symbolReadsTokens(s: Symbol, compute: () => boolean): boolean {
+  private symbolReadsTokens(s: NameSymbol, compute: () => boolean): boolean {
     const key = s.decl;
     const cached = this.tokenDeps.get(key);
     if (cached !== undefined) return cached;

@@ -22,13 +22,16 @@ function collect(e: IntExpr, map: SegmentMap, out: Set<string>): void {
       return;
     case 'neg':
     case 'abs':
-      return collect(e.a, map, out);
+      collect(e.a, map, out);
+      return;
     case 'select':
       collect(e.a, map, out);
-      return collect(e.b, map, out);
+      collect(e.b, map, out);
+      return;
     default:
       collect(e.a, map, out);
-      return collect(e.b, map, out);
+      collect(e.b, map, out);
+      return;
   }
 }
 

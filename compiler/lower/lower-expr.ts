@@ -262,7 +262,8 @@ export class Lowerer {
       const params = binding.decl.params;
       arity(params.length);
       const inner = new Env(binding.env);
-      params.forEach((p, i) => inner.set(p.name.name, { kind: 'value', value: this.lower(arg(i), env) }));
+      for (const [i, p] of params.entries())
+        inner.set(p.name.name, { kind: 'value', value: this.lower(arg(i), env) });
       this.calls.push(e);
       const value = this.lower(binding.decl.body, inner);
       this.calls.pop();

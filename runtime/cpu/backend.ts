@@ -2,9 +2,10 @@
  * The CPU reference as an {@link AttentionBackend}: float64 or float32 arithmetic, always present, the last
  * resort of "the best backend present" and the oracle of every other.
  */
-import type { BlockPlan } from '../../compiler/plan.js';
+
 import { compiledElementMask } from '../../compiler/analysis/element-mask.js';
 import { isRealToken } from '../../compiler/layout.js';
+import type { BlockPlan } from '../../compiler/plan.js';
 import type { AttentionBackend, KernelDtype } from '../backend.js';
 import { blockSparseAttention } from './attention.js';
 import type { AttentionInputs, AttentionResult } from './attention-inputs.js';
@@ -17,8 +18,13 @@ export function createCpuBackend(): AttentionBackend {
     capabilities: new Set(['float64', 'f32']),
     async attention(plan: BlockPlan, inputs: AttentionInputs, dtype: KernelDtype): Promise<AttentionResult> {
       const layout = plan.pattern.layout;
-      const mask = { allowed: compiledElementMask(plan.pattern), isReal: (i: number) => isRealToken(layout, i) };
-      return blockSparseAttention(inputs, plan, mask, { precision: dtype === 'float64' ? 'float64' : 'float32' });
+      const mask = {
+        allowed: compiledElementMask(plan.pattern),
+        isReal: (i: number) => isRealToken(layout, i),
+      };
+      return blockSparseAttention(inputs, plan, mask, {
+        precision: dtype === 'float64' ? 'float64' : 'float32',
+      });
     },
     async dispose() {},
   };

@@ -40,10 +40,18 @@ interface Axes {
 }
 
 /** Logical sizes and strides of an operand, checked against the kernel's needs. */
-function axesOf(name: string, t: DeviceTensor, layout: AttentionLayout, dtype: CudaDType, device: string): Axes {
+function axesOf(
+  name: string,
+  t: DeviceTensor,
+  layout: AttentionLayout,
+  dtype: CudaDType,
+  device: string,
+): Axes {
   if (t.device !== device) throw new TensorError(name, `is on ${t.device}, expected ${device}`);
-  if (t.dtype !== dtype) throw new TensorError(name, `expected dtype ${dtype} (the kernel's), got ${t.dtype}`);
-  if (t.shape.length !== 4) throw new TensorError(name, `expected 4 dimensions (${layout}), got [${t.shape.join(', ')}]`);
+  if (t.dtype !== dtype)
+    throw new TensorError(name, `expected dtype ${dtype} (the kernel's), got ${t.dtype}`);
+  if (t.shape.length !== 4)
+    throw new TensorError(name, `expected 4 dimensions (${layout}), got [${t.shape.join(', ')}]`);
   const [s0, s1, s2, s3] = t.strides as [number, number, number, number];
   const [d0, d1, d2, d3] = t.shape as [number, number, number, number];
   const axes: Axes =
@@ -73,7 +81,8 @@ export class CudaAttention {
   ) {
     this.kernel = renderCudaKernel(plan, { headDim, dtype });
     this.loaded = device.loadKernel(this.kernel.source, this.kernel.name, this.kernel.sharedBytes);
-    const upload = (name: string, data: ArrayBufferView) => device.uploadBytes(data.byteLength > 0 ? data : new Int32Array(1), name);
+    const upload = (name: string, data: ArrayBufferView) =>
+      device.uploadBytes(data.byteLength > 0 ? data : new Int32Array(1), name);
     const entries: [string, ArrayBufferView][] = [
       ['schedule', plan.schedule],
       ['full_offsets', plan.full.offsets],
@@ -93,7 +102,11 @@ export class CudaAttention {
     const k = axesOf('k', ops.k, ops.layout, this.dtype, device);
     const v = axesOf('v', ops.v, ops.layout, this.dtype, device);
     const D = this.kernel.headDim;
-    for (const [name, a] of [['q', q], ['k', k], ['v', v]] as const) {
+    for (const [name, a] of [
+      ['q', q],
+      ['k', k],
+      ['v', v],
+    ] as const) {
       if (a.seq !== this.plan.seqLen || a.dim !== D || a.batch !== q.batch || a.heads !== q.heads) {
         throw new TensorError(
           name,
@@ -104,14 +117,21 @@ export class CudaAttention {
     const out = ops.out ?? this.device.empty(this.dtype, ops.q.shape, 'out');
     const o = axesOf('out', out, ops.layout, this.dtype, device);
     if (o.batch !== q.batch || o.seq !== q.seq || o.heads !== q.heads || o.dim !== D) {
-      throw new TensorError('out', `expected shape [${ops.q.shape.join(', ')}], got [${out.shape.join(', ')}]`);
+      throw new TensorError(
+        'out',
+        `expected shape [${ops.q.shape.join(', ')}], got [${out.shape.join(', ')}]`,
+      );
     }
     const lseShape = [q.batch, q.heads, q.seq];
     const lse = ops.lse ?? this.device.empty('float32', lseShape, 'lse');
     if (lse.dtype !== 'float32' || lse.shape.join() !== lseShape.join() || lse.device !== device) {
-      throw new TensorError('lse', `expected float32 [${lseShape.join(', ')}] on ${device}, got ${lse.dtype} [${lse.shape.join(', ')}] on ${lse.device}`);
+      throw new TensorError(
+        'lse',
+        `expected float32 [${lseShape.join(', ')}] on ${device}, got ${lse.dtype} [${lse.shape.join(', ')}] on ${lse.device}`,
+      );
     }
-    if (q.batch * q.heads > 65535) throw new TensorError('q', `batch * heads = ${q.batch * q.heads} exceeds the grid limit 65535`);
+    if (q.batch * q.heads > 65535)
+      throw new TensorError('q', `batch * heads = ${q.batch * q.heads} exceeds the grid limit 65535`);
     const scale = ops.scale ?? 1 / Math.sqrt(D);
     const values: Record<string, bigint | number> = {
       ...this.tablePtrs,
@@ -123,13 +143,23 @@ export class CudaAttention {
       heads: q.heads,
       scale_log2: scale * Math.LOG2E,
     };
-    for (const [prefix, a] of [['q', q], ['k', k], ['v', v], ['o', o]] as const) {
+    for (const [prefix, a] of [
+      ['q', q],
+      ['k', k],
+      ['v', v],
+      ['o', o],
+    ] as const) {
       values[`${prefix}_batch`] = BigInt(a.strides.batch);
       values[`${prefix}_head`] = BigInt(a.strides.head);
       values[`${prefix}_seq`] = BigInt(a.strides.seq);
     }
     if (this.plan.numQBlocks > 0 && q.batch * q.heads > 0) {
-      this.device.launch(this.loaded, [this.kernel.gridX, q.batch * q.heads, 1], this.kernel.threads, packAttnParams(values));
+      this.device.launch(
+        this.loaded,
+        [this.kernel.gridX, q.batch * q.heads, 1],
+        this.kernel.threads,
+        packAttnParams(values),
+      );
     }
     return { out, lse };
   }

@@ -2,7 +2,14 @@
  * One CUDA device: its facts, kernels JIT-compiled by NVRTC for its architecture (through the cubin cache),
  * device tensors (plain device allocations, never managed memory), copies, launches and event timing.
  */
-import { contiguousStrides, type DType, elementCount, itemSize, type Tensor, TensorError } from '../tensor.js';
+import {
+  contiguousStrides,
+  type DType,
+  elementCount,
+  itemSize,
+  type Tensor,
+  TensorError,
+} from '../tensor.js';
 import { CONVERT_KERNELS, CONVERT_SOURCE, CONVERT_THREADS, packConvertArgs } from './convert-kernels.js';
 import { cachedCompile } from './cubin-cache.js';
 import { loadNative, type NativeCuda, type NativeDeviceInfo, type NativeFunction } from './native-binding.js';
@@ -50,7 +57,11 @@ export class CudaDevice {
   private readonly allocations = new Set<bigint>();
   private convert: Record<string, LoadedKernel> | null = null;
 
-  private constructor(native: NativeCuda, info: NativeDeviceInfo, readonly ordinal: number) {
+  private constructor(
+    native: NativeCuda,
+    info: NativeDeviceInfo,
+    readonly ordinal: number,
+  ) {
     this.native = native;
     this.info = info;
     this.arch = `sm_${info.major}${info.minor}`;
@@ -68,7 +79,9 @@ export class CudaDevice {
     }
     const info = native.init(ordinal);
     if (info.major < 8) {
-      throw new CudaUnavailableError(`${info.name} is sm_${info.major}${info.minor}; tessera's kernels need sm_80 or newer`);
+      throw new CudaUnavailableError(
+        `${info.name} is sm_${info.major}${info.minor}; tessera's kernels need sm_80 or newer`,
+      );
     }
     return new CudaDevice(native, info, ordinal);
   }
@@ -85,11 +98,23 @@ export class CudaDevice {
     );
     const loaded: NativeFunction = this.native.loadFunction(cubin, kernelName, sharedBytes);
     this.modules.push(loaded.module);
-    return { name: kernelName, fn: loaded.fn, sharedBytes, registers: loaded.registers, localBytes: loaded.localBytes, cacheHit: hit };
+    return {
+      name: kernelName,
+      fn: loaded.fn,
+      sharedBytes,
+      registers: loaded.registers,
+      localBytes: loaded.localBytes,
+      cacheHit: hit,
+    };
   }
 
   /** Launch with one packed argument buffer; errors name the kernel. Asynchronous: see {@link synchronize}. */
-  launch(kernel: LoadedKernel, grid: readonly [number, number, number], threads: number, args: Uint8Array): void {
+  launch(
+    kernel: LoadedKernel,
+    grid: readonly [number, number, number],
+    threads: number,
+    args: Uint8Array,
+  ): void {
     this.native.launch(kernel.fn, kernel.name, grid, [threads, 1, 1], kernel.sharedBytes, args);
   }
 
@@ -139,9 +164,17 @@ export class CudaDevice {
     }
     const staging = this.empty('float32', [n], `${name} (float32 staging)`);
     try {
-      this.native.copyToDevice(staging.ptr, host.data instanceof Float32Array ? host.data : Float32Array.from(host.data));
+      this.native.copyToDevice(
+        staging.ptr,
+        host.data instanceof Float32Array ? host.data : Float32Array.from(host.data),
+      );
       const t = this.allocLike(dtype, host, n, name);
-      this.runConvert(dtype === 'bfloat16' ? CONVERT_KERNELS.toBfloat16 : CONVERT_KERNELS.toFloat16, staging.ptr, t.ptr, n);
+      this.runConvert(
+        dtype === 'bfloat16' ? CONVERT_KERNELS.toBfloat16 : CONVERT_KERNELS.toFloat16,
+        staging.ptr,
+        t.ptr,
+        n,
+      );
       this.synchronize(name);
       return t;
     } finally {
@@ -155,7 +188,12 @@ export class CudaDevice {
     if (t.dtype === 'bfloat16' || t.dtype === 'float16') {
       const staging = this.empty('float32', [n]);
       try {
-        this.runConvert(t.dtype === 'bfloat16' ? CONVERT_KERNELS.fromBfloat16 : CONVERT_KERNELS.fromFloat16, t.ptr, staging.ptr, n);
+        this.runConvert(
+          t.dtype === 'bfloat16' ? CONVERT_KERNELS.fromBfloat16 : CONVERT_KERNELS.fromFloat16,
+          t.ptr,
+          staging.ptr,
+          n,
+        );
         const data = new Float32Array(n);
         this.native.copyToHost(data, staging.ptr);
         return { dtype: 'float32', shape: t.shape, strides: t.strides, data };
@@ -214,7 +252,8 @@ export class CudaDevice {
   private runConvert(kernelName: string, src: bigint, dst: bigint, n: number): void {
     if (this.convert === null) {
       this.convert = {};
-      for (const name of Object.values(CONVERT_KERNELS)) this.convert[name] = this.loadKernel(CONVERT_SOURCE, name, 0);
+      for (const name of Object.values(CONVERT_KERNELS))
+        this.convert[name] = this.loadKernel(CONVERT_SOURCE, name, 0);
     }
     const kernel = this.convert[kernelName]!;
     const blocks = Math.max(1, Math.min(65535, Math.ceil(n / CONVERT_THREADS)));

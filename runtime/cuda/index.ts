@@ -49,10 +49,14 @@ export function createCudaBackend(ordinal = 0): AttentionBackend {
         throw new TensorError('q', `the CUDA backend computes in bfloat16 or float16, got ${dtype}`);
       }
       if ((inputs.kvLen ?? inputs.seqLen) !== inputs.seqLen) {
-        throw new TensorError('k', `self-attention only: kvLen ${inputs.kvLen} differs from seqLen ${inputs.seqLen}`);
+        throw new TensorError(
+          'k',
+          `self-attention only: kvLen ${inputs.kvLen} differs from seqLen ${inputs.seqLen}`,
+        );
       }
       const shape = attentionShape(inputs.layout, inputs.batch, inputs.seqLen, inputs.heads, inputs.headDim);
-      const host = (name: string, data: ArrayLike<number>) => fromStorage('float32', shape, Float32Array.from(data), name);
+      const host = (name: string, data: ArrayLike<number>) =>
+        fromStorage('float32', shape, Float32Array.from(data), name);
       const attention = attentionFor(plan, inputs.headDim, dtype);
       const q = device.upload(host('q', inputs.q), dtype, 'q');
       const k = device.upload(host('k', inputs.k), dtype, 'k');
@@ -64,7 +68,10 @@ export function createCudaBackend(ordinal = 0): AttentionBackend {
         device.fillBytes(lse, 0xff);
         attention.run({ q, k, v, out, lse, layout: inputs.layout });
         device.synchronize(attention.kernel.name);
-        return { out: device.download(out).data as Float32Array, lse: device.download(lse).data as Float32Array };
+        return {
+          out: device.download(out).data as Float32Array,
+          lse: device.download(lse).data as Float32Array,
+        };
       } finally {
         for (const t of [q, k, v, out, lse]) device.free(t);
       }
@@ -76,4 +83,3 @@ export function createCudaBackend(ordinal = 0): AttentionBackend {
     },
   };
 }
-

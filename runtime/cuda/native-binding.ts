@@ -93,7 +93,10 @@ export function loadNative(): { native: NativeCuda | null; reason: string } {
   try {
     cached = { native: require(found) as NativeCuda, reason: '' };
   } catch (e) {
-    cached = { native: null, reason: `the tessera CUDA addon at ${found} failed to load: ${(e as Error).message}` };
+    cached = {
+      native: null,
+      reason: `the tessera CUDA addon at ${found} failed to load: ${(e as Error).message}`,
+    };
   }
   return cached;
 }

@@ -11,7 +11,13 @@ import type { WgslEnumeration, WgslIoType, WgslKernelConfig } from '../../codege
 import { packPlanTables } from '../../codegen/wgsl/plan-tables.js';
 import { renderWgslModule } from '../../codegen/wgsl/render-module.js';
 import type { BlockPlan } from '../../compiler/plan.js';
-import { type AttentionLayout, attentionStrides, fromFloat16Bits, TensorError, toFloat16Bits } from '../tensor.js';
+import {
+  type AttentionLayout,
+  attentionStrides,
+  fromFloat16Bits,
+  TensorError,
+  toFloat16Bits,
+} from '../tensor.js';
 import { openDevice, type WebGpuCapabilities } from './device.js';
 import { WebGpuUnavailableError } from './errors.js';
 import { type CompiledKernel, compileAttentionKernel } from './pipeline.js';
@@ -54,22 +60,53 @@ export interface PreparedAttention {
 /** The backend. Call `dispose()` when done: Dawn keeps Node alive while a device exists. */
 export interface WebGpuBackend {
   readonly capabilities: WebGpuCapabilities;
+  /** The device, for applications that share it with their own work. */
+  readonly device: GPUDevice;
   /** Render and compile the kernel (cached), upload the plan tables (cached) and the inputs. */
-  prepare(plan: BlockPlan, q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, options: WebGpuAttentionOptions): Promise<PreparedAttention>;
+  prepare(
+    plan: BlockPlan,
+    q: ArrayLike<number>,
+    k: ArrayLike<number>,
+    v: ArrayLike<number>,
+    options: WebGpuAttentionOptions,
+  ): Promise<PreparedAttention>;
   /** Block-sparse attention of `plan` on the GPU. */
-  attention(plan: BlockPlan, q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, options: WebGpuAttentionOptions): Promise<WebGpuAttentionResult>;
+  attention(
+    plan: BlockPlan,
+    q: ArrayLike<number>,
+    k: ArrayLike<number>,
+    v: ArrayLike<number>,
+    options: WebGpuAttentionOptions,
+  ): Promise<WebGpuAttentionResult>;
   /** Destroy the device and every cached resource. */
   dispose(): void;
 }
 
-/** Where the backend gets its device: a `GPU` object (plus adapter options) or an adapter already chosen. */
-export type WebGpuSource = { readonly gpu: GPU; readonly adapterOptions?: GPURequestAdapterOptions } | { readonly adapter: GPUAdapter };
+/**
+ * Where the backend gets its device: a `GPU` object (plus adapter options), or an adapter already chosen
+ * together with the `GPU` it came from (held until `dispose()`: Dawn tears its instance down when the `GPU`
+ * object is collected, under the feet of live devices).
+ */
+export type WebGpuSource =
+  | { readonly gpu: GPU; readonly adapterOptions?: GPURequestAdapterOptions }
+  | { readonly gpu: GPU; readonly adapter: GPUAdapter };
 
-function checkOperand(name: string, data: ArrayLike<number>, plan: BlockPlan, o: WebGpuAttentionOptions): void {
+function checkOperand(
+  name: string,
+  data: ArrayLike<number>,
+  plan: BlockPlan,
+  o: WebGpuAttentionOptions,
+): void {
   const need = o.batch * plan.seqLen * o.heads * o.headDim;
   if (data.length !== need) {
-    const shape = o.layout === 'bshd' ? [o.batch, plan.seqLen, o.heads, o.headDim] : [o.batch, o.heads, plan.seqLen, o.headDim];
-    throw new TensorError(name, `expected shape [${shape.join(', ')}] (${o.layout}, ${need} elements) for plan '${plan.key}', got ${data.length} elements`);
+    const shape =
+      o.layout === 'bshd'
+        ? [o.batch, plan.seqLen, o.heads, o.headDim]
+        : [o.batch, o.heads, plan.seqLen, o.headDim];
+    throw new TensorError(
+      name,
+      `expected shape [${shape.join(', ')}] (${o.layout}, ${need} elements) for plan '${plan.key}', got ${data.length} elements`,
+    );
   }
 }
 
@@ -88,7 +125,12 @@ function decodeTensor(bytes: ArrayBuffer, count: number, io: WgslIoType): Float3
   return out;
 }
 
-async function readBuffer(device: GPUDevice, src: GPUBuffer, staging: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+async function readBuffer(
+  device: GPUDevice,
+  src: GPUBuffer,
+  staging: GPUBuffer,
+  bytes: number,
+): Promise<ArrayBuffer> {
   const encoder = device.createCommandEncoder();
   encoder.copyBufferToBuffer(src, 0, staging, 0, bytes);
   device.queue.submit([encoder.finish()]);
@@ -100,9 +142,15 @@ async function readBuffer(device: GPUDevice, src: GPUBuffer, staging: GPUBuffer,
 
 /** Open a device on `source` and return the backend. Throws `WebGpuUnavailableError` when there is no adapter. */
 export async function createWebGpuBackend(source: WebGpuSource): Promise<WebGpuBackend> {
-  const adapter = 'adapter' in source ? source.adapter : await source.gpu.requestAdapter(source.adapterOptions);
-  if (!adapter) throw new WebGpuUnavailableError('no WebGPU adapter is available (no GPU, or no driver the WebGPU implementation can use)');
+  const adapter =
+    'adapter' in source ? source.adapter : await source.gpu.requestAdapter(source.adapterOptions);
+  if (!adapter)
+    throw new WebGpuUnavailableError(
+      'no WebGPU adapter is available (no GPU, or no driver the WebGPU implementation can use)',
+    );
   const { device, capabilities } = await openDevice(adapter);
+  // Keep the GPU object reachable for the device's lifetime (see WebGpuSource).
+  const keepAlive: { gpu: GPU | null } = { gpu: source.gpu };
   const kernels = new Map<string, Promise<CompiledKernel>>();
   const tables = new WeakMap<BlockPlan, GPUBuffer>();
   const ownedTables: GPUBuffer[] = [];
@@ -122,9 +170,16 @@ export async function createWebGpuBackend(source: WebGpuSource): Promise<WebGpuB
   };
 
   const kernelFor = (plan: BlockPlan, o: WebGpuAttentionOptions) => {
-    const wanted = { headDim: o.headDim, io: o.io ?? 'f32', subgroups: o.subgroups ?? false, limits: capabilities.limits };
-    if (wanted.io === 'f16' && !capabilities.f16) throw new WebGpuUnavailableError(`the adapter (${capabilities.adapter}) lacks 'shader-f16'`);
-    if (wanted.subgroups && !capabilities.subgroups) throw new WebGpuUnavailableError(`the adapter (${capabilities.adapter}) lacks 'subgroups'`);
+    const wanted = {
+      headDim: o.headDim,
+      io: o.io ?? 'f32',
+      subgroups: o.subgroups ?? false,
+      limits: capabilities.limits,
+    };
+    if (wanted.io === 'f16' && !capabilities.f16)
+      throw new WebGpuUnavailableError(`the adapter (${capabilities.adapter}) lacks 'shader-f16'`);
+    if (wanted.subgroups && !capabilities.subgroups)
+      throw new WebGpuUnavailableError(`the adapter (${capabilities.adapter}) lacks 'subgroups'`);
     const module = renderWgslModule(plan, o.enumeration ? { ...wanted, enumeration: o.enumeration } : wanted);
     let kernel = kernels.get(module.code);
     if (!kernel) {
@@ -139,7 +194,11 @@ export async function createWebGpuBackend(source: WebGpuSource): Promise<WebGpuB
     let buffer = tables.get(plan);
     if (!buffer) {
       const data = packPlanTables(plan);
-      buffer = device.createBuffer({ label: `${plan.key} tables`, size: data.byteLength, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST });
+      buffer = device.createBuffer({
+        label: `${plan.key} tables`,
+        size: data.byteLength,
+        usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+      });
       device.queue.writeBuffer(buffer, 0, data);
       tables.set(plan, buffer);
       ownedTables.push(buffer);
@@ -174,7 +233,16 @@ export async function createWebGpuBackend(source: WebGpuSource): Promise<WebGpuB
     const ws = w;
     const strides = attentionStrides(o.layout, plan.seqLen, o.heads, o.headDim);
     const layoutStrides = { batch: strides.batch, seq: strides.seq, head: strides.head };
-    device.queue.writeBuffer(ws.params, 0, encodeWgslParams({ heads: o.heads, scale: o.scale ?? 1 / Math.sqrt(o.headDim), input: layoutStrides, output: layoutStrides }));
+    device.queue.writeBuffer(
+      ws.params,
+      0,
+      encodeWgslParams({
+        heads: o.heads,
+        scale: o.scale ?? 1 / Math.sqrt(o.headDim),
+        input: layoutStrides,
+        output: layoutStrides,
+      }),
+    );
     device.queue.writeBuffer(ws.q, 0, encodeTensor(q, io));
     device.queue.writeBuffer(ws.k, 0, encodeTensor(k, io));
     device.queue.writeBuffer(ws.v, 0, encodeTensor(v, io));
@@ -183,7 +251,10 @@ export async function createWebGpuBackend(source: WebGpuSource): Promise<WebGpuB
       config: module.config,
       async run() {
         if (o.poison) {
-          const nan = io === 'f32' ? new Float32Array(ws.tensorBytes / 4).fill(Number.NaN) : new Uint16Array(ws.tensorBytes / 2).fill(0x7e00);
+          const nan =
+            io === 'f32'
+              ? new Float32Array(ws.tensorBytes / 4).fill(Number.NaN)
+              : new Uint16Array(ws.tensorBytes / 2).fill(0x7e00);
           device.queue.writeBuffer(ws.out, 0, nan);
           device.queue.writeBuffer(ws.lse, 0, new Float32Array(lseCount).fill(Number.NaN));
         }
@@ -206,6 +277,7 @@ export async function createWebGpuBackend(source: WebGpuSource): Promise<WebGpuB
 
   return {
     capabilities,
+    device,
     prepare: (plan, q, k, v, o) => serial(() => prepare(plan, q, k, v, o)),
     attention: (plan, q, k, v, o) =>
       serial(async () => {
@@ -221,6 +293,7 @@ export async function createWebGpuBackend(source: WebGpuSource): Promise<WebGpuB
       for (const buffer of ownedTables) buffer.destroy();
       kernels.clear();
       device.destroy();
+      keepAlive.gpu = null;
     },
   };
 }

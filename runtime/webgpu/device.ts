@@ -59,6 +59,8 @@ export async function openDevice(adapter: GPUAdapter): Promise<OpenDevice> {
     },
   });
   const info = adapter.info;
-  const description = [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ');
+  const description = [info.vendor, info.architecture, info.device, info.description]
+    .filter((s) => s)
+    .join(' ');
   return { device, capabilities: { f16, subgroups, limits, adapter: description || 'unknown adapter' } };
 }

@@ -23,7 +23,11 @@ export interface WgslMessage {
 }
 
 /** Convert WGSL compilation messages of the module generated for `patternKey` into one `TesseraError`. */
-export function wgslCompileError(patternKey: string, code: string, messages: readonly WgslMessage[]): TesseraError {
+export function wgslCompileError(
+  patternKey: string,
+  code: string,
+  messages: readonly WgslMessage[],
+): TesseraError {
   const lines = code.split('\n');
   const diagnostics: Diagnostic[] = messages.map((m) => {
     const line = Math.max(1, m.lineNum);

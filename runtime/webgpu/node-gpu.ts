@@ -31,14 +31,19 @@ function attempts(): Attempt[] {
 }
 
 /** Find a Dawn adapter; null when no backend offers one. */
-export async function findNodeAdapter(): Promise<{ adapter: GPUAdapter; tried: string } | null> {
+export async function findNodeAdapter(): Promise<{ gpu: GPU; adapter: GPUAdapter; tried: string } | null> {
   // Mesa's EGL needs a platform without a display server; harmless where a display exists.
   process.env.EGL_PLATFORM ??= 'surfaceless';
   Object.assign(globalThis, globals);
   for (const attempt of attempts()) {
     const gpu = create(attempt.flags);
     const adapter = await gpu.requestAdapter({ featureLevel: attempt.featureLevel });
-    if (adapter) return { adapter, tried: `${attempt.flags.join(' ') || 'default backends'} (${attempt.featureLevel})` };
+    if (adapter)
+      return {
+        gpu,
+        adapter,
+        tried: `${attempt.flags.join(' ') || 'default backends'} (${attempt.featureLevel})`,
+      };
   }
   return null;
 }
@@ -55,5 +60,5 @@ export async function createNodeWebGpuBackend(): Promise<WebGpuBackend> {
         'renderer (Debian packages in .ci/mesa-packages.txt), or choose a backend with TESSERA_DAWN_BACKEND',
     );
   }
-  return createWebGpuBackend({ adapter: found.adapter });
+  return createWebGpuBackend({ gpu: found.gpu, adapter: found.adapter });
 }

@@ -17,7 +17,11 @@ export interface CompiledKernel {
 function attentionBindGroupLayout(device: GPUDevice): GPUBindGroupLayout {
   const stage = 4; // GPUShaderStage.COMPUTE, by value: the global is absent in some hosts.
   const b = WGSL_BINDINGS;
-  const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({ binding, visibility: stage, buffer: { type } });
+  const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
+    binding,
+    visibility: stage,
+    buffer: { type },
+  });
   return device.createBindGroupLayout({
     label: 'tessera attention',
     entries: [
@@ -36,7 +40,12 @@ function attentionBindGroupLayout(device: GPUDevice): GPUBindGroupLayout {
  * Compile `code` (generated for pattern `patternKey`) into a pipeline. Throws `TesseraError` TP406 with the
  * WGSL line on a compilation error and TP407 on a validation error.
  */
-export async function compileAttentionKernel(device: GPUDevice, patternKey: string, code: string, entryPoint = 'main'): Promise<CompiledKernel> {
+export async function compileAttentionKernel(
+  device: GPUDevice,
+  patternKey: string,
+  code: string,
+  entryPoint = 'main',
+): Promise<CompiledKernel> {
   device.pushErrorScope('validation');
   const module = device.createShaderModule({ label: `${patternKey}.wgsl`, code });
   const info = await module.getCompilationInfo();

@@ -7,7 +7,13 @@ import { WGSL_BINDINGS, WGSL_PARAMS_BYTES } from '../../codegen/wgsl/bindings.js
 import type { CompiledKernel } from './pipeline.js';
 
 /** Buffer usage flags by value (WebGPU spec numbers), so no host global is needed. */
-export const BufferUsage = { MAP_READ: 0x1, COPY_SRC: 0x4, COPY_DST: 0x8, UNIFORM: 0x40, STORAGE: 0x80 } as const;
+export const BufferUsage = {
+  MAP_READ: 0x1,
+  COPY_SRC: 0x4,
+  COPY_DST: 0x8,
+  UNIFORM: 0x40,
+  STORAGE: 0x80,
+} as const;
 
 /** Reusable buffers of one shape. */
 export interface Workspace {
@@ -31,17 +37,40 @@ export function roundUp4(bytes: number): number {
 }
 
 /** Create the buffers of one shape and the bind group tying them to `kernel` and the plan's `tables`. */
-export function createWorkspace(device: GPUDevice, kernel: CompiledKernel, tables: GPUBuffer, tensorBytes: number, lseBytes: number): Workspace {
+export function createWorkspace(
+  device: GPUDevice,
+  kernel: CompiledKernel,
+  tables: GPUBuffer,
+  tensorBytes: number,
+  lseBytes: number,
+): Workspace {
   const size = roundUp4(tensorBytes);
-  const storage = (label: string, extra: number) => device.createBuffer({ label, size, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST | extra });
+  const storage = (label: string, extra: number) =>
+    device.createBuffer({ label, size, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST | extra });
   const q = storage('q', 0);
   const k = storage('k', 0);
   const v = storage('v', 0);
   const out = storage('out', BufferUsage.COPY_SRC);
-  const lse = device.createBuffer({ label: 'lse', size: lseBytes, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC });
-  const params = device.createBuffer({ label: 'params', size: WGSL_PARAMS_BYTES, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
-  const outRead = device.createBuffer({ label: 'out read-back', size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-  const lseRead = device.createBuffer({ label: 'lse read-back', size: lseBytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+  const lse = device.createBuffer({
+    label: 'lse',
+    size: lseBytes,
+    usage: BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC,
+  });
+  const params = device.createBuffer({
+    label: 'params',
+    size: WGSL_PARAMS_BYTES,
+    usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+  });
+  const outRead = device.createBuffer({
+    label: 'out read-back',
+    size,
+    usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+  });
+  const lseRead = device.createBuffer({
+    label: 'lse read-back',
+    size: lseBytes,
+    usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+  });
   const b = WGSL_BINDINGS;
   const bindGroup = device.createBindGroup({
     layout: kernel.bindGroupLayout,

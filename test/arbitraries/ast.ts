@@ -91,32 +91,28 @@ export function exprArb(depth: number): fc.Arbitrary<Expr> {
         },
         {
           weight: 1,
-          arbitrary: fc
-            .tuple(sub, sub, sub)
-            .map(
-              ([condition, then, otherwise]): Expr => ({
-                kind: 'IfExpr',
-                condition,
-                then,
-                otherwise,
-                range: R,
-              }),
-            ),
+          arbitrary: fc.tuple(sub, sub, sub).map(
+            ([condition, then, otherwise]): Expr => ({
+              kind: 'IfExpr',
+              condition,
+              then,
+              otherwise,
+              range: R,
+            }),
+          ),
         },
         {
           weight: 1,
-          arbitrary: fc
-            .tuple(sub, sub, sub, fc.boolean())
-            .map(
-              ([value, low, high, inclusive]): Expr => ({
-                kind: 'RangeTest',
-                value,
-                low,
-                high,
-                inclusive,
-                range: R,
-              }),
-            ),
+          arbitrary: fc.tuple(sub, sub, sub, fc.boolean()).map(
+            ([value, low, high, inclusive]): Expr => ({
+              kind: 'RangeTest',
+              value,
+              low,
+              high,
+              inclusive,
+              range: R,
+            }),
+          ),
         },
         {
           weight: 1,
@@ -168,15 +164,13 @@ const layoutItem: fc.Arbitrary<LayoutItem> = fc.oneof(
   fc
     .tuple(identifier, fc.constantFrom('before' as const, 'after' as const))
     .map(([axis, position]): LayoutItem => ({ kind: 'TextItem', axis, position, range: R })),
-  fc
-    .array(fc.tuple(identifier, expr), { minLength: 1, maxLength: 3 })
-    .map(
-      (sizes): LayoutItem => ({
-        kind: 'SizeItem',
-        sizes: sizes.map(([name, defaultValue]) => ({ name, defaultValue })),
-        range: R,
-      }),
-    ),
+  fc.array(fc.tuple(identifier, expr), { minLength: 1, maxLength: 3 }).map(
+    (sizes): LayoutItem => ({
+      kind: 'SizeItem',
+      sizes: sizes.map(([name, defaultValue]) => ({ name, defaultValue })),
+      range: R,
+    }),
+  ),
   fc
     .array(expr, { minLength: 1, maxLength: 3 })
     .map((extents): LayoutItem => ({ kind: 'TilesItem', extents, range: R })),

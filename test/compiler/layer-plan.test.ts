@@ -6,7 +6,11 @@ const base = {
   format: 'tessera.layer-plan/1',
   layers: 4,
   sizes: { t: 8, h: 45, w: 80 },
-  patterns: { full: { builtin: 'full' }, tile: { builtin: 'attention_tile', params: { a: 1 } }, mine: { file: 'x.tile', pattern: 'x' } },
+  patterns: {
+    full: { builtin: 'full' },
+    tile: { builtin: 'attention_tile', params: { a: 1 } },
+    mine: { file: 'x.tile', pattern: 'x' },
+  },
   default: 'tile',
   assign: { '0': 'full', '3': 'mine' },
 };
@@ -25,7 +29,10 @@ describe('layer plans', () => {
     [{ ...base, sizes: { t: -1 } }, '$.sizes.t'],
     [{ ...base, patterns: {} }, '$.patterns'],
     [{ ...base, patterns: { a: { builtin: 'full', file: 'x' } }, default: 'a', assign: {} }, '$.patterns.a'],
-    [{ ...base, patterns: { a: { builtin: 'full', params: { a: 1.5 } } }, default: 'a', assign: {} }, '$.patterns.a.params.a'],
+    [
+      { ...base, patterns: { a: { builtin: 'full', params: { a: 1.5 } } }, default: 'a', assign: {} },
+      '$.patterns.a.params.a',
+    ],
     [{ ...base, default: 'nope' }, '$.default'],
     [{ ...base, assign: { '4': 'full' } }, '$.assign.4'],
     [{ ...base, assign: { x: 'full' } }, '$.assign.x'],
@@ -45,13 +52,16 @@ describe('layer plans', () => {
 
   it('round-trips through its own file format', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom('full', 'tile', 'mine'), { minLength: 1, maxLength: 40 }), (names) => {
-        const assign = Object.fromEntries(names.map((n, i) => [String(i), n]));
-        const plan = parseLayerPlan({ ...base, layers: names.length, assign }, '/plans/p.json');
-        const again = parseLayerPlan(JSON.parse(formatLayerPlan(plan)), '/plans/p.json');
-        expect(again.assignment).toEqual(names);
-        expect(again.patterns).toEqual(plan.patterns);
-      }),
+      fc.property(
+        fc.array(fc.constantFrom('full', 'tile', 'mine'), { minLength: 1, maxLength: 40 }),
+        (names) => {
+          const assign = Object.fromEntries(names.map((n, i) => [String(i), n]));
+          const plan = parseLayerPlan({ ...base, layers: names.length, assign }, '/plans/p.json');
+          const again = parseLayerPlan(JSON.parse(formatLayerPlan(plan)), '/plans/p.json');
+          expect(again.assignment).toEqual(names);
+          expect(again.patterns).toEqual(plan.patterns);
+        },
+      ),
     );
   });
 

@@ -173,7 +173,7 @@ describe('the other library patterns', () => {
     it(`${name} ${JSON.stringify(params)} matches its definition`, () => {
       const inst = compile(libraryText(name), { params, sizes });
       for (const [q, k] of realPairs(inst))
-        expect(evalBool(inst.predicate, q, k)).toBe(oracle([...q.coords], [...k.coords]));
+        expect(evalBool(inst.predicate, q, k)).toBe(oracle(Array.from(q.coords), Array.from(k.coords)));
     });
   }
 

@@ -11,11 +11,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { attentionTilePattern, videoLayout } from '../../compiler/analysis/reference-patterns.js';
 import { compiledElementMask } from '../../compiler/analysis/element-mask.js';
+import { attentionTilePattern, videoLayout } from '../../compiler/analysis/reference-patterns.js';
 import { denseAttention } from '../../runtime/cpu/attention.js';
 import type { AttentionInputs } from '../../runtime/cpu/attention-inputs.js';
-import { createCudaBackend, cudaAvailable, CudaAttention, CudaDevice } from '../../runtime/cuda/index.js';
+import { CudaAttention, CudaDevice, createCudaBackend, cudaAvailable } from '../../runtime/cuda/index.js';
 import { roundToDType, TensorError } from '../../runtime/tensor.js';
 import { planFromClasses } from '../codegen/cuda/plan-fixture.js';
 import { type GpuCase, gpuCaseArb, randomValues } from './cases.js';
@@ -67,7 +67,8 @@ async function checkCase(backend: Awaited<ReturnType<typeof createCudaBackend>>,
   const got = await backend.attention(c.plan, inputs, c.dtype);
   const tol = TOLERANCE[c.dtype];
   const where = `${c.plan.key} d${c.headDim} ${c.dtype} ${c.layout} b${c.batch} h${c.heads}`;
-  for (let i = 0; i < got.out.length; i++) assert.ok(Number.isFinite(got.out[i]!), `${where}: out[${i}] = ${got.out[i]} (unwritten or NaN)`);
+  for (let i = 0; i < got.out.length; i++)
+    assert.ok(Number.isFinite(got.out[i]!), `${where}: out[${i}] = ${got.out[i]} (unwritten or NaN)`);
   const err = relativeError(got.out, ref.out);
   assert.ok(err < tol.out, `${where}: relative error ${err.toExponential(3)} >= ${tol.out}`);
   for (let i = 0; i < ref.lse.length; i++) {
@@ -76,7 +77,10 @@ async function checkCase(backend: Awaited<ReturnType<typeof createCudaBackend>>,
     if (r === Number.NEGATIVE_INFINITY) {
       assert.equal(g, Number.NEGATIVE_INFINITY, `${where}: lse[${i}] = ${g}, expected -inf (no allowed key)`);
     } else {
-      assert.ok(Math.abs(g - r) <= tol.lse * Math.max(1, Math.abs(r)), `${where}: lse[${i}] = ${g}, expected ${r}`);
+      assert.ok(
+        Math.abs(g - r) <= tol.lse * Math.max(1, Math.abs(r)),
+        `${where}: lse[${i}] = ${g}, expected ${r}`,
+      );
     }
   }
   // Rows with no allowed key (padding rows too) must be exactly 0.
@@ -101,7 +105,11 @@ describe('CUDA attention kernel on the GPU', { skip }, () => {
         fc.asyncProperty(gpuCaseArb, async (c) => {
           await checkCase(backend, c);
         }),
-        { numRuns: runs, seed: Number(process.env.TESSERA_TEST_SEED ?? Date.now() % 2 ** 31) },
+        {
+          numRuns: runs,
+          seed: Number(process.env.TESSERA_TEST_SEED ?? Date.now() % 2 ** 31),
+          endOnFailure: true,
+        },
       );
     } finally {
       await backend.dispose();
@@ -115,31 +123,55 @@ describe('CUDA attention kernel on the GPU', { skip }, () => {
       const attention = new CudaAttention(device, plan, 64, 'bfloat16');
       const q = device.empty('bfloat16', [1, plan.seqLen, 2, 64], 'q');
       const k = device.empty('bfloat16', [1, plan.seqLen + 1, 2, 64], 'k');
-      assert.throws(() => attention.run({ q, k: k, v: q, layout: 'bshd' }), (e: unknown) => e instanceof TensorError && e.tensor === 'k');
+      assert.throws(
+        () => attention.run({ q, k: k, v: q, layout: 'bshd' }),
+        (e: unknown) => e instanceof TensorError && e.tensor === 'k',
+      );
       const wrongType = device.empty('float16', [1, plan.seqLen, 2, 64], 'v');
-      assert.throws(() => attention.run({ q, k: q, v: wrongType, layout: 'bshd' }), /expected dtype bfloat16/);
+      assert.throws(
+        () => attention.run({ q, k: q, v: wrongType, layout: 'bshd' }),
+        /expected dtype bfloat16/,
+      );
     } finally {
       device.dispose();
     }
   });
 
-  it('exports a case for the FlexAttention comparison', { skip: process.env.TESSERA_FLEX_DIR ? false : 'TESSERA_FLEX_DIR not set' }, async () => {
+  it('exports a case for the FlexAttention comparison', {
+    skip: process.env.TESSERA_FLEX_DIR ? false : 'TESSERA_FLEX_DIR not set',
+  }, async () => {
     const dir = process.env.TESSERA_FLEX_DIR!;
     mkdirSync(dir, { recursive: true });
     // 8 frames of 400 tokens: 3200 = 25 blocks of 128, frames not block-aligned, so partial blocks exercise mask_mod.
     const plan = planFromClasses(attentionTilePattern(videoLayout(8, 16, 25), 2), 128, 128);
-    const c: GpuCase = { plan, headDim: 96, dtype: 'bfloat16', layout: 'bhsd', batch: 1, heads: 2, seed: 12345 };
+    const c: GpuCase = {
+      plan,
+      headDim: 96,
+      dtype: 'bfloat16',
+      layout: 'bhsd',
+      batch: 1,
+      heads: 2,
+      seed: 12345,
+    };
     const inputs = inputsFor(c);
     const backend = createCudaBackend();
     try {
       const got = await backend.attention(plan, inputs, 'bfloat16');
       const shape = [c.batch, c.heads, plan.seqLen, c.headDim];
-      for (const [name, data] of [['q', inputs.q], ['k', inputs.k], ['v', inputs.v], ['out', got.out]] as const) {
+      for (const [name, data] of [
+        ['q', inputs.q],
+        ['k', inputs.k],
+        ['v', inputs.v],
+        ['out', got.out],
+      ] as const) {
         writeNpy(join(dir, `flex_case.${name}.npy`), Float32Array.from(data), shape);
       }
       writeNpy(join(dir, 'flex_case.lse.npy'), Float32Array.from(got.lse), [c.batch, c.heads, plan.seqLen]);
       exportFlexBlockMask(plan, dir, 'flex_case');
-      writeFileSync(join(dir, 'flex_case.json'), JSON.stringify({ plan: plan.key, blockQ: plan.blockQ, blockK: plan.blockK, seqLen: plan.seqLen }));
+      writeFileSync(
+        join(dir, 'flex_case.json'),
+        JSON.stringify({ plan: plan.key, blockQ: plan.blockQ, blockK: plan.blockK, seqLen: plan.seqLen }),
+      );
     } finally {
       await backend.dispose();
     }

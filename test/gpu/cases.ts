@@ -5,7 +5,7 @@
  * get the `units` closed form and full attention the `dense` one, so every key walk of the kernel runs.
  */
 import fc from 'fast-check';
-import { and, int, kc, le, or, qc, sub, abs, inSegment } from '../../compiler/analysis/ir-builder.js';
+import { abs, and, inSegment, int, kc, le, or, qc, sub } from '../../compiler/analysis/ir-builder.js';
 import {
   attentionTilePattern,
   fullPattern,
@@ -29,7 +29,14 @@ export interface GpuCase {
 }
 
 /** Frame window |q.t - k.t| <= w on a video layout, with text tokens fully visible when present. */
-function frameWindow(t: number, h: number, w: number, window: number, pad: number, text: number): PatternInstance {
+function frameWindow(
+  t: number,
+  h: number,
+  w: number,
+  window: number,
+  pad: number,
+  text: number,
+): PatternInstance {
   const layout = makeLayout({
     name: 'video',
     videoAxes: ['t', 'h', 'w'],
@@ -38,9 +45,19 @@ function frameWindow(t: number, h: number, w: number, window: number, pad: numbe
     unitPad: pad,
     text: text > 0 ? { axis: 'l', length: text, position: 'after', pad: 8 } : null,
   });
-  const video = and(inSegment('q', 'video'), inSegment('k', 'video'), le(abs(sub(qc(0), kc(0))), int(window)));
+  const video = and(
+    inSegment('q', 'video'),
+    inSegment('k', 'video'),
+    le(abs(sub(qc(0), kc(0))), int(window)),
+  );
   const predicate = text > 0 ? or(video, inSegment('k', 'text'), inSegment('q', 'text')) : video;
-  return { key: `frame_window_w${window}_${layoutSignature(layout)}`, name: 'frame_window', params: { w: window }, layout, predicate };
+  return {
+    key: `frame_window_w${window}_${layoutSignature(layout)}`,
+    name: 'frame_window',
+    params: { w: window },
+    layout,
+    predicate,
+  };
 }
 
 /** The `units` closed form of Attention Tile on a layout whose frames align with both block sizes. */
@@ -77,17 +94,33 @@ const planArb: fc.Arbitrary<BlockPlan> = fc.oneof(
       bq: blockArb,
       bk: blockArb,
     })
-    .map(({ t, h, w, a, pad, bq, bk }) => planFromClasses(attentionTilePattern(videoLayout(t, h, w, pad), Math.min(a, t)), bq, bk)),
+    .map(({ t, h, w, a, pad, bq, bk }) =>
+      planFromClasses(attentionTilePattern(videoLayout(t, h, w, pad), Math.min(a, t)), bq, bk),
+    ),
   fc
-    .record({ t: fc.integer({ min: 2, max: 6 }), a: fc.integer({ min: 1, max: 6 }), bq: blockArb, bk: blockArb, unit: fc.constantFrom(128, 256) })
+    .record({
+      t: fc.integer({ min: 2, max: 6 }),
+      a: fc.integer({ min: 1, max: 6 }),
+      bq: blockArb,
+      bk: blockArb,
+      unit: fc.constantFrom(128, 256),
+    })
     .map(({ t, a, bq, bk, unit }) => {
       const globals = Math.min(a, t);
       const base = planFromClasses(attentionTilePattern(videoLayout(t, unit / 16, 16), globals), bq, bk);
       return { ...base, closedForm: attentionTileUnits(base, t, globals) };
     }),
   fc
-    .record({ t: fc.integer({ min: 1, max: 4 }), h: fc.integer({ min: 1, max: 12 }), w: fc.integer({ min: 1, max: 20 }), bq: blockArb, bk: blockArb })
-    .map(({ t, h, w, bq, bk }) => planFromClasses(fullPattern(videoLayout(t, h, w)), bq, bk, { kind: 'dense' })),
+    .record({
+      t: fc.integer({ min: 1, max: 4 }),
+      h: fc.integer({ min: 1, max: 12 }),
+      w: fc.integer({ min: 1, max: 20 }),
+      bq: blockArb,
+      bk: blockArb,
+    })
+    .map(({ t, h, w, bq, bk }) =>
+      planFromClasses(fullPattern(videoLayout(t, h, w)), bq, bk, { kind: 'dense' }),
+    ),
   fc
     .record({
       t: fc.integer({ min: 2, max: 6 }),
@@ -99,7 +132,9 @@ const planArb: fc.Arbitrary<BlockPlan> = fc.oneof(
       bq: blockArb,
       bk: blockArb,
     })
-    .map(({ t, h, w, window, pad, text, bq, bk }) => planFromClasses(frameWindow(t, h, w, window, pad, text), bq, bk)),
+    .map(({ t, h, w, window, pad, text, bq, bk }) =>
+      planFromClasses(frameWindow(t, h, w, window, pad, text), bq, bk),
+    ),
   fc
     .record({ bq: blockArb, bk: blockArb })
     .map(({ bq, bk }) => planFromClasses(slidingTilePattern([4, 10, 12], [2, 4, 4], [1, 3, 3]), bq, bk)),

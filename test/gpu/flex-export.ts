@@ -39,7 +39,8 @@ export function exportFlexBlockMask(plan: BlockPlan, dir: string, prefix: string
       const kb = plan.full.indices[j]!;
       (plan.keyBlockHasPadding[kb] || plan.queryBlockHasPadding[qb] ? p : f).push(kb);
     }
-    for (let j = plan.partial.offsets[qb]!; j < plan.partial.offsets[qb + 1]!; j++) p.push(plan.partial.indices[j]!);
+    for (let j = plan.partial.offsets[qb]!; j < plan.partial.offsets[qb + 1]!; j++)
+      p.push(plan.partial.indices[j]!);
     full.push(f);
     partial.push(p.sort((a, b) => a - b));
   }

@@ -7,8 +7,13 @@ import { writeFileSync } from 'node:fs';
 const DESCR = { float32: '<f4', int32: '<i4', uint16: '<u2' } as const;
 
 /** Write `data` with `shape` to `path` as an .npy file. */
-export function writeNpy(path: string, data: Float32Array | Int32Array | Uint16Array, shape: readonly number[]): void {
-  const descr = data instanceof Float32Array ? DESCR.float32 : data instanceof Int32Array ? DESCR.int32 : DESCR.uint16;
+export function writeNpy(
+  path: string,
+  data: Float32Array | Int32Array | Uint16Array,
+  shape: readonly number[],
+): void {
+  const descr =
+    data instanceof Float32Array ? DESCR.float32 : data instanceof Int32Array ? DESCR.int32 : DESCR.uint16;
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`;
   // Magic (6) + version (2) + header length (2) + header, padded with spaces to a multiple of 64, ending in \n.

@@ -22,4 +22,10 @@ export function jsDialect(fieldNames: readonly string[]): Dialect {
 }
 
 /** The prelude that gives the helper names the IR's semantics in JavaScript. */
-export const JS_PRELUDE = { tp_floordiv: floorDiv, tp_floormod: floorMod, min: Math.min, max: Math.max, abs: Math.abs };
+export const JS_PRELUDE = {
+  tp_floordiv: floorDiv,
+  tp_floormod: floorMod,
+  min: Math.min,
+  max: Math.max,
+  abs: Math.abs,
+};

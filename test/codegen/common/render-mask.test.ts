@@ -43,7 +43,13 @@ function mixed(): BoolExpr {
   return {
     op: 'or',
     args: [
-      { op: 'and', args: [{ op: 'segment', side: 'k', segment: 'text' }, { op: 'segment', side: 'q', segment: 'video' }] },
+      {
+        op: 'and',
+        args: [
+          { op: 'segment', side: 'k', segment: 'text' },
+          { op: 'segment', side: 'q', segment: 'video' },
+        ],
+      },
       {
         op: 'and',
         args: [
@@ -65,12 +71,24 @@ function mixed(): BoolExpr {
 
 const layoutArb = fc
   .record({
-    sizes: fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 })),
+    sizes: fc.tuple(
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 6 }),
+    ),
     tiled: fc.boolean(),
-    tile: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 })),
+    tile: fc.tuple(
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 1, max: 4 }),
+    ),
     unitPad: fc.integer({ min: 1, max: 9 }),
     text: fc.option(
-      fc.record({ length: fc.integer({ min: 1, max: 7 }), position: fc.constantFrom('before' as const, 'after' as const), pad: fc.integer({ min: 1, max: 5 }) }),
+      fc.record({
+        length: fc.integer({ min: 1, max: 7 }),
+        position: fc.constantFrom('before' as const, 'after' as const),
+        pad: fc.integer({ min: 1, max: 5 }),
+      }),
     ),
   })
   .map(
@@ -89,7 +107,13 @@ describe('renderMaskFunctions (executed through a JavaScript dialect)', () => {
   it('decodes every index exactly like the reference decoder', () => {
     fc.assert(
       fc.property(layoutArb, (layout) => {
-        const pattern: PatternInstance = { key: 'p', name: 'p', params: {}, layout, predicate: { op: 'bool', value: true } };
+        const pattern: PatternInstance = {
+          key: 'p',
+          name: 'p',
+          params: {},
+          layout,
+          predicate: { op: 'bool', value: true },
+        };
         const emitted = emitAndLoad(pattern);
         for (let i = 0; i < layout.length; i++) {
           const ref = decodeToken(layout, i);
@@ -100,7 +124,8 @@ describe('renderMaskFunctions (executed through a JavaScript dialect)', () => {
           }
           expect(got.seg).toBe(SEGMENT_CODE[ref.segment]);
           for (let a = 0; a < layout.axisNames.length; a++) {
-            if (ref.segment === 'video' ? a < layout.videoAxes.length : a === layout.videoAxes.length) expect(got[`c${a}`]).toBe(ref.coords[a]);
+            if (ref.segment === 'video' ? a < layout.videoAxes.length : a === layout.videoAxes.length)
+              expect(got[`c${a}`]).toBe(ref.coords[a]);
           }
         }
       }),
@@ -111,7 +136,9 @@ describe('renderMaskFunctions (executed through a JavaScript dialect)', () => {
   it('evaluates predicates exactly like evalBool on every real pair, and rejects padding', () => {
     fc.assert(
       fc.property(layoutArb, fc.boolean(), fc.integer({ min: 1, max: 5 }), (layout, useTile, a) => {
-        const predicate = useTile ? attentionTile(layout.videoSizes[0]!, Math.min(a, layout.videoSizes[0]!)) : mixed();
+        const predicate = useTile
+          ? attentionTile(layout.videoSizes[0]!, Math.min(a, layout.videoSizes[0]!))
+          : mixed();
         const pattern: PatternInstance = { key: 'p', name: 'p', params: {}, layout, predicate };
         const emitted = emitAndLoad(pattern);
         const tokens = Array.from({ length: layout.length }, (_, i) => {

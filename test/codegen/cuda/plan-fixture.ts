@@ -46,8 +46,11 @@ export function planFromClasses(
   const classes = classifyBlocks(pattern, blockQ, blockK);
   const full = csrOf(classes, g.numQBlocks, g.numKBlocks, FULL);
   const partial = csrOf(classes, g.numQBlocks, g.numKBlocks, PARTIAL);
-  const work = (qb: number) => full.offsets[qb + 1]! - full.offsets[qb]! + partial.offsets[qb + 1]! - partial.offsets[qb]!;
-  const schedule = Int32Array.from({ length: g.numQBlocks }, (_, i) => i).sort((a, b) => work(b) - work(a) || a - b);
+  const work = (qb: number) =>
+    full.offsets[qb + 1]! - full.offsets[qb]! + partial.offsets[qb + 1]! - partial.offsets[qb]!;
+  const schedule = Int32Array.from({ length: g.numQBlocks }, (_, i) => i).sort(
+    (a, b) => work(b) - work(a) || a - b,
+  );
   let realTokens = 0;
   for (let i = 0; i < pattern.layout.length; i++) if (isRealToken(pattern.layout, i)) realTokens++;
   const empty = g.numQBlocks * g.numKBlocks - full.indices.length - partial.indices.length;

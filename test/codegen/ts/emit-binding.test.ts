@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
+import { emitTypescriptBinding } from '../../../codegen/ts/emit-binding.js';
 import { compiledElementMask } from '../../../compiler/analysis/element-mask.js';
 import { buildPlan } from '../../../compiler/build-plan.js';
 import { compileSource } from '../../../compiler/frontend.js';
 import type { BlockPlan } from '../../../compiler/plan.js';
-import { emitTypescriptBinding } from '../../../codegen/ts/emit-binding.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -21,11 +21,26 @@ async function load(plan: BlockPlan): Promise<Record<string, unknown>> {
   const host = ts.createCompilerHost({});
   const fileName = '/virtual/binding.ts';
   const original = host.getSourceFile.bind(host);
-  host.getSourceFile = (name, version) => (name === fileName ? ts.createSourceFile(name, text, version) : original(name, version));
-  const program = ts.createProgram([fileName], { strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'], types: [] }, host);
-  const errors = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  host.getSourceFile = (name, version) =>
+    name === fileName ? ts.createSourceFile(name, text, version) : original(name, version);
+  const program = ts.createProgram(
+    [fileName],
+    {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+      types: [],
+    },
+    host,
+  );
+  const errors = ts
+    .getPreEmitDiagnostics(program)
+    .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
   expect(errors).toEqual([]);
-  const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const js = ts.transpileModule(text, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  }).outputText;
   const dir = await mkdtemp(join(tmpdir(), 'tessera-binding-'));
   dirs.push(dir);
   const path = join(dir, 'binding.mjs');
@@ -46,8 +61,11 @@ pattern p(a: int = 2, r: int = 1) on mm {
 }`;
 
 describe('the typed TypeScript binding', () => {
-  it('type-checks, and its mask and tables are the plan\'s', async () => {
-    const pattern = compileSource({ name: 'inline.tile', text: SOURCE }, { sizes: { t: 4, h: 3, w: 5, l: 3 } });
+  it("type-checks, and its mask and tables are the plan's", async () => {
+    const pattern = compileSource(
+      { name: 'inline.tile', text: SOURCE },
+      { sizes: { t: 4, h: 3, w: 5, l: 3 } },
+    );
     const plan = buildPlan(pattern, 16, 8);
     const mod = await load(plan);
     const allowedIndex = mod.allowedIndex as (qi: number, ki: number) => boolean;
@@ -60,7 +78,12 @@ describe('the typed TypeScript binding', () => {
       }
     }
     expect(allowed).toBe(plan.stats.allowedPairs);
-    const tables = mod.blockTables as { full: { offsets: Int32Array; indices: Int32Array }; partial: { offsets: Int32Array; indices: Int32Array }; schedule: Int32Array; keyBlockHasPadding: Uint8Array };
+    const tables = mod.blockTables as {
+      full: { offsets: Int32Array; indices: Int32Array };
+      partial: { offsets: Int32Array; indices: Int32Array };
+      schedule: Int32Array;
+      keyBlockHasPadding: Uint8Array;
+    };
     expect(Array.from(tables.full.offsets)).toEqual(Array.from(plan.full.offsets));
     expect(Array.from(tables.full.indices)).toEqual(Array.from(plan.full.indices));
     expect(Array.from(tables.partial.indices)).toEqual(Array.from(plan.partial.indices));

@@ -3,7 +3,7 @@
  * mask), independently of the compiler's plan builder, so a kernel is checked against the plan's meaning
  * rather than against the code that produced it.
  */
-import { bruteForceClasses, elementMask, EMPTY, FULL } from '../../../compiler/analysis/element-mask.js';
+import { bruteForceClasses, EMPTY, elementMask, FULL } from '../../../compiler/analysis/element-mask.js';
 import type { PatternInstance } from '../../../compiler/ir.js';
 import { isRealToken } from '../../../compiler/layout.js';
 import { type BlockCsr, type BlockPlan, blockGeometry, type ClosedForm } from '../../../compiler/plan.js';
@@ -17,7 +17,12 @@ function csrOf(rows: number[][]): BlockCsr {
 }
 
 /** A plan for `pattern` at `blockQ x blockK`, classified element by element. */
-export function bruteForcePlan(pattern: PatternInstance, blockQ: number, blockK: number, closedForm: ClosedForm | null = null): BlockPlan {
+export function bruteForcePlan(
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+  closedForm: ClosedForm | null = null,
+): BlockPlan {
   const g = blockGeometry(pattern.layout.length, blockQ, blockK);
   const classes = bruteForceClasses(pattern, blockQ, blockK);
   const full: number[][] = [];
@@ -37,7 +42,8 @@ export function bruteForcePlan(pattern: PatternInstance, blockQ: number, blockK:
   }
   const hasPadding = (blocks: number, size: number) =>
     Uint8Array.from({ length: blocks }, (_, b) => {
-      for (let i = b * size; i < Math.min((b + 1) * size, g.seqLen); i++) if (!isRealToken(pattern.layout, i)) return 1;
+      for (let i = b * size; i < Math.min((b + 1) * size, g.seqLen); i++)
+        if (!isRealToken(pattern.layout, i)) return 1;
       return 0;
     });
   const work = full.map((f, qb) => f.length + partial[qb]!.length);
@@ -60,6 +66,14 @@ export function bruteForcePlan(pattern: PatternInstance, blockQ: number, blockK:
     queryBlockHasPadding: hasPadding(g.numQBlocks, blockQ),
     schedule,
     closedForm,
-    stats: { full: nFull, partial: nPartial, empty: total - nFull - nPartial, total, sparsity: (total - nFull - nPartial) / total, allowedPairs, realTokens },
+    stats: {
+      full: nFull,
+      partial: nPartial,
+      empty: total - nFull - nPartial,
+      total,
+      sparsity: (total - nFull - nPartial) / total,
+      allowedPairs,
+      realTokens,
+    },
   };
 }

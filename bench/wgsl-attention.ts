@@ -1,0 +1,122 @@
+/**
+ * WGSL kernel benchmark on the WebGPU adapter present (Dawn in Node): full attention and the Attention Tile
+ * masks a:(T-a) at one small video shape, at a block size aligned with frames (closed-form enumeration, no
+ * partial blocks) and one that is not (CSR tables, partial blocks with the element mask). Prints, per mask:
+ * block density, kernel time (median of fresh dispatches after warm-up, upload and read-back excluded),
+ * effective GFLOP/s (4 * allowed pairs * head dim * batch * heads / time) and sparse/dense time at the same
+ * block size. On llvmpipe (CI's software renderer) the times measure the CPU, not a GPU: they show the
+ * scaling with block density, not WebGPU speed.
+ *
+ * Usage: node dist/bench/wgsl-attention.js [frames=8] [height=6] [width=8] [heads=4] [headDim=64] [iterations=5]
+ */
+import { attentionTilePattern, fullPattern, videoLayout } from '../compiler/analysis/reference-patterns.js';
+import { buildPlan } from '../compiler/build-plan.js';
+import type { BlockPlan } from '../compiler/plan.js';
+import type { WebGpuBackend } from '../runtime/webgpu/backend.js';
+import { createNodeWebGpuBackend } from '../runtime/webgpu/node-gpu.js';
+
+interface Row {
+  readonly mask: string;
+  readonly block: number;
+  readonly enumeration: string;
+  readonly density: number;
+  readonly partial: number;
+  readonly ms: number;
+  readonly gflops: number;
+  readonly vsDense: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function operand(length: number, seed: number): Float32Array {
+  const out = new Float32Array(length);
+  let s = seed;
+  for (let i = 0; i < length; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 2 - 1 || 0.5;
+  }
+  return out;
+}
+
+async function timeKernel(
+  backend: WebGpuBackend,
+  plan: BlockPlan,
+  heads: number,
+  headDim: number,
+  iterations: number,
+): Promise<number> {
+  const n = plan.seqLen * heads * headDim;
+  const prepared = await backend.prepare(plan, operand(n, 1), operand(n, 2), operand(n, 3), {
+    batch: 1,
+    heads,
+    headDim,
+    layout: 'bshd',
+  });
+  for (let i = 0; i < 2; i++) await prepared.run();
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const start = performance.now();
+    await prepared.run();
+    times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+async function main(): Promise<void> {
+  const [frames = 8, height = 6, width = 8, heads = 4, headDim = 64, iterations = 5] = process.argv
+    .slice(2)
+    .map(Number);
+  const layout = videoLayout(frames, height, width);
+  const frameTokens = height * width;
+  // One block per frame (aligned: closed forms), and 64-token blocks (usually not aligned: partial blocks).
+  const blocks = [...new Set([frameTokens, 64])].filter((b) => b <= 256);
+  const masks: { name: string; globals: number | null }[] = [{ name: 'full', globals: null }];
+  for (const a of [4, 3, 2, 1]) if (a < frames) masks.push({ name: `${a}:${frames - a}`, globals: a });
+
+  const backend = await createNodeWebGpuBackend();
+  try {
+    console.log(`adapter: ${backend.capabilities.adapter}`);
+    console.log(
+      `shape: T=${frames} x ${height} x ${width} = ${layout.length} tokens, batch 1, ${heads} heads, head dim ${headDim}, f32`,
+    );
+    const rows: Row[] = [];
+    for (const block of blocks) {
+      let denseMs = 0;
+      for (const mask of masks) {
+        const pattern =
+          mask.globals === null ? fullPattern(layout) : attentionTilePattern(layout, mask.globals);
+        const plan = buildPlan(pattern, block, block);
+        const ms = await timeKernel(backend, plan, heads, headDim, iterations);
+        if (mask.globals === null) denseMs = ms;
+        const flops = 4 * plan.stats.allowedPairs * headDim * heads;
+        rows.push({
+          mask: mask.name,
+          block,
+          enumeration: plan.closedForm ? 'closed form' : 'CSR',
+          density: 1 - plan.stats.sparsity,
+          partial: plan.stats.partial,
+          ms,
+          gflops: flops / (ms * 1e6),
+          vsDense: ms / denseMs,
+        });
+      }
+    }
+    console.log('');
+    console.log(
+      '| mask | block | enumeration | block density | partial blocks | ms | GFLOP/s | time vs full |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const r of rows) {
+      console.log(
+        `| ${r.mask} | ${r.block} | ${r.enumeration} | ${(100 * r.density).toFixed(1)}% | ${r.partial} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(2)} | ${r.vsDense.toFixed(2)} |`,
+      );
+    }
+  } finally {
+    backend.dispose();
+  }
+}
+
+await main();

@@ -1,0 +1,74 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  ATTN_PARAM_BYTES,
+  ATTN_PARAM_FIELDS,
+  packAttnParams,
+  renderParamStruct,
+} from '../../../codegen/cuda/kernel-params.js';
+import { renderCudaKernel } from '../../../codegen/cuda/kernel-source.js';
+import { attentionTilePattern, videoLayout } from '../../../compiler/analysis/reference-patterns.js';
+import { TesseraError } from '../../../dsl/diagnostics.js';
+import { planFromClasses } from './plan-fixture.js';
+
+const plan = planFromClasses(attentionTilePattern(videoLayout(2, 8, 16), 1), 128, 128);
+
+describe('renderCudaKernel options', () => {
+  it.each([
+    [{ blockQ: 32 }, 96, 'bfloat16', 'TP401'],
+    [{ blockK: 96 }, 96, 'bfloat16', 'TP402'],
+    [{}, 80, 'bfloat16', 'TP403'],
+    [{}, 64, 'float32', 'TP404'],
+  ])('rejects %o d%i %s with %s', (override, headDim, dtype, code) => {
+    const bad = { ...plan, ...override };
+    try {
+      renderCudaKernel(bad, { headDim, dtype: dtype as 'bfloat16' });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(TesseraError);
+      expect((e as TesseraError).diagnostics[0]!.code).toBe(code);
+    }
+  });
+});
+
+describe('TpAttnParams', () => {
+  // The C compiler is the oracle for the struct layout the host packs by hand.
+  it.skipIf(!hasCxx())('packs fields at the offsets a C++ compiler gives them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-params-'));
+    const offsets = ATTN_PARAM_FIELDS.map(
+      (f) => `std::printf("%zu ", offsetof(TpAttnParams, ${f.name}));`,
+    ).join('\n');
+    const program = `#include <cstddef>\n#include <cstdio>\n${renderParamStruct()}\nint main() {\n${offsets}\nstd::printf("%zu", sizeof(TpAttnParams));\n}\n`;
+    writeFileSync(join(dir, 'p.cc'), program);
+    execFileSync('c++', ['-std=c++17', '-o', join(dir, 'p'), join(dir, 'p.cc')]);
+    const numbers = execFileSync(join(dir, 'p')).toString().trim().split(' ').map(Number);
+    expect(numbers.at(-1)).toBe(ATTN_PARAM_BYTES);
+    // Pack distinct values and read each back at the compiler's offset.
+    const values = Object.fromEntries(
+      ATTN_PARAM_FIELDS.map((f, i) => [f.name, f.type === 'f32' ? 0.5 + i : BigInt(1000 + i)]),
+    );
+    const bytes = new DataView(packAttnParams(values).buffer);
+    ATTN_PARAM_FIELDS.forEach((f, i) => {
+      const at = numbers[i]!;
+      const got =
+        f.type === 'f32'
+          ? bytes.getFloat32(at, true)
+          : f.type === 'i32'
+            ? bytes.getInt32(at, true)
+            : Number(bytes.getBigInt64(at, true));
+      expect(got).toBe(f.type === 'f32' ? 0.5 + i : 1000 + i);
+    });
+  });
+});
+
+function hasCxx(): boolean {
+  try {
+    execFileSync('c++', ['--version']);
+    return true;
+  } catch {
+    return false;
+  }
+}
