@@ -4,14 +4,17 @@
  * partial blocks) and one that is not (CSR tables, partial blocks with the element mask). Prints, per mask:
  * block density, kernel time (median of fresh dispatches after warm-up, upload and read-back excluded),
  * effective GFLOP/s (4 * allowed pairs * head dim * batch * heads / time) and sparse/dense time at the same
- * block size. On llvmpipe (CI's software renderer) the times measure the CPU, not a GPU: they show the
+ * block size. Every timed kernel is first checked against the float64 oracle. On llvmpipe (CI's software renderer) the times measure the CPU, not a GPU: they show the
  * scaling with block density, not WebGPU speed.
  *
  * Usage: node dist/bench/wgsl-attention.js [frames=8] [height=6] [width=8] [heads=4] [headDim=64] [iterations=5]
  */
+
+import { elementMask } from '../compiler/analysis/element-mask.js';
 import { attentionTilePattern, fullPattern, videoLayout } from '../compiler/analysis/reference-patterns.js';
 import { buildPlan } from '../compiler/build-plan.js';
 import type { BlockPlan } from '../compiler/plan.js';
+import { denseAttention } from '../runtime/cpu/attention.js';
 import type { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import { createNodeWebGpuBackend } from '../runtime/webgpu/node-gpu.js';
 
@@ -41,28 +44,34 @@ function operand(length: number, seed: number): Float32Array {
   return out;
 }
 
+/** Kernel time in ms, and the relative error of its output against the float64 oracle (a wrong kernel's time is void). */
 async function timeKernel(
   backend: WebGpuBackend,
   plan: BlockPlan,
   heads: number,
   headDim: number,
   iterations: number,
-): Promise<number> {
+): Promise<{ ms: number; error: number }> {
   const n = plan.seqLen * heads * headDim;
-  const prepared = await backend.prepare(plan, operand(n, 1), operand(n, 2), operand(n, 3), {
-    batch: 1,
-    heads,
-    headDim,
-    layout: 'bshd',
-  });
+  const [q, k, v] = [operand(n, 1), operand(n, 2), operand(n, 3)];
+  const shape = { batch: 1, heads, headDim, layout: 'bshd' } as const;
+  const prepared = await backend.prepare(plan, q, k, v, { ...shape, poison: true });
   for (let i = 0; i < 2; i++) await prepared.run();
+  const got = await prepared.read();
+  const ref = denseAttention({ q, k, v, ...shape, seqLen: plan.seqLen }, elementMask(plan.pattern));
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (got.out[i]! - ref.out[i]!) ** 2;
+    den += ref.out[i]! ** 2;
+  }
   const times: number[] = [];
   for (let i = 0; i < iterations; i++) {
     const start = performance.now();
     await prepared.run();
     times.push(performance.now() - start);
   }
-  return median(times);
+  return { ms: median(times), error: Math.sqrt(num / den) };
 }
 
 async function main(): Promise<void> {
@@ -89,7 +98,9 @@ async function main(): Promise<void> {
         const pattern =
           mask.globals === null ? fullPattern(layout) : attentionTilePattern(layout, mask.globals);
         const plan = buildPlan(pattern, block, block);
-        const ms = await timeKernel(backend, plan, heads, headDim, iterations);
+        const { ms, error } = await timeKernel(backend, plan, heads, headDim, iterations);
+        if (!(error < 1e-4))
+          throw new Error(`${plan.key}: kernel output differs from the oracle (relative error ${error})`);
         if (mask.globals === null) denseMs = ms;
         const flops = 4 * plan.stats.allowedPairs * headDim * heads;
         rows.push({

@@ -24,7 +24,10 @@ export interface KernelBodyOptions {
   readonly minBlocksPerSm: number;
 }
 
-/** The `extern "C"` kernel; relies on the constants, `TpAttnParams`, `TpKeyWalk` and (if masking) `tp_decode`. */
+/**
+ * The `extern "C"` kernel; relies on the constants, `TpAttnParams`, the key walk (`TpKeyWalk`, `tp_walk_begin`,
+ * `tp_walk_next`) and, if masking, `tp_decode`.
+ */
 export function renderKernelBody(o: KernelBodyOptions): string {
   const decodeKeys = o.elementMask || o.keyPadding;
   const decodeRows = o.elementMask || o.queryPadding;
@@ -79,10 +82,10 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '    tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);',
     '  }',
     '',
-    '  TpKeyWalk walk;',
-    '  walk.begin(p, qb);',
-    '  int key0 = 0, mode = kMaskNone;',
-    '  bool has = walk.next(p, key0, mode);',
+    '  TpKeyWalk walk{};',
+    '  tp_walk_begin(walk, p, qb);',
+    '  bool has = tp_walk_next(walk, p);',
+    '  int key0 = walk.key0, mode = walk.mode;',
     '  if (has) {',
     '    tp_load_tile(sK, gK, p.k_seq, key0, tid);',
     '    tp_load_tile(sV, gV, p.v_seq, key0, tid);',
@@ -121,8 +124,8 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '      __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer',
     '    }',
     '    first_tile = false;',
-    '    int next_key0 = 0, next_mode = kMaskNone;',
-    '    const bool next_has = walk.next(p, next_key0, next_mode);',
+    '    const bool next_has = tp_walk_next(walk, p);',
+    '    const int next_key0 = walk.key0, next_mode = walk.mode;',
     '    if (next_has) {',
     '      tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);',
     '      tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);',
