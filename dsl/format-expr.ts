@@ -91,3 +91,27 @@ export function formatExpr(e: Expr): string {
     }
   }
 }
+
+/** The widest line the formatter aims for; longer `&&` / `||` chains break before each operator. */
+export const MAX_LINE = 100;
+
+/**
+ * {@link formatExpr}, except that a top-level `&&` or `||` chain that would not fit in the line (`used`
+ * columns are already taken) is broken before each operator, continuation lines starting with `indent`.
+ * Only whitespace changes, so the parse tree is the same either way.
+ */
+export function formatExprWrapped(e: Expr, used: number, indent: string): string {
+  const flat = formatExpr(e);
+  if (used + flat.length <= MAX_LINE || e.kind !== 'BinaryExpr' || (e.op !== '&&' && e.op !== '||'))
+    return flat;
+  const op = e.op;
+  const operands: Expr[] = [];
+  let rest: Expr = e;
+  while (rest.kind === 'BinaryExpr' && rest.op === op) {
+    operands.unshift(rest.right);
+    rest = rest.left;
+  }
+  operands.unshift(rest);
+  const min = binaryPrec(op) + 1;
+  return operands.map((x, i) => (i === 0 ? at(x, min) : `\n${indent}${op} ${at(x, min)}`)).join('');
+}

@@ -16,11 +16,13 @@ import type {
   TopLevelItem,
   TypeAnnotation,
 } from './ast.js';
-import { formatExpr } from './format-expr.js';
+import { formatExpr, formatExprWrapped } from './format-expr.js';
 import type { SourceRange } from './source.js';
 import { escapeString } from './strings.js';
 
 const INDENT = '  ';
+/** Continuation lines of a broken rule: the item's indent plus four. */
+const CONTINUATION = `${INDENT}    `;
 
 function typeSuffix(type: TypeAnnotation | undefined): string {
   return type ? `: ${type.name}` : '';
@@ -55,9 +57,9 @@ function formatPatternItem(item: PatternItem): string {
     case 'FnDecl':
       return formatFn(item);
     case 'AttendRule':
-      return `attend ${formatExpr(item.condition)}`;
+      return `attend ${formatExprWrapped(item.condition, INDENT.length + 7, CONTINUATION)}`;
     case 'DenyRule':
-      return `deny ${formatExpr(item.condition)}`;
+      return `deny ${formatExprWrapped(item.condition, INDENT.length + 5, CONTINUATION)}`;
     case 'RequireStmt':
       return `require ${formatExpr(item.condition)} else ${escapeString(item.message)}`;
   }

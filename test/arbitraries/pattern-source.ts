@@ -22,7 +22,10 @@ interface Scope {
 }
 
 const smallInt = fc.integer({ min: -4, max: 6 }).map(String);
-const nonZero = fc.integer({ min: -3, max: 5 }).filter((n) => n !== 0).map(String);
+const nonZero = fc
+  .integer({ min: -3, max: 5 })
+  .filter((n) => n !== 0)
+  .map(String);
 
 function intExpr(scope: Scope, depth: number): fc.Arbitrary<string> {
   const leaves: fc.Arbitrary<string>[] = [smallInt, fc.constantFrom(...scope.coords)];
@@ -35,20 +38,27 @@ function intExpr(scope: Scope, depth: number): fc.Arbitrary<string> {
     fc.tuple(sub, fc.constantFrom('+', '-'), sub).map(([a, op, b]) => `(${a} ${op} ${b})`),
     fc.tuple(sub, nonZero).map(([a, c]) => `(${a} * ${c})`),
     fc.tuple(sub, fc.constantFrom('/', '%'), fc.oneof(nonZero, sub)).map(([a, op, b]) => `(${a} ${op} ${b})`),
-    fc.tuple(fc.constantFrom('min', 'max', 'ceildiv', 'floordiv'), sub, sub).map(([f, a, b]) => `${f}(${a}, ${b})`),
+    fc
+      .tuple(fc.constantFrom('min', 'max', 'ceildiv', 'floordiv'), sub, sub)
+      .map(([f, a, b]) => `${f}(${a}, ${b})`),
     sub.map((a) => `abs(${a})`),
     sub.map((a) => `-${a}`),
     fc.tuple(sub, sub, sub).map(([x, lo, hi]) => `clamp(${x}, ${lo}, ${hi})`),
     fc.tuple(cond, sub, sub).map(([c, a, b]) => `(if ${c} then ${a} else ${b})`),
   ];
   if (scope.intFns.length > 0) {
-    composite.push(fc.tuple(fc.constantFrom(...scope.intFns), sub, sub).map(([f, a, b]) => `${f}(${a}, ${b})`));
+    composite.push(
+      fc.tuple(fc.constantFrom(...scope.intFns), sub, sub).map(([f, a, b]) => `${f}(${a}, ${b})`),
+    );
   }
   return fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, ...composite);
 }
 
 function boolExpr(scope: Scope, depth: number): fc.Arbitrary<string> {
-  const leaves: fc.Arbitrary<string>[] = [fc.constantFrom('true', 'false'), fc.constantFrom('q in video', 'k in video')];
+  const leaves: fc.Arbitrary<string>[] = [
+    fc.constantFrom('true', 'false'),
+    fc.constantFrom('q in video', 'k in video'),
+  ];
   if (scope.hasText) leaves.push(fc.constantFrom('q in text', 'k in text'));
   if (scope.bools.length > 0) leaves.push(fc.constantFrom(...scope.bools));
   const leaf = fc.oneof(...leaves);
@@ -63,16 +73,31 @@ function boolExpr(scope: Scope, depth: number): fc.Arbitrary<string> {
     fc.tuple(b, fc.constantFrom('&&', '||'), b).map(([x, op, y]) => `(${x} ${op} ${y})`),
     b.map((x) => `!(${x})`),
     fc.tuple(sub, sub, sub, fc.boolean()).map(([x, lo, hi, inc]) => `${x} in ${lo}..${inc ? '=' : ''}${hi}`),
-    fc.tuple(sub, fc.array(fc.integer({ min: -2, max: 6 }), { minLength: 1, maxLength: 3 })).map(([x, set]) => `${x} in {${set.join(', ')}}`),
+    fc
+      .tuple(sub, fc.array(fc.integer({ min: -2, max: 6 }), { minLength: 1, maxLength: 3 }))
+      .map(([x, set]) => `${x} in {${set.join(', ')}}`),
   ];
-  if (scope.boolFns.length > 0) composite.push(fc.tuple(fc.constantFrom(...scope.boolFns), sub).map(([f, x]) => `${f}(${x})`));
+  if (scope.boolFns.length > 0)
+    composite.push(fc.tuple(fc.constantFrom(...scope.boolFns), sub).map(([f, x]) => `${f}(${x})`));
   return fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, ...composite);
 }
 
 const layoutArb = fc.record({
-  sizes: fc.record({ t: fc.integer({ min: 1, max: 4 }), h: fc.integer({ min: 1, max: 3 }), w: fc.integer({ min: 1, max: 4 }) }),
-  text: fc.option(fc.record({ l: fc.integer({ min: 1, max: 4 }), position: fc.constantFrom('before', 'after'), pad: fc.option(fc.integer({ min: 2, max: 4 })) })),
-  tiles: fc.option(fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }))),
+  sizes: fc.record({
+    t: fc.integer({ min: 1, max: 4 }),
+    h: fc.integer({ min: 1, max: 3 }),
+    w: fc.integer({ min: 1, max: 4 }),
+  }),
+  text: fc.option(
+    fc.record({
+      l: fc.integer({ min: 1, max: 4 }),
+      position: fc.constantFrom('before', 'after'),
+      pad: fc.option(fc.integer({ min: 2, max: 4 })),
+    }),
+  ),
+  tiles: fc.option(
+    fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 })),
+  ),
   pad: fc.option(fc.integer({ min: 2, max: 7 })),
 });
 
@@ -81,9 +106,23 @@ export const patternSourceArb: fc.Arbitrary<RandomPatternSource> = layoutArb.cha
   const hasText = layout.text !== null;
   const coords = ['q.t', 'q.h', 'q.w', 'k.t', 'k.h', 'k.w', ...(hasText ? ['q.l', 'k.l'] : [])];
   const sizeNames = ['t', 'h', 'w', ...(hasText ? ['l'] : [])];
-  const fnScope: Scope = { ints: ['x', 'y', 'a'], bools: [], coords: ['x', 'y'], hasText: false, intFns: [], boolFns: [] };
+  const fnScope: Scope = {
+    ints: ['x', 'y', 'a'],
+    bools: [],
+    coords: ['x', 'y'],
+    hasText: false,
+    intFns: [],
+    boolFns: [],
+  };
   const boolFnScope: Scope = { ...fnScope, ints: ['x', 'a'], coords: ['x'] };
-  const ruleScope: Scope = { ints: ['a', 's', ...sizeNames], bools: ['flag'], coords, hasText, intFns: ['f'], boolFns: ['g'] };
+  const ruleScope: Scope = {
+    ints: ['a', 's', ...sizeNames],
+    bools: ['flag'],
+    coords,
+    hasText,
+    intFns: ['f'],
+    boolFns: ['g'],
+  };
   return fc
     .record({
       a: fc.integer({ min: 0, max: 3 }),

@@ -14,8 +14,8 @@ import { verifyPlan } from '../../compiler/verify-plan.js';
 import { TesseraError } from '../../dsl/diagnostics.js';
 import { formatTile } from '../../dsl/format.js';
 import { parseTile } from '../../dsl/parse.js';
-import { patternSourceArb } from '../arbitraries/pattern-source.js';
 import { testRuns } from '../arbitraries/layout.js';
+import { patternSourceArb } from '../arbitraries/pattern-source.js';
 
 /** Compile, or undefined when the only errors are legitimate rejections: a constant divisor 0 (TP309), 32-bit overflow (TP310). */
 function tryCompile(text: string, sizes: Record<string, number>): PatternInstance | undefined {
@@ -24,7 +24,10 @@ function tryCompile(text: string, sizes: Record<string, number>): PatternInstanc
   } catch (error) {
     expect(error, text).toBeInstanceOf(TesseraError);
     const codes = (error as TesseraError).diagnostics.map((d) => d.code);
-    expect(codes.every((c) => c === 'TP309' || c === 'TP310'), `${text}\n${(error as Error).message}`).toBe(true);
+    expect(
+      codes.every((c) => c === 'TP309' || c === 'TP310'),
+      `${text}\n${(error as Error).message}`,
+    ).toBe(true);
     return undefined;
   }
 }
@@ -33,18 +36,26 @@ describe('random well-typed patterns through the whole compiler', () => {
   it('classify exactly like brute force, at block sizes that do not divide the sequence', () => {
     let compiled = 0;
     fc.assert(
-      fc.property(patternSourceArb, fc.integer({ min: 1, max: 13 }), fc.integer({ min: 1, max: 13 }), (source, bq, bk) => {
-        const pattern = tryCompile(source.text, source.sizes);
-        if (!pattern) return;
-        compiled++;
-        expect(Array.from(classifyBlocks(pattern, bq, bk)), source.text).toEqual(Array.from(bruteForceClasses(pattern, bq, bk)));
-        const plan = buildPlan(pattern, bq, bk);
-        expect(verifyPlan(plan), source.text).toEqual([]);
-        const mask = compiledElementMask(pattern);
-        let allowed = 0;
-        for (let q = 0; q < plan.seqLen; q++) for (let k = 0; k < plan.seqLen; k++) if (mask(q, k)) allowed++;
-        expect(plan.stats.allowedPairs).toBe(allowed);
-      }),
+      fc.property(
+        patternSourceArb,
+        fc.integer({ min: 1, max: 13 }),
+        fc.integer({ min: 1, max: 13 }),
+        (source, bq, bk) => {
+          const pattern = tryCompile(source.text, source.sizes);
+          if (!pattern) return;
+          compiled++;
+          expect(Array.from(classifyBlocks(pattern, bq, bk)), source.text).toEqual(
+            Array.from(bruteForceClasses(pattern, bq, bk)),
+          );
+          const plan = buildPlan(pattern, bq, bk);
+          expect(verifyPlan(plan), source.text).toEqual([]);
+          const mask = compiledElementMask(pattern);
+          let allowed = 0;
+          for (let q = 0; q < plan.seqLen; q++)
+            for (let k = 0; k < plan.seqLen; k++) if (mask(q, k)) allowed++;
+          expect(plan.stats.allowedPairs).toBe(allowed);
+        },
+      ),
       { numRuns: testRuns(150) },
     );
     // The generator is typed by construction: nearly every draw must compile.

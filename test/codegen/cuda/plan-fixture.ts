@@ -1,77 +1,37 @@
 /**
- * Block plans for the CUDA backend's tests and benchmarks, built from the analysis' exact classification
- * (`classifyBlocks`, itself property-tested against brute force). Independent of the plan builder so the
- * kernel can be tested against a plan assembled the obvious way.
+ * Plans of the built-in patterns on layouts chosen so that every key walk of the CUDA kernel is generated:
+ * `dense` (full attention), `units` (frames padded to the block size, or a block size dividing the frame) and
+ * CSR tables (frames cut by blocks: partial blocks), with and without padding keys and short last tiles.
+ * Built through the real front end and plan builder (see test/gpu/builtin-plans.ts).
  */
-import { classifyBlocks } from '../../../compiler/analysis/classify.js';
-import { FULL, PARTIAL } from '../../../compiler/analysis/element-mask.js';
-import type { PatternInstance } from '../../../compiler/ir.js';
-import { isRealToken } from '../../../compiler/layout.js';
-import { type BlockCsr, type BlockPlan, blockGeometry, type ClosedForm } from '../../../compiler/plan.js';
+import type { BlockPlan } from '../../../compiler/plan.js';
+import { builtinPlan } from '../../gpu/builtin-plans.js';
 
-function csrOf(classes: Uint8Array, nq: number, nk: number, wanted: number): BlockCsr {
-  const offsets = new Int32Array(nq + 1);
-  const indices: number[] = [];
-  for (let qb = 0; qb < nq; qb++) {
-    for (let kb = 0; kb < nk; kb++) if (classes[qb * nk + kb] === wanted) indices.push(kb);
-    offsets[qb + 1] = indices.length;
-  }
-  return { offsets, indices: Int32Array.from(indices) };
+/** A plan with the key walk it is meant to force. */
+export interface WalkPlan {
+  readonly walk: 'dense' | 'units' | 'csr';
+  readonly plan: BlockPlan;
 }
 
-function paddingFlags(pattern: PatternInstance, block: number, count: number): Uint8Array {
-  const flags = new Uint8Array(count);
-  for (let b = 0; b < count; b++) {
-    for (let i = b * block; i < Math.min((b + 1) * block, pattern.layout.length); i++) {
-      if (!isRealToken(pattern.layout, i)) {
-        flags[b] = 1;
-        break;
-      }
-    }
+/** Small plans covering each walk; `large` adds the 720p shapes (8 frames of 45 x 80) of the benchmark. */
+export function walkPlans(large = false): WalkPlan[] {
+  const small = { t: 4, h: 8, w: 16 }; // 128-token frames
+  const odd = { t: 3, h: 5, w: 7 }; // 35-token frames: short last tile, partial blocks
+  const plans: WalkPlan[] = [
+    { walk: 'dense', plan: builtinPlan('full', { sizes: odd }, 64) },
+    { walk: 'dense', plan: builtinPlan('full', { sizes: small }, 128) },
+    { walk: 'units', plan: builtinPlan('attention_tile', { sizes: small, params: { a: 2 } }, 64, 128) },
+    { walk: 'units', plan: builtinPlan('causal', { sizes: small, params: { token: false } }, 128) },
+    { walk: 'units', plan: builtinPlan('frame_window', { sizes: odd, params: { r: 1 }, padUnit: 64 }, 64) },
+    { walk: 'csr', plan: builtinPlan('attention_tile', { sizes: odd, params: { a: 1 } }, 64) },
+    { walk: 'csr', plan: builtinPlan('text_video', { sizes: { ...odd, l: 13 }, params: { a: 2 } }, 64, 128) },
+    { walk: 'csr', plan: builtinPlan('causal', { sizes: small, params: { token: true } }, 128) },
+  ];
+  if (large) {
+    plans.push(
+      { walk: 'units', plan: builtinPlan('attention_tile', { padUnit: 128 }, 128) },
+      { walk: 'csr', plan: builtinPlan('attention_tile', {}, 128) },
+    );
   }
-  return flags;
-}
-
-/**
- * A plan from exact classes. `closedForm` may be passed for patterns whose closed form the caller knows
- * (e.g. `dense` for full attention); the CSR tables are always filled.
- */
-export function planFromClasses(
-  pattern: PatternInstance,
-  blockQ: number,
-  blockK: number,
-  closedForm: ClosedForm | null = null,
-): BlockPlan {
-  const g = blockGeometry(pattern.layout.length, blockQ, blockK);
-  const classes = classifyBlocks(pattern, blockQ, blockK);
-  const full = csrOf(classes, g.numQBlocks, g.numKBlocks, FULL);
-  const partial = csrOf(classes, g.numQBlocks, g.numKBlocks, PARTIAL);
-  const work = (qb: number) =>
-    full.offsets[qb + 1]! - full.offsets[qb]! + partial.offsets[qb + 1]! - partial.offsets[qb]!;
-  const schedule = Int32Array.from({ length: g.numQBlocks }, (_, i) => i).sort(
-    (a, b) => work(b) - work(a) || a - b,
-  );
-  let realTokens = 0;
-  for (let i = 0; i < pattern.layout.length; i++) if (isRealToken(pattern.layout, i)) realTokens++;
-  const empty = g.numQBlocks * g.numKBlocks - full.indices.length - partial.indices.length;
-  return {
-    ...g,
-    key: `${pattern.key}_b${blockQ}x${blockK}`,
-    pattern,
-    full,
-    partial,
-    keyBlockHasPadding: paddingFlags(pattern, blockK, g.numKBlocks),
-    queryBlockHasPadding: paddingFlags(pattern, blockQ, g.numQBlocks),
-    schedule,
-    closedForm,
-    stats: {
-      full: full.indices.length,
-      partial: partial.indices.length,
-      empty,
-      total: g.numQBlocks * g.numKBlocks,
-      sparsity: empty / (g.numQBlocks * g.numKBlocks),
-      allowedPairs: Number.NaN,
-      realTokens,
-    },
-  };
+  return plans;
 }

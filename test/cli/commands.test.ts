@@ -1,0 +1,202 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runCheck, runCompile, runFormat, runInspect } from '../../cli/commands.js';
+import { EXIT } from '../../cli/exit.js';
+import { buildPlan } from '../../compiler/build-plan.js';
+import { compileSource } from '../../compiler/frontend.js';
+import { findBuiltinPattern } from '../../models/patterns/index.js';
+import { SafetensorsFile } from '../../runtime/io/safetensors.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tessera-cli-'));
+  process.env.TESSERA_CACHE_DIR = join(dir, 'cache');
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Run a command with stdout and stderr captured. */
+async function capture(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    out += String(chunk);
+    return true;
+  });
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    err += String(chunk);
+    return true;
+  });
+  try {
+    return { code: await run(), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+const base = { block: '128', heads: '24', headDim: '96', cache: true };
+
+describe('tessera inspect', () => {
+  it('reports the plan of a built-in pattern as JSON, consistent with the compiler', async () => {
+    const r = await capture(() =>
+      runInspect('attention_tile', {
+        ...base,
+        set: ['a=1'],
+        layout: 't=8,h=6,w=10',
+        block: '32',
+        json: true,
+      }),
+    );
+    expect(r.code).toBe(EXIT.ok);
+    const report = JSON.parse(r.out);
+    const builtin = findBuiltinPattern('attention_tile')!;
+    const text = await readFile(builtin.file, 'utf8');
+    const plan = buildPlan(
+      compileSource({ name: builtin.file, text }, { params: { a: 1 }, sizes: { t: 8, h: 6, w: 10 } }),
+      32,
+      32,
+    );
+    expect(report.key).toBe(plan.key);
+    expect(report.counts).toEqual({
+      full: plan.stats.full,
+      partial: plan.stats.partial,
+      empty: plan.stats.empty,
+      total: plan.stats.total,
+    });
+    expect(report.sparsity).toBeCloseTo(plan.stats.empty / plan.stats.total, 12);
+    expect(report.alternatives[0].label).toBe('plain');
+  });
+});
+
+describe('tessera compile', () => {
+  it('writes every artefact and verifies on the best backend present', async () => {
+    const out = join(dir, 'tile');
+    const r = await capture(() =>
+      runCompile('models/patterns/attention-tile.tile', {
+        ...base,
+        set: ['a=2'],
+        layout: 't=4,h=6,w=10',
+        block: '64',
+        target: 'ts,flex,png,wgsl,cuda',
+        out,
+        verify: true,
+      }),
+    );
+    expect(r.err).not.toContain('internal error');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('verify      OK');
+    const key = 'attention_tile_a2_t4x6x10_b64x64';
+    const file = await SafetensorsFile.open(join(out, `${key}.blockmask.safetensors`));
+    try {
+      expect(file.entry('kv_num_blocks').shape).toEqual([1, 1, 4]);
+      expect(file.entry('full_kv_indices').shape).toEqual([1, 1, 4, 4]);
+    } finally {
+      await file.close();
+    }
+    const png = PNG.sync.read(await readFile(join(out, `${key}.blocks.png`)));
+    expect(png.width).toBeGreaterThan(0);
+    for (const suffix of ['.ts', '.wgsl', '.cu', '.frames.png']) {
+      expect((await readFile(join(out, `${key}${suffix}`))).byteLength, suffix).toBeGreaterThan(0);
+    }
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.verify.ok).toBe(true);
+  });
+
+  it.each([
+    ['a file that does not exist', 'no/such.tile', {}, /no such file/],
+    [
+      'a parameter value that is not a number',
+      'models/patterns/attention-tile.tile',
+      { set: ['a=two'] },
+      /--set: a=two/,
+    ],
+    [
+      'an unknown parameter',
+      'models/patterns/attention-tile.tile',
+      { set: ['b=1'], layout: 't=8,h=2,w=2' },
+      /TP3\d\d/,
+    ],
+    [
+      'a failed require',
+      'models/patterns/attention-tile.tile',
+      { set: ['a=9'], layout: 't=8,h=2,w=2' },
+      /between 1 and the frame count/,
+    ],
+    [
+      'a bad block size',
+      'models/patterns/attention-tile.tile',
+      { block: '0', layout: 't=8,h=2,w=2' },
+      /--block/,
+    ],
+    [
+      'an unknown target',
+      'models/patterns/attention-tile.tile',
+      { target: 'metal', layout: 't=8,h=2,w=2' },
+      /unknown target "metal"/,
+    ],
+    [
+      'an unknown dump stage',
+      'models/patterns/attention-tile.tile',
+      { dump: 'codegen', layout: 't=8,h=2,w=2' },
+      /--dump: unknown stage/,
+    ],
+  ])('rejects %s with exit 1 and a message', async (_what, file, extra, message) => {
+    const r = await capture(() => runCompile(file, { ...base, out: join(dir, 'bad'), ...extra }));
+    expect(r.code).toBe(EXIT.input);
+    expect(r.err).toMatch(message);
+    expect(r.err).not.toContain('internal error');
+  });
+
+  it('shows syntax errors with the line, a caret and a hint', async () => {
+    const path = join(dir, 'broken.tile');
+    await writeFile(path, 'layout video(t, h, w)\npattern p() on video {\n  attend q.t = k.t\n}\n');
+    const r = await capture(() => runCompile(path, { ...base, layout: 't=2,h=2,w=2' }));
+    expect(r.code).toBe(EXIT.input);
+    expect(r.err).toMatch(/broken\.tile:3:\d+: error TP1\d\d/);
+    expect(r.err).toContain('3 |   attend q.t = k.t');
+    expect(r.err).toMatch(/\^/);
+    expect(r.err).toMatch(/hint:/);
+  });
+
+  it('dumps a stage instead of writing files', async () => {
+    const r = await capture(() =>
+      runCompile('models/patterns/full.tile', {
+        ...base,
+        layout: 't=2,h=2,w=4',
+        block: '4',
+        dump: 'classify',
+      }),
+    );
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out.trim().split('\n').slice(1)).toEqual(['####', '####', '####', '####']);
+  });
+});
+
+describe('tessera check and format', () => {
+  it('accept the pattern library and reject a broken file', async () => {
+    const ok = await capture(() =>
+      runCheck(['models/patterns/attention-tile.tile', 'models/patterns/text-video.tile']),
+    );
+    expect(ok.code).toBe(EXIT.ok);
+    const path = join(dir, 'undefined-name.tile');
+    await writeFile(path, 'layout video(t, h, w)\npattern p() on video { attend q.t == frames }\n');
+    const bad = await capture(() => runCheck([path]));
+    expect(bad.code).toBe(EXIT.input);
+    expect(bad.err).toMatch(/TP2\d\d/);
+  });
+
+  it('keeps the library in canonical form', async () => {
+    const r = await capture(() =>
+      runFormat(['models/patterns/attention-tile.tile', 'models/patterns/sliding-tile.tile'], {
+        check: true,
+      }),
+    );
+    expect(r.err).toBe('');
+    expect(r.code).toBe(EXIT.ok);
+  });
+});
