@@ -37,7 +37,13 @@ const W: Param = { name: 'w', type: `${KEY_WALK_SYMBOLS.state}&` };
 const int = (name: string): Param => ({ name, type: 'int' });
 
 /** A function: dialect header, body lines indented, closing brace. */
-function fn(d: Dialect, name: string, params: readonly Param[], ret: string, body: readonly string[]): string {
+function fn(
+  d: Dialect,
+  name: string,
+  params: readonly Param[],
+  ret: string,
+  body: readonly string[],
+): string {
   return [d.functionHeader(name, params, ret), ...body.map((l) => `  ${l}`), '}'].join('\n');
 }
 
@@ -76,7 +82,8 @@ function progressionTest(d: Dialect, name: string, pr: Progression | null): stri
   let test = 'false';
   if (pr !== null && pr.count > 0) {
     const last = pr.start + (pr.count - 1) * pr.stride;
-    const onStride = pr.stride === 0 || pr.count <= 1 ? `u == ${pr.start}` : `(u - ${pr.start}) % ${pr.stride} == 0`;
+    const onStride =
+      pr.stride === 0 || pr.count <= 1 ? `u == ${pr.start}` : `(u - ${pr.start}) % ${pr.stride} == 0`;
     test = `u >= ${pr.start} && u <= ${last} && ${onStride}`;
   }
   return fn(d, name, [int('u')], d.boolType, [`return ${test};`]);
@@ -130,8 +137,8 @@ function unitsWalk(cf: Extract<NonNullable<BlockPlan['closedForm']>, { kind: 'un
 
 function csrWalk(d: Dialect): string {
   return [
-    '// Key blocks from the plan\'s CSR tables: the full list (no element mask), then the partial list.',
-    '// The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile\'s compute.',
+    "// Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.",
+    "// The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.",
     stateStruct(d, ['full0', 'partial0', 'full_count', 'end', 'pos', 'sub', 'block_ahead']),
     fn(d, 'tp_walk_block_at', [W, P, int('i')], d.intType, [
       `return ${d.select('i < w.full_count', 'p.full_indices[w.full0 + i]', 'p.partial_indices[w.partial0 + i - w.full_count]')};`,

@@ -5,11 +5,29 @@
  * the exp2 domain, running sum, f32 accumulator) and rescales once per tile. Full blocks skip the element
  * mask and only drop padding keys when the plan says the block holds padding; partial blocks evaluate
  * `tp_allowed` on decoded tokens. A row that never sees an allowed key writes 0 and lse = -inf.
+ *
+ * Every loop over head dims is unrolled here, in the generated text: Mesa's llvmpipe (the software GPU of CI)
+ * stops *all* loops of an invocation after 65,535 iterations in total (see loop-budget.ts), so the kernel
+ * keeps its loops per key tile and per key, never per element.
  */
 import type { BlockPlan } from '../../compiler/plan.js';
 import { WGSL_BINDINGS, WGSL_PARAMS_STRUCT } from './bindings.js';
 import type { WgslKernelConfig } from './kernel-config.js';
+import { STAGE_CHUNK } from './loop-budget.js';
 import { planTableLayout } from './plan-tables.js';
+
+/**
+ * `count` copies of `statement(i)` (i = 0, 1, ...), four to a line: straight-line code where a loop would
+ * spend the llvmpipe loop budget once per element.
+ */
+function unrolled(count: number, statement: (i: number) => string, indent: string): string {
+  const lines: string[] = [];
+  for (let i = 0; i < count; i += 4) {
+    const group = Array.from({ length: Math.min(4, count - i) }, (_, g) => statement(i + g));
+    lines.push(`${indent}${group.join(' ')}`);
+  }
+  return lines.join('\n');
+}
 
 /** `enable` and `diagnostic` directives; WGSL wants them before any declaration. */
 export function renderDirectives(config: WgslKernelConfig): string[] {
@@ -30,6 +48,7 @@ export function renderConstants(plan: BlockPlan, config: WgslKernelConfig): stri
 const kLanes: u32 = ${config.lanesPerRow}u;        // invocations per query row
 const kLaneDims: u32 = ${config.headDim / config.lanesPerRow}u;    // head dims each of them owns
 const kKeyTile: u32 = ${config.keyTile}u;      // keys staged in workgroup memory at a time
+const kStageChunk: u32 = ${STAGE_CHUNK}u;    // consecutive elements one invocation stages per step
 const kWorkgroupSize: u32 = ${config.workgroupSize}u;
 const kBlockQ: i32 = ${plan.blockQ}i;
 const kBlockK: i32 = ${plan.blockK}i;
@@ -93,22 +112,24 @@ function renderDot(config: WgslKernelConfig): string {
     dot += subgroupShuffleXor(dot, 1u);
     dot += subgroupShuffleXor(dot, 2u);`
     : '';
+  const laneDims = config.headDim / config.lanesPerRow;
   return `    var dot = 0.0;
     let kAt = j * kHeadDim + laneDim0;
-    for (var d = 0u; d < kLaneDims; d++) {
-      dot += qRow[d] * kTile[kAt + d];
-    }${reduce}`;
+${unrolled(laneDims, (d) => `dot += qRow[${d}] * kTile[kAt + ${d}u];`, '    ')}${reduce}`;
 }
 
 /** Staging, the online-softmax update of one key tile, and the walk over one key block. */
 export function renderKeyBlock(config: WgslKernelConfig): string {
+  const laneDims = config.headDim / config.lanesPerRow;
   return `// Copy keys [t0, t0 + n) of this head into workgroup memory; decode their tokens when the tile is masked.
+// Each step copies kStageChunk consecutive elements; kHeadDim is a multiple of it, so a chunk is one key's.
 fn tp_stage_keys(t0: i32, n: i32, decode: bool) {
-  let count = u32(n) * kHeadDim;
-  for (var e = invocation; e < count; e += kWorkgroupSize) {
+  let chunks = u32(n) * (kHeadDim / kStageChunk);
+  for (var c = invocation; c < chunks; c += kWorkgroupSize) {
+    let e = c * kStageChunk;
     let src = kvBase + u32(t0 + i32(e / kHeadDim)) * params.inSeq + e % kHeadDim;
-    kTile[e] = f32(k[src]);
-    vTile[e] = f32(v[src]);
+${unrolled(STAGE_CHUNK, (i) => `kTile[e + ${i}u] = f32(k[src + ${i}u]);`, '    ')}
+${unrolled(STAGE_CHUNK, (i) => `vTile[e + ${i}u] = f32(v[src + ${i}u]);`, '    ')}
   }
   if (decode) {
     for (var j = invocation; j < u32(n); j += kWorkgroupSize) {
@@ -142,9 +163,7 @@ ${renderDot(config)}
   let newMax = max(rowMax, tileMax);
   let alpha = exp2(rowMax - newMax);
   rowSum *= alpha;
-  for (var d = 0u; d < kLaneDims; d++) {
-    acc[d] *= alpha;
-  }
+${unrolled(laneDims, (d) => `acc[${d}] *= alpha;`, '  ')}
   for (var j = 0u; j < u32(n); j++) {
     if (!live[j]) {
       continue;
@@ -152,9 +171,7 @@ ${renderDot(config)}
     let p = exp2(score[j] - newMax);
     rowSum += p;
     let vAt = j * kHeadDim + laneDim0;
-    for (var d = 0u; d < kLaneDims; d++) {
-      acc[d] += p * vTile[vAt + d];
-    }
+${unrolled(laneDims, (d) => `acc[${d}] += p * vTile[vAt + ${d}u];`, '    ')}
   }
   rowMax = newMax;
 }
@@ -177,14 +194,13 @@ fn tp_key_block(kb: i32, partial: bool) {
 
 /** Loading the query row and storing the output row and its log-sum-exp. */
 export function renderRowIo(config: WgslKernelConfig): string {
+  const laneDims = config.headDim / config.lanesPerRow;
   return `fn tp_load_query(qi: i32) {
   if (qi >= kSeqLen) {
     return;
   }
   let at = kvBase + u32(qi) * params.inSeq + laneDim0;
-  for (var d = 0u; d < kLaneDims; d++) {
-    qRow[d] = f32(q[at + d]) * params.scaleLog2e;
-  }
+${unrolled(laneDims, (d) => `qRow[${d}] = f32(q[at + ${d}u]) * params.scaleLog2e;`, '  ')}
 }
 
 fn tp_store_row(qi: i32, b: u32, h: u32) {
@@ -194,9 +210,7 @@ fn tp_store_row(qi: i32, b: u32, h: u32) {
   let seen = rowSum > 0.0;
   let norm = select(0.0, 1.0 / rowSum, seen);
   let at = b * params.outBatch + u32(qi) * params.outSeq + h * params.outHead + laneDim0;
-  for (var d = 0u; d < kLaneDims; d++) {
-    out[at + d] = ${config.io}(acc[d] * norm);
-  }
+${unrolled(laneDims, (d) => `out[at + ${d}u] = ${config.io}(acc[${d}] * norm);`, '  ')}
   if (laneDim0 == 0u) {
     let value = (rowMax + log2(rowSum)) * kLn2;
     lse[(b * params.heads + h) * u32(kSeqLen) + u32(qi)] = select(kNegInfBits, bitcast<u32>(value), seen);

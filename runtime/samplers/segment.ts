@@ -43,6 +43,6 @@ export function segmentSample(
   boundaries: readonly number[],
   onStep?: StepListener,
 ): Promise<Float32Array> {
-  // With eta = 0 the student's segment jump is exactly a DDIM step between boundaries (Heek et al., Alg. 2).
+  // With eta = 0 the student's segment jump is exactly a DDIM step between boundaries (Heek et al.'s sampler).
   return ddimSample(model, xT, schedule, boundaries, onStep);
 }

@@ -5,6 +5,7 @@
  */
 import { WGSL_STORAGE_BUFFERS } from '../../codegen/wgsl/bindings.js';
 import type { WgslDeviceLimits } from '../../codegen/wgsl/kernel-config.js';
+import { GALLIVM_LOOP_LIMIT } from '../../codegen/wgsl/loop-budget.js';
 import { WebGpuUnavailableError } from './errors.js';
 
 /** What the backend's device supports; tests pick kernel variants from this, never from a backend name. */
@@ -30,6 +31,15 @@ const MAX_WORKGROUP = 1024;
 /** Workgroup memory the kernels can use well; more buys nothing at head dim 128. */
 const MAX_WORKGROUP_STORAGE = 32768;
 
+/**
+ * Mesa's software rasterisers (llvmpipe under OpenGL ES, lavapipe under Vulkan) compile shaders with gallivm,
+ * which ends every loop of an invocation after a fixed total of iterations (codegen/wgsl/loop-budget.ts).
+ * WebGPU exposes no limit for it, so it is recognised by the adapter's name.
+ */
+function isGallivm(description: string): boolean {
+  return /llvmpipe|lavapipe/i.test(description);
+}
+
 /** Request a device from `adapter` with the kernels' features and limits. */
 export async function openDevice(adapter: GPUAdapter): Promise<OpenDevice> {
   const a = adapter.limits;
@@ -43,24 +53,27 @@ export async function openDevice(adapter: GPUAdapter): Promise<OpenDevice> {
   const requiredFeatures: GPUFeatureName[] = [];
   if (f16) requiredFeatures.push('shader-f16');
   if (subgroups) requiredFeatures.push('subgroups');
-  const limits: WgslDeviceLimits = {
+  const info = adapter.info;
+  const description = [info.vendor, info.architecture, info.device, info.description]
+    .filter((s) => s)
+    .join(' ');
+  const workgroupLimits = {
     maxComputeWorkgroupStorageSize: Math.min(a.maxComputeWorkgroupStorageSize, MAX_WORKGROUP_STORAGE),
     maxComputeInvocationsPerWorkgroup: Math.min(a.maxComputeInvocationsPerWorkgroup, MAX_WORKGROUP),
     maxComputeWorkgroupSizeX: Math.min(a.maxComputeWorkgroupSizeX, MAX_WORKGROUP),
   };
+  const limits: WgslDeviceLimits = isGallivm(description)
+    ? { ...workgroupLimits, maxLoopIterations: GALLIVM_LOOP_LIMIT }
+    : workgroupLimits;
   const device = await adapter.requestDevice({
     label: 'tessera attention',
     requiredFeatures,
     requiredLimits: {
-      ...limits,
+      ...workgroupLimits,
       maxStorageBuffersPerShaderStage: WGSL_STORAGE_BUFFERS,
       maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
       maxBufferSize: a.maxBufferSize,
     },
   });
-  const info = adapter.info;
-  const description = [info.vendor, info.architecture, info.device, info.description]
-    .filter((s) => s)
-    .join(' ');
   return { device, capabilities: { f16, subgroups, limits, adapter: description || 'unknown adapter' } };
 }

@@ -10,11 +10,10 @@ import {
   renderParamStruct,
 } from '../../../codegen/cuda/kernel-params.js';
 import { renderCudaKernel } from '../../../codegen/cuda/kernel-source.js';
-import { attentionTilePattern, videoLayout } from '../../../compiler/analysis/reference-patterns.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
-import { planFromClasses } from './plan-fixture.js';
+import { builtinPlan } from '../../gpu/builtin-plans.js';
 
-const plan = planFromClasses(attentionTilePattern(videoLayout(2, 8, 16), 1), 128, 128);
+const plan = builtinPlan('attention_tile', { sizes: { t: 2, h: 8, w: 16 }, params: { a: 1 } }, 128);
 
 describe('renderCudaKernel options', () => {
   it.each([

@@ -24,7 +24,10 @@ export function walkPlans(large = false): WalkPlan[] {
     { walk: 'units', plan: builtinPlan('causal', { sizes: small, params: { token: false } }, 128) },
     { walk: 'units', plan: builtinPlan('frame_window', { sizes: odd, params: { r: 1 }, padUnit: 64 }, 64) },
     { walk: 'csr', plan: builtinPlan('attention_tile', { sizes: odd, params: { a: 1 } }, 64) },
-    { walk: 'csr', plan: builtinPlan('text_video', { sizes: { ...odd, l: 13 }, params: { a: 2 } }, 64, 128) },
+    {
+      walk: 'csr',
+      plan: builtinPlan('text_video', { sizes: { t: 4, h: 5, w: 7, l: 13 }, params: { a: 1 } }, 64, 128),
+    },
     { walk: 'csr', plan: builtinPlan('causal', { sizes: small, params: { token: true } }, 128) },
   ];
   if (large) {
