@@ -8,11 +8,10 @@
  * predicate is folded as it is built. `foldInt` / `foldBool` fold a whole tree bottom-up.
  */
 import {
+  applyIntBinary,
   type BoolExpr,
   type CmpOp,
   compare,
-  floorDiv,
-  floorMod,
   type IntBinaryOp,
   type IntExpr,
   type Side,
@@ -42,28 +41,9 @@ export function exprKey(e: IntExpr | BoolExpr): string {
   return JSON.stringify(e);
 }
 
-function applyBinary(op: IntBinaryOp, a: number, b: number): number {
-  switch (op) {
-    case 'add':
-      return a + b;
-    case 'sub':
-      return a - b;
-    case 'mul':
-      return a * b;
-    case 'div':
-      return floorDiv(a, b);
-    case 'mod':
-      return floorMod(a, b);
-    case 'min':
-      return Math.min(a, b);
-    case 'max':
-      return Math.max(a, b);
-  }
-}
-
 /** `op(a, b)` folded, with `a` and `b` already folded. */
 export function makeBinary(op: IntBinaryOp, a: IntExpr, b: IntExpr): IntExpr {
-  if (isConst(a) && isConst(b)) return constInt(applyBinary(op, a.value, b.value));
+  if (isConst(a) && isConst(b)) return constInt(applyIntBinary(op, a.value, b.value));
   switch (op) {
     case 'add':
       if (isConst(b, 0)) return a;

@@ -80,26 +80,28 @@ export function evalInt(e: IntExpr, q: TokenCoords, k: TokenCoords): number {
       return Math.abs(evalInt(e.a, q, k));
     case 'select':
       return evalBool(e.cond, q, k) ? evalInt(e.a, q, k) : evalInt(e.b, q, k);
-    default: {
-      const a = evalInt(e.a, q, k);
-      const b = evalInt(e.b, q, k);
-      switch (e.op) {
-        case 'add':
-          return a + b;
-        case 'sub':
-          return a - b;
-        case 'mul':
-          return a * b;
-        case 'div':
-          return floorDiv(a, b);
-        case 'mod':
-          return floorMod(a, b);
-        case 'min':
-          return Math.min(a, b);
-        case 'max':
-          return Math.max(a, b);
-      }
-    }
+    default:
+      return applyIntBinary(e.op, evalInt(e.a, q, k), evalInt(e.b, q, k));
+  }
+}
+
+/** A two-operand integer operation on values: the one definition evaluation and constant folding share. */
+export function applyIntBinary(op: IntBinaryOp, a: number, b: number): number {
+  switch (op) {
+    case 'add':
+      return a + b;
+    case 'sub':
+      return a - b;
+    case 'mul':
+      return a * b;
+    case 'div':
+      return floorDiv(a, b);
+    case 'mod':
+      return floorMod(a, b);
+    case 'min':
+      return Math.min(a, b);
+    case 'max':
+      return Math.max(a, b);
   }
 }
 
