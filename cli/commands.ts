@@ -6,11 +6,14 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Listr } from 'listr2';
+import { buildCubins } from '../codegen/cuda/nvcc.js';
 import { checkTile } from '../compiler/check/index.js';
+import { readLayerPlan } from '../compiler/layer-plan.js';
 import { layoutChoices } from '../compiler/layout-choice.js';
 import { bestBackend, smallVerificationPlan } from '../driver/backends.js';
 import { type CompileResult, compile, readSource } from '../driver/compile.js';
 import { generateBuiltins, generatedRoot, listGenerated } from '../driver/generate.js';
+import { compileLayerPlan, layerPlanSpeedup } from '../driver/layer-plans.js';
 import {
   makeCompileOptions,
   OptionError,
@@ -46,9 +49,7 @@ interface AnalysisCliOptions {
 }
 
 /** A `.tile` path, or a built-in pattern name with its default sizes and parameters. */
-async function resolveInput(
-  file: string,
-): Promise<{
+async function resolveInput(file: string): Promise<{
   source: SourceFile;
   defaults: { sizes: Record<string, number>; params: Record<string, number | boolean> };
 }> {
@@ -222,6 +223,12 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
       await writeFile(path, artifact.contents);
       written.push(`${path}  (${artifact.description})`);
     }
+    const cu = (result.outputs.artifacts ?? []).find((a) => a.path.endsWith('.cu'));
+    if (cu) {
+      const cubins = await buildCubins(join(outDir, cu.path));
+      written.push(...cubins.written);
+      if (cubins.skipped) process.stderr.write(`${cubins.skipped}\n`);
+    }
     const report = reportOf(result, cli);
     let verify: VerifyReport | undefined;
     if (cli.verify) {
@@ -340,6 +347,58 @@ export async function runGenerate(cli: { check?: boolean }): Promise<number> {
       return stale.length === 0 ? EXIT.ok : EXIT.input;
     }
     process.stdout.write(`generated/: ${files.length} files, ${stale.length} updated\n`);
+    return EXIT.ok;
+  } catch (error) {
+    return handleFailure(error);
+  }
+}
+
+/** Consecutive layers with the same instance, e.g. `2-15: tile_1_7`. */
+function layerRuns(assignment: readonly string[]): string[] {
+  const runs: string[] = [];
+  let start = 0;
+  for (let i = 1; i <= assignment.length; i++) {
+    if (i < assignment.length && assignment[i] === assignment[start]) continue;
+    runs.push(`${start === i - 1 ? start : `${start}-${i - 1}`}: ${assignment[start]}`);
+    start = i;
+  }
+  return runs;
+}
+
+/** `tessera layers`: compile every instance of a per-layer plan file and summarise the stack. */
+export async function runLayers(
+  file: string,
+  cli: { block: string; json?: boolean; cache: boolean },
+): Promise<number> {
+  try {
+    const plan = await readLayerPlan(file);
+    const { blockQ, blockK } = parseBlockSizes(cli.block);
+    const compiled = await compileLayerPlan(plan, blockQ, blockK, cli.cache ? undefined : null);
+    const instances = [...compiled.instances.entries()].map(([name, p]) => ({
+      name,
+      key: p.key,
+      layers: plan.assignment.filter((n) => n === name).length,
+      sparsity: p.stats.sparsity,
+      full: p.stats.full,
+      partial: p.stats.partial,
+    }));
+    const speedup = layerPlanSpeedup(compiled);
+    if (cli.json) {
+      process.stdout.write(
+        `${JSON.stringify({ file, layers: plan.layers, instances, assignment: plan.assignment, attentionSpeedup: speedup }, null, 2)}\n`,
+      );
+      return EXIT.ok;
+    }
+    process.stdout.write(`${file}: ${plan.layers} layers, blocks ${blockQ} x ${blockK}\n`);
+    for (const i of instances) {
+      process.stdout.write(
+        `  ${i.name.padEnd(16)} ${String(i.layers).padStart(3)} layers  ${(100 * i.sparsity).toFixed(1).padStart(5)}% skipped  ${i.key}\n`,
+      );
+    }
+    process.stdout.write(`  layers   ${layerRuns(plan.assignment).join(', ')}\n`);
+    process.stdout.write(
+      `  attention speedup predicted from computed blocks: ${speedup.toFixed(2)}x over dense in every layer\n`,
+    );
     return EXIT.ok;
   } catch (error) {
     return handleFailure(error);

@@ -4,7 +4,15 @@
  * 2 usage error, 3 verification failed, 70 internal error (a bug in tessera: please report it).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { runCheck, runCompile, runFormat, runGenerate, runInspect, runPatterns } from './commands.js';
+import {
+  runCheck,
+  runCompile,
+  runFormat,
+  runGenerate,
+  runInspect,
+  runLayers,
+  runPatterns,
+} from './commands.js';
 import { EXIT, handleFailure } from './exit.js';
 
 const program = new Command();
@@ -70,6 +78,17 @@ program
   .option('-c, --check', 'exit 1 if a file is not formatted')
   .action(async (files: string[], options) => {
     process.exitCode = await runFormat(files, options);
+  });
+
+program
+  .command('layers')
+  .description('compile every pattern of a per-layer plan file and summarise the stack')
+  .argument('<plan>', 'a per-layer plan (JSON, format tessera.layer-plan/1)')
+  .option('-b, --block <size>', 'block size, e.g. 128 or 128x64', '128')
+  .option('--json', 'print the summary as JSON')
+  .option('--no-cache', 'do not read or write the compile cache')
+  .action(async (plan: string, options) => {
+    process.exitCode = await runLayers(plan, options);
   });
 
 program

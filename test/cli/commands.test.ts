@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCheck, runCompile, runFormat, runInspect } from '../../cli/commands.js';
+import { runCheck, runCompile, runFormat, runInspect, runLayers } from '../../cli/commands.js';
 import { EXIT } from '../../cli/exit.js';
 import { buildPlan } from '../../compiler/build-plan.js';
 import { compileSource } from '../../compiler/frontend.js';
@@ -198,5 +198,40 @@ describe('tessera check and format', () => {
     );
     expect(r.err).toBe('');
     expect(r.code).toBe(EXIT.ok);
+  });
+});
+
+describe('tessera layers', () => {
+  it("compiles each instance of a per-layer plan once and predicts the stack's attention speedup", async () => {
+    const r = await capture(() =>
+      runLayers('models/plans/example-t8.json', { block: '128', json: true, cache: true }),
+    );
+    expect(r.code).toBe(EXIT.ok);
+    const summary = JSON.parse(r.out);
+    const byName = Object.fromEntries(summary.instances.map((i: { name: string }) => [i.name, i]));
+    expect([byName.full.layers, byName.tile_2_6.layers, byName.tile_1_7.layers]).toEqual([2, 4, 26]);
+    // 28,800 tokens are exactly 225 blocks of 128, so each computed block costs 128 x 128 pairs.
+    const computed = summary.instances.reduce(
+      (sum: number, i: { layers: number; full: number; partial: number }) =>
+        sum + i.layers * (i.full + i.partial) * 128 * 128,
+      0,
+    );
+    expect(summary.attentionSpeedup).toBeCloseTo((32 * 28800 * 28800) / computed, 10);
+  });
+
+  it('names the JSON path of a bad entry', async () => {
+    const path = join(dir, 'bad-plan.json');
+    await writeFile(
+      path,
+      JSON.stringify({
+        format: 'tessera.layer-plan/1',
+        layers: 2,
+        patterns: { x: { builtin: 'nope' } },
+        default: 'x',
+      }),
+    );
+    const r = await capture(() => runLayers(path, { block: '128', cache: true }));
+    expect(r.code).toBe(EXIT.input);
+    expect(r.err).toContain('$.patterns.x.builtin');
   });
 });

@@ -1,0 +1,287 @@
+/**
+ * Inputs of `tessera generate`: option values checked once (with messages naming the option), the video size
+ * turned into a latent shape, and the text-embeddings file read and validated.
+ *
+ * Text embeddings (safetensors) use the argument names of the Open-Sora-Plan / PixArt pipeline:
+ *   prompt_embeds                   [L, D] or [1, L, D]   F32, F16, BF16 or F64 (D = the config's caption width)
+ *   prompt_attention_mask           [L] or [1, L]         U8, BOOL, I32, I64 or a float type; values 0 or 1
+ *   negative_prompt_embeds          [L', D] ...           optional: the unconditional branch of guidance
+ *   negative_prompt_attention_mask  [L'] ...              required with negative_prompt_embeds
+ * Open-Sora-Plan's unconditional branch is the encoded negative prompt (the pipeline's default negative prompt
+ * is ""), so pass its encoding. Without it, guidance falls back to zero embeddings with an all-zero mask (the
+ * branch sees no text at all), and a warning says so.
+ */
+import { existsSync } from 'node:fs';
+import { OptionError } from '../driver/options.js';
+import { configFile } from '../models/configs/index.js';
+import {
+  blobToTensor,
+  SafetensorsError,
+  SafetensorsFile,
+  type SafetensorsTensor,
+} from '../runtime/io/safetensors.js';
+import { ModelConfigError, type OpenSoraConfig, readModelConfig } from '../runtime/model/config.js';
+import type { LatentShape } from '../runtime/model/denoiser.js';
+import type { TextCondition } from '../runtime/samplers/guidance.js';
+import {
+  SAMPLER_NAMES,
+  type SamplerName,
+  TIMESTEP_SPACINGS,
+  type TimestepSpacing,
+} from '../runtime/samplers/index.js';
+import { decodeValues } from '../runtime/tensor.js';
+
+/** Backends a model can be built on. */
+export type GenerateBackend = 'cpu' | 'cuda';
+
+/** The options of `tessera generate` as commander hands them over (strings until checked). */
+export interface GenerateCliOptions {
+  config: string;
+  weights: string;
+  textEmbeddings: string;
+  frames: string;
+  size: string;
+  sampler: string;
+  steps: string;
+  guidance: string;
+  spacing?: string;
+  plan?: string;
+  seed: string;
+  out: string;
+  backend: string;
+  json?: boolean;
+}
+
+/** Checked options. */
+export interface GenerateOptions {
+  readonly configName: string;
+  readonly weights: string;
+  readonly textEmbeddings: string;
+  readonly frames: number;
+  /** Video size in pixels. */
+  readonly width: number;
+  readonly height: number;
+  readonly sampler: SamplerName;
+  readonly steps: number;
+  readonly guidance: number;
+  readonly spacing?: TimestepSpacing;
+  readonly plan?: string;
+  readonly seed: number;
+  readonly out: string;
+  readonly backend: GenerateBackend;
+  readonly json: boolean;
+}
+
+/** Named video sizes: Open-Sora-Plan 1.2's 720p (1280 x 720) and 480p (640 x 480). */
+export const NAMED_SIZES: Readonly<Record<string, { width: number; height: number }>> = {
+  '720p': { width: 1280, height: 720 },
+  '480p': { width: 640, height: 480 },
+};
+
+/** The CausalVAE's compression (time x height x width): 4 x 8 x 8. */
+export const VAE_STRIDE = { frames: 4, height: 8, width: 8 } as const;
+
+function integer(option: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new OptionError(`${option}: expected an integer from ${min} to ${max}, found "${text}"`);
+  }
+  return value;
+}
+
+function choice<T extends string>(option: string, text: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new OptionError(`${option}: unknown value "${text}"; choose from ${choices.join(', ')}`);
+  }
+  return text as T;
+}
+
+/** `720p`, `480p` or `WxH` in pixels. */
+export function parseSize(text: string): { width: number; height: number } {
+  const named = NAMED_SIZES[text];
+  if (named) return named;
+  const match = /^(\d+)x(\d+)$/.exec(text);
+  if (!match) {
+    throw new OptionError(
+      `--size: expected ${Object.keys(NAMED_SIZES).join(', ')} or WxH (e.g. 1280x720), found "${text}"`,
+    );
+  }
+  return {
+    width: integer('--size', match[1] as string, 1),
+    height: integer('--size', match[2] as string, 1),
+  };
+}
+
+/** Check every option value; files are checked when read. */
+export function parseGenerateOptions(cli: GenerateCliOptions): GenerateOptions {
+  const guidance = Number(cli.guidance);
+  if (cli.guidance.trim() === '' || !Number.isFinite(guidance) || guidance < 0) {
+    throw new OptionError(
+      `--guidance: expected a non-negative number (1 = no guidance), found "${cli.guidance}"`,
+    );
+  }
+  const { width, height } = parseSize(cli.size);
+  const options: GenerateOptions = {
+    configName: cli.config,
+    weights: cli.weights,
+    textEmbeddings: cli.textEmbeddings,
+    frames: integer('--frames', cli.frames, 1),
+    width,
+    height,
+    sampler: choice('--sampler', cli.sampler, SAMPLER_NAMES),
+    steps: integer('--steps', cli.steps, 1, 1000),
+    guidance,
+    seed: integer('--seed', cli.seed, 0),
+    out: cli.out,
+    backend: choice('--backend', cli.backend, ['cpu', 'cuda'] as const),
+    json: cli.json === true,
+    ...(cli.spacing === undefined ? {} : { spacing: choice('--spacing', cli.spacing, TIMESTEP_SPACINGS) }),
+    ...(cli.plan === undefined ? {} : { plan: cli.plan }),
+  };
+  if ((options.frames - 1) % VAE_STRIDE.frames !== 0) {
+    throw new OptionError(
+      `--frames: the VAE compresses time 4x after the first frame, so frames must be 4k + 1 (e.g. 29, 93), found ${options.frames}`,
+    );
+  }
+  return options;
+}
+
+/** A config name (a file in models/configs, without `.json`) or a path to a config JSON file. */
+export async function resolveConfig(nameOrPath: string): Promise<OpenSoraConfig> {
+  const path = existsSync(nameOrPath) ? nameOrPath : configFile(`${nameOrPath}.json`);
+  if (!existsSync(path)) {
+    throw new OptionError(
+      `--config: "${nameOrPath}" is neither a file nor a config in models/configs (e.g. open-sora-plan-1.2, tiny)`,
+    );
+  }
+  try {
+    return await readModelConfig(path);
+  } catch (e) {
+    if (e instanceof ModelConfigError) throw new OptionError(`--config: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The latent shape of a video: frames (F - 1) / 4 + 1, height / 8, width / 8, checked against the patch. */
+export function latentShape(config: OpenSoraConfig, options: GenerateOptions): LatentShape {
+  const [, patchH, patchW] = config.patch;
+  for (const [what, pixels, patch] of [
+    ['height', options.height, patchH],
+    ['width', options.width, patchW],
+  ] as const) {
+    const unit = VAE_STRIDE.height * patch;
+    if (pixels % unit !== 0) {
+      throw new OptionError(
+        `--size: ${what} ${pixels} must be a multiple of ${unit} (VAE stride ${VAE_STRIDE.height} x patch ${patch})`,
+      );
+    }
+  }
+  return {
+    channels: config.inChannels,
+    frames: (options.frames - 1) / VAE_STRIDE.frames + 1,
+    height: options.height / VAE_STRIDE.height,
+    width: options.width / VAE_STRIDE.width,
+  };
+}
+
+/** Prompt and (optional) negative prompt, read from a text-embeddings file. */
+export interface TextEmbeddings {
+  readonly cond: TextCondition;
+  readonly uncond?: TextCondition;
+}
+
+/** Drop a leading batch axis of 1. */
+function unbatched(file: string, t: SafetensorsTensor, rank: number): readonly number[] {
+  const shape = t.shape.length === rank + 1 && t.shape[0] === 1 ? t.shape.slice(1) : t.shape;
+  if (shape.length !== rank) {
+    throw new SafetensorsError(
+      file,
+      t.name,
+      `expected ${rank === 2 ? '[L, D] or [1, L, D]' : '[L] or [1, L]'}, got [${t.shape.join(', ')}]`,
+    );
+  }
+  return shape;
+}
+
+function maskValues(file: string, t: SafetensorsTensor): Float64Array {
+  if (t.dtype === 'BOOL') return Float64Array.from(t.bytes);
+  if (t.dtype === 'I64') {
+    // Tokenizers emit int64 masks; only 0 and 1 are valid, so the high words must be zero.
+    const words = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+    return Float64Array.from({ length: t.bytes.byteLength / 8 }, (_, i) =>
+      words.getUint32(8 * i + 4, true) === 0 ? words.getUint32(8 * i, true) : Number.NaN,
+    );
+  }
+  return decodeValues(blobToTensor(file, t.name, t));
+}
+
+async function readCondition(
+  file: SafetensorsFile,
+  embedName: string,
+  maskName: string,
+  width: number,
+): Promise<TextCondition> {
+  const embed = await file.read(embedName);
+  if (!['F32', 'F16', 'BF16', 'F64'].includes(embed.dtype)) {
+    throw new SafetensorsError(
+      file.path,
+      embedName,
+      `expected a float dtype (F32, F16, BF16, F64), got ${embed.dtype}`,
+    );
+  }
+  const [length, channels] = unbatched(file.path, embed, 2) as [number, number];
+  if (channels !== width) {
+    throw new SafetensorsError(
+      file.path,
+      embedName,
+      `embeddings are ${channels} wide, the model's caption projection takes ${width}`,
+    );
+  }
+  if (length === 0) throw new SafetensorsError(file.path, embedName, 'holds no tokens');
+  const embeddings = Float32Array.from(decodeValues(blobToTensor(file.path, embedName, embed)));
+  if (!embeddings.every(Number.isFinite))
+    throw new SafetensorsError(file.path, embedName, 'holds NaN or infinite values');
+  const maskTensor = await file.read(maskName).catch((e: unknown) => {
+    if (e instanceof SafetensorsError && e.tensor === maskName) {
+      throw new SafetensorsError(
+        file.path,
+        maskName,
+        `missing: ${embedName} needs its attention mask (1 = token, 0 = padding)`,
+      );
+    }
+    throw e;
+  });
+  const [maskLength] = unbatched(file.path, maskTensor, 1) as [number];
+  if (maskLength !== length) {
+    throw new SafetensorsError(
+      file.path,
+      maskName,
+      `has ${maskLength} entries for ${length} tokens of ${embedName}`,
+    );
+  }
+  const values = maskValues(file.path, maskTensor);
+  if (!values.every((v) => v === 0 || v === 1))
+    throw new SafetensorsError(file.path, maskName, 'values must be 0 or 1');
+  return { embeddings, mask: Uint8Array.from(values) };
+}
+
+/** Read the prompt (and negative prompt, when present) from a text-embeddings safetensors file. */
+export async function readTextEmbeddings(path: string, width: number): Promise<TextEmbeddings> {
+  const file = await SafetensorsFile.open(path);
+  try {
+    const cond = await readCondition(file, 'prompt_embeds', 'prompt_attention_mask', width);
+    const hasNegative = file.entries.some((e) => e.name === 'negative_prompt_embeds');
+    if (!hasNegative) return { cond };
+    return {
+      cond,
+      uncond: await readCondition(file, 'negative_prompt_embeds', 'negative_prompt_attention_mask', width),
+    };
+  } finally {
+    await file.close();
+  }
+}
+
+/** The unconditional branch when the file has none: no visible text (zero embeddings, all-zero mask). */
+export function emptyCondition(length: number, width: number): TextCondition {
+  return { embeddings: new Float32Array(length * width), mask: new Uint8Array(length) };
+}

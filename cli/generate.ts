@@ -1,0 +1,199 @@
+/**
+ * `tessera generate`: sample a video latent with the Open-Sora-Plan 1.2 DiT from text embeddings, and write it
+ * as safetensors (`latents` [1, C, T, H, W] float32, with the run's settings in the metadata). Progress goes to
+ * stderr (one updating line on a terminal, a line per step otherwise); the timing report goes to stdout (JSON
+ * with --json).
+ */
+import { OptionError } from '../driver/options.js';
+import { writeSafetensors } from '../runtime/io/safetensors.js';
+import type { OpenSoraConfig } from '../runtime/model/config.js';
+import type { Denoiser, LatentShape } from '../runtime/model/denoiser.js';
+import {
+  DEFAULT_SPACING,
+  guidedPredictor,
+  linearDdpmSchedule,
+  type StepReport,
+  sample,
+  sampleTimesteps,
+} from '../runtime/samplers/index.js';
+import { fromStorage } from '../runtime/tensor.js';
+import { handleFailure } from './exit.js';
+import {
+  emptyCondition,
+  type GenerateBackend,
+  type GenerateCliOptions,
+  type GenerateOptions,
+  latentShape,
+  parseGenerateOptions,
+  readTextEmbeddings,
+  resolveConfig,
+} from './generate-inputs.js';
+
+/** What building a network needs: the model is bound to one latent shape and one per-layer plan. */
+export interface DenoiserRequest {
+  readonly config: OpenSoraConfig;
+  /** Path of the diffusers-style safetensors checkpoint. */
+  readonly weights: string;
+  /** Path of the per-layer plan JSON; absent means full attention everywhere. */
+  readonly plan?: string;
+  readonly latent: LatentShape;
+  readonly backend: GenerateBackend;
+}
+
+/** A text sink (stdout, stderr, or a test's buffer); `isTTY` turns on the updating progress line. */
+export interface TextSink {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+}
+
+/** What `runGenerate` needs from the outside world; tests inject fakes. */
+export interface GenerateDependencies {
+  createDenoiser(request: DenoiserRequest): Promise<Denoiser>;
+  readonly stdout?: TextSink;
+  readonly stderr?: TextSink;
+}
+
+/** Per-step timings and where the latents went. */
+export interface GenerateReport {
+  readonly out: string;
+  readonly sampler: string;
+  readonly timesteps: readonly number[];
+  readonly steps: readonly StepReport[];
+  readonly totalMs: number;
+  /** Share of step time spent in attention, when the network reports attention time for every step. */
+  readonly attentionShare?: number;
+}
+
+/** One updating progress line on a terminal; one line per step otherwise. */
+function progressPrinter(sink: TextSink, width = 30): (r: StepReport) => void {
+  return (r) => {
+    const done = r.index + 1;
+    const filled = Math.round((width * done) / r.of);
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+    const line = `${bar} step ${done}/${r.of}  t=${formatTimestep(r.timestep)}  ${r.ms.toFixed(0)} ms`;
+    if (sink.isTTY) sink.write(`\r${line}${done === r.of ? '\n' : ''}`);
+    else sink.write(`${line}\n`);
+  };
+}
+
+function formatTimestep(t: number): string {
+  return Number.isInteger(t) ? String(t) : t.toFixed(2);
+}
+
+/** The report printed for humans. */
+export function formatGenerateReport(report: GenerateReport): string {
+  const lines = [
+    `wrote ${report.out}`,
+    `${report.sampler}: ${report.steps.length} steps, ${report.totalMs.toFixed(1)} ms`,
+  ];
+  const withAttention = report.attentionShare !== undefined;
+  lines.push(`  step  timestep        ms${withAttention ? '  attention ms' : ''}`);
+  for (const s of report.steps) {
+    const attention = withAttention ? `  ${(s.attentionMs ?? 0).toFixed(1).padStart(12)}` : '';
+    lines.push(
+      `  ${String(s.index + 1).padStart(4)}  ${formatTimestep(s.timestep).padStart(8)}  ${s.ms.toFixed(1).padStart(8)}${attention}`,
+    );
+  }
+  const mean = report.steps.length ? report.totalMs / report.steps.length : 0;
+  lines.push(`mean ${mean.toFixed(1)} ms per step`);
+  if (withAttention)
+    lines.push(`attention ${(100 * (report.attentionShare as number)).toFixed(1)}% of step time`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Sample and write the latents; returns the report (errors are thrown, see {@link runGenerate}). */
+export async function generate(
+  options: GenerateOptions,
+  deps: GenerateDependencies,
+): Promise<GenerateReport> {
+  const stderr = deps.stderr ?? process.stderr;
+  const config = await resolveConfig(options.configName);
+  const latent = latentShape(config, options);
+  const text = await readTextEmbeddings(options.textEmbeddings, config.captionChannels);
+  let uncond = text.uncond;
+  if (options.guidance !== 1 && !uncond) {
+    stderr.write(
+      'tessera: warning: no negative_prompt_embeds in the text embeddings; the unconditional branch sees no text ' +
+        '(Open-Sora-Plan encodes the negative prompt, "" by default)\n',
+    );
+    uncond = emptyCondition(text.cond.mask.length, config.captionChannels);
+  }
+  const denoiser = await deps.createDenoiser({
+    config,
+    weights: options.weights,
+    latent,
+    backend: options.backend,
+    ...(options.plan === undefined ? {} : { plan: options.plan }),
+  });
+  const model = guidedPredictor(denoiser, {
+    cond: text.cond,
+    scale: options.guidance,
+    ...(uncond === undefined ? {} : { uncond }),
+  });
+  const schedule = linearDdpmSchedule();
+  const request = {
+    sampler: options.sampler,
+    steps: options.steps,
+    seed: options.seed,
+    ...(options.spacing === undefined ? {} : { spacing: options.spacing }),
+  };
+  const timesteps = sampleTimesteps(schedule, request);
+  const steps: StepReport[] = [];
+  const progress = progressPrinter(stderr);
+  const latents = await sample(model, schedule, {
+    ...request,
+    onStep: (r) => {
+      steps.push(r);
+      progress(r);
+    },
+  });
+  const { channels, frames, height, width } = latent;
+  await writeSafetensors(
+    options.out,
+    { latents: fromStorage('float32', [1, channels, frames, height, width], latents, 'latents') },
+    {
+      format: 'tessera-latents',
+      config: config.name,
+      sampler: options.sampler,
+      steps: String(options.steps),
+      spacing: options.spacing ?? DEFAULT_SPACING[options.sampler],
+      timesteps: JSON.stringify(timesteps),
+      guidance: String(options.guidance),
+      seed: String(options.seed),
+      plan: options.plan ?? 'full',
+      frames: String(options.frames),
+      size: `${options.width}x${options.height}`,
+      backend: options.backend,
+    },
+  );
+  const totalMs = steps.reduce((a, s) => a + s.ms, 0);
+  const attentionMs = steps.every((s) => s.attentionMs !== undefined)
+    ? steps.reduce((a, s) => a + (s.attentionMs as number), 0)
+    : undefined;
+  return {
+    out: options.out,
+    sampler: options.sampler,
+    timesteps,
+    steps,
+    totalMs,
+    ...(attentionMs === undefined || totalMs === 0 ? {} : { attentionShare: attentionMs / totalMs }),
+  };
+}
+
+/** The command: check options, generate, print the report; returns the exit code (see `cli/exit.ts`). */
+export async function runGenerate(cli: GenerateCliOptions, deps: GenerateDependencies): Promise<number> {
+  const stdout = deps.stdout ?? process.stdout;
+  try {
+    const options = parseGenerateOptions(cli);
+    const report = await generate(options, deps);
+    stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatGenerateReport(report));
+    return 0;
+  } catch (error) {
+    return handleFailure(error);
+  }
+}
+
+/** The error for a backend this build cannot create a network on. */
+export function unsupportedBackend(backend: GenerateBackend): OptionError {
+  return new OptionError(`--backend: the ${backend} backend cannot run the DiT graph in this build`);
+}
