@@ -1,19 +1,23 @@
 /**
  * CUDA kernel benchmark at Open-Sora-Plan shapes (batch 1, 24 heads, head dim 96, bf16; 28,800 and 86,400
  * tokens): full attention and the Attention Tile masks, timed with device events (warm-up, median of fresh
- * runs). Writes `ours.json` and, per mask, the FlexAttention block tables and mask_mod into the output
- * folder, for `bench/gpu/bench_attention.py`, which times PyTorch SDPA (flash, cuDNN) and FlexAttention on
- * the same masks in the same session and prints the side-by-side table.
+ * runs). Plans come from the built-in patterns (`models/patterns/attention-tile.tile`, `full.tile`) through
+ * the front end and `buildPlan`. Writes `ours.json` and, per mask, the FlexAttention block mask
+ * (`codegen/flex/block-mask.ts`, safetensors) and mask_mod into the output folder, for
+ * `bench/gpu/bench_attention.py`, which times PyTorch SDPA (flash, cuDNN) and FlexAttention on the same masks
+ * in the same session and prints the side-by-side table.
  *
  * Usage: node dist/bench/cuda-attention.js <outDir> [iterations]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { attentionTilePattern, fullPattern, videoLayout } from '../compiler/analysis/reference-patterns.js';
+import { renderFlexMaskMod } from '../codegen/cuda/flex-mask-mod.js';
+import { writeFlexBlockMask } from '../codegen/flex/block-mask.js';
+import { buildPlan } from '../compiler/build-plan.js';
+import { compileSource } from '../compiler/frontend.js';
 import type { BlockPlan } from '../compiler/plan.js';
+import { findBuiltinPattern } from '../models/patterns/index.js';
 import { CudaAttention, CudaDevice, type DeviceTensor } from '../runtime/cuda/index.js';
-import { planFromClasses } from '../test/codegen/cuda/plan-fixture.js';
-import { exportFlexBlockMask } from '../test/gpu/flex-export.js';
 
 const HEADS = 24;
 const HEAD_DIM = 96;
@@ -52,11 +56,14 @@ function maskName(frames: number, globals: number | null): string {
   return globals === null ? 'full' : `${globals}:${frames - globals}`;
 }
 
+/** The plan of `full.tile` (globals null) or `attention-tile.tile` with `a = globals`, block 128. */
 function planFor(frames: number, globals: number | null): BlockPlan {
-  const layout = videoLayout(frames, H, W);
-  return globals === null
-    ? planFromClasses(fullPattern(layout), 128, 128, { kind: 'dense' })
-    : planFromClasses(attentionTilePattern(layout, globals), 128, 128);
+  const entry = findBuiltinPattern(globals === null ? 'full' : 'attention_tile')!;
+  const pattern = compileSource(
+    { name: entry.file, text: readFileSync(entry.file, 'utf8') },
+    { sizes: { t: frames, h: H, w: W }, params: globals === null ? {} : { a: globals } },
+  );
+  return buildPlan(pattern, 128, 128);
 }
 
 function median(xs: number[]): number {
@@ -64,7 +71,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const outDir = process.argv[2] ?? 'bench-out';
   const iterations = Number(process.argv[3] ?? 20);
   mkdirSync(outDir, { recursive: true });
@@ -110,7 +117,8 @@ function main(): void {
     const denseFlops = 4 * S * S * HEAD_DIM * HEADS;
     const name = maskName(frames, globals);
     const prefix = `T${frames}_${name.replace(':', '-')}`;
-    exportFlexBlockMask(plan, outDir, prefix);
+    await writeFlexBlockMask(join(outDir, `${prefix}.blockmask.safetensors`), plan);
+    writeFileSync(join(outDir, `${prefix}.mask_mod.py`), renderFlexMaskMod(plan.pattern));
     rows.push({
       prefix,
       frames,
@@ -129,6 +137,7 @@ function main(): void {
       registers: attention.loaded.registers,
       localBytes: attention.loaded.localBytes,
       kernel: attention.kernel.name,
+      keyWalk: plan.closedForm ? plan.closedForm.kind : 'csr',
     });
     console.log(
       `${prefix}: ${ms.toFixed(3)} ms, ${((computed * blockFlops) / ms / 1e9).toFixed(1)} TFLOP/s on computed blocks`,
@@ -149,4 +158,4 @@ function main(): void {
   device.dispose();
 }
 
-main();
+await main();

@@ -320,7 +320,7 @@ export function runPatterns(): number {
   return EXIT.ok;
 }
 
-/** `tessera generate`: rewrite `generated/` (or, with --check, fail when it is stale). */
+/** `tessera regenerate`: rewrite `generated/` (or, with --check, fail when it is stale). */
 export async function runGenerate(cli: { check?: boolean }): Promise<number> {
   try {
     const root = generatedRoot();
@@ -373,7 +373,7 @@ export async function runLayers(
   try {
     const plan = await readLayerPlan(file);
     const { blockQ, blockK } = parseBlockSizes(cli.block);
-    const compiled = await compileLayerPlan(plan, blockQ, blockK, cli.cache ? undefined : null);
+    const compiled = await compileLayerPlan(plan, blockQ, blockK, cli.cache ? undefined : null, file);
     const instances = [...compiled.instances.entries()].map(([name, p]) => ({
       name,
       key: p.key,

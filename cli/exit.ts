@@ -15,8 +15,12 @@ const USER_ERROR_NAMES = new Set([
   'LayerPlanError',
   'SafetensorsError',
   'TensorError',
-  'BackendUnavailableError',
   'InputFileError',
+  'ModelConfigError',
+  'WebGpuUnavailableError',
+  'CudaUnavailableError',
+  'RandomError',
+  'GuidanceError',
 ]);
 
 /** The source text a diagnostic points into, read again from disk (null if it cannot be read). */

@@ -4,7 +4,6 @@
  * stderr (one updating line on a terminal, a line per step otherwise); the timing report goes to stdout (JSON
  * with --json).
  */
-import { OptionError } from '../driver/options.js';
 import { writeSafetensors } from '../runtime/io/safetensors.js';
 import type { OpenSoraConfig } from '../runtime/model/config.js';
 import type { Denoiser, LatentShape } from '../runtime/model/denoiser.js';
@@ -71,7 +70,8 @@ function progressPrinter(sink: TextSink, width = 30): (r: StepReport) => void {
     const filled = Math.round((width * done) / r.of);
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
     const line = `${bar} step ${done}/${r.of}  t=${formatTimestep(r.timestep)}  ${r.ms.toFixed(0)} ms`;
-    if (sink.isTTY) sink.write(`\r${line}${done === r.of ? '\n' : ''}`);
+    // ESC[K clears what a longer previous line left behind.
+    if (sink.isTTY) sink.write(`\r${line}\x1b[K${done === r.of ? '\n' : ''}`);
     else sink.write(`${line}\n`);
   };
 }
@@ -191,9 +191,4 @@ export async function runGenerate(cli: GenerateCliOptions, deps: GenerateDepende
   } catch (error) {
     return handleFailure(error);
   }
-}
-
-/** The error for a backend this build cannot create a network on. */
-export function unsupportedBackend(backend: GenerateBackend): OptionError {
-  return new OptionError(`--backend: the ${backend} backend cannot run the DiT graph in this build`);
 }

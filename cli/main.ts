@@ -8,12 +8,14 @@ import {
   runCheck,
   runCompile,
   runFormat,
-  runGenerate,
   runInspect,
   runLayers,
   runPatterns,
+  runGenerate as runRegenerate,
 } from './commands.js';
 import { EXIT, handleFailure } from './exit.js';
+import { runGenerate } from './generate.js';
+import { createModelDenoiser } from './generate-model.js';
 
 const program = new Command();
 program
@@ -99,11 +101,40 @@ program
   });
 
 program
-  .command('generate')
+  .command('regenerate')
   .description('rewrite generated/ (kernels and bindings of every built-in pattern)')
   .option('-c, --check', 'only report stale files; exit 1 if any')
   .action(async (options) => {
-    process.exitCode = await runGenerate(options);
+    process.exitCode = await runRegenerate(options);
+  });
+
+program
+  .command('generate')
+  .description(
+    'sample a video latent with the Open-Sora-Plan 1.2 DiT from text embeddings (writes safetensors)',
+  )
+  .requiredOption(
+    '--config <name>',
+    'model config: a name in models/configs (open-sora-plan-1.2, tiny) or a JSON path',
+  )
+  .requiredOption('--weights <file>', 'diffusers-style safetensors checkpoint')
+  .requiredOption(
+    '--text-embeddings <file>',
+    'safetensors with prompt_embeds and prompt_attention_mask (optional negative_prompt_embeds and its mask)',
+  )
+  .option('--frames <n>', 'video frames, 4k + 1 (latent frames (F - 1) / 4 + 1)', '29')
+  .option('--size <size>', 'video size: 720p (1280x720), 480p (640x480) or WxH', '720p')
+  .option('--sampler <name>', 'segment (multistep consistency student), ddim or euler-a', 'segment')
+  .option('--steps <n>', 'network evaluations: inference steps, or segments for the segment sampler', '20')
+  .option('--spacing <spacing>', 'timestep spacing: leading, trailing or linspace (default: per sampler)')
+  .option('--guidance <scale>', 'classifier-free guidance scale (1 = none)', '7.5')
+  .option('--plan <file>', 'per-layer attention plan JSON (default: full attention everywhere)')
+  .option('--seed <n>', 'seed of the initial noise and of ancestral noise', '0')
+  .option('-o, --out <file>', 'where to write the latents', 'latents.safetensors')
+  .option('--backend <name>', 'cpu or cuda', 'cpu')
+  .option('--json', 'print the timing report as JSON')
+  .action(async (options) => {
+    process.exitCode = await runGenerate(options, { createDenoiser: createModelDenoiser });
   });
 
 try {

@@ -1,6 +1,6 @@
 /**
  * `generated/`: what `tessera compile` writes for every built-in pattern at its reference configuration
- * (bindings, WGSL and CUDA kernels), checked in so a reader sees real output. `tessera generate` rewrites it;
+ * (bindings, WGSL and CUDA kernels), checked in so a reader sees real output. `tessera regenerate` rewrites it;
  * a test regenerates it in memory and fails on any difference.
  */
 import { readdir, readFile } from 'node:fs/promises';

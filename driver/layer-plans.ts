@@ -3,11 +3,11 @@
  * through the plan cache), and each layer gets the block plan of its instance. The model runtime and
  * `tessera layers` both use this.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { CompileCache } from '../compiler/cache.js';
-import type { LayerPlan } from '../compiler/layer-plan.js';
-import { LayerPlanError } from '../compiler/layer-plan.js';
+import { type LayerPatternRef, type LayerPlan, LayerPlanError } from '../compiler/layer-plan.js';
 import type { BlockPlan } from '../compiler/plan.js';
+import type { SourceFile } from '../dsl/source.js';
 import { findBuiltinPattern } from '../models/patterns/index.js';
 import { compile } from './compile.js';
 import { makeCompileOptions } from './options.js';
@@ -22,35 +22,47 @@ export interface CompiledLayerPlan {
   readonly layers: readonly BlockPlan[];
 }
 
+/**
+ * The `.tile` source of one named instance of a layer plan (a built-in pattern or a file) and the pattern's
+ * name in it. `planFile` names the plan in errors.
+ */
+export function layerPatternSource(
+  ref: LayerPatternRef,
+  name: string,
+  planFile: string,
+): { source: SourceFile; pattern: string | undefined } {
+  const at = `$.patterns.${name}`;
+  let path = ref.file;
+  let pattern = ref.pattern ?? undefined;
+  if (ref.builtin !== null) {
+    const builtin = findBuiltinPattern(ref.builtin);
+    if (!builtin)
+      throw new LayerPlanError(planFile, `${at}.builtin`, `no built-in pattern named "${ref.builtin}"`);
+    path = builtin.file;
+    pattern = builtin.name;
+  }
+  try {
+    return { source: { name: path!, text: readFileSync(path!, 'utf8') }, pattern };
+  } catch (error) {
+    throw new LayerPlanError(
+      planFile,
+      `${at}.file`,
+      `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  }
+}
+
 /** Compile every instance of `plan` at the given block sizes. */
 export async function compileLayerPlan(
   plan: LayerPlan,
   blockQ: number,
   blockK: number,
   cache?: CompileCache | null,
+  planFile = '<layer plan>',
 ): Promise<CompiledLayerPlan> {
   const instances = new Map<string, BlockPlan>();
   for (const [name, ref] of Object.entries(plan.patterns)) {
-    let path = ref.file;
-    let pattern = ref.pattern ?? undefined;
-    if (ref.builtin !== null) {
-      const builtin = findBuiltinPattern(ref.builtin);
-      if (!builtin)
-        throw new LayerPlanError(
-          'layer plan',
-          `$.patterns.${name}.builtin`,
-          `no built-in pattern named "${ref.builtin}"`,
-        );
-      path = builtin.file;
-      pattern = builtin.name;
-    }
-    const text = await readFile(path!, 'utf8').catch((error: Error) => {
-      throw new LayerPlanError(
-        'layer plan',
-        `$.patterns.${name}.file`,
-        `cannot read ${path}: ${error.message}`,
-      );
-    });
+    const { source, pattern } = layerPatternSource(ref, name, planFile);
     const options = makeCompileOptions({
       pattern,
       params: ref.params,
@@ -60,7 +72,7 @@ export async function compileLayerPlan(
       targets: [],
     });
     const { outputs } = await compile({
-      source: { name: path!, text },
+      source,
       options,
       ...(cache !== undefined ? { cache } : {}),
     });
@@ -69,7 +81,7 @@ export async function compileLayerPlan(
   const lengths = new Set([...instances.values()].map((p) => p.seqLen));
   if (lengths.size > 1) {
     throw new LayerPlanError(
-      'layer plan',
+      planFile,
       '$.patterns',
       `instances disagree on the sequence length (${[...lengths].join(', ')} tokens): every layer must see the same tokens`,
     );

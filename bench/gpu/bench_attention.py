@@ -37,7 +37,7 @@ def main():
         dense_flops = 4 * S * S * D * H
         computed_flops = row["tflopsComputed"] * row["ms"] * 1e9
         entry = {"mask": row["mask"], "frames": row["frames"], "tokens": S, "ours_ms": row["ms"]}
-        mask = load_block_mask(directory, row["prefix"], S)
+        mask = load_block_mask(directory, row["prefix"])
         entry["flex_ms"] = median_ms(lambda: flex(q, k, v, block_mask=mask))
         if row["mask"] == "full":
             for name, backend in (("sdpa_flash_ms", SDPBackend.FLASH_ATTENTION), ("sdpa_cudnn_ms", SDPBackend.CUDNN_ATTENTION)):

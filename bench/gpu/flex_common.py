@@ -1,11 +1,11 @@
-"""Shared helpers of the GPU-side Python scripts: load tessera's exported block tables and mask_mod as a
-FlexAttention BlockMask (the same mask our kernel walks), and time a callable the METHOD.md way."""
+"""Shared helpers of the GPU-side Python scripts: load tessera's exported block mask (safetensors written by
+codegen/flex/block-mask.ts) and mask_mod as a FlexAttention BlockMask (the same mask our kernel walks), and
+time a callable the METHOD.md way."""
 import importlib.util
 import os
 import sys
 
-import numpy as np
-import torch
+from safetensors import safe_open
 from torch.nn.attention.flex_attention import BlockMask
 
 
@@ -19,19 +19,19 @@ def load_mask_mod(path):
     return module.mask_mod
 
 
-def load_block_mask(directory, prefix, seq_len, block=128, device="cuda"):
-    """BlockMask from `<prefix>.kv_num_blocks.npy` ... and `<prefix>.mask_mod.py` written by tessera."""
-
-    def t(name):
-        return torch.from_numpy(np.load(os.path.join(directory, f"{prefix}.{name}.npy"))).to(device)
-
+def load_block_mask(directory, prefix, device="cuda"):
+    """BlockMask from `<prefix>.blockmask.safetensors` and `<prefix>.mask_mod.py` written by tessera."""
+    with safe_open(os.path.join(directory, f"{prefix}.blockmask.safetensors"), framework="pt", device=device) as f:
+        meta = f.metadata()
+        t = {name: f.get_tensor(name) for name in f.keys()}
+    seq_len = int(meta["seq_len"])
     mask_mod = load_mask_mod(os.path.join(directory, f"{prefix}.mask_mod.py"))
     return BlockMask.from_kv_blocks(
-        t("kv_num_blocks"),
-        t("kv_indices"),
-        t("full_kv_num_blocks"),
-        t("full_kv_indices"),
-        BLOCK_SIZE=block,
+        t["kv_num_blocks"],
+        t["kv_indices"],
+        t["full_kv_num_blocks"],
+        t["full_kv_indices"],
+        BLOCK_SIZE=(int(meta["q_block_size"]), int(meta["kv_block_size"])),
         mask_mod=mask_mod,
         seq_lengths=(seq_len, seq_len),
     )

@@ -1,7 +1,7 @@
 """Compare tessera's CUDA kernel output with FlexAttention on the same inputs and the same block mask.
 
-Reads what `test/gpu/attention.gpu.ts` exported (TESSERA_FLEX_DIR): q, k, v (bf16 values as float32),
-our out and lse, the block tables and mask_mod. Prints the relative errors; exits 1 above 1e-2.
+Reads what `test/gpu/attention.gpu.ts` exported (TESSERA_FLEX_DIR): flex_case.tensors.safetensors (q, k, v as
+bf16 values in float32, our out and lse), the block mask (safetensors) and mask_mod. Prints the relative errors; exits 1 above 1e-2.
 Usage: python3 bench/gpu/flex_compare.py <dir>
 """
 import json
@@ -9,8 +9,8 @@ import math
 import os
 import sys
 
-import numpy as np
 import torch
+from safetensors.torch import load_file
 from torch.nn.attention.flex_attention import flex_attention
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -20,10 +20,10 @@ from flex_common import load_block_mask  # noqa: E402
 def main():
     directory = sys.argv[1]
     meta = json.load(open(os.path.join(directory, "flex_case.json")))
-    load = lambda name: torch.from_numpy(np.load(os.path.join(directory, f"flex_case.{name}.npy"))).cuda()
-    q, k, v = (load(n).to(torch.bfloat16) for n in ("q", "k", "v"))
-    ours, ours_lse = load("out"), load("lse")
-    mask = load_block_mask(directory, "flex_case", meta["seqLen"], meta["blockQ"])
+    t = load_file(os.path.join(directory, "flex_case.tensors.safetensors"), device="cuda")
+    q, k, v = (t[n].to(torch.bfloat16) for n in ("q", "k", "v"))
+    ours, ours_lse = t["out"], t["lse"]
+    mask = load_block_mask(directory, "flex_case")
     out, lse = torch.compile(flex_attention)(q, k, v, block_mask=mask, return_lse=True)
     out, lse = out.float(), lse.float()
     # Reference in float64 on the same bf16 inputs, dense with the mask_mod, to judge both implementations.

@@ -85,7 +85,8 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '  TpKeyWalk walk{};',
     '  tp_walk_begin(walk, p, qb);',
     '  bool has = tp_walk_next(walk, p);',
-    '  int key0 = walk.key0, mode = walk.mode;',
+    // The tile's mask mode is only read where something can be masked.
+    `  int key0 = walk.key0${decodeKeys ? ', mode = walk.mode' : ''};`,
     '  if (has) {',
     '    tp_load_tile(sK, gK, p.k_seq, key0, tid);',
     '    tp_load_tile(sV, gV, p.v_seq, key0, tid);',
@@ -125,7 +126,7 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '    }',
     '    first_tile = false;',
     '    const bool next_has = tp_walk_next(walk, p);',
-    '    const int next_key0 = walk.key0, next_mode = walk.mode;',
+    `    const int next_key0 = walk.key0${decodeKeys ? ', next_mode = walk.mode' : ''};`,
     '    if (next_has) {',
     '      tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);',
     '      tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);',
@@ -158,20 +159,30 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '    }',
   );
   if (decodeKeys) {
-    push(
-      '',
-      '    if (mode != kMaskNone) {',
-      '      const TpToken* tTok = sTok + stage * kTileK;',
-      '#pragma unroll',
-      '      for (int j = 0; j < kTileK / 8; ++j) {',
-      '#pragma unroll',
-      '        for (int e = 0; e < 4; ++e) {',
-      '          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];',
-    );
-    if (o.elementMask)
-      push('          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;');
-    else push('          const bool ok = kt.seg != 0;');
-    push('          if (!ok) s[j][e] = tp_neg_inf();', '        }', '      }', '    }');
+    // The mode test sits outside the element loops, so the loops themselves hold no branch.
+    const maskLoop = (indent: string, keep: string) => [
+      `${indent}#pragma unroll`,
+      `${indent}for (int j = 0; j < kTileK / 8; ++j) {`,
+      `${indent}#pragma unroll`,
+      `${indent}  for (int e = 0; e < 4; ++e) {`,
+      `${indent}    const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];`,
+      `${indent}    if (!(${keep})) s[j][e] = tp_neg_inf();`,
+      `${indent}  }`,
+      `${indent}}`,
+    ];
+    push('', '    if (mode != kMaskNone) {', '      const TpToken* tTok = sTok + stage * kTileK;');
+    if (o.elementMask) {
+      push(
+        '      if (mode == kMaskElements) {',
+        ...maskLoop('        ', 'tp_allowed(qtok[e >> 1], kt)'),
+        '      } else {',
+        ...maskLoop('        ', 'kt.seg != 0'),
+        '      }',
+      );
+    } else {
+      push(...maskLoop('      ', 'kt.seg != 0'));
+    }
+    push('    }');
   }
   push(
     '',
@@ -218,7 +229,7 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '    }',
     '',
     '    key0 = next_key0;',
-    '    mode = next_mode;',
+    ...(decodeKeys ? ['    mode = next_mode;'] : []),
     '    has = next_has;',
     '    stage ^= 1;',
     '  }',

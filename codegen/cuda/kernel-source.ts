@@ -8,9 +8,8 @@
 import type { BlockPlan } from '../../compiler/plan.js';
 import { type Diagnostic, TesseraError } from '../../dsl/diagnostics.js';
 import { START_OF_FILE } from '../../dsl/source.js';
-import { renderMaskFunctions } from '../common/render-mask.js';
 import { TESSERA_CUH } from './device-helpers.js';
-import { cudaDialect } from './dialect.js';
+import { renderCudaMaskFunctions } from './eager-mask.js';
 import { renderKernelBody } from './kernel-body.js';
 import { renderParamStruct } from './kernel-params.js';
 import { keysNeedPaddingMask, MASK_MODE, renderKeyWalk } from './key-walk.js';
@@ -183,7 +182,7 @@ export function renderCudaModule(plan: BlockPlan, instances: readonly CudaKernel
     '',
     TESSERA_CUH,
   ];
-  if (needs.decodeKeys || needs.queryPadding) lines.push(renderMaskFunctions(plan.pattern, cudaDialect), '');
+  if (needs.decodeKeys || needs.queryPadding) lines.push(renderCudaMaskFunctions(plan.pattern), '');
   for (const p of parts) lines.push(p.text);
   return { source: lines.join('\n'), kernels: parts.map((p) => p.kernel) };
 }

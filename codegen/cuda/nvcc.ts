@@ -119,3 +119,47 @@ export async function compileWithNvcc(cuPath: string, arch: string, nvcc = findN
     );
   }
 }
+
+/** Architectures `tessera compile --target cuda` builds cubins for: Ampere and Hopper. */
+export const CUBIN_ARCHS = ['sm_80', 'sm_90'] as const;
+
+/** What {@link buildCubins} did: report lines for the cubins written, or why none was built. */
+export interface CubinSummary {
+  /** One line per cubin: its path, then kernels, registers and spills. */
+  readonly written: readonly string[];
+  /** Set when nvcc is absent: one line saying the cubins were not built and why. */
+  readonly skipped: string | null;
+}
+
+/** `N kernels, R registers, no spills` (or the spill bytes) for one arch's ptxas report. */
+function resourceSummary(arch: string, kernels: readonly PtxasKernelReport[]): string {
+  const registers = kernels.map((k) => k.registers);
+  const range =
+    Math.min(...registers) === Math.max(...registers)
+      ? `${registers[0]}`
+      : `${Math.min(...registers)}-${Math.max(...registers)}`;
+  const spills = kernels.reduce((n, k) => n + k.spillStores + k.spillLoads, 0);
+  return `cubin for ${arch}: ${kernels.length} kernels, ${range} registers, ${spills === 0 ? 'no spills' : `${spills} bytes of spills`}`;
+}
+
+/**
+ * Compile a written `.cu` to `<name>.<arch>.cubin` for each arch (in parallel) when nvcc is installed; throws
+ * a TP410 {@link TesseraError} when nvcc fails. Without nvcc, nothing is built and `skipped` says why.
+ */
+export async function buildCubins(
+  cuPath: string,
+  archs: readonly string[] = CUBIN_ARCHS,
+  nvcc = findNvcc(),
+): Promise<CubinSummary> {
+  if (nvcc === null) {
+    return {
+      written: [],
+      skipped: `cubin not built: nvcc was not found (PATH, NVCC, CUDA_HOME/bin, /usr/local/cuda/bin); ${cuPath} is compiled at run time by NVRTC instead`,
+    };
+  }
+  const results = await Promise.all(archs.map((arch) => compileWithNvcc(cuPath, arch, nvcc)));
+  return {
+    written: results.map((r, i) => `${r.cubinPath}  (${resourceSummary(archs[i]!, r.kernels)})`),
+    skipped: null,
+  };
+}

@@ -81,6 +81,7 @@ export function encodeParams(heads: number, scale: number, input: Strides, outpu
   new Float32Array(bytes)[1] = scale * Math.LOG2E;
   u[0] = heads;
   u.set([input.batch, input.seq, input.head, output.batch, output.seq, output.head], 2);
+  u[9] = 0xffffffff; // visits [0, all): one dispatch walks every key block (merge = 0)
   return bytes;
 }
 

@@ -18,6 +18,20 @@ export interface WgslStrides {
   readonly head: number;
 }
 
+/**
+ * The key-block visits one dispatch makes: visits `begin <= i < end` of each query block's enumeration (the
+ * i-th key block it walks). A call split over several dispatches (to fit a device's loop budget, see
+ * loop-budget.ts) gives each a consecutive range; every dispatch but the first merges its partial softmax
+ * into the output and lse the previous ones stored.
+ */
+export interface WgslVisitRange {
+  readonly begin: number;
+  readonly end: number;
+}
+
+/** Every visit in one dispatch. */
+export const ALL_VISITS: WgslVisitRange = { begin: 0, end: 0xffffffff };
+
 /** Values of the uniform block `TpParams`. */
 export interface WgslParams {
   readonly heads: number;
@@ -25,10 +39,12 @@ export interface WgslParams {
   readonly scale: number;
   readonly input: WgslStrides;
   readonly output: WgslStrides;
+  /** Default {@link ALL_VISITS}. */
+  readonly visits?: WgslVisitRange;
 }
 
-/** Bytes of the uniform block: eight 32-bit words. */
-export const WGSL_PARAMS_BYTES = 32;
+/** Bytes of the uniform block: twelve 32-bit words (a multiple of 16, as uniform blocks must be). */
+export const WGSL_PARAMS_BYTES = 48;
 
 /** The WGSL declaration of the uniform block; field order is the byte order of {@link encodeWgslParams}. */
 export const WGSL_PARAMS_STRUCT = `struct TpParams {
@@ -40,6 +56,10 @@ export const WGSL_PARAMS_STRUCT = `struct TpParams {
   outBatch: u32,
   outSeq: u32,
   outHead: u32,
+  visitBegin: u32,   // this dispatch makes visits [visitBegin, visitEnd) of each query block
+  visitEnd: u32,
+  merge: u32,        // 1: merge into the output and lse of earlier dispatches (visitBegin > 0)
+  unused: u32,
 }`;
 
 /** The uniform block's bytes. */
@@ -55,6 +75,10 @@ export function encodeWgslParams(p: WgslParams): ArrayBuffer {
   u[5] = p.output.batch;
   u[6] = p.output.seq;
   u[7] = p.output.head;
+  const visits = p.visits ?? ALL_VISITS;
+  u[8] = visits.begin;
+  u[9] = Math.min(visits.end, ALL_VISITS.end);
+  u[10] = visits.begin > 0 ? 1 : 0;
   return bytes;
 }
 

@@ -7,7 +7,6 @@
 import type { BlockPlan } from '../../compiler/plan.js';
 import { TesseraError } from '../../dsl/diagnostics.js';
 import { START_OF_FILE } from '../../dsl/source.js';
-import { kernelLoopPasses } from './loop-budget.js';
 
 /** Element type of Q, K, V and the output in GPU memory (arithmetic is always f32). */
 export type WgslIoType = 'f32' | 'f16';
@@ -35,7 +34,8 @@ export interface WgslDeviceLimits {
   /**
    * Loop iterations one invocation may execute before the device's shader compiler cuts every loop short
    * (Mesa llvmpipe/lavapipe: `GALLIVM_LOOP_LIMIT`, see loop-budget.ts); absent where loops are unbounded.
-   * WebGPU reports no such limit: the runtime infers it from the adapter.
+   * WebGPU reports no such limit: the runtime infers it from the adapter and splits calls to fit it
+   * (`dispatchVisitRanges`); the shader itself does not depend on it.
    */
   readonly maxLoopIterations?: number;
 }
@@ -141,7 +141,7 @@ export function resolveKernelConfig(
       'use a smaller head dim',
     );
   }
-  const config: WgslKernelConfig = {
+  return {
     headDim,
     io: options.io ?? 'f32',
     subgroups,
@@ -151,19 +151,6 @@ export function resolveKernelConfig(
     workgroupSize,
     workgroupBytes,
   };
-  const loopLimit = limits.maxLoopIterations;
-  if (loopLimit !== undefined) {
-    const needed = kernelLoopPasses(plan, config);
-    if (needed > loopLimit) {
-      throw codegenError(
-        plan,
-        'TP408',
-        `a query row visits too many keys for this device: the kernel needs ${needed} loop iterations per invocation, the device's shader compiler stops every loop after ${loopLimit} (Mesa llvmpipe/lavapipe) and would return a wrong result`,
-        'run on a hardware GPU, or use a shorter sequence or a sparser pattern',
-      );
-    }
-  }
-  return config;
 }
 
 /** A short stable tag of a config for file names and cache keys, e.g. `d64_f32_csr` or `d128_f16_sg_closed`. */

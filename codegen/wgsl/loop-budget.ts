@@ -7,11 +7,15 @@
  * therefore returns garbage: keys past the budget are skipped and the output loop writes one element per row.
  *
  * The kernel keeps its loops per key tile and per key (head-dim loops are unrolled in the text), and the
- * renderer refuses a plan whose bound exceeds the device's `maxLoopIterations`, so the budget is never
- * overrun silently. The bound counts every pass gallivm can count, so it is an upper bound: a kernel under
- * it is never cut short.
+ * runtime splits a call whose bound exceeds the device's `maxLoopIterations` into dispatches over ranges of
+ * key blocks ({@link dispatchVisitRanges}), so the budget is never overrun silently. The bound counts every
+ * pass gallivm can count (the probe in test/runtime/webgpu/loop-budget.test.ts checks the counting), so a
+ * dispatch under it is never cut short.
  */
 import type { BlockPlan } from '../../compiler/plan.js';
+import { TesseraError } from '../../dsl/diagnostics.js';
+import { START_OF_FILE } from '../../dsl/source.js';
+import type { WgslVisitRange } from './bindings.js';
 import type { WgslKernelConfig } from './kernel-config.js';
 import { closedFormKeyBlocks } from './plan-tables.js';
 
@@ -43,37 +47,106 @@ function keyBlockPasses(plan: BlockPlan, config: WgslKernelConfig, kb: number, d
   return total + passes(tiles);
 }
 
-/**
- * Upper bound of the loop passes any invocation of the kernel of `plan` with `config` executes: the largest
- * over query blocks of the enumeration loops plus every key block they visit.
- */
-export function kernelLoopPasses(plan: BlockPlan, config: WgslKernelConfig): number {
+/** Loop passes of each query block: its enumeration loops, and each visit (walked key block) in order. */
+interface QueryBlockPasses {
+  readonly enumeration: number;
+  readonly visits: number[];
+}
+
+function queryBlockPasses(plan: BlockPlan, config: WgslKernelConfig): QueryBlockPasses[] {
   const form = config.enumeration === 'closed-form' ? plan.closedForm : null;
   const padded = (kb: number) => plan.keyBlockHasPadding[kb] !== 0;
-  let worst = 0;
+  const result: QueryBlockPasses[] = [];
   for (let qb = 0; qb < plan.numQBlocks; qb++) {
-    let total = 0;
+    const visits: number[] = [];
+    let enumeration: number;
     if (form === null) {
-      const full = plan.full;
-      const partial = plan.partial;
-      total += passes(full.offsets[qb + 1]! - full.offsets[qb]!);
-      total += passes(partial.offsets[qb + 1]! - partial.offsets[qb]!);
+      // Full blocks, then partial ones, in one loop: the order of renderCsrEnumeration.
+      const { full, partial } = plan;
+      enumeration = passes(
+        full.offsets[qb + 1]! - full.offsets[qb]! + partial.offsets[qb + 1]! - partial.offsets[qb]!,
+      );
       for (let j = full.offsets[qb]!; j < full.offsets[qb + 1]!; j++) {
         const kb = full.indices[j]!;
-        total += keyBlockPasses(plan, config, kb, padded(kb));
+        visits.push(keyBlockPasses(plan, config, kb, padded(kb)));
       }
       for (let j = partial.offsets[qb]!; j < partial.offsets[qb + 1]!; j++) {
-        total += keyBlockPasses(plan, config, partial.indices[j]!, true);
+        visits.push(keyBlockPasses(plan, config, partial.indices[j]!, true));
       }
     } else {
       // Dense: one loop over all key blocks. Units: a loop over units, one over each visible unit's blocks.
-      total +=
+      enumeration =
         form.kind === 'dense' ? passes(plan.numKBlocks) : passes(form.units) * passes(form.unitBlocksK);
       for (const kb of closedFormKeyBlocks(plan, form, qb)) {
-        total += keyBlockPasses(plan, config, kb, padded(kb));
+        visits.push(keyBlockPasses(plan, config, kb, padded(kb)));
       }
     }
-    worst = Math.max(worst, total);
+    result.push({ enumeration, visits });
+  }
+  return result;
+}
+
+/**
+ * Upper bound of the loop passes any invocation executes when one dispatch walks every key block: the
+ * largest over query blocks of the enumeration loops plus every key block they visit.
+ */
+export function kernelLoopPasses(plan: BlockPlan, config: WgslKernelConfig): number {
+  let worst = 0;
+  for (const q of queryBlockPasses(plan, config)) {
+    worst = Math.max(
+      worst,
+      q.visits.reduce((a, b) => a + b, q.enumeration),
+    );
   }
   return worst;
+}
+
+/**
+ * The dispatches of one call on a device that ends loops after `limit` passes per invocation: consecutive
+ * ranges of visits (the i-th key block each query block walks) such that no invocation of any dispatch
+ * exceeds the limit. Greedy, so as few dispatches as this split allows; one range of every visit when
+ * `limit` is undefined. Throws `TesseraError` TP408 when a single key block alone does not fit.
+ */
+export function dispatchVisitRanges(
+  plan: BlockPlan,
+  config: WgslKernelConfig,
+  limit: number | undefined,
+): WgslVisitRange[] {
+  const blocks = queryBlockPasses(plan, config);
+  const visits = blocks.reduce((most, q) => Math.max(most, q.visits.length), 0);
+  if (limit === undefined) return [{ begin: 0, end: visits }];
+  const ranges: WgslVisitRange[] = [];
+  let begin = 0;
+  const used = blocks.map((q) => q.enumeration);
+  for (let v = 0; v < visits; v++) {
+    const fits = blocks.every((q, qb) => used[qb]! + (q.visits[v] ?? 0) <= limit);
+    if (!fits) {
+      if (v === begin) throw overBudget(plan, config, v, limit);
+      ranges.push({ begin, end: v });
+      begin = v;
+      blocks.forEach((q, qb) => {
+        used[qb] = q.enumeration;
+      });
+    }
+    blocks.forEach((q, qb) => {
+      used[qb]! += q.visits[v] ?? 0;
+    });
+  }
+  ranges.push({ begin, end: visits });
+  return ranges;
+}
+
+function overBudget(plan: BlockPlan, config: WgslKernelConfig, visit: number, limit: number): TesseraError {
+  return new TesseraError([
+    {
+      code: 'TP408',
+      severity: 'error',
+      message:
+        `${plan.key}: one key block of ${plan.blockK} keys (visit ${visit}) needs more loop iterations per ` +
+        `invocation than the device allows (${limit}: Mesa llvmpipe/lavapipe end every loop past it)`,
+      range: START_OF_FILE,
+      file: `${plan.key}.wgsl`,
+      hint: `compile with a smaller key block, or a larger query block (head dim ${config.headDim} stages ${config.headDim / STAGE_CHUNK} chunks per key over ${config.workgroupSize} invocations)`,
+    },
+  ]);
 }

@@ -7,13 +7,24 @@ import { WGSL_DIALECT } from './dialect.js';
 
 const lit = WGSL_DIALECT.intLiteral;
 
-/** Walk the CSR tables: full blocks without the element mask, then partial blocks with it. */
+/**
+ * Walk the CSR tables: full blocks without the element mask, then partial blocks with it. One loop, so the
+ * key-block walk is inlined once: llvmpipe's compile time grows with every inlined copy.
+ */
 export function renderCsrEnumeration(): string {
-  return `  for (var j = tables[kFullOffsetsAt + qb]; j < tables[kFullOffsetsAt + qb + 1i]; j++) {
-    tp_key_block(tables[kFullIndicesAt + j], false);
-  }
-  for (var j = tables[kPartialOffsetsAt + qb]; j < tables[kPartialOffsetsAt + qb + 1i]; j++) {
-    tp_key_block(tables[kPartialIndicesAt + j], true);
+  return `  let fullBegin = tables[kFullOffsetsAt + qb];
+  let fullCount = tables[kFullOffsetsAt + qb + 1i] - fullBegin;
+  let partialBegin = tables[kPartialOffsetsAt + qb] - fullCount;
+  let count = fullCount + tables[kPartialOffsetsAt + qb + 1i] - tables[kPartialOffsetsAt + qb];
+  for (var j = 0i; j < count; j++) {
+    let partial = j >= fullCount;
+    var kb: i32;
+    if (partial) {
+      kb = tables[kPartialIndicesAt + partialBegin + j];
+    } else {
+      kb = tables[kFullIndicesAt + fullBegin + j];
+    }
+    visit = tp_visit(visit, kb, partial);
   }`;
 }
 
@@ -48,7 +59,7 @@ fn tp_unit_visible(i: i32, j: i32) -> bool {
 export function renderClosedFormEnumeration(form: ClosedForm): string {
   if (form.kind === 'dense') {
     return `  for (var kb = 0i; kb < kNumKBlocks; kb++) {
-    tp_key_block(kb, false);
+    visit = tp_visit(visit, kb, false);
   }`;
   }
   return `  let unitRel = qb - ${lit(form.firstBlockQ)};
@@ -57,7 +68,7 @@ export function renderClosedFormEnumeration(form: ClosedForm): string {
     for (var j = 0i; j < ${lit(form.units)}; j++) {
       if (tp_unit_visible(i, j)) {
         for (var r = 0i; r < ${lit(form.unitBlocksK)}; r++) {
-          tp_key_block(${lit(form.firstBlockK)} + j * ${lit(form.unitBlocksK)} + r, false);
+          visit = tp_visit(visit, ${lit(form.firstBlockK)} + j * ${lit(form.unitBlocksK)} + r, false);
         }
       }
     }

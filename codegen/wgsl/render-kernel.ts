@@ -69,6 +69,7 @@ const kMaskPadding: i32 = 1i;    // full block holding padding keys
 const kMaskElements: i32 = 2i;   // partial block: the pattern decides per element
 
 const kLn2: f32 = 0.6931471805599453;
+const kLog2e: f32 = 1.4426950408889634;
 // Running max before any key: far below any score, so exp2(kNoScore - max) is exactly 0, never NaN.
 const kNoScore: f32 = -3.0e38;
 // lse is stored as f32 bits; -inf is written as bits because WGSL has no infinite float constant.
@@ -101,7 +102,8 @@ var<private> rowLive: bool;      // a real query token inside the sequence
 var<private> qRow: array<f32, kLaneDims>;
 var<private> acc: array<f32, kLaneDims>;
 var<private> rowMax: f32;
-var<private> rowSum: f32;`;
+var<private> rowSum: f32;
+var<private> earlierLse: u32;    // lse bits stored by earlier dispatches of a split call (merge only)`;
 }
 
 /** The dot product of this row with staged key `j`, summed over the row's lanes. */
@@ -189,6 +191,14 @@ fn tp_key_block(kb: i32, partial: bool) {
     workgroupBarrier();
     tp_consume_keys(n, mode);
   }
+}
+
+// The visit-th key block of this query block: walked when this dispatch's range holds it. Returns visit + 1.
+fn tp_visit(visit: u32, kb: i32, partial: bool) -> u32 {
+  if (visit >= params.visitBegin && visit < params.visitEnd) {
+    tp_key_block(kb, partial);
+  }
+  return visit + 1u;
 }`;
 }
 
@@ -203,22 +213,50 @@ export function renderRowIo(config: WgslKernelConfig): string {
 ${unrolled(laneDims, (d) => `qRow[${d}] = f32(q[at + ${d}u]) * params.scaleLog2e;`, '  ')}
 }
 
+fn tp_lse_at(qi: i32, b: u32, h: u32) -> u32 {
+  return (b * params.heads + h) * u32(kSeqLen) + u32(qi);
+}
+
+// Split calls: the row's lse as earlier dispatches left it, read before any lane of the row rewrites it.
+fn tp_load_earlier(qi: i32, b: u32, h: u32) {
+  if (params.merge != 0u && qi < kSeqLen) {
+    earlierLse = lse[tp_lse_at(qi, b, h)];
+  }
+}
+
 fn tp_store_row(qi: i32, b: u32, h: u32) {
   if (qi >= kSeqLen) {
     return;
   }
   let seen = rowSum > 0.0;
-  let norm = select(0.0, 1.0 / rowSum, seen);
+  if (params.merge != 0u && !seen) {
+    return;  // no key in this dispatch: what earlier dispatches of the call stored stands
+  }
+  // out = earlier out * keep + acc * scale; total is log2 of the row's sum of exp2(scores) so far.
+  let merging = params.merge != 0u && earlierLse != kNegInfBits;
+  var keep = 0.0;
+  var scale = select(0.0, 1.0 / rowSum, seen);
+  var total = rowMax + log2(rowSum);
+  if (merging) {
+    let earlier = bitcast<f32>(earlierLse) * kLog2e;
+    let top = max(earlier, total);
+    total = top + log2(exp2(earlier - top) + exp2(total - top));
+    keep = exp2(earlier - total);
+    scale = exp2(rowMax - total);
+  }
   let at = b * params.outBatch + u32(qi) * params.outSeq + h * params.outHead + laneDim0;
-${unrolled(laneDims, (d) => `out[at + ${d}u] = ${config.io}(acc[${d}] * norm);`, '  ')}
+  if (merging) {
+${unrolled(laneDims, (d) => `out[at + ${d}u] = ${config.io}(f32(out[at + ${d}u]) * keep + acc[${d}] * scale);`, '    ')}
+  } else {
+${unrolled(laneDims, (d) => `out[at + ${d}u] = ${config.io}(acc[${d}] * scale);`, '    ')}
+  }
   if (laneDim0 == 0u) {
-    let value = (rowMax + log2(rowSum)) * kLn2;
-    lse[(b * params.heads + h) * u32(kSeqLen) + u32(qi)] = select(kNegInfBits, bitcast<u32>(value), seen);
+    lse[tp_lse_at(qi, b, h)] = select(kNegInfBits, bitcast<u32>(total * kLn2), seen);
   }
 }`;
 }
 
-/** The entry point; `enumeration` is the code that calls `tp_key_block` for query block `qb`. */
+/** The entry point; `enumeration` is the code that calls `tp_visit` for each key block of query block `qb`. */
 export function renderEntryPoint(enumeration: string): string {
   return `@compute @workgroup_size(kWorkgroupSize)
 fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) index: u32) {
@@ -235,6 +273,10 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   rowMax = kNoScore;
   rowSum = 0.0;
   tp_load_query(qi);
+  tp_load_earlier(qi, b, h);
+  // Every lane has read the lse of earlier dispatches before the row's first lane may rewrite it.
+  storageBarrier();
+  var visit = 0u;
 ${enumeration}
   tp_store_row(qi, b, h);
 }`;

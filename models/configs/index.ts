@@ -17,7 +17,10 @@ import { type OpenSoraConfig, parseModelConfig } from '../../runtime/model/confi
 
 /** Where a config file is, next to this module or (when compiled to dist/) in the source tree. */
 export function configFile(fileName: string): string {
-  const candidates = [new URL(`./${fileName}`, import.meta.url), new URL(`../../../models/configs/${fileName}`, import.meta.url)];
+  const candidates = [
+    new URL(`./${fileName}`, import.meta.url),
+    new URL(`../../../models/configs/${fileName}`, import.meta.url),
+  ];
   const found = candidates.map((u) => fileURLToPath(u)).find((p) => existsSync(p));
   return found ?? fileURLToPath(candidates[0]!);
 }

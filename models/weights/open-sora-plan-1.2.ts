@@ -24,7 +24,7 @@
  * Not confirmed against a downloaded checkpoint header (no network here): names follow PyTorch's state_dict
  * naming of the modules above.
  */
-import { type OpenSoraConfig, hiddenSize } from '../../runtime/model/config.js';
+import { hiddenSize, type OpenSoraConfig } from '../../runtime/model/config.js';
 
 /** One tensor a checkpoint must hold. */
 export interface WeightSpec {

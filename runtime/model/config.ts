@@ -74,7 +74,9 @@ function positiveTriple(value: unknown, integer: boolean): value is [number, num
   return (
     Array.isArray(value) &&
     value.length === 3 &&
-    value.every((v) => typeof v === 'number' && v > 0 && Number.isFinite(v) && (!integer || Number.isInteger(v)))
+    value.every(
+      (v) => typeof v === 'number' && v > 0 && Number.isFinite(v) && (!integer || Number.isInteger(v)),
+    )
   );
 }
 
@@ -105,20 +107,27 @@ export function parseModelConfig(json: unknown, file = '<config>'): OpenSoraConf
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
       fail(key, `expected a positive integer, found ${JSON.stringify(v)}`);
   }
-  if (!positiveTriple(json.patch, true)) fail('patch', 'expected [t, h, w] positive integers, e.g. [1, 2, 2]');
+  if (!positiveTriple(json.patch, true))
+    fail('patch', 'expected [t, h, w] positive integers, e.g. [1, 2, 2]');
   if ((json.patch as number[])[0] !== 1)
-    fail('patch', 'only a temporal patch of 1 is supported (Open-Sora-Plan 1.2 patches each frame with a 2D conv)');
+    fail(
+      'patch',
+      'only a temporal patch of 1 is supported (Open-Sora-Plan 1.2 patches each frame with a 2D conv)',
+    );
   if (typeof json.normEps !== 'number' || !(json.normEps > 0)) fail('normEps', 'expected a positive number');
-  if (typeof json.ropeBase !== 'number' || !(json.ropeBase > 1)) fail('ropeBase', 'expected a number above 1');
+  if (typeof json.ropeBase !== 'number' || !(json.ropeBase > 1))
+    fail('ropeBase', 'expected a number above 1');
   if (!positiveTriple(json.ropeInterpolation, false))
     fail('ropeInterpolation', 'expected [t, h, w] positive numbers, e.g. [1, 1, 1]');
   const config = json as unknown as OpenSoraConfig;
   if (config.headDim % 6 !== 0)
-    fail('headDim', `3D RoPE splits the head in three even parts, so it must be a multiple of 6, got ${config.headDim}`);
+    fail(
+      'headDim',
+      `3D RoPE splits the head in three even parts, so it must be a multiple of 6, got ${config.headDim}`,
+    );
   if (config.outChannels < config.inChannels)
     fail('outChannels', `must be at least inChannels (${config.inChannels}): the first channels are epsilon`);
-  if (config.timestepChannels % 2 !== 0)
-    fail('timestepChannels', 'must be even (cosine and sine halves)');
+  if (config.timestepChannels % 2 !== 0) fail('timestepChannels', 'must be even (cosine and sine halves)');
   return {
     name: config.name,
     layers: config.layers,
@@ -142,7 +151,11 @@ export async function readModelConfig(path: string): Promise<OpenSoraConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new ModelConfigError(path, '$', `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ModelConfigError(
+      path,
+      '$',
+      `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   let json: unknown;
   try {

@@ -5,8 +5,8 @@
  * memory twice (the largest transient is one tensor's raw bytes). Bounds, truncation and hostile headers are
  * the safetensors reader's job (runtime/io/safetensors.ts) and surface as its errors.
  */
-import { type WeightSpec, openSoraWeightSpecs } from '../../models/weights/open-sora-plan-1.2.js';
-import { SafetensorsError, SafetensorsFile, type SafetensorsDType } from '../io/safetensors.js';
+import { openSoraWeightSpecs, type WeightSpec } from '../../models/weights/open-sora-plan-1.2.js';
+import { type SafetensorsDType, SafetensorsError, SafetensorsFile } from '../io/safetensors.js';
 import { fromFloat16Bits, TensorError } from '../tensor.js';
 import type { OpenSoraConfig } from './config.js';
 
@@ -63,7 +63,11 @@ const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 /** Compare a header's entries with the specs; returns every problem (empty when the file matches). */
 export function checkWeightEntries(
   specs: readonly WeightSpec[],
-  entries: readonly { readonly name: string; readonly dtype: SafetensorsDType; readonly shape: readonly number[] }[],
+  entries: readonly {
+    readonly name: string;
+    readonly dtype: SafetensorsDType;
+    readonly shape: readonly number[];
+  }[],
 ): WeightProblem[] {
   const problems: WeightProblem[] = [];
   const byName = new Map(entries.map((e) => [e.name, e]));
@@ -71,7 +75,11 @@ export function checkWeightEntries(
   for (const spec of specs) {
     const entry = byName.get(spec.name);
     if (!entry) {
-      problems.push({ tensor: spec.name, kind: 'missing', detail: `missing (expected shape ${fmt(spec.shape)})` });
+      problems.push({
+        tensor: spec.name,
+        kind: 'missing',
+        detail: `missing (expected shape ${fmt(spec.shape)})`,
+      });
       continue;
     }
     if (!sameShape(entry.shape, spec.shape)) {
@@ -82,12 +90,20 @@ export function checkWeightEntries(
       });
     }
     if (!FLOAT_DTYPES.has(entry.dtype)) {
-      problems.push({ tensor: spec.name, kind: 'dtype', detail: `dtype ${entry.dtype} is not a float type (F32, F16 or BF16)` });
+      problems.push({
+        tensor: spec.name,
+        kind: 'dtype',
+        detail: `dtype ${entry.dtype} is not a float type (F32, F16 or BF16)`,
+      });
     }
   }
   for (const entry of entries) {
     if (!expected.has(entry.name)) {
-      problems.push({ tensor: entry.name, kind: 'unexpected', detail: `unexpected tensor ${fmt(entry.shape)} ${entry.dtype}` });
+      problems.push({
+        tensor: entry.name,
+        kind: 'unexpected',
+        detail: `unexpected tensor ${fmt(entry.shape)} ${entry.dtype}`,
+      });
     }
   }
   return problems;
@@ -146,7 +162,10 @@ class WeightSet implements ModelWeights {
  * Weights from float32 arrays in memory (random test weights, or weights converted elsewhere). Every spec must
  * be present with the right element count; problems are reported together as a {@link WeightsError}.
  */
-export function weightsFromArrays(config: OpenSoraConfig, arrays: ReadonlyMap<string, Float32Array>): ModelWeights {
+export function weightsFromArrays(
+  config: OpenSoraConfig,
+  arrays: ReadonlyMap<string, Float32Array>,
+): ModelWeights {
   const specs = openSoraWeightSpecs(config);
   const problems: WeightProblem[] = [];
   const tensors = new Map<string, WeightTensor>();
@@ -154,9 +173,18 @@ export function weightsFromArrays(config: OpenSoraConfig, arrays: ReadonlyMap<st
   for (const spec of specs) {
     const data = arrays.get(spec.name);
     const count = spec.shape.reduce((a, b) => a * b, 1);
-    if (!data) problems.push({ tensor: spec.name, kind: 'missing', detail: `missing (expected shape ${fmt(spec.shape)})` });
+    if (!data)
+      problems.push({
+        tensor: spec.name,
+        kind: 'missing',
+        detail: `missing (expected shape ${fmt(spec.shape)})`,
+      });
     else if (data.length !== count)
-      problems.push({ tensor: spec.name, kind: 'shape', detail: `expected ${count} elements ${fmt(spec.shape)}, got ${data.length}` });
+      problems.push({
+        tensor: spec.name,
+        kind: 'shape',
+        detail: `expected ${count} elements ${fmt(spec.shape)}, got ${data.length}`,
+      });
     else tensors.set(spec.name, { shape: spec.shape, data });
   }
   for (const name of arrays.keys()) {

@@ -40,7 +40,11 @@ export function ddimJump(x: Float32Array, eps: Float32Array, aFrom: number, aTo:
 /**
  * The integer timesteps of an N-step DDIM run (diffusers rounds the linspace grid for DDIM, half to even).
  */
-export function ddimTimesteps(schedule: DiffusionSchedule, steps: number, spacing: TimestepSpacing): number[] {
+export function ddimTimesteps(
+  schedule: DiffusionSchedule,
+  steps: number,
+  spacing: TimestepSpacing,
+): number[] {
   return inferenceTimesteps(schedule.trainSteps, steps, spacing).map(roundHalfEven);
 }
 

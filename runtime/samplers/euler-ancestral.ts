@@ -64,7 +64,8 @@ export async function eulerAncestralSample(
       const eps = await model.predict(input, t);
       const noise = up > 0 ? gaussianNoise(seed, NOISE_STREAM.ancestral + i, z.length) : undefined;
       for (let j = 0; j < z.length; j++) {
-        z[j] = (z[j] as number) + (eps[j] as number) * (down - sigma) + (noise ? (noise[j] as number) * up : 0);
+        z[j] =
+          (z[j] as number) + (eps[j] as number) * (down - sigma) + (noise ? (noise[j] as number) * up : 0);
       }
     });
   }

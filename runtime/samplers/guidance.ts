@@ -66,7 +66,14 @@ function tokens(text: TextCondition, width: number, what: string): number {
 }
 
 /** Write `text` into row `row` of a [B, L, D] / [B, L] pair, zero-padding tokens past its own length. */
-function place(text: TextCondition, row: number, length: number, width: number, embed: Float32Array, mask: Uint8Array) {
+function place(
+  text: TextCondition,
+  row: number,
+  length: number,
+  width: number,
+  embed: Float32Array,
+  mask: Uint8Array,
+) {
   embed.set(text.embeddings, row * length * width);
   mask.set(text.mask, row * length);
 }
@@ -81,12 +88,14 @@ function hasAttentionTimer(d: Denoiser): d is Denoiser & TimedDenoiser {
  */
 export function guidedPredictor(denoiser: Denoiser, guidance: Guidance): NoisePredictor {
   const { scale, cond, uncond } = guidance;
-  if (!Number.isFinite(scale)) throw new GuidanceError(`guidance scale must be a finite number, found ${scale}`);
+  if (!Number.isFinite(scale))
+    throw new GuidanceError(`guidance scale must be a finite number, found ${scale}`);
   const width = denoiser.captionChannels;
   const condLength = tokens(cond, width, 'prompt');
   const guided = scale !== 1;
   if (guided && !uncond) throw new GuidanceError(`guidance scale ${scale} needs an unconditional branch`);
-  const length = guided && uncond ? Math.max(condLength, tokens(uncond, width, 'negative prompt')) : condLength;
+  const length =
+    guided && uncond ? Math.max(condLength, tokens(uncond, width, 'negative prompt')) : condLength;
   const batch = guided ? 2 : 1;
   const embed = new Float32Array(batch * length * width);
   const mask = new Uint8Array(batch * length);

@@ -10,8 +10,8 @@ import type { DiffusionSchedule, TimestepSpacing } from './schedule.js';
 import { SEGMENT_SPACING, segmentBoundaries, segmentSample } from './segment.js';
 import type { StepListener } from './steps.js';
 
-export { ancestralSigmas, eulerAncestralSample, eulerAncestralTimesteps } from './euler-ancestral.js';
 export { checkDescending, ddimJump, ddimSample, ddimTimesteps } from './ddim.js';
+export { ancestralSigmas, eulerAncestralSample, eulerAncestralTimesteps } from './euler-ancestral.js';
 export {
   type Guidance,
   GuidanceError,

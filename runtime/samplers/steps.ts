@@ -33,11 +33,14 @@ export async function timedStep<T>(
   const result = await body();
   const ms = performance.now() - start;
   const attentionMs = model.lastTiming?.attentionMs;
-  onStep?.(attentionMs === undefined ? { index, of, timestep, ms } : { index, of, timestep, ms, attentionMs });
+  onStep?.(
+    attentionMs === undefined ? { index, of, timestep, ms } : { index, of, timestep, ms, attentionMs },
+  );
   return result;
 }
 
 /** Check that a latent has the predictor's size (a mismatch would silently read garbage). */
 export function checkLatent(model: NoisePredictor, x: Float32Array, what: string): void {
-  if (x.length !== model.size) throw new RangeError(`${what} holds ${x.length} values, expected ${model.size}`);
+  if (x.length !== model.size)
+    throw new RangeError(`${what} holds ${x.length} values, expected ${model.size}`);
 }

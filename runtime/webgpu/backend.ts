@@ -8,6 +8,7 @@
  */
 import { encodeWgslParams, wgslDispatchSize } from '../../codegen/wgsl/bindings.js';
 import type { WgslEnumeration, WgslIoType, WgslKernelConfig } from '../../codegen/wgsl/kernel-config.js';
+import { dispatchVisitRanges } from '../../codegen/wgsl/loop-budget.js';
 import { packPlanTables } from '../../codegen/wgsl/plan-tables.js';
 import { renderWgslModule } from '../../codegen/wgsl/render-module.js';
 import type { BlockPlan } from '../../compiler/plan.js';
@@ -40,6 +41,12 @@ export interface WebGpuAttentionOptions {
   readonly scale?: number;
   /** Fill the output and lse with NaN before the dispatch, so an element the kernel skips shows (tests). */
   readonly poison?: boolean;
+  /**
+   * At most this many loop iterations per invocation and dispatch; default the device's limit
+   * (`capabilities.limits.maxLoopIterations`, none on hardware GPUs). A call over it is split into several
+   * dispatches over ranges of key blocks. Lower it to exercise the split on any device (tests).
+   */
+  readonly loopBudget?: number;
 }
 
 /** Output (same layout as Q) and log-sum-exp ([B, H, S], natural log; -Infinity on rows with no allowed key). */
@@ -51,6 +58,8 @@ export interface WebGpuAttentionResult {
 /** One attention call with its inputs uploaded: dispatch and read back separately (benchmarks time `run`). */
 export interface PreparedAttention {
   readonly config: WgslKernelConfig;
+  /** Dispatches per run: more than 1 when the call is split to fit the loop budget. */
+  readonly dispatches: number;
   /** Dispatch the kernel and wait for the GPU to finish. */
   run(): Promise<void>;
   /** Read the output and lse of the last run. */
@@ -224,31 +233,41 @@ export async function createWebGpuBackend(source: WebGpuSource): Promise<WebGpuB
     const count = q.length;
     const tensorBytes = count * (io === 'f16' ? 2 : 4);
     const lseCount = o.batch * o.heads * plan.seqLen;
-    const key = `${idOf(kernel)}|${idOf(table)}|${tensorBytes}|${lseCount}`;
+    const deviceBudget = capabilities.limits.maxLoopIterations;
+    const budget =
+      o.loopBudget === undefined || deviceBudget === undefined
+        ? (o.loopBudget ?? deviceBudget)
+        : Math.min(o.loopBudget, deviceBudget);
+    const visits = dispatchVisitRanges(plan, module.config, budget);
+    const key = `${idOf(kernel)}|${idOf(table)}|${tensorBytes}|${lseCount}|${visits.length}`;
     let w = workspaces.get(key);
     if (!w) {
-      w = createWorkspace(device, kernel, table, tensorBytes, lseCount * 4);
+      w = createWorkspace(device, kernel, table, tensorBytes, lseCount * 4, visits.length);
       workspaces.set(key, w);
     }
     const ws = w;
     const strides = attentionStrides(o.layout, plan.seqLen, o.heads, o.headDim);
     const layoutStrides = { batch: strides.batch, seq: strides.seq, head: strides.head };
-    device.queue.writeBuffer(
-      ws.params,
-      0,
-      encodeWgslParams({
-        heads: o.heads,
-        scale: o.scale ?? 1 / Math.sqrt(o.headDim),
-        input: layoutStrides,
-        output: layoutStrides,
-      }),
-    );
+    visits.forEach((range, i) => {
+      device.queue.writeBuffer(
+        ws.params[i]!,
+        0,
+        encodeWgslParams({
+          heads: o.heads,
+          scale: o.scale ?? 1 / Math.sqrt(o.headDim),
+          input: layoutStrides,
+          output: layoutStrides,
+          visits: range,
+        }),
+      );
+    });
     device.queue.writeBuffer(ws.q, 0, encodeTensor(q, io));
     device.queue.writeBuffer(ws.k, 0, encodeTensor(k, io));
     device.queue.writeBuffer(ws.v, 0, encodeTensor(v, io));
     const [x, y, z] = wgslDispatchSize(plan, o.batch, o.heads);
     return {
       config: module.config,
+      dispatches: visits.length,
       async run() {
         if (o.poison) {
           const nan =
@@ -261,8 +280,11 @@ export async function createWebGpuBackend(source: WebGpuSource): Promise<WebGpuB
         const encoder = device.createCommandEncoder({ label: plan.key });
         const pass = encoder.beginComputePass({ label: plan.key });
         pass.setPipeline(kernel.pipeline);
-        pass.setBindGroup(0, ws.bindGroup);
-        pass.dispatchWorkgroups(x, y, z);
+        // Dispatches of a split call run in order; WebGPU makes each see the storage writes of the previous.
+        for (const bindGroup of ws.bindGroups) {
+          pass.setBindGroup(0, bindGroup);
+          pass.dispatchWorkgroups(x, y, z);
+        }
         pass.end();
         device.queue.submit([encoder.finish()]);
         await device.queue.onSubmittedWorkDone();

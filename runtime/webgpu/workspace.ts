@@ -22,10 +22,12 @@ export interface Workspace {
   readonly v: GPUBuffer;
   readonly out: GPUBuffer;
   readonly lse: GPUBuffer;
-  readonly params: GPUBuffer;
+  /** One uniform block per dispatch of a call (a call is split to fit the device's loop budget). */
+  readonly params: GPUBuffer[];
   readonly outRead: GPUBuffer;
   readonly lseRead: GPUBuffer;
-  readonly bindGroup: GPUBindGroup;
+  /** The bind group of each dispatch, binding its uniform block. */
+  readonly bindGroups: GPUBindGroup[];
   /** Bytes of one of Q, K, V, out (equal sizes: self-attention in one layout). */
   readonly tensorBytes: number;
   readonly lseBytes: number;
@@ -36,13 +38,17 @@ export function roundUp4(bytes: number): number {
   return Math.ceil(bytes / 4) * 4;
 }
 
-/** Create the buffers of one shape and the bind group tying them to `kernel` and the plan's `tables`. */
+/**
+ * Create the buffers of one shape and, for each of `dispatches` dispatches, a uniform block and the bind group
+ * tying them to `kernel` and the plan's `tables`.
+ */
 export function createWorkspace(
   device: GPUDevice,
   kernel: CompiledKernel,
   tables: GPUBuffer,
   tensorBytes: number,
   lseBytes: number,
+  dispatches: number,
 ): Workspace {
   const size = roundUp4(tensorBytes);
   const storage = (label: string, extra: number) =>
@@ -56,11 +62,13 @@ export function createWorkspace(
     size: lseBytes,
     usage: BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC,
   });
-  const params = device.createBuffer({
-    label: 'params',
-    size: WGSL_PARAMS_BYTES,
-    usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
-  });
+  const params = Array.from({ length: dispatches }, (_, i) =>
+    device.createBuffer({
+      label: `params ${i}`,
+      size: WGSL_PARAMS_BYTES,
+      usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+    }),
+  );
   const outRead = device.createBuffer({
     label: 'out read-back',
     size,
@@ -72,22 +80,24 @@ export function createWorkspace(
     usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
   });
   const b = WGSL_BINDINGS;
-  const bindGroup = device.createBindGroup({
-    layout: kernel.bindGroupLayout,
-    entries: [
-      { binding: b.params, resource: { buffer: params } },
-      { binding: b.q, resource: { buffer: q } },
-      { binding: b.k, resource: { buffer: k } },
-      { binding: b.v, resource: { buffer: v } },
-      { binding: b.out, resource: { buffer: out } },
-      { binding: b.lse, resource: { buffer: lse } },
-      { binding: b.tables, resource: { buffer: tables } },
-    ],
-  });
-  return { q, k, v, out, lse, params, outRead, lseRead, bindGroup, tensorBytes: size, lseBytes };
+  const bindGroups = params.map((uniforms) =>
+    device.createBindGroup({
+      layout: kernel.bindGroupLayout,
+      entries: [
+        { binding: b.params, resource: { buffer: uniforms } },
+        { binding: b.q, resource: { buffer: q } },
+        { binding: b.k, resource: { buffer: k } },
+        { binding: b.v, resource: { buffer: v } },
+        { binding: b.out, resource: { buffer: out } },
+        { binding: b.lse, resource: { buffer: lse } },
+        { binding: b.tables, resource: { buffer: tables } },
+      ],
+    }),
+  );
+  return { q, k, v, out, lse, params, outRead, lseRead, bindGroups, tensorBytes: size, lseBytes };
 }
 
 /** Release every buffer of a workspace. */
 export function destroyWorkspace(w: Workspace): void {
-  for (const buffer of [w.q, w.k, w.v, w.out, w.lse, w.params, w.outRead, w.lseRead]) buffer.destroy();
+  for (const buffer of [w.q, w.k, w.v, w.out, w.lse, ...w.params, w.outRead, w.lseRead]) buffer.destroy();
 }

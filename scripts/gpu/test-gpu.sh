@@ -3,6 +3,7 @@
 # CUDA is absent), then, when PyTorch is installed, the comparison with FlexAttention on the same block mask.
 set -euo pipefail
 npx tsc -p scripts/gpu/tsconfig.json
+bash scripts/gpu/copy-patterns.sh
 export TESSERA_FLEX_DIR="${TESSERA_FLEX_DIR:-.gpu/flex}"
 node --test --test-reporter=spec .gpu/dist/test/gpu/attention.gpu.js
 if [ -f "$TESSERA_FLEX_DIR/flex_case.json" ] && python3 -c 'import torch' 2>/dev/null; then

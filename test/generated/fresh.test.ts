@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { generateBuiltins, generatedRoot, listGenerated } from '../../driver/generate.js';
 
 describe('generated/', () => {
-  it('matches what the compiler writes today (run `npm run build && npm run generate` after changing it)', async () => {
+  it('matches what the compiler writes today (run `npm run build && npm run generate`, i.e. `tessera regenerate`, after changing it)', async () => {
     const files = await generateBuiltins();
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {

@@ -11,16 +11,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { renderFlexMaskMod } from '../../codegen/cuda/flex-mask-mod.js';
+import { writeFlexBlockMask } from '../../codegen/flex/block-mask.js';
 import { compiledElementMask } from '../../compiler/analysis/element-mask.js';
-import { attentionTilePattern, videoLayout } from '../../compiler/analysis/reference-patterns.js';
 import { denseAttention } from '../../runtime/cpu/attention.js';
 import type { AttentionInputs } from '../../runtime/cpu/attention-inputs.js';
 import { CudaAttention, CudaDevice, createCudaBackend, cudaAvailable } from '../../runtime/cuda/index.js';
-import { roundToDType, TensorError } from '../../runtime/tensor.js';
-import { planFromClasses } from '../codegen/cuda/plan-fixture.js';
+import { writeSafetensors } from '../../runtime/io/safetensors.js';
+import { fromStorage, roundToDType, TensorError } from '../../runtime/tensor.js';
+import { builtinPlan } from './builtin-plans.js';
 import { type GpuCase, gpuCaseArb, randomValues } from './cases.js';
-import { exportFlexBlockMask } from './flex-export.js';
-import { writeNpy } from './npy.js';
 
 const runs = Number(process.env.TESSERA_TEST_RUNS ?? 24);
 const gpu = cudaAvailable();
@@ -119,7 +119,7 @@ describe('CUDA attention kernel on the GPU', { skip }, () => {
   it('names the tensor and the expected sizes on a shape mismatch', () => {
     const device = CudaDevice.open();
     try {
-      const plan = planFromClasses(attentionTilePattern(videoLayout(2, 8, 16), 1), 128, 128);
+      const plan = builtinPlan('attention_tile', { sizes: { t: 2, h: 8, w: 16 }, params: { a: 1 } }, 128);
       const attention = new CudaAttention(device, plan, 64, 'bfloat16');
       const q = device.empty('bfloat16', [1, plan.seqLen, 2, 64], 'q');
       const k = device.empty('bfloat16', [1, plan.seqLen + 1, 2, 64], 'k');
@@ -143,7 +143,7 @@ describe('CUDA attention kernel on the GPU', { skip }, () => {
     const dir = process.env.TESSERA_FLEX_DIR!;
     mkdirSync(dir, { recursive: true });
     // 8 frames of 400 tokens: 3200 = 25 blocks of 128, frames not block-aligned, so partial blocks exercise mask_mod.
-    const plan = planFromClasses(attentionTilePattern(videoLayout(8, 16, 25), 2), 128, 128);
+    const plan = builtinPlan('attention_tile', { sizes: { t: 8, h: 16, w: 25 }, params: { a: 2 } }, 128);
     const c: GpuCase = {
       plan,
       headDim: 96,
@@ -158,16 +158,17 @@ describe('CUDA attention kernel on the GPU', { skip }, () => {
     try {
       const got = await backend.attention(plan, inputs, 'bfloat16');
       const shape = [c.batch, c.heads, plan.seqLen, c.headDim];
-      for (const [name, data] of [
-        ['q', inputs.q],
-        ['k', inputs.k],
-        ['v', inputs.v],
-        ['out', got.out],
-      ] as const) {
-        writeNpy(join(dir, `flex_case.${name}.npy`), Float32Array.from(data), shape);
-      }
-      writeNpy(join(dir, 'flex_case.lse.npy'), Float32Array.from(got.lse), [c.batch, c.heads, plan.seqLen]);
-      exportFlexBlockMask(plan, dir, 'flex_case');
+      const f32 = (name: string, dims: number[], data: ArrayLike<number>) =>
+        [name, fromStorage('float32', dims, Float32Array.from(data), name)] as const;
+      await writeSafetensors(join(dir, 'flex_case.tensors.safetensors'), [
+        f32('q', shape, inputs.q),
+        f32('k', shape, inputs.k),
+        f32('v', shape, inputs.v),
+        f32('out', shape, got.out),
+        f32('lse', [c.batch, c.heads, plan.seqLen], got.lse),
+      ]);
+      await writeFlexBlockMask(join(dir, 'flex_case.blockmask.safetensors'), plan);
+      writeFileSync(join(dir, 'flex_case.mask_mod.py'), renderFlexMaskMod(plan.pattern));
       writeFileSync(
         join(dir, 'flex_case.json'),
         JSON.stringify({ plan: plan.key, blockQ: plan.blockQ, blockK: plan.blockK, seqLen: plan.seqLen }),

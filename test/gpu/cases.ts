@@ -1,21 +1,13 @@
 /**
- * Random attention cases for the GPU tests: patterns (Attention Tile, full, a frame window, a 3D sliding-tile
- * window, text appended), layouts with and without padding, block sizes, head dims, dtypes and token
- * layouts, drawn with fast-check. Plans come from the exact classifier; aligned Attention Tile layouts also
- * get the `units` closed form and full attention the `dense` one, so every key walk of the kernel runs.
+ * Random attention cases for the GPU tests: the built-in patterns (`models/patterns/*.tile`, through the front
+ * end and `buildPlan`) at random sizes and parameters, frames padded or not, block sizes 64 / 128, head
+ * dims, dtypes and token layouts, drawn with fast-check. Frames of 64 / 128 / 256 tokens and padded frames
+ * give the `units` closed form, full attention the `dense` one and cut frames the CSR tables, so every key
+ * walk of the kernel runs.
  */
 import fc from 'fast-check';
-import { abs, and, inSegment, int, kc, le, or, qc, sub } from '../../compiler/analysis/ir-builder.js';
-import {
-  attentionTilePattern,
-  fullPattern,
-  slidingTilePattern,
-  videoLayout,
-} from '../../compiler/analysis/reference-patterns.js';
-import type { PatternInstance } from '../../compiler/ir.js';
-import { layoutSignature, makeLayout } from '../../compiler/layout.js';
-import type { BlockPlan, ClosedForm } from '../../compiler/plan.js';
-import { planFromClasses } from '../codegen/cuda/plan-fixture.js';
+import type { BlockPlan } from '../../compiler/plan.js';
+import { builtinPlan } from './builtin-plans.js';
 
 /** One GPU test case. */
 export interface GpuCase {
@@ -28,116 +20,72 @@ export interface GpuCase {
   readonly seed: number;
 }
 
-/** Frame window |q.t - k.t| <= w on a video layout, with text tokens fully visible when present. */
-function frameWindow(
-  t: number,
-  h: number,
-  w: number,
-  window: number,
-  pad: number,
-  text: number,
-): PatternInstance {
-  const layout = makeLayout({
-    name: 'video',
-    videoAxes: ['t', 'h', 'w'],
-    videoSizes: [t, h, w],
-    tile: null,
-    unitPad: pad,
-    text: text > 0 ? { axis: 'l', length: text, position: 'after', pad: 8 } : null,
-  });
-  const video = and(
-    inSegment('q', 'video'),
-    inSegment('k', 'video'),
-    le(abs(sub(qc(0), kc(0))), int(window)),
-  );
-  const predicate = text > 0 ? or(video, inSegment('k', 'text'), inSegment('q', 'text')) : video;
-  return {
-    key: `frame_window_w${window}_${layoutSignature(layout)}`,
-    name: 'frame_window',
-    params: { w: window },
-    layout,
-    predicate,
-  };
-}
-
-/** The `units` closed form of Attention Tile on a layout whose frames align with both block sizes. */
-function attentionTileUnits(plan: BlockPlan, frames: number, globals: number): ClosedForm | null {
-  const slot = plan.pattern.layout.unitSlot;
-  if (slot % plan.blockQ !== 0 || slot % plan.blockK !== 0 || plan.pattern.layout.textSlots > 0) return null;
-  const stride = Math.ceil(frames / globals);
-  const count = Math.min(globals, Math.ceil(frames / stride));
-  const progression = { start: 0, stride, count };
-  return {
-    kind: 'units',
-    units: frames,
-    unitBlocksQ: slot / plan.blockQ,
-    unitBlocksK: slot / plan.blockK,
-    firstBlockQ: 0,
-    firstBlockK: 0,
-    band: { lo: 0, hi: 0 },
-    keyUnits: progression,
-    queryUnits: progression,
-  };
-}
-
 const blockArb = fc.constantFrom(64, 128);
 
-/** Patterns with their plan; sizes stay small enough for the float64 CPU oracle. */
+/** Parameters of each video pattern, given the frame count (Attention Tile needs a <= t). */
+const PARAMS: Readonly<Record<string, (t: number) => fc.Arbitrary<Record<string, number | boolean>>>> = {
+  attention_tile: (t) => fc.record({ a: fc.integer({ min: 1, max: t }) }),
+  full: () => fc.constant({}),
+  causal: () => fc.record({ token: fc.boolean() }),
+  frame_window: () => fc.record({ r: fc.integer({ min: 0, max: 2 }) }),
+  spatial: () => fc.constant({}),
+  temporal: () => fc.constant({}),
+  dilated_frames: () => fc.record({ d: fc.integer({ min: 1, max: 3 }), r: fc.integer({ min: 0, max: 2 }) }),
+};
+
+/** Video patterns; sizes stay small enough for the float64 CPU oracle (at most ~1,500 tokens). */
+const videoPlanArb: fc.Arbitrary<BlockPlan> = fc
+  .record({
+    name: fc.constantFrom(...Object.keys(PARAMS)),
+    t: fc.integer({ min: 1, max: 6 }),
+    frame: fc.oneof(
+      fc.record({ h: fc.integer({ min: 1, max: 12 }), w: fc.integer({ min: 1, max: 16 }) }),
+      // Frames of 64, 128 or 256 tokens: aligned to the blocks, so the units closed form appears.
+      fc.constantFrom({ h: 4, w: 16 }, { h: 8, w: 16 }, { h: 16, w: 16 }),
+    ),
+    padUnit: fc.constantFrom(undefined, undefined, 16, 64, 128),
+    bq: blockArb,
+    bk: blockArb,
+  })
+  .chain(({ name, t, frame, padUnit, bq, bk }) =>
+    PARAMS[name]!(t).map((params) => builtinPlan(name, { sizes: { t, ...frame }, params, padUnit }, bq, bk)),
+  );
+
+/** Video then text tokens (text sees all, all see text). */
+const textVideoPlanArb: fc.Arbitrary<BlockPlan> = fc
+  .record({
+    t: fc.integer({ min: 1, max: 5 }),
+    h: fc.integer({ min: 1, max: 10 }),
+    w: fc.integer({ min: 1, max: 12 }),
+    l: fc.integer({ min: 1, max: 80 }),
+    a: fc.integer({ min: 1, max: 5 }),
+    bq: blockArb,
+    bk: blockArb,
+  })
+  .map(({ t, h, w, l, a, bq, bk }) =>
+    builtinPlan('text_video', { sizes: { t, h, w, l }, params: { a: Math.min(a, t) } }, bq, bk),
+  );
+
+/** 3D sliding tiles of 6 x 8 x 8 tokens (edge tiles cut when sizes are not tile multiples). */
+const slidingTilePlanArb: fc.Arbitrary<BlockPlan> = fc
+  .record({
+    t: fc.constantFrom(4, 6),
+    h: fc.constantFrom(8, 10, 16),
+    w: fc.constantFrom(8, 12),
+    wt: fc.integer({ min: 1, max: 3 }),
+    wh: fc.integer({ min: 1, max: 3 }),
+    ww: fc.integer({ min: 1, max: 3 }),
+    bq: blockArb,
+    bk: blockArb,
+  })
+  .map(({ t, h, w, wt, wh, ww, bq, bk }) =>
+    builtinPlan('sliding_tile', { sizes: { t, h, w }, params: { wt, wh, ww } }, bq, bk),
+  );
+
 const planArb: fc.Arbitrary<BlockPlan> = fc.oneof(
-  fc
-    .record({
-      t: fc.integer({ min: 2, max: 6 }),
-      h: fc.integer({ min: 2, max: 12 }),
-      w: fc.integer({ min: 2, max: 16 }),
-      a: fc.integer({ min: 1, max: 6 }),
-      pad: fc.constantFrom(1, 1, 8, 64),
-      bq: blockArb,
-      bk: blockArb,
-    })
-    .map(({ t, h, w, a, pad, bq, bk }) =>
-      planFromClasses(attentionTilePattern(videoLayout(t, h, w, pad), Math.min(a, t)), bq, bk),
-    ),
-  fc
-    .record({
-      t: fc.integer({ min: 2, max: 6 }),
-      a: fc.integer({ min: 1, max: 6 }),
-      bq: blockArb,
-      bk: blockArb,
-      unit: fc.constantFrom(128, 256),
-    })
-    .map(({ t, a, bq, bk, unit }) => {
-      const globals = Math.min(a, t);
-      const base = planFromClasses(attentionTilePattern(videoLayout(t, unit / 16, 16), globals), bq, bk);
-      return { ...base, closedForm: attentionTileUnits(base, t, globals) };
-    }),
-  fc
-    .record({
-      t: fc.integer({ min: 1, max: 4 }),
-      h: fc.integer({ min: 1, max: 12 }),
-      w: fc.integer({ min: 1, max: 20 }),
-      bq: blockArb,
-      bk: blockArb,
-    })
-    .map(({ t, h, w, bq, bk }) =>
-      planFromClasses(fullPattern(videoLayout(t, h, w)), bq, bk, { kind: 'dense' }),
-    ),
-  fc
-    .record({
-      t: fc.integer({ min: 2, max: 6 }),
-      h: fc.integer({ min: 1, max: 10 }),
-      w: fc.integer({ min: 1, max: 12 }),
-      window: fc.integer({ min: 0, max: 2 }),
-      pad: fc.constantFrom(1, 16),
-      text: fc.constantFrom(0, 0, 13, 77),
-      bq: blockArb,
-      bk: blockArb,
-    })
-    .map(({ t, h, w, window, pad, text, bq, bk }) =>
-      planFromClasses(frameWindow(t, h, w, window, pad, text), bq, bk),
-    ),
-  fc
-    .record({ bq: blockArb, bk: blockArb })
-    .map(({ bq, bk }) => planFromClasses(slidingTilePattern([4, 10, 12], [2, 4, 4], [1, 3, 3]), bq, bk)),
+  { arbitrary: videoPlanArb, weight: 4 },
+  { arbitrary: textVideoPlanArb, weight: 1 },
+  { arbitrary: slidingTilePlanArb, weight: 1 },
 );
 
 /** Random GPU cases. */

@@ -49,7 +49,11 @@ export function layerNorm(precision: OpPrecision, x: CpuTensor, eps: number): Cp
 }
 
 /** Check x [B, N, D] against mod [B, K, D] and a row index. */
-function modDims(x: CpuTensor, mod: CpuTensor, rowsUsed: readonly number[]): { B: number; N: number; D: number; K: number } {
+function modDims(
+  x: CpuTensor,
+  mod: CpuTensor,
+  rowsUsed: readonly number[],
+): { B: number; N: number; D: number; K: number } {
   if (x.shape.length !== 3) throw new TensorError('x', `expected [B, N, D], got [${x.shape.join(', ')}]`);
   const [B, N, D] = x.shape as [number, number, number];
   const K = mod.shape[1] ?? 0;
@@ -62,7 +66,13 @@ function modDims(x: CpuTensor, mod: CpuTensor, rowsUsed: readonly number[]): { B
 }
 
 /** x * (1 + scale) + shift with per-batch shift/scale rows of `mod`. */
-export function modulate(precision: OpPrecision, x: CpuTensor, mod: CpuTensor, shiftRow: number, scaleRow: number): CpuTensor {
+export function modulate(
+  precision: OpPrecision,
+  x: CpuTensor,
+  mod: CpuTensor,
+  shiftRow: number,
+  scaleRow: number,
+): CpuTensor {
   const { B, N, D, K } = modDims(x, mod, [shiftRow, scaleRow]);
   const y = allocate(precision, x.shape);
   for (let b = 0; b < B; b++) {
@@ -70,14 +80,21 @@ export function modulate(precision: OpPrecision, x: CpuTensor, mod: CpuTensor, s
     const scale = (b * K + scaleRow) * D;
     for (let n = 0; n < N; n++) {
       const o = (b * N + n) * D;
-      for (let d = 0; d < D; d++) y.data[o + d] = x.data[o + d]! * (1 + mod.data[scale + d]!) + mod.data[shift + d]!;
+      for (let d = 0; d < D; d++)
+        y.data[o + d] = x.data[o + d]! * (1 + mod.data[scale + d]!) + mod.data[shift + d]!;
     }
   }
   return y;
 }
 
 /** x + gate * y with a per-batch gate row of `mod`. */
-export function gatedAdd(precision: OpPrecision, x: CpuTensor, y: CpuTensor, mod: CpuTensor, gateRow: number): CpuTensor {
+export function gatedAdd(
+  precision: OpPrecision,
+  x: CpuTensor,
+  y: CpuTensor,
+  mod: CpuTensor,
+  gateRow: number,
+): CpuTensor {
   const { B, N, D, K } = modDims(x, mod, [gateRow]);
   expectDims('y', y, x.shape);
   const out = allocate(precision, x.shape);
@@ -120,7 +137,8 @@ export function silu(precision: OpPrecision, x: CpuTensor): CpuTensor {
 
 /** table [K, D] + emb as [B, K, D], or emb [B, D] broadcast over the K rows. */
 export function modulationRows(precision: OpPrecision, table: CpuTensor, emb: CpuTensor): CpuTensor {
-  if (table.shape.length !== 2) throw new TensorError('table', `expected [K, D], got [${table.shape.join(', ')}]`);
+  if (table.shape.length !== 2)
+    throw new TensorError('table', `expected [K, D], got [${table.shape.join(', ')}]`);
   const [K, D] = table.shape as [number, number];
   const B = emb.shape[0] ?? 0;
   const width = emb.shape[1];

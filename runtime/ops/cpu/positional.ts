@@ -2,8 +2,9 @@
  * CPU kernels that know about positions: sinusoidal timestep features, patching latents into tokens and back,
  * and Open-Sora-Plan 1.2's 3D RoPE.
  *
- * RoPE3D (Open-Sora-Plan v1.2 `RoPE3D`, as vendored in VideoSys open_sora_plan_v120_transformer_3d.py): each
- * head's channels are split in three equal chunks rotated by the token's t, h and w position respectively.
+ * RoPE3D (Open-Sora-Plan's opensora/models/diffusion/opensora/rope.py `RoPE3D` / `PositionGetter3D`, the same
+ * code as VideoSys open_sora_plan_v120_transformer_3d.py): each head's channels are split in three equal chunks
+ * rotated by the token's t, h and w position respectively.
  * Inside a chunk of width c the pairing is "rotate half": channel j pairs with j + c/2 and both turn by the
  * angle pos * base^(-2j / c), j < c/2 (inv_freq = 1 / base^(arange(0, c, 2) / c), frequencies concatenated
  * twice); positions are divided by the axis' interpolation scale.
@@ -16,8 +17,13 @@ import { allocate, type CpuTensor, expectDims } from './cpu-tensor.js';
  * diffusers `Timesteps(channels, flip_sin_to_cos=True, downscale_freq_shift=0)`: [cos(t f), sin(t f)] with
  * f_i = exp(-ln(10000) * i / half), half = channels / 2.
  */
-export function timestepFeatures(precision: OpPrecision, timesteps: Float32Array, channels: number): CpuTensor {
-  if (channels % 2 !== 0) throw new TensorError('timestep features', `channels must be even, got ${channels}`);
+export function timestepFeatures(
+  precision: OpPrecision,
+  timesteps: Float32Array,
+  channels: number,
+): CpuTensor {
+  if (channels % 2 !== 0)
+    throw new TensorError('timestep features', `channels must be even, got ${channels}`);
   const half = channels / 2;
   const out = allocate(precision, [timesteps.length, channels]);
   for (let b = 0; b < timesteps.length; b++) {
@@ -32,12 +38,20 @@ export function timestepFeatures(precision: OpPrecision, timesteps: Float32Array
 }
 
 /** [B, C, T, H, W] -> [B, T * (H/ph) * (W/pw), C * ph * pw], each token's vector ordered (c, i, j). */
-export function patchify(precision: OpPrecision, x: CpuTensor, patch: readonly [number, number, number]): CpuTensor {
-  if (x.shape.length !== 5) throw new TensorError('latents', `expected [B, C, T, H, W], got [${x.shape.join(', ')}]`);
+export function patchify(
+  precision: OpPrecision,
+  x: CpuTensor,
+  patch: readonly [number, number, number],
+): CpuTensor {
+  if (x.shape.length !== 5)
+    throw new TensorError('latents', `expected [B, C, T, H, W], got [${x.shape.join(', ')}]`);
   const [B, C, T, H, W] = x.shape as [number, number, number, number, number];
   const [pt, ph, pw] = patch;
   if (pt !== 1 || H % ph !== 0 || W % pw !== 0) {
-    throw new TensorError('latents', `height ${H} and width ${W} must be multiples of the patch ${ph} x ${pw} (temporal patch 1)`);
+    throw new TensorError(
+      'latents',
+      `height ${H} and width ${W} must be multiples of the patch ${ph} x ${pw} (temporal patch 1)`,
+    );
   }
   const Hp = H / ph;
   const Wp = W / pw;
@@ -78,12 +92,18 @@ export function unpatchify(
             for (let i = 0; i < ph; i++)
               for (let j = 0; j < pw; j++)
                 for (let c = 0; c < channels; c++)
-                  out.data[(((b * channels + c) * TT + t * pt + o) * HH + h * ph + i) * WW + w * pw + j] = y.data[src++]!;
+                  out.data[(((b * channels + c) * TT + t * pt + o) * HH + h * ph + i) * WW + w * pw + j] =
+                    y.data[src++]!;
   return out;
 }
 
 /** cos/sin tables [positions, c/2] of one axis. */
-function axisTables(positions: number, chunk: number, base: number, scale: number): { cos: Float64Array; sin: Float64Array } {
+function axisTables(
+  positions: number,
+  chunk: number,
+  base: number,
+  scale: number,
+): { cos: Float64Array; sin: Float64Array } {
   const half = chunk / 2;
   const cos = new Float64Array(positions * half);
   const sin = new Float64Array(positions * half);
@@ -98,7 +118,13 @@ function axisTables(positions: number, chunk: number, base: number, scale: numbe
 }
 
 /** RoPE3D on x [B, N, heads * headDim] for tokens laid out frame-major over `grid`. */
-export function rope3d(precision: OpPrecision, x: CpuTensor, heads: number, grid: TokenGrid, rope: RopeSpec): CpuTensor {
+export function rope3d(
+  precision: OpPrecision,
+  x: CpuTensor,
+  heads: number,
+  grid: TokenGrid,
+  rope: RopeSpec,
+): CpuTensor {
   const { frames: T, height: H, width: W } = grid;
   const N = T * H * W;
   const B = x.shape[0] ?? 0;

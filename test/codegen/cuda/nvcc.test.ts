@@ -5,12 +5,12 @@
  * spills. One `.cu` per plan holds all six instantiations, so each plan costs one nvcc call per arch. nvcc is
  * required when CI=true; elsewhere the test is skipped without it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { emitCudaArtifacts } from '../../../codegen/cuda/artifacts.js';
-import { compileWithNvcc, findNvcc } from '../../../codegen/cuda/nvcc.js';
+import { buildCubins, CUBIN_ARCHS, compileWithNvcc, findNvcc } from '../../../codegen/cuda/nvcc.js';
 import type { BlockPlan } from '../../../compiler/plan.js';
 import { BUILTIN_PATTERNS } from '../../../models/patterns/index.js';
 import { builtinPlan } from '../../gpu/builtin-plans.js';
@@ -22,8 +22,7 @@ const inCi = process.env.CI === 'true';
 /** Every built-in pattern at its defaults, then the walk-forcing plans. */
 function plansToCompile(): BlockPlan[] {
   const builtins = BUILTIN_PATTERNS.map((p) => builtinPlan(p.name, {}, 128));
-  const walks = walkPlans().filter((w) => w.walk !== 'csr' || w.plan.blockQ !== w.plan.blockK);
-  return [...builtins, ...walks.map((w) => w.plan)];
+  return [...builtins, ...walkPlans().map((w) => w.plan)];
 }
 
 /** Compile plans with a small worker pool: nvcc is single-threaded and CI has 2 cores. */
@@ -84,4 +83,31 @@ describe('CUDA kernels compile with nvcc without spills', () => {
       },
     );
   }
+});
+
+describe('buildCubins (tessera compile --target cuda)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-cubin-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const plan = walkPlans()[0]!.plan;
+  const cuPath = join(dir, emitCudaArtifacts(plan).files[0]!.path);
+  writeFileSync(cuPath, emitCudaArtifacts(plan).files[0]!.contents);
+
+  it('says in one line why no cubin was built when nvcc is absent', async () => {
+    const summary = await buildCubins(cuPath, CUBIN_ARCHS, null);
+    expect(summary.written).toEqual([]);
+    expect(summary.skipped).toMatch(/^cubin not built: nvcc was not found/);
+    expect(existsSync(cuPath.replace(/\.cu$/, '.sm_90.cubin'))).toBe(false);
+  });
+
+  it.skipIf(nvcc === null)('writes the cubin next to the .cu with its resource summary', async () => {
+    const summary = await buildCubins(cuPath, ['sm_90'], nvcc);
+    const cubin = cuPath.replace(/\.cu$/, '.sm_90.cubin');
+    expect(summary.skipped).toBeNull();
+    expect(existsSync(cubin)).toBe(true);
+    expect(summary.written).toEqual([
+      expect.stringMatching(
+        /\.sm_90\.cubin {2}\(cubin for sm_90: 6 kernels, \d+(-\d+)? registers, no spills\)$/,
+      ),
+    ]);
+  });
 });

@@ -43,7 +43,11 @@ const word = fc.integer({ min: 0, max: 0xffffffff });
 describe('Philox4x32-10', () => {
   it("matches Random123's known-answer vectors (Salmon et al. 2011, tests/kat_vectors)", () => {
     const kat: [number[], number[], number[]][] = [
-      [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
+      [
+        [0, 0, 0, 0],
+        [0, 0],
+        [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+      ],
       [
         [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
         [0xffffffff, 0xffffffff],

@@ -46,7 +46,8 @@ describe('linear DDPM schedule', () => {
 
 describe('inference timesteps', () => {
   it("equal diffusers' grids worked out by hand", () => {
-    const range = (from: number, step: number, n: number) => Array.from({ length: n }, (_, i) => from - i * step);
+    const range = (from: number, step: number, n: number) =>
+      Array.from({ length: n }, (_, i) => from - i * step);
     expect(inferenceTimesteps(1000, 100, 'leading')).toEqual(range(990, 10, 100));
     expect(inferenceTimesteps(1000, 100, 'trailing')).toEqual(range(999, 10, 100));
     expect(inferenceTimesteps(1000, 20, 'trailing')).toEqual(range(999, 50, 20));
@@ -76,7 +77,7 @@ describe('inference timesteps', () => {
           if (spacing !== 'leading') expect(ts[0]).toBe(999);
         },
       ),
-      { numRuns: RUNS * 5 },
+      { numRuns: RUNS * 2 },
     );
     expect(() => inferenceTimesteps(1000, 0, 'leading')).toThrow(RangeError);
     expect(() => inferenceTimesteps(1000, 1001, 'leading')).toThrow(RangeError);

@@ -47,12 +47,18 @@ export function closedFormPredictor(
  * E[eps | x_t] = sqrt(1 - a) (x_t - sqrt(a) mu) / (a s^2 + 1 - a).
  */
 export function gaussianDataPredictor(size: number, mu: number, s: number) {
-  return closedFormPredictor(size, (x, _i, a) => (Math.sqrt(1 - a) * (x - Math.sqrt(a) * mu)) / (a * s * s + 1 - a));
+  return closedFormPredictor(
+    size,
+    (x, _i, a) => (Math.sqrt(1 - a) * (x - Math.sqrt(a) * mu)) / (a * s * s + 1 - a),
+  );
 }
 
 /** The epsilon that is exactly the noise of x_t around a known x0: (x_t - sqrt(a) x0) / sqrt(1 - a). */
 export function oraclePredictor(x0: Float32Array) {
-  return closedFormPredictor(x0.length, (x, i, a) => (x - Math.sqrt(a) * (x0[i] as number)) / Math.sqrt(1 - a));
+  return closedFormPredictor(
+    x0.length,
+    (x, i, a) => (x - Math.sqrt(a) * (x0[i] as number)) / Math.sqrt(1 - a),
+  );
 }
 
 /** Mean and variance of an array. */

@@ -1,0 +1,34 @@
+/**
+ * How `tessera generate` builds its network: the checkpoint loaded for the config, the per-layer plan read
+ * (none = full attention), and the Open-Sora-Plan graph created on the requested backend for one latent shape.
+ */
+import { access } from 'node:fs/promises';
+import { readLayerPlan } from '../compiler/layer-plan.js';
+import { OptionError } from '../driver/options.js';
+import type { Denoiser } from '../runtime/model/denoiser.js';
+import { createOpenSoraModel } from '../runtime/model/open-sora.js';
+import { loadOpenSoraWeights } from '../runtime/model/weights.js';
+import type { DenoiserRequest } from './generate.js';
+
+/** Build the Open-Sora-Plan DiT for a `tessera generate` run. */
+export async function createModelDenoiser(request: DenoiserRequest): Promise<Denoiser> {
+  if (request.backend !== 'cpu') {
+    // The graph runs through a backend's ModelOps; only the CPU ops exist so far.
+    throw new OptionError(
+      `--backend: the DiT graph has no ${request.backend} ops in this build; use --backend cpu`,
+    );
+  }
+  let layerPlan: Awaited<ReturnType<typeof readLayerPlan>> | undefined;
+  if (request.plan !== undefined) {
+    await access(request.plan).catch((e: NodeJS.ErrnoException) => {
+      throw new OptionError(`--plan: cannot read ${request.plan} (${e.code ?? e.message})`);
+    });
+    layerPlan = await readLayerPlan(request.plan);
+  }
+  const weights = await loadOpenSoraWeights(request.weights, request.config);
+  const { frames, height, width } = request.latent;
+  return createOpenSoraModel(request.config, weights, {
+    latent: { frames, height, width },
+    ...(layerPlan === undefined ? {} : { layerPlan, planFile: request.plan }),
+  });
+}

@@ -1,0 +1,192 @@
+/**
+ * The Open-Sora-Plan 1.2 network (OpenSoraT2V, SPEC §2) as a {@link Denoiser}: weights uploaded to a backend
+ * once, then one forward pass per `predictNoise` call. The backend is any {@link ModelOps}; the default is the
+ * CPU one in float32 (float64 for oracle runs).
+ */
+import type { LayerPlan } from '../../compiler/layer-plan.js';
+import { createCpuOps } from '../ops/cpu/index.js';
+import type { ModelOps, OpPrecision, OpTensor, RopeSpec, SelfAttentionSpec, TokenGrid } from '../ops/ops.js';
+import { TensorError } from '../tensor.js';
+import { embedPatches, embedTimesteps, outputLayer, projectCaption, transformerBlock } from './blocks.js';
+import type { OpenSoraConfig } from './config.js';
+import type { Denoiser, LatentShape } from './denoiser.js';
+import { type PlanBlockSizes, resolveLayerPlan } from './layer-attention.js';
+import type { ModelWeights } from './weights.js';
+
+/** How to build the model. */
+export interface OpenSoraModelOptions<T extends OpTensor> {
+  /** Latent frames, height and width of one batch element (channels come from the config). */
+  readonly latent: { readonly frames: number; readonly height: number; readonly width: number };
+  /** The backend; default: CPU ops in `precision`. */
+  readonly ops?: ModelOps<T>;
+  /** Arithmetic of the default CPU backend (default float32). Ignored when `ops` is given. */
+  readonly precision?: OpPrecision;
+  /** Per-layer attention plan (from `readLayerPlan`); none = full attention everywhere. */
+  readonly layerPlan?: LayerPlan;
+  /** The plan's path, for messages. */
+  readonly planFile?: string;
+  /** Block sizes for the plans (default 128 x 128). */
+  readonly blocks?: PlanBlockSizes;
+  /** Already-resolved self-attention per layer (overrides `layerPlan`; tests and the layer search use it). */
+  readonly attention?: readonly SelfAttentionSpec[];
+}
+
+/** The model as a denoiser, plus what it was built with. */
+export interface OpenSoraModel extends Denoiser {
+  readonly config: OpenSoraConfig;
+  /** The token grid self-attention runs over: latent frames x (height / ph) x (width / pw). */
+  readonly grid: TokenGrid;
+  /** Self-attention of each layer. */
+  readonly attention: readonly SelfAttentionSpec[];
+  /** The backend's name, e.g. `cpu float32`. */
+  readonly backend: string;
+  /** Wall milliseconds the last `predictNoise` spent in attention (self and cross); undefined before any call. */
+  lastAttentionMs(): number | undefined;
+}
+
+/**
+ * The backend's ops with self- and cross-attention timed (wall clock around each call: exact for the synchronous
+ * CPU ops; a device backend must synchronise inside its attention ops for the split to mean anything).
+ */
+function timeAttention<T extends OpTensor>(ops: ModelOps<T>, add: (ms: number) => void): ModelOps<T> {
+  const timed =
+    <A extends unknown[]>(f: (...args: A) => T) =>
+    (...args: A): T => {
+      const start = performance.now();
+      try {
+        return f(...args);
+      } finally {
+        add(performance.now() - start);
+      }
+    };
+  // Object.create keeps a class-based backend's other methods reachable through the prototype.
+  return Object.assign(Object.create(ops) as ModelOps<T>, {
+    selfAttention: timed(ops.selfAttention.bind(ops)),
+    crossAttention: timed(ops.crossAttention.bind(ops)),
+  });
+}
+
+function checkLatent(config: OpenSoraConfig, latent: OpenSoraModelOptions<OpTensor>['latent']): TokenGrid {
+  const [, ph, pw] = config.patch;
+  for (const [name, v] of Object.entries(latent)) {
+    if (!Number.isSafeInteger(v) || v < 1)
+      throw new TensorError('latent', `${name} must be a positive integer, got ${v}`);
+  }
+  if (latent.height % ph !== 0 || latent.width % pw !== 0) {
+    throw new TensorError(
+      'latent',
+      `height ${latent.height} and width ${latent.width} must be multiples of the patch size ${ph} x ${pw}`,
+    );
+  }
+  return { frames: latent.frames, height: latent.height / ph, width: latent.width / pw };
+}
+
+/** Build the network on a backend. Weights must have been loaded for the same config. */
+export function createOpenSoraModel<T extends OpTensor = OpTensor>(
+  config: OpenSoraConfig,
+  weights: ModelWeights,
+  options: OpenSoraModelOptions<T>,
+): OpenSoraModel {
+  if (weights.config !== config && JSON.stringify(weights.config) !== JSON.stringify(config)) {
+    throw new TensorError('weights', `were loaded for ${weights.config.name}, not for ${config.name}`);
+  }
+  let attentionMs = 0;
+  let lastAttentionMs: number | undefined;
+  const backend = (options.ops ?? createCpuOps(options.precision ?? 'float32')) as ModelOps<T>;
+  const ops = timeAttention(backend, (ms) => {
+    attentionMs += ms;
+  });
+  const grid = checkLatent(config, options.latent);
+  const latent: LatentShape = { channels: config.inChannels, ...options.latent };
+
+  let attention: readonly SelfAttentionSpec[];
+  if (options.attention) {
+    if (options.attention.length !== config.layers)
+      throw new TensorError(
+        'attention',
+        `expected one spec per layer (${config.layers}), got ${options.attention.length}`,
+      );
+    attention = options.attention;
+  } else if (options.layerPlan) {
+    attention = resolveLayerPlan(options.layerPlan, config.layers, grid, {
+      ...(options.blocks ? { blocks: options.blocks } : {}),
+      ...(options.planFile ? { planFile: options.planFile } : {}),
+    });
+  } else {
+    attention = Array.from({ length: config.layers }, () => ({ kind: 'dense' as const }));
+  }
+
+  // Upload every weight once; the patch conv's kernel [D, C, ph, pw] is used as a [D, C * ph * pw] matrix.
+  const device = new Map<string, T>();
+  for (const name of weights.names) {
+    const w = weights.get(name);
+    const shape = name === 'pos_embed.proj.weight' ? [w.shape[0]!, w.data.length / w.shape[0]!] : w.shape;
+    device.set(name, ops.upload(w.data, shape));
+  }
+  const weight = (name: string): T => {
+    const t = device.get(name);
+    if (!t) throw new TensorError(name, `no such weight in ${config.name}`);
+    return t;
+  };
+  const rope: RopeSpec = { base: config.ropeBase, interpolation: config.ropeInterpolation };
+  const { channels: C, frames: F, height: H, width: W } = latent;
+
+  async function predictNoise(
+    x: Float32Array,
+    timesteps: Float32Array,
+    text: Float32Array,
+    textMask: Float32Array | Uint8Array,
+    batch: number,
+  ): Promise<Float32Array> {
+    if (!Number.isSafeInteger(batch) || batch < 1)
+      throw new TensorError('batch', `must be a positive integer, got ${batch}`);
+    const perLatent = C * F * H * W;
+    if (x.length !== batch * perLatent)
+      throw new TensorError(
+        'x',
+        `expected [${batch}, ${C}, ${F}, ${H}, ${W}] (${batch * perLatent} values), got ${x.length}`,
+      );
+    if (timesteps.length !== batch)
+      throw new TensorError('timesteps', `expected ${batch} values, got ${timesteps.length}`);
+    const perToken = batch * config.captionChannels;
+    if (text.length % perToken !== 0)
+      throw new TensorError(
+        'text',
+        `expected [${batch}, L, ${config.captionChannels}], got ${text.length} values`,
+      );
+    const L = text.length / perToken;
+    if (textMask.length !== batch * L)
+      throw new TensorError('textMask', `expected [${batch}, ${L}], got ${textMask.length} values`);
+    const mask = Uint8Array.from(textMask, (m) => (m !== 0 ? 1 : 0));
+    attentionMs = 0;
+
+    let h = embedPatches(ops, weight, ops.upload(x, [batch, C, F, H, W]), config);
+    const { embedded, modulation } = embedTimesteps(ops, weight, timesteps, config);
+    const caption = projectCaption(ops, weight, ops.upload(text, [batch, L, config.captionChannels]));
+    const ctx = { ops, config, weight, grid, rope, timestep: modulation, text: caption, textMask: mask };
+    for (let layer = 0; layer < config.layers; layer++)
+      h = transformerBlock(ctx, layer, h, attention[layer]!);
+    const out = ops.download(outputLayer(ops, weight, h, embedded, config, grid));
+    lastAttentionMs = attentionMs;
+    if (config.outChannels === C) return out;
+    // A variance-predicting head: keep the epsilon channels (the first C of each batch element).
+    const eps = new Float32Array(batch * perLatent);
+    for (let b = 0; b < batch; b++)
+      eps.set(
+        out.subarray(b * config.outChannels * F * H * W, b * config.outChannels * F * H * W + perLatent),
+        b * perLatent,
+      );
+    return eps;
+  }
+
+  return {
+    latent,
+    captionChannels: config.captionChannels,
+    config,
+    grid,
+    attention,
+    backend: backend.name,
+    predictNoise,
+    lastAttentionMs: () => lastAttentionMs,
+  };
+}

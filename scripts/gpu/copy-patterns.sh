@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The GPU tests and benchmark build plans from the built-in .tile files, which models/patterns/index.ts looks
+# for next to its compiled module: copy them beside .gpu/dist/models/patterns/index.js.
+set -euo pipefail
+mkdir -p .gpu/dist/models/patterns
+cp models/patterns/*.tile .gpu/dist/models/patterns/
