@@ -66,6 +66,26 @@ function planFor(frames: number, globals: number | null): BlockPlan {
   return buildPlan(pattern, 128, 128);
 }
 
+/** The plan with its partial blocks moved into the full lists: same blocks, no element mask (timing only). */
+function partialsAsFull(plan: BlockPlan): BlockPlan {
+  const offsets = new Int32Array(plan.numQBlocks + 1);
+  const indices: number[] = [];
+  for (let qb = 0; qb < plan.numQBlocks; qb++) {
+    const row = [plan.full, plan.partial].flatMap((csr) =>
+      Array.from(csr.indices.subarray(csr.offsets[qb]!, csr.offsets[qb + 1]!)),
+    );
+    indices.push(...row.sort((a, b) => a - b));
+    offsets[qb + 1] = indices.length;
+  }
+  return {
+    ...plan,
+    key: `${plan.key}_unmasked`,
+    full: { offsets, indices: Int32Array.from(indices) },
+    partial: { offsets: new Int32Array(plan.numQBlocks + 1), indices: new Int32Array(0) },
+    closedForm: null,
+  };
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -86,9 +106,8 @@ async function main(): Promise<void> {
     view.setUint32(16, seed, true);
     device.launch(random, [Math.min(65535, Math.ceil(n / 256)), 1, 1], 256, args);
   };
-  const rows: Record<string, unknown>[] = [];
-  for (const { frames, globals } of CONFIGS) {
-    const plan = planFor(frames, globals);
+  /** Median time of the plan's kernel on fresh random inputs, plus the loaded kernel's resources. */
+  const timePlan = (plan: BlockPlan) => {
     const S = plan.seqLen;
     const attention = new CudaAttention(device, plan, HEAD_DIM, 'bfloat16');
     const shape = [1, HEADS, S, HEAD_DIM];
@@ -111,7 +130,26 @@ async function main(): Promise<void> {
     };
     const times = device.time(run, iterations, 3);
     device.synchronize(attention.kernel.name);
-    const ms = median(times);
+    const result = {
+      ms: median(times),
+      times,
+      registers: attention.loaded.registers,
+      localBytes: attention.loaded.localBytes,
+      kernel: attention.kernel.name,
+      source: attention.kernel.source,
+    };
+    for (const set of sets) for (const t of [set.q, set.k, set.v]) device.free(t);
+    device.free(out);
+    device.free(lse);
+    attention.dispose();
+    return result;
+  };
+  const rows: Record<string, unknown>[] = [];
+  const ablation: Record<string, unknown>[] = [];
+  for (const { frames, globals } of CONFIGS) {
+    const plan = planFor(frames, globals);
+    const S = plan.seqLen;
+    const { ms, times, registers, localBytes, kernel, source } = timePlan(plan);
     const computed = plan.stats.full + plan.stats.partial;
     const blockFlops = 4 * plan.blockQ * plan.blockK * HEAD_DIM * HEADS;
     const denseFlops = 4 * S * S * HEAD_DIM * HEADS;
@@ -119,6 +157,7 @@ async function main(): Promise<void> {
     const prefix = `T${frames}_${name.replace(':', '-')}`;
     await writeFlexBlockMask(join(outDir, `${prefix}.blockmask.safetensors`), plan);
     writeFileSync(join(outDir, `${prefix}.mask_mod.py`), renderFlexMaskMod(plan.pattern));
+    writeFileSync(join(outDir, `${prefix}.cu`), source);
     rows.push({
       prefix,
       frames,
@@ -134,23 +173,42 @@ async function main(): Promise<void> {
       // FLOPs of the computed blocks (what the kernel does) and of dense attention at this length.
       tflopsComputed: (computed * blockFlops) / ms / 1e9,
       tflopsDenseEquivalent: denseFlops / ms / 1e9,
-      registers: attention.loaded.registers,
-      localBytes: attention.loaded.localBytes,
-      kernel: attention.kernel.name,
+      registers,
+      localBytes,
+      kernel,
       keyWalk: plan.closedForm ? plan.closedForm.kind : 'csr',
     });
     console.log(
-      `${prefix}: ${ms.toFixed(3)} ms, ${((computed * blockFlops) / ms / 1e9).toFixed(1)} TFLOP/s on computed blocks`,
+      `${prefix}: ${ms.toFixed(3)} ms, ${((computed * blockFlops) / ms / 1e9).toFixed(1)} TFLOP/s on computed blocks, ${registers} registers`,
     );
-    for (const set of sets) for (const t of [set.q, set.k, set.v]) device.free(t);
-    device.free(out);
-    device.free(lse);
-    attention.dispose();
+    if (process.env.TESSERA_BENCH_ABLATION && plan.stats.partial > 0) {
+      // Timing only (the output is wrong): the same blocks with no element mask, to price the partial tiles.
+      const unmasked = timePlan(partialsAsFull(plan));
+      const extra = ms - unmasked.ms;
+      ablation.push({
+        prefix,
+        ms,
+        unmaskedMs: unmasked.ms,
+        partialBlocks: plan.stats.partial,
+        registers: unmasked.registers,
+      });
+      console.log(
+        `${prefix} ablation: partial blocks run unmasked ${unmasked.ms.toFixed(3)} ms; the element mask costs ${extra.toFixed(3)} ms, ` +
+          `${((1000 * extra * 132) / (plan.stats.partial * HEADS * (plan.blockK / 64))).toFixed(2)} us per masked tile per SM (132 SMs)`,
+      );
+    }
   }
   writeFileSync(
     join(outDir, 'ours.json'),
     JSON.stringify(
-      { device: device.info.name, arch: device.arch, driver: device.info.driverVersion, iterations, rows },
+      {
+        device: device.info.name,
+        arch: device.arch,
+        driver: device.info.driverVersion,
+        iterations,
+        rows,
+        ablation,
+      },
       null,
       2,
     ),

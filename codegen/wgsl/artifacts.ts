@@ -74,7 +74,11 @@ export interface Strides {
   readonly head: number;
 }
 
-/** The ${WGSL_PARAMS_BYTES}-byte uniform block. */
+/**
+ * The ${WGSL_PARAMS_BYTES}-byte uniform block of a call made in one dispatch. Mesa's llvmpipe/lavapipe end every loop of an
+ * invocation after 65,535 passes, which long rows exceed: there, call through tessera's runtime/webgpu, which
+ * splits a call into dispatches over ranges of key blocks (uniform words 8 to 10) and merges them.
+ */
 export function encodeParams(heads: number, scale: number, input: Strides, output: Strides): ArrayBuffer {
   const bytes = new ArrayBuffer(${WGSL_PARAMS_BYTES});
   const u = new Uint32Array(bytes);

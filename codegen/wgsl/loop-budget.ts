@@ -22,6 +22,13 @@ import { closedFormKeyBlocks } from './plan-tables.js';
 /** gallivm's per-invocation loop budget (`LP_MAX_TGSI_LOOP_ITERATIONS` in Mesa's lp_bld_limits.h). */
 export const GALLIVM_LOOP_LIMIT = 65535;
 
+/**
+ * What the runtime lets a dispatch spend on gallivm: the limit less a margin for loops a future WGSL or GLSL
+ * compiler might add around the kernel (the count below matches Dawn + Mesa 22 to within 100 passes: see
+ * test/runtime/webgpu/loop-budget.test.ts). A margin costs at most one extra dispatch.
+ */
+export const GALLIVM_LOOP_BUDGET = GALLIVM_LOOP_LIMIT - 1024;
+
 /** Consecutive K/V elements one invocation stages per step (unrolled); every supported head dim divides it. */
 export const STAGE_CHUNK = 8;
 
@@ -47,7 +54,21 @@ function keyBlockPasses(plan: BlockPlan, config: WgslKernelConfig, kb: number, d
   return total + passes(tiles);
 }
 
-/** Loop passes of each query block: its enumeration loops, and each visit (walked key block) in order. */
+/**
+ * Loops every invocation runs once, whatever it visits: the row's two head-dim loops (loading the query,
+ * storing or merging the output) and the loops the WGSL compiler adds to zero workgroup memory before the
+ * entry point (Tint strides over each array with the workgroup; it may fuse arrays of equal length into one
+ * loop, counted here as separate loops, so the bound holds either way).
+ */
+function fixedPasses(config: WgslKernelConfig): number {
+  const row = config.headDim / config.lanesPerRow;
+  const wg = config.workgroupSize;
+  const tileElements = config.keyTile * config.headDim;
+  const zeroInit = 2 * passes(Math.ceil(tileElements / wg)) + passes(Math.ceil(config.keyTile / wg)); // kTile, vTile, keyTokens
+  return 2 * passes(row) + zeroInit;
+}
+
+/** Loop passes of each query block: its fixed loops (enumeration, row I/O), and each visit in order. */
 interface QueryBlockPasses {
   readonly enumeration: number;
   readonly visits: number[];
@@ -81,7 +102,7 @@ function queryBlockPasses(plan: BlockPlan, config: WgslKernelConfig): QueryBlock
         visits.push(keyBlockPasses(plan, config, kb, padded(kb)));
       }
     }
-    result.push({ enumeration, visits });
+    result.push({ enumeration: enumeration + fixedPasses(config), visits });
   }
   return result;
 }
@@ -143,7 +164,8 @@ function overBudget(plan: BlockPlan, config: WgslKernelConfig, visit: number, li
       severity: 'error',
       message:
         `${plan.key}: one key block of ${plan.blockK} keys (visit ${visit}) needs more loop iterations per ` +
-        `invocation than the device allows (${limit}: Mesa llvmpipe/lavapipe end every loop past it)`,
+        `invocation than the budget of ${limit} allows (Mesa llvmpipe/lavapipe end every loop of an ` +
+        `invocation after ${GALLIVM_LOOP_LIMIT}; the call cannot be split finer than one key block)`,
       range: START_OF_FILE,
       file: `${plan.key}.wgsl`,
       hint: `compile with a smaller key block, or a larger query block (head dim ${config.headDim} stages ${config.headDim / STAGE_CHUNK} chunks per key over ${config.workgroupSize} invocations)`,

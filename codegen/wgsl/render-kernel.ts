@@ -6,9 +6,11 @@
  * mask and only drop padding keys when the plan says the block holds padding; partial blocks evaluate
  * `tp_allowed` on decoded tokens. A row that never sees an allowed key writes 0 and lse = -inf.
  *
- * Every loop over head dims is unrolled here, in the generated text: Mesa's llvmpipe (the software GPU of CI)
- * stops *all* loops of an invocation after 65,535 iterations in total (see loop-budget.ts), so the kernel
- * keeps its loops per key tile and per key, never per element.
+ * The loops over head dims run per key are unrolled here, in the generated text: Mesa's llvmpipe (the
+ * software GPU of CI) stops *all* loops of an invocation after 65,535 iterations in total (loop-budget.ts),
+ * so the per-key work spends one loop pass per key, not one per element. A call that still needs more is
+ * split by the runtime into dispatches over ranges of key blocks (`params.visitBegin/visitEnd`); each
+ * dispatch after the first merges its softmax into the output and lse the earlier ones stored.
  */
 import type { BlockPlan } from '../../compiler/plan.js';
 import { WGSL_BINDINGS, WGSL_PARAMS_STRUCT } from './bindings.js';
@@ -204,13 +206,14 @@ fn tp_visit(visit: u32, kb: i32, partial: bool) -> u32 {
 
 /** Loading the query row and storing the output row and its log-sum-exp. */
 export function renderRowIo(config: WgslKernelConfig): string {
-  const laneDims = config.headDim / config.lanesPerRow;
   return `fn tp_load_query(qi: i32) {
   if (qi >= kSeqLen) {
     return;
   }
   let at = kvBase + u32(qi) * params.inSeq + laneDim0;
-${unrolled(laneDims, (d) => `qRow[${d}] = f32(q[at + ${d}u]) * params.scaleLog2e;`, '  ')}
+  for (var d = 0u; d < kLaneDims; d++) {
+    qRow[d] = f32(q[at + d]) * params.scaleLog2e;
+  }
 }
 
 fn tp_lse_at(qi: i32, b: u32, h: u32) -> u32 {
@@ -245,10 +248,13 @@ fn tp_store_row(qi: i32, b: u32, h: u32) {
     scale = exp2(rowMax - total);
   }
   let at = b * params.outBatch + u32(qi) * params.outSeq + h * params.outHead + laneDim0;
-  if (merging) {
-${unrolled(laneDims, (d) => `out[at + ${d}u] = ${config.io}(f32(out[at + ${d}u]) * keep + acc[${d}] * scale);`, '    ')}
-  } else {
-${unrolled(laneDims, (d) => `out[at + ${d}u] = ${config.io}(acc[${d}] * scale);`, '    ')}
+  // A loop, unlike the per-key code: it runs once per row, and unrolled it would double llvmpipe's compile time.
+  for (var d = 0u; d < kLaneDims; d++) {
+    var value = acc[d] * scale;
+    if (merging) {
+      value += f32(out[at + d]) * keep;
+    }
+    out[at + d] = ${config.io}(value);
   }
   if (laneDim0 == 0u) {
     lse[tp_lse_at(qi, b, h)] = select(kNegInfBits, bitcast<u32>(total * kLn2), seen);

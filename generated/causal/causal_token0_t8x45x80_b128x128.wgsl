@@ -7,6 +7,7 @@ const kHeadDim: u32 = 96u;
 const kLanes: u32 = 1u;        // invocations per query row
 const kLaneDims: u32 = 96u;    // head dims each of them owns
 const kKeyTile: u32 = 16u;      // keys staged in workgroup memory at a time
+const kStageChunk: u32 = 8u;    // consecutive elements one invocation stages per step
 const kWorkgroupSize: u32 = 128u;
 const kBlockQ: i32 = 128i;
 const kBlockK: i32 = 128i;
@@ -27,6 +28,7 @@ const kMaskPadding: i32 = 1i;    // full block holding padding keys
 const kMaskElements: i32 = 2i;   // partial block: the pattern decides per element
 
 const kLn2: f32 = 0.6931471805599453;
+const kLog2e: f32 = 1.4426950408889634;
 // Running max before any key: far below any score, so exp2(kNoScore - max) is exactly 0, never NaN.
 const kNoScore: f32 = -3.0e38;
 // lse is stored as f32 bits; -inf is written as bits because WGSL has no infinite float constant.
@@ -84,6 +86,10 @@ struct TpParams {
   outBatch: u32,
   outSeq: u32,
   outHead: u32,
+  visitBegin: u32,   // this dispatch makes visits [visitBegin, visitEnd) of each query block
+  visitEnd: u32,
+  merge: u32,        // 1: merge into the output and lse of earlier dispatches (visitBegin > 0)
+  unused: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: TpParams;
@@ -107,14 +113,19 @@ var<private> qRow: array<f32, kLaneDims>;
 var<private> acc: array<f32, kLaneDims>;
 var<private> rowMax: f32;
 var<private> rowSum: f32;
+var<private> earlierLse: u32;    // lse bits stored by earlier dispatches of a split call (merge only)
 
 // Copy keys [t0, t0 + n) of this head into workgroup memory; decode their tokens when the tile is masked.
+// Each step copies kStageChunk consecutive elements; kHeadDim is a multiple of it, so a chunk is one key's.
 fn tp_stage_keys(t0: i32, n: i32, decode: bool) {
-  let count = u32(n) * kHeadDim;
-  for (var e = invocation; e < count; e += kWorkgroupSize) {
+  let chunks = u32(n) * (kHeadDim / kStageChunk);
+  for (var c = invocation; c < chunks; c += kWorkgroupSize) {
+    let e = c * kStageChunk;
     let src = kvBase + u32(t0 + i32(e / kHeadDim)) * params.inSeq + e % kHeadDim;
-    kTile[e] = f32(k[src]);
-    vTile[e] = f32(v[src]);
+    kTile[e + 0u] = f32(k[src + 0u]); kTile[e + 1u] = f32(k[src + 1u]); kTile[e + 2u] = f32(k[src + 2u]); kTile[e + 3u] = f32(k[src + 3u]);
+    kTile[e + 4u] = f32(k[src + 4u]); kTile[e + 5u] = f32(k[src + 5u]); kTile[e + 6u] = f32(k[src + 6u]); kTile[e + 7u] = f32(k[src + 7u]);
+    vTile[e + 0u] = f32(v[src + 0u]); vTile[e + 1u] = f32(v[src + 1u]); vTile[e + 2u] = f32(v[src + 2u]); vTile[e + 3u] = f32(v[src + 3u]);
+    vTile[e + 4u] = f32(v[src + 4u]); vTile[e + 5u] = f32(v[src + 5u]); vTile[e + 6u] = f32(v[src + 6u]); vTile[e + 7u] = f32(v[src + 7u]);
   }
   if (decode) {
     for (var j = invocation; j < u32(n); j += kWorkgroupSize) {
@@ -131,9 +142,30 @@ fn tp_consume_keys(n: i32, mode: i32) {
   for (var j = 0u; j < u32(n); j++) {
     var dot = 0.0;
     let kAt = j * kHeadDim + laneDim0;
-    for (var d = 0u; d < kLaneDims; d++) {
-      dot += qRow[d] * kTile[kAt + d];
-    }
+    dot += qRow[0] * kTile[kAt + 0u]; dot += qRow[1] * kTile[kAt + 1u]; dot += qRow[2] * kTile[kAt + 2u]; dot += qRow[3] * kTile[kAt + 3u];
+    dot += qRow[4] * kTile[kAt + 4u]; dot += qRow[5] * kTile[kAt + 5u]; dot += qRow[6] * kTile[kAt + 6u]; dot += qRow[7] * kTile[kAt + 7u];
+    dot += qRow[8] * kTile[kAt + 8u]; dot += qRow[9] * kTile[kAt + 9u]; dot += qRow[10] * kTile[kAt + 10u]; dot += qRow[11] * kTile[kAt + 11u];
+    dot += qRow[12] * kTile[kAt + 12u]; dot += qRow[13] * kTile[kAt + 13u]; dot += qRow[14] * kTile[kAt + 14u]; dot += qRow[15] * kTile[kAt + 15u];
+    dot += qRow[16] * kTile[kAt + 16u]; dot += qRow[17] * kTile[kAt + 17u]; dot += qRow[18] * kTile[kAt + 18u]; dot += qRow[19] * kTile[kAt + 19u];
+    dot += qRow[20] * kTile[kAt + 20u]; dot += qRow[21] * kTile[kAt + 21u]; dot += qRow[22] * kTile[kAt + 22u]; dot += qRow[23] * kTile[kAt + 23u];
+    dot += qRow[24] * kTile[kAt + 24u]; dot += qRow[25] * kTile[kAt + 25u]; dot += qRow[26] * kTile[kAt + 26u]; dot += qRow[27] * kTile[kAt + 27u];
+    dot += qRow[28] * kTile[kAt + 28u]; dot += qRow[29] * kTile[kAt + 29u]; dot += qRow[30] * kTile[kAt + 30u]; dot += qRow[31] * kTile[kAt + 31u];
+    dot += qRow[32] * kTile[kAt + 32u]; dot += qRow[33] * kTile[kAt + 33u]; dot += qRow[34] * kTile[kAt + 34u]; dot += qRow[35] * kTile[kAt + 35u];
+    dot += qRow[36] * kTile[kAt + 36u]; dot += qRow[37] * kTile[kAt + 37u]; dot += qRow[38] * kTile[kAt + 38u]; dot += qRow[39] * kTile[kAt + 39u];
+    dot += qRow[40] * kTile[kAt + 40u]; dot += qRow[41] * kTile[kAt + 41u]; dot += qRow[42] * kTile[kAt + 42u]; dot += qRow[43] * kTile[kAt + 43u];
+    dot += qRow[44] * kTile[kAt + 44u]; dot += qRow[45] * kTile[kAt + 45u]; dot += qRow[46] * kTile[kAt + 46u]; dot += qRow[47] * kTile[kAt + 47u];
+    dot += qRow[48] * kTile[kAt + 48u]; dot += qRow[49] * kTile[kAt + 49u]; dot += qRow[50] * kTile[kAt + 50u]; dot += qRow[51] * kTile[kAt + 51u];
+    dot += qRow[52] * kTile[kAt + 52u]; dot += qRow[53] * kTile[kAt + 53u]; dot += qRow[54] * kTile[kAt + 54u]; dot += qRow[55] * kTile[kAt + 55u];
+    dot += qRow[56] * kTile[kAt + 56u]; dot += qRow[57] * kTile[kAt + 57u]; dot += qRow[58] * kTile[kAt + 58u]; dot += qRow[59] * kTile[kAt + 59u];
+    dot += qRow[60] * kTile[kAt + 60u]; dot += qRow[61] * kTile[kAt + 61u]; dot += qRow[62] * kTile[kAt + 62u]; dot += qRow[63] * kTile[kAt + 63u];
+    dot += qRow[64] * kTile[kAt + 64u]; dot += qRow[65] * kTile[kAt + 65u]; dot += qRow[66] * kTile[kAt + 66u]; dot += qRow[67] * kTile[kAt + 67u];
+    dot += qRow[68] * kTile[kAt + 68u]; dot += qRow[69] * kTile[kAt + 69u]; dot += qRow[70] * kTile[kAt + 70u]; dot += qRow[71] * kTile[kAt + 71u];
+    dot += qRow[72] * kTile[kAt + 72u]; dot += qRow[73] * kTile[kAt + 73u]; dot += qRow[74] * kTile[kAt + 74u]; dot += qRow[75] * kTile[kAt + 75u];
+    dot += qRow[76] * kTile[kAt + 76u]; dot += qRow[77] * kTile[kAt + 77u]; dot += qRow[78] * kTile[kAt + 78u]; dot += qRow[79] * kTile[kAt + 79u];
+    dot += qRow[80] * kTile[kAt + 80u]; dot += qRow[81] * kTile[kAt + 81u]; dot += qRow[82] * kTile[kAt + 82u]; dot += qRow[83] * kTile[kAt + 83u];
+    dot += qRow[84] * kTile[kAt + 84u]; dot += qRow[85] * kTile[kAt + 85u]; dot += qRow[86] * kTile[kAt + 86u]; dot += qRow[87] * kTile[kAt + 87u];
+    dot += qRow[88] * kTile[kAt + 88u]; dot += qRow[89] * kTile[kAt + 89u]; dot += qRow[90] * kTile[kAt + 90u]; dot += qRow[91] * kTile[kAt + 91u];
+    dot += qRow[92] * kTile[kAt + 92u]; dot += qRow[93] * kTile[kAt + 93u]; dot += qRow[94] * kTile[kAt + 94u]; dot += qRow[95] * kTile[kAt + 95u];
     var allowed = rowLive;
     if (mode == kMaskElements) {
       allowed = allowed && tp_allowed(queryToken, keyTokens[j]);
@@ -152,9 +184,30 @@ fn tp_consume_keys(n: i32, mode: i32) {
   let newMax = max(rowMax, tileMax);
   let alpha = exp2(rowMax - newMax);
   rowSum *= alpha;
-  for (var d = 0u; d < kLaneDims; d++) {
-    acc[d] *= alpha;
-  }
+  acc[0] *= alpha; acc[1] *= alpha; acc[2] *= alpha; acc[3] *= alpha;
+  acc[4] *= alpha; acc[5] *= alpha; acc[6] *= alpha; acc[7] *= alpha;
+  acc[8] *= alpha; acc[9] *= alpha; acc[10] *= alpha; acc[11] *= alpha;
+  acc[12] *= alpha; acc[13] *= alpha; acc[14] *= alpha; acc[15] *= alpha;
+  acc[16] *= alpha; acc[17] *= alpha; acc[18] *= alpha; acc[19] *= alpha;
+  acc[20] *= alpha; acc[21] *= alpha; acc[22] *= alpha; acc[23] *= alpha;
+  acc[24] *= alpha; acc[25] *= alpha; acc[26] *= alpha; acc[27] *= alpha;
+  acc[28] *= alpha; acc[29] *= alpha; acc[30] *= alpha; acc[31] *= alpha;
+  acc[32] *= alpha; acc[33] *= alpha; acc[34] *= alpha; acc[35] *= alpha;
+  acc[36] *= alpha; acc[37] *= alpha; acc[38] *= alpha; acc[39] *= alpha;
+  acc[40] *= alpha; acc[41] *= alpha; acc[42] *= alpha; acc[43] *= alpha;
+  acc[44] *= alpha; acc[45] *= alpha; acc[46] *= alpha; acc[47] *= alpha;
+  acc[48] *= alpha; acc[49] *= alpha; acc[50] *= alpha; acc[51] *= alpha;
+  acc[52] *= alpha; acc[53] *= alpha; acc[54] *= alpha; acc[55] *= alpha;
+  acc[56] *= alpha; acc[57] *= alpha; acc[58] *= alpha; acc[59] *= alpha;
+  acc[60] *= alpha; acc[61] *= alpha; acc[62] *= alpha; acc[63] *= alpha;
+  acc[64] *= alpha; acc[65] *= alpha; acc[66] *= alpha; acc[67] *= alpha;
+  acc[68] *= alpha; acc[69] *= alpha; acc[70] *= alpha; acc[71] *= alpha;
+  acc[72] *= alpha; acc[73] *= alpha; acc[74] *= alpha; acc[75] *= alpha;
+  acc[76] *= alpha; acc[77] *= alpha; acc[78] *= alpha; acc[79] *= alpha;
+  acc[80] *= alpha; acc[81] *= alpha; acc[82] *= alpha; acc[83] *= alpha;
+  acc[84] *= alpha; acc[85] *= alpha; acc[86] *= alpha; acc[87] *= alpha;
+  acc[88] *= alpha; acc[89] *= alpha; acc[90] *= alpha; acc[91] *= alpha;
+  acc[92] *= alpha; acc[93] *= alpha; acc[94] *= alpha; acc[95] *= alpha;
   for (var j = 0u; j < u32(n); j++) {
     if (!live[j]) {
       continue;
@@ -162,9 +215,30 @@ fn tp_consume_keys(n: i32, mode: i32) {
     let p = exp2(score[j] - newMax);
     rowSum += p;
     let vAt = j * kHeadDim + laneDim0;
-    for (var d = 0u; d < kLaneDims; d++) {
-      acc[d] += p * vTile[vAt + d];
-    }
+    acc[0] += p * vTile[vAt + 0u]; acc[1] += p * vTile[vAt + 1u]; acc[2] += p * vTile[vAt + 2u]; acc[3] += p * vTile[vAt + 3u];
+    acc[4] += p * vTile[vAt + 4u]; acc[5] += p * vTile[vAt + 5u]; acc[6] += p * vTile[vAt + 6u]; acc[7] += p * vTile[vAt + 7u];
+    acc[8] += p * vTile[vAt + 8u]; acc[9] += p * vTile[vAt + 9u]; acc[10] += p * vTile[vAt + 10u]; acc[11] += p * vTile[vAt + 11u];
+    acc[12] += p * vTile[vAt + 12u]; acc[13] += p * vTile[vAt + 13u]; acc[14] += p * vTile[vAt + 14u]; acc[15] += p * vTile[vAt + 15u];
+    acc[16] += p * vTile[vAt + 16u]; acc[17] += p * vTile[vAt + 17u]; acc[18] += p * vTile[vAt + 18u]; acc[19] += p * vTile[vAt + 19u];
+    acc[20] += p * vTile[vAt + 20u]; acc[21] += p * vTile[vAt + 21u]; acc[22] += p * vTile[vAt + 22u]; acc[23] += p * vTile[vAt + 23u];
+    acc[24] += p * vTile[vAt + 24u]; acc[25] += p * vTile[vAt + 25u]; acc[26] += p * vTile[vAt + 26u]; acc[27] += p * vTile[vAt + 27u];
+    acc[28] += p * vTile[vAt + 28u]; acc[29] += p * vTile[vAt + 29u]; acc[30] += p * vTile[vAt + 30u]; acc[31] += p * vTile[vAt + 31u];
+    acc[32] += p * vTile[vAt + 32u]; acc[33] += p * vTile[vAt + 33u]; acc[34] += p * vTile[vAt + 34u]; acc[35] += p * vTile[vAt + 35u];
+    acc[36] += p * vTile[vAt + 36u]; acc[37] += p * vTile[vAt + 37u]; acc[38] += p * vTile[vAt + 38u]; acc[39] += p * vTile[vAt + 39u];
+    acc[40] += p * vTile[vAt + 40u]; acc[41] += p * vTile[vAt + 41u]; acc[42] += p * vTile[vAt + 42u]; acc[43] += p * vTile[vAt + 43u];
+    acc[44] += p * vTile[vAt + 44u]; acc[45] += p * vTile[vAt + 45u]; acc[46] += p * vTile[vAt + 46u]; acc[47] += p * vTile[vAt + 47u];
+    acc[48] += p * vTile[vAt + 48u]; acc[49] += p * vTile[vAt + 49u]; acc[50] += p * vTile[vAt + 50u]; acc[51] += p * vTile[vAt + 51u];
+    acc[52] += p * vTile[vAt + 52u]; acc[53] += p * vTile[vAt + 53u]; acc[54] += p * vTile[vAt + 54u]; acc[55] += p * vTile[vAt + 55u];
+    acc[56] += p * vTile[vAt + 56u]; acc[57] += p * vTile[vAt + 57u]; acc[58] += p * vTile[vAt + 58u]; acc[59] += p * vTile[vAt + 59u];
+    acc[60] += p * vTile[vAt + 60u]; acc[61] += p * vTile[vAt + 61u]; acc[62] += p * vTile[vAt + 62u]; acc[63] += p * vTile[vAt + 63u];
+    acc[64] += p * vTile[vAt + 64u]; acc[65] += p * vTile[vAt + 65u]; acc[66] += p * vTile[vAt + 66u]; acc[67] += p * vTile[vAt + 67u];
+    acc[68] += p * vTile[vAt + 68u]; acc[69] += p * vTile[vAt + 69u]; acc[70] += p * vTile[vAt + 70u]; acc[71] += p * vTile[vAt + 71u];
+    acc[72] += p * vTile[vAt + 72u]; acc[73] += p * vTile[vAt + 73u]; acc[74] += p * vTile[vAt + 74u]; acc[75] += p * vTile[vAt + 75u];
+    acc[76] += p * vTile[vAt + 76u]; acc[77] += p * vTile[vAt + 77u]; acc[78] += p * vTile[vAt + 78u]; acc[79] += p * vTile[vAt + 79u];
+    acc[80] += p * vTile[vAt + 80u]; acc[81] += p * vTile[vAt + 81u]; acc[82] += p * vTile[vAt + 82u]; acc[83] += p * vTile[vAt + 83u];
+    acc[84] += p * vTile[vAt + 84u]; acc[85] += p * vTile[vAt + 85u]; acc[86] += p * vTile[vAt + 86u]; acc[87] += p * vTile[vAt + 87u];
+    acc[88] += p * vTile[vAt + 88u]; acc[89] += p * vTile[vAt + 89u]; acc[90] += p * vTile[vAt + 90u]; acc[91] += p * vTile[vAt + 91u];
+    acc[92] += p * vTile[vAt + 92u]; acc[93] += p * vTile[vAt + 93u]; acc[94] += p * vTile[vAt + 94u]; acc[95] += p * vTile[vAt + 95u];
   }
   rowMax = newMax;
 }
@@ -184,6 +258,14 @@ fn tp_key_block(kb: i32, partial: bool) {
   }
 }
 
+// The visit-th key block of this query block: walked when this dispatch's range holds it. Returns visit + 1.
+fn tp_visit(visit: u32, kb: i32, partial: bool) -> u32 {
+  if (visit >= params.visitBegin && visit < params.visitEnd) {
+    tp_key_block(kb, partial);
+  }
+  return visit + 1u;
+}
+
 fn tp_load_query(qi: i32) {
   if (qi >= kSeqLen) {
     return;
@@ -194,19 +276,48 @@ fn tp_load_query(qi: i32) {
   }
 }
 
+fn tp_lse_at(qi: i32, b: u32, h: u32) -> u32 {
+  return (b * params.heads + h) * u32(kSeqLen) + u32(qi);
+}
+
+// Split calls: the row's lse as earlier dispatches left it, read before any lane of the row rewrites it.
+fn tp_load_earlier(qi: i32, b: u32, h: u32) {
+  if (params.merge != 0u && qi < kSeqLen) {
+    earlierLse = lse[tp_lse_at(qi, b, h)];
+  }
+}
+
 fn tp_store_row(qi: i32, b: u32, h: u32) {
   if (qi >= kSeqLen) {
     return;
   }
   let seen = rowSum > 0.0;
-  let norm = select(0.0, 1.0 / rowSum, seen);
+  if (params.merge != 0u && !seen) {
+    return;  // no key in this dispatch: what earlier dispatches of the call stored stands
+  }
+  // out = earlier out * keep + acc * scale; total is log2 of the row's sum of exp2(scores) so far.
+  let merging = params.merge != 0u && earlierLse != kNegInfBits;
+  var keep = 0.0;
+  var scale = select(0.0, 1.0 / rowSum, seen);
+  var total = rowMax + log2(rowSum);
+  if (merging) {
+    let earlier = bitcast<f32>(earlierLse) * kLog2e;
+    let top = max(earlier, total);
+    total = top + log2(exp2(earlier - top) + exp2(total - top));
+    keep = exp2(earlier - total);
+    scale = exp2(rowMax - total);
+  }
   let at = b * params.outBatch + u32(qi) * params.outSeq + h * params.outHead + laneDim0;
+  // A loop, unlike the per-key code: it runs once per row, and unrolled it would double llvmpipe's compile time.
   for (var d = 0u; d < kLaneDims; d++) {
-    out[at + d] = f32(acc[d] * norm);
+    var value = acc[d] * scale;
+    if (merging) {
+      value += f32(out[at + d]) * keep;
+    }
+    out[at + d] = f32(value);
   }
   if (laneDim0 == 0u) {
-    let value = (rowMax + log2(rowSum)) * kLn2;
-    lse[(b * params.heads + h) * u32(kSeqLen) + u32(qi)] = select(kNegInfBits, bitcast<u32>(value), seen);
+    lse[tp_lse_at(qi, b, h)] = select(kNegInfBits, bitcast<u32>(total * kLn2), seen);
   }
 }
 
@@ -225,11 +336,23 @@ fn main(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index
   rowMax = kNoScore;
   rowSum = 0.0;
   tp_load_query(qi);
-  for (var j = tables[kFullOffsetsAt + qb]; j < tables[kFullOffsetsAt + qb + 1i]; j++) {
-    tp_key_block(tables[kFullIndicesAt + j], false);
-  }
-  for (var j = tables[kPartialOffsetsAt + qb]; j < tables[kPartialOffsetsAt + qb + 1i]; j++) {
-    tp_key_block(tables[kPartialIndicesAt + j], true);
+  tp_load_earlier(qi, b, h);
+  // Every lane has read the lse of earlier dispatches before the row's first lane may rewrite it.
+  storageBarrier();
+  var visit = 0u;
+  let fullBegin = tables[kFullOffsetsAt + qb];
+  let fullCount = tables[kFullOffsetsAt + qb + 1i] - fullBegin;
+  let partialBegin = tables[kPartialOffsetsAt + qb] - fullCount;
+  let count = fullCount + tables[kPartialOffsetsAt + qb + 1i] - tables[kPartialOffsetsAt + qb];
+  for (var j = 0i; j < count; j++) {
+    let partial = j >= fullCount;
+    var kb: i32;
+    if (partial) {
+      kb = tables[kPartialIndicesAt + partialBegin + j];
+    } else {
+      kb = tables[kFullIndicesAt + fullBegin + j];
+    }
+    visit = tp_visit(visit, kb, partial);
   }
   tp_store_row(qi, b, h);
 }

@@ -128,23 +128,22 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Closed form 'dense': every key block, in order.
-struct TpKeyWalk {
-  int next_key;
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) { (void)p; (void)qb; next_key = 0; }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    if (next_key >= kSeqLen) return false;
-    key0 = next_key;
-    mode = tp_key_tile_mode(p, key0 / kBlockK, key0);
-    next_key += kTileK;
-    return true;
-  }
-};
+struct TpKeyWalk { int key0; int mode; int next_key; };
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.next_key = 0;
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  if (w.next_key >= kSeqLen) return false;
+  w.key0 = w.next_key;
+  w.mode = tp_key_tile_mode(p, (w.key0) / (kBlockK), w.key0);
+  w.next_key = w.next_key + kTileK;
+  return true;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -187,10 +186,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -219,8 +218,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -288,7 +287,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     }
 
     key0 = next_key0;
-    mode = next_mode;
     has = next_has;
     stage ^= 1;
   }
@@ -375,23 +373,22 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Closed form 'dense': every key block, in order.
-struct TpKeyWalk {
-  int next_key;
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) { (void)p; (void)qb; next_key = 0; }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    if (next_key >= kSeqLen) return false;
-    key0 = next_key;
-    mode = tp_key_tile_mode(p, key0 / kBlockK, key0);
-    next_key += kTileK;
-    return true;
-  }
-};
+struct TpKeyWalk { int key0; int mode; int next_key; };
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.next_key = 0;
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  if (w.next_key >= kSeqLen) return false;
+  w.key0 = w.next_key;
+  w.mode = tp_key_tile_mode(p, (w.key0) / (kBlockK), w.key0);
+  w.next_key = w.next_key + kTileK;
+  return true;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -434,10 +431,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -466,8 +463,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -535,7 +532,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     }
 
     key0 = next_key0;
-    mode = next_mode;
     has = next_has;
     stage ^= 1;
   }
@@ -622,23 +618,22 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Closed form 'dense': every key block, in order.
-struct TpKeyWalk {
-  int next_key;
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) { (void)p; (void)qb; next_key = 0; }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    if (next_key >= kSeqLen) return false;
-    key0 = next_key;
-    mode = tp_key_tile_mode(p, key0 / kBlockK, key0);
-    next_key += kTileK;
-    return true;
-  }
-};
+struct TpKeyWalk { int key0; int mode; int next_key; };
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.next_key = 0;
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  if (w.next_key >= kSeqLen) return false;
+  w.key0 = w.next_key;
+  w.mode = tp_key_tile_mode(p, (w.key0) / (kBlockK), w.key0);
+  w.next_key = w.next_key + kTileK;
+  return true;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -681,10 +676,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -713,8 +708,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -782,7 +777,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     }
 
     key0 = next_key0;
-    mode = next_mode;
     has = next_has;
     stage ^= 1;
   }
@@ -869,23 +863,22 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Closed form 'dense': every key block, in order.
-struct TpKeyWalk {
-  int next_key;
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) { (void)p; (void)qb; next_key = 0; }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    if (next_key >= kSeqLen) return false;
-    key0 = next_key;
-    mode = tp_key_tile_mode(p, key0 / kBlockK, key0);
-    next_key += kTileK;
-    return true;
-  }
-};
+struct TpKeyWalk { int key0; int mode; int next_key; };
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.next_key = 0;
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  if (w.next_key >= kSeqLen) return false;
+  w.key0 = w.next_key;
+  w.mode = tp_key_tile_mode(p, (w.key0) / (kBlockK), w.key0);
+  w.next_key = w.next_key + kTileK;
+  return true;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -928,10 +921,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -960,8 +953,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -1029,7 +1022,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     }
 
     key0 = next_key0;
-    mode = next_mode;
     has = next_has;
     stage ^= 1;
   }
@@ -1116,23 +1108,22 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Closed form 'dense': every key block, in order.
-struct TpKeyWalk {
-  int next_key;
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) { (void)p; (void)qb; next_key = 0; }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    if (next_key >= kSeqLen) return false;
-    key0 = next_key;
-    mode = tp_key_tile_mode(p, key0 / kBlockK, key0);
-    next_key += kTileK;
-    return true;
-  }
-};
+struct TpKeyWalk { int key0; int mode; int next_key; };
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.next_key = 0;
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  if (w.next_key >= kSeqLen) return false;
+  w.key0 = w.next_key;
+  w.mode = tp_key_tile_mode(p, (w.key0) / (kBlockK), w.key0);
+  w.next_key = w.next_key + kTileK;
+  return true;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -1175,10 +1166,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -1207,8 +1198,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -1276,7 +1267,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     }
 
     key0 = next_key0;
-    mode = next_mode;
     has = next_has;
     stage ^= 1;
   }
@@ -1363,23 +1353,22 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Closed form 'dense': every key block, in order.
-struct TpKeyWalk {
-  int next_key;
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) { (void)p; (void)qb; next_key = 0; }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    if (next_key >= kSeqLen) return false;
-    key0 = next_key;
-    mode = tp_key_tile_mode(p, key0 / kBlockK, key0);
-    next_key += kTileK;
-    return true;
-  }
-};
+struct TpKeyWalk { int key0; int mode; int next_key; };
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.next_key = 0;
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  if (w.next_key >= kSeqLen) return false;
+  w.key0 = w.next_key;
+  w.mode = tp_key_tile_mode(p, (w.key0) / (kBlockK), w.key0);
+  w.next_key = w.next_key + kTileK;
+  return true;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -1422,10 +1411,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -1454,8 +1443,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -1523,7 +1512,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     }
 
     key0 = next_key0;
-    mode = next_mode;
     has = next_has;
     stage ^= 1;
   }

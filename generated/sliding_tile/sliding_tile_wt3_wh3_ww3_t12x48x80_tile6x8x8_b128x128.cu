@@ -128,46 +128,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -210,10 +207,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -242,8 +239,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -311,7 +308,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
     }
 
     key0 = next_key0;
-    mode = next_mode;
     has = next_has;
     stage ^= 1;
   }
@@ -398,46 +394,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -480,10 +473,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -512,8 +505,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -581,7 +574,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
     }
 
     key0 = next_key0;
-    mode = next_mode;
     has = next_has;
     stage ^= 1;
   }
@@ -668,46 +660,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -750,10 +739,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -782,8 +771,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -851,7 +840,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
     }
 
     key0 = next_key0;
-    mode = next_mode;
     has = next_has;
     stage ^= 1;
   }
@@ -938,46 +926,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -1020,10 +1005,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -1052,8 +1037,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -1121,7 +1106,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
     }
 
     key0 = next_key0;
-    mode = next_mode;
     has = next_has;
     stage ^= 1;
   }
@@ -1208,46 +1192,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -1290,10 +1271,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -1322,8 +1303,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -1391,7 +1372,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
     }
 
     key0 = next_key0;
-    mode = next_mode;
     has = next_has;
     stage ^= 1;
   }
@@ -1478,46 +1458,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -1560,10 +1537,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -1592,8 +1569,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -1661,7 +1638,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
     }
 
     key0 = next_key0;
-    mode = next_mode;
     has = next_has;
     stage ^= 1;
   }

@@ -100,7 +100,7 @@ __device__ __forceinline__ TpToken tp_decode(int i) {
 
 // allowed(q, k) of pattern temporal_t8x45x80; padding tokens are never allowed.
 __device__ __forceinline__ bool tp_allowed(TpToken q, TpToken k) {
-  return q.seg != 0 && k.seg != 0 && ((q.c1 == k.c1) && (q.c2 == k.c2));
+  return q.seg != 0 & k.seg != 0 & ((q.c1 == k.c1) & (q.c2 == k.c2));
 }
 
 // ---- head dim 64, bfloat16: kernel tessera_fwd_temporal_t8x45x80_b128x128_d64_bf16, 256 threads, 57344 B dynamic shared memory
@@ -151,46 +151,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -234,10 +231,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0, mode = walk.mode;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -271,8 +268,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0, next_mode = walk.mode;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -300,13 +297,23 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
 
     if (mode != kMaskNone) {
       const TpToken* tTok = sTok + stage * kTileK;
-#pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;
-          if (!ok) s[j][e] = tp_neg_inf();
+      if (mode == kMaskElements) {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          }
+        }
+      } else {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          }
         }
       }
     }
@@ -441,46 +448,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -524,10 +528,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0, mode = walk.mode;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -561,8 +565,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0, next_mode = walk.mode;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -590,13 +594,23 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
 
     if (mode != kMaskNone) {
       const TpToken* tTok = sTok + stage * kTileK;
-#pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;
-          if (!ok) s[j][e] = tp_neg_inf();
+      if (mode == kMaskElements) {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          }
+        }
+      } else {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          }
         }
       }
     }
@@ -731,46 +745,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -814,10 +825,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0, mode = walk.mode;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -851,8 +862,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0, next_mode = walk.mode;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -880,13 +891,23 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
 
     if (mode != kMaskNone) {
       const TpToken* tTok = sTok + stage * kTileK;
-#pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;
-          if (!ok) s[j][e] = tp_neg_inf();
+      if (mode == kMaskElements) {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          }
+        }
+      } else {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          }
         }
       }
     }
@@ -1021,46 +1042,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -1104,10 +1122,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0, mode = walk.mode;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -1141,8 +1159,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0, next_mode = walk.mode;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -1170,13 +1188,23 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
 
     if (mode != kMaskNone) {
       const TpToken* tTok = sTok + stage * kTileK;
-#pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;
-          if (!ok) s[j][e] = tp_neg_inf();
+      if (mode == kMaskElements) {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          }
+        }
+      } else {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          }
         }
       }
     }
@@ -1311,46 +1339,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -1394,10 +1419,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0, mode = walk.mode;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -1431,8 +1456,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0, next_mode = walk.mode;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -1460,13 +1485,23 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
 
     if (mode != kMaskNone) {
       const TpToken* tTok = sTok + stage * kTileK;
-#pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;
-          if (!ok) s[j][e] = tp_neg_inf();
+      if (mode == kMaskElements) {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          }
+        }
+      } else {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          }
         }
       }
     }
@@ -1601,46 +1636,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
   return kMaskNone;  // no key block of this plan holds padding
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -1684,10 +1716,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0, mode = walk.mode;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -1721,8 +1753,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0, next_mode = walk.mode;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -1750,13 +1782,23 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
 
     if (mode != kMaskNone) {
       const TpToken* tTok = sTok + stage * kTileK;
-#pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;
-          if (!ok) s[j][e] = tp_neg_inf();
+      if (mode == kMaskElements) {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          }
+        }
+      } else {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          }
         }
       }
     }

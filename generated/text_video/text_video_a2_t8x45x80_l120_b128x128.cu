@@ -104,7 +104,7 @@ __device__ __forceinline__ TpToken tp_decode(int i) {
 
 // allowed(q, k) of pattern text_video_a2_t8x45x80_l120; padding tokens are never allowed.
 __device__ __forceinline__ bool tp_allowed(TpToken q, TpToken k) {
-  return q.seg != 0 && k.seg != 0 && ((q.seg == 2) || (k.seg == 2) || ((k.seg == 1) && (q.seg == 1) && (q.c0 == k.c0)) || ((q.seg == 1) && (tp_floormod(q.c0, 4) == 0) && (tp_floordiv(q.c0, 4) < 2)) || ((k.seg == 1) && (tp_floormod(k.c0, 4) == 0) && (tp_floordiv(k.c0, 4) < 2)));
+  return q.seg != 0 & k.seg != 0 & ((q.seg == 2) | (k.seg == 2) | ((k.seg == 1) & (q.seg == 1) & (q.c0 == k.c0)) | ((q.seg == 1) & (tp_floormod(q.c0, 4) == 0) & (tp_floordiv(q.c0, 4) < 2)) | ((k.seg == 1) & (tp_floormod(k.c0, 4) == 0) & (tp_floordiv(k.c0, 4) < 2)));
 }
 
 // ---- head dim 64, bfloat16: kernel tessera_fwd_text_video_a2_t8x45x80_l120_b128x128_d64_bf16, 256 threads, 57856 B dynamic shared memory
@@ -155,46 +155,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
-  return (p.key_padding[block] != 0 || first + kTileK > kSeqLen) ? kMaskPadding : kMaskNone;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
+  return (p.key_padding[block] != 0 || first + kTileK > kSeqLen ? kMaskPadding : kMaskNone);
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -238,10 +235,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0, mode = walk.mode;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -275,8 +272,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0, next_mode = walk.mode;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -304,13 +301,23 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 
     if (mode != kMaskNone) {
       const TpToken* tTok = sTok + stage * kTileK;
-#pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;
-          if (!ok) s[j][e] = tp_neg_inf();
+      if (mode == kMaskElements) {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          }
+        }
+      } else {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          }
         }
       }
     }
@@ -445,46 +452,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
-  return (p.key_padding[block] != 0 || first + kTileK > kSeqLen) ? kMaskPadding : kMaskNone;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
+  return (p.key_padding[block] != 0 || first + kTileK > kSeqLen ? kMaskPadding : kMaskNone);
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -528,10 +532,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0, mode = walk.mode;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -565,8 +569,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0, next_mode = walk.mode;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -594,13 +598,23 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 
     if (mode != kMaskNone) {
       const TpToken* tTok = sTok + stage * kTileK;
-#pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;
-          if (!ok) s[j][e] = tp_neg_inf();
+      if (mode == kMaskElements) {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          }
+        }
+      } else {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          }
         }
       }
     }
@@ -735,46 +749,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
-  return (p.key_padding[block] != 0 || first + kTileK > kSeqLen) ? kMaskPadding : kMaskNone;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
+  return (p.key_padding[block] != 0 || first + kTileK > kSeqLen ? kMaskPadding : kMaskNone);
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -818,10 +829,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0, mode = walk.mode;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -855,8 +866,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0, next_mode = walk.mode;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -884,13 +895,23 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 
     if (mode != kMaskNone) {
       const TpToken* tTok = sTok + stage * kTileK;
-#pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;
-          if (!ok) s[j][e] = tp_neg_inf();
+      if (mode == kMaskElements) {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          }
+        }
+      } else {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          }
         }
       }
     }
@@ -1025,46 +1046,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
-  return (p.key_padding[block] != 0 || first + kTileK > kSeqLen) ? kMaskPadding : kMaskNone;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
+  return (p.key_padding[block] != 0 || first + kTileK > kSeqLen ? kMaskPadding : kMaskNone);
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -1108,10 +1126,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0, mode = walk.mode;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -1145,8 +1163,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0, next_mode = walk.mode;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -1174,13 +1192,23 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 
     if (mode != kMaskNone) {
       const TpToken* tTok = sTok + stage * kTileK;
-#pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;
-          if (!ok) s[j][e] = tp_neg_inf();
+      if (mode == kMaskElements) {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          }
+        }
+      } else {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          }
         }
       }
     }
@@ -1315,46 +1343,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
-  return (p.key_padding[block] != 0 || first + kTileK > kSeqLen) ? kMaskPadding : kMaskNone;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
+  return (p.key_padding[block] != 0 || first + kTileK > kSeqLen ? kMaskPadding : kMaskNone);
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -1398,10 +1423,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0, mode = walk.mode;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -1435,8 +1460,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0, next_mode = walk.mode;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -1464,13 +1489,23 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 
     if (mode != kMaskNone) {
       const TpToken* tTok = sTok + stage * kTileK;
-#pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;
-          if (!ok) s[j][e] = tp_neg_inf();
+      if (mode == kMaskElements) {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          }
+        }
+      } else {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          }
         }
       }
     }
@@ -1605,46 +1640,43 @@ struct TpAttnParams {
 };
 
 // How a tile of a full key block is masked: padding keys still have to go.
-TP_DEVICE int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
-  (void)p; (void)block; (void)first;
-  return (p.key_padding[block] != 0 || first + kTileK > kSeqLen) ? kMaskPadding : kMaskNone;
+__device__ __forceinline__ int tp_key_tile_mode(const TpAttnParams& p, int block, int first) {
+  return (p.key_padding[block] != 0 || first + kTileK > kSeqLen ? kMaskPadding : kMaskNone);
 }
 
 // Key blocks from the plan's CSR tables: the full list (no element mask), then the partial list.
 // The next block index is loaded one tile ahead, so its global-memory latency hides behind a tile's compute.
-struct TpKeyWalk {
-  const int* full;
-  const int* partial;
-  int pos, full_count, end, sub, block_ahead;
-  TP_DEVICE int block_at(int i) const { return i < full_count ? full[i] : partial[i - full_count]; }
-  TP_DEVICE void begin(const TpAttnParams& p, int qb) {
-    const int f0 = p.full_offsets[qb];
-    const int p0 = p.partial_offsets[qb];
-    full = p.full_indices + f0;
-    partial = p.partial_indices + p0;
-    full_count = p.full_offsets[qb + 1] - f0;
-    end = full_count + (p.partial_offsets[qb + 1] - p0);
-    pos = 0;
-    sub = 0;
-    block_ahead = end > 0 ? block_at(0) : 0;
-  }
-  TP_DEVICE bool next(const TpAttnParams& p, int& key0, int& mode) {
-    while (pos < end) {
-      const bool is_partial = pos >= full_count;
-      const int block = block_ahead;
-      const int first = block * kBlockK + sub * kTileK;
-      if (++sub == kSubTiles) {
-        sub = 0;
-        if (++pos < end) block_ahead = block_at(pos);
-      }
-      if (first >= kSeqLen) continue;
-      key0 = first;
-      mode = is_partial ? kMaskElements : tp_key_tile_mode(p, block, first);
-      return true;
+struct TpKeyWalk { int key0; int mode; int full0; int partial0; int full_count; int end; int pos; int sub; int block_ahead; };
+__device__ __forceinline__ int tp_walk_block_at(TpKeyWalk& w, const TpAttnParams& p, int i) {
+  return (i < w.full_count ? p.full_indices[w.full0 + i] : p.partial_indices[w.partial0 + i - w.full_count]);
+}
+__device__ __forceinline__ void tp_walk_begin(TpKeyWalk& w, const TpAttnParams& p, int qb) {
+  w.full0 = p.full_offsets[qb];
+  w.partial0 = p.partial_offsets[qb];
+  w.full_count = p.full_offsets[qb + 1] - w.full0;
+  w.end = w.full_count + (p.partial_offsets[qb + 1] - w.partial0);
+  w.pos = 0;
+  w.sub = 0;
+  w.block_ahead = (w.end > 0 ? tp_walk_block_at(w, p, 0) : 0);
+}
+__device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p) {
+  while (w.pos < w.end) {
+    const bool is_partial = w.pos >= w.full_count;
+    const int block = w.block_ahead;
+    const int first = block * kBlockK + w.sub * kTileK;
+    w.sub = w.sub + 1;
+    if (w.sub == kSubTiles) {
+      w.sub = 0;
+      w.pos = w.pos + 1;
+      if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);
     }
-    return false;
+    if (first >= kSeqLen) continue;
+    w.key0 = first;
+    w.mode = (is_partial ? kMaskElements : tp_key_tile_mode(p, block, first));
+    return true;
   }
-};
+  return false;
+}
 
 // One key tile (kTileK rows of kHeadDim) from global to shared memory; rows past the sequence are zero-filled,
 // so padding never feeds NaN or Inf into the tensor cores.
@@ -1688,10 +1720,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     tp_cp_async_16(tp_smem_addr(sQ + row * kPitch + col), gQ + (ok ? q0 + row : 0) * p.q_seq + col, ok);
   }
 
-  TpKeyWalk walk;
-  walk.begin(p, qb);
-  int key0 = 0, mode = kMaskNone;
-  bool has = walk.next(p, key0, mode);
+  TpKeyWalk walk{};
+  tp_walk_begin(walk, p, qb);
+  bool has = tp_walk_next(walk, p);
+  int key0 = walk.key0, mode = walk.mode;
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
@@ -1725,8 +1757,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       __syncthreads();  // tile `stage` landed, and every warp is done with the other buffer
     }
     first_tile = false;
-    int next_key0 = 0, next_mode = kMaskNone;
-    const bool next_has = walk.next(p, next_key0, next_mode);
+    const bool next_has = tp_walk_next(walk, p);
+    const int next_key0 = walk.key0, next_mode = walk.mode;
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
@@ -1754,13 +1786,23 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 
     if (mode != kMaskNone) {
       const TpToken* tTok = sTok + stage * kTileK;
-#pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-          const bool ok = mode == kMaskElements ? tp_allowed(qtok[e >> 1], kt) : kt.seg != 0;
-          if (!ok) s[j][e] = tp_neg_inf();
+      if (mode == kMaskElements) {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          }
+        }
+      } else {
+        #pragma unroll
+        for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          }
         }
       }
     }

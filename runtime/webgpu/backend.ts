@@ -42,9 +42,10 @@ export interface WebGpuAttentionOptions {
   /** Fill the output and lse with NaN before the dispatch, so an element the kernel skips shows (tests). */
   readonly poison?: boolean;
   /**
-   * At most this many loop iterations per invocation and dispatch; default the device's limit
-   * (`capabilities.limits.maxLoopIterations`, none on hardware GPUs). A call over it is split into several
-   * dispatches over ranges of key blocks. Lower it to exercise the split on any device (tests).
+   * Loop iterations one invocation may spend per dispatch; a call that needs more is split into dispatches
+   * over ranges of key blocks. Default the device's budget (`capabilities.limits.maxLoopIterations`, none on
+   * hardware GPUs). Tests override it: lower to exercise the split anywhere, `Infinity` to see a device's
+   * limit bite. Above the device's budget the result may be wrong.
    */
   readonly loopBudget?: number;
 }
@@ -233,12 +234,11 @@ export async function createWebGpuBackend(source: WebGpuSource): Promise<WebGpuB
     const count = q.length;
     const tensorBytes = count * (io === 'f16' ? 2 : 4);
     const lseCount = o.batch * o.heads * plan.seqLen;
-    const deviceBudget = capabilities.limits.maxLoopIterations;
-    const budget =
-      o.loopBudget === undefined || deviceBudget === undefined
-        ? (o.loopBudget ?? deviceBudget)
-        : Math.min(o.loopBudget, deviceBudget);
-    const visits = dispatchVisitRanges(plan, module.config, budget);
+    const visits = dispatchVisitRanges(
+      plan,
+      module.config,
+      o.loopBudget ?? capabilities.limits.maxLoopIterations,
+    );
     const key = `${idOf(kernel)}|${idOf(table)}|${tensorBytes}|${lseCount}|${visits.length}`;
     let w = workspaces.get(key);
     if (!w) {

@@ -5,7 +5,7 @@
  */
 import { WGSL_STORAGE_BUFFERS } from '../../codegen/wgsl/bindings.js';
 import type { WgslDeviceLimits } from '../../codegen/wgsl/kernel-config.js';
-import { GALLIVM_LOOP_LIMIT } from '../../codegen/wgsl/loop-budget.js';
+import { GALLIVM_LOOP_BUDGET } from '../../codegen/wgsl/loop-budget.js';
 import { WebGpuUnavailableError } from './errors.js';
 
 /** What the backend's device supports; tests pick kernel variants from this, never from a backend name. */
@@ -63,7 +63,7 @@ export async function openDevice(adapter: GPUAdapter): Promise<OpenDevice> {
     maxComputeWorkgroupSizeX: Math.min(a.maxComputeWorkgroupSizeX, MAX_WORKGROUP),
   };
   const limits: WgslDeviceLimits = isGallivm(description)
-    ? { ...workgroupLimits, maxLoopIterations: GALLIVM_LOOP_LIMIT }
+    ? { ...workgroupLimits, maxLoopIterations: GALLIVM_LOOP_BUDGET }
     : workgroupLimits;
   const device = await adapter.requestDevice({
     label: 'tessera attention',

@@ -20,5 +20,9 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
   (cd "$T/dist" && node bench/cuda-attention.js "$T/bench" 20) 2>&1 | tee "$OUT/bench-ours.log" || status=1
   python3 bench/gpu/bench_attention.py "$T/bench" 2>&1 | tee "$OUT/bench.log" || status=1
   cp "$T/bench/results.md" "$T/bench/results.json" "$OUT/" 2>/dev/null
+  # Machine-code opcode counts of the dense and the sparsest 8-frame kernels (cuobjdump is on the GPU machine).
+  if command -v cuobjdump >/dev/null; then
+    bash scripts/gpu/sass-summary.sh sm_90 "$T/bench/T8_full.cu" "$T/bench/T8_1-7.cu" 2>&1 | tee "$OUT/sass.txt"
+  fi
 fi
 exit $status

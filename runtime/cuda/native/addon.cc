@@ -333,6 +333,9 @@ Napi::Value EventDestroy(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// cuBLASLt entries, in cublaslt.cc.
+void RegisterGemm(Napi::Env env, Napi::Object exports);
+
 Napi::Object Register(Napi::Env env, Napi::Object exports) {
   const std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)> functions[] = {
       {"probe", Probe},           {"init", Init},
@@ -346,6 +349,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
       {"eventDestroy", EventDestroy},
   };
   for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
+  RegisterGemm(env, exports);
   return exports;
 }
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Opcode counts of generated kernels' machine code (SASS), to compare kernels without profiling: total
+# instructions, tensor-core MMAs, shared loads, branches and convergence barriers, per .cu file given.
+# Usage: scripts/gpu/sass-summary.sh ARCH FILE.cu...   (needs nvcc and cuobjdump, e.g. on the GPU machine)
+set -euo pipefail
+arch="$1"; shift
+for cu in "$@"; do
+  cubin="${cu%.cu}.${arch}.cubin"
+  nvcc -arch="$arch" -cubin -std=c++17 -diag-suppress 177 -o "$cubin" "$cu"
+  echo "== $(basename "$cu") ($arch)"
+  # Lines like "/*0a40*/  HMMA.16816.F32.BF16 R4, ..." : the opcode is the first word after the address.
+  cuobjdump -sass "$cubin" | awk '
+    /^[[:space:]]+\/\*[0-9a-f]+\*\// {
+      op = $2; if (op ~ /^@/) op = $3; sub(/\..*/, "", op); sub(/;$/, "", op)
+      n[op]++; total++
+    }
+    END {
+      printf "  instructions %d  HMMA %d  LDSM %d  LDS %d  BRA %d  BSSY %d  MUFU %d  LDGSTS %d  BAR %d\n",
+        total, n["HMMA"], n["LDSM"], n["LDS"], n["BRA"], n["BSSY"], n["MUFU"], n["LDGSTS"], n["BAR"]
+    }'
+done
