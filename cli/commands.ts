@@ -1,19 +1,16 @@
 /**
- * The CLI's commands: argument handling around the driver. Everything printed for humans goes to stdout
- * (reports) or stderr (progress and errors); `--json` prints exactly one JSON document on stdout.
+ * The CLI's compile and inspect commands: argument handling around the driver (the other commands are in
+ * `tools.ts`). Reports go to stdout, progress and errors to stderr; `--json` prints exactly one JSON
+ * document on stdout.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Listr } from 'listr2';
 import { buildCubins } from '../codegen/cuda/nvcc.js';
-import { checkTile } from '../compiler/check/index.js';
-import { readLayerPlan } from '../compiler/layer-plan.js';
 import { layoutChoices } from '../compiler/layout-choice.js';
 import { bestBackend, smallVerificationPlan } from '../driver/backends.js';
 import { type CompileResult, compile, readSource } from '../driver/compile.js';
-import { generateBuiltins, generatedRoot, listGenerated } from '../driver/generate.js';
-import { compileLayerPlan, layerPlanSpeedup } from '../driver/layer-plans.js';
 import {
   makeCompileOptions,
   OptionError,
@@ -25,12 +22,9 @@ import {
 import { type CompileReport, formatReport, type LayoutAlternative, makeReport } from '../driver/report.js';
 import { STAGE_NAMES, STAGES, type StageName } from '../driver/stages.js';
 import { type VerifyReport, verifyCompiled } from '../driver/verify.js';
-import { hasErrors } from '../dsl/diagnostics.js';
-import { formatTile } from '../dsl/format.js';
-import { parseTile } from '../dsl/parse.js';
 import type { SourceFile } from '../dsl/source.js';
 import { BUILTIN_PATTERNS, findBuiltinPattern } from '../models/patterns/index.js';
-import { EXIT, handleFailure, printDiagnostics } from './exit.js';
+import { EXIT, handleFailure } from './exit.js';
 
 /** Options of `compile` and `inspect` as commander hands them over. */
 interface AnalysisCliOptions {
@@ -249,157 +243,6 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
       process.stdout.write(`  wrote\n${written.map((w) => `              ${w}`).join('\n')}\n`);
     }
     return verify && !verify.ok ? EXIT.verify : EXIT.ok;
-  } catch (error) {
-    return handleFailure(error);
-  }
-}
-
-/** `tessera check`. */
-export async function runCheck(files: string[]): Promise<number> {
-  let failed = false;
-  for (const file of files) {
-    try {
-      const source = await readSource(file);
-      const { file: ast, diagnostics } = parseTile(source);
-      const all = ast ? [...diagnostics, ...checkTile(ast, source.name)] : diagnostics;
-      printDiagnostics(all, new Map([[source.name, source]]));
-      if (hasErrors(all) || !ast) failed = true;
-      else process.stdout.write(`${file}: ok\n`);
-    } catch (error) {
-      failed = true;
-      handleFailure(error);
-    }
-  }
-  return failed ? EXIT.input : EXIT.ok;
-}
-
-/** `tessera format`. */
-export async function runFormat(files: string[], cli: { write?: boolean; check?: boolean }): Promise<number> {
-  let status: number = EXIT.ok;
-  for (const file of files) {
-    try {
-      const text = await readFile(file, 'utf8');
-      const source = { name: file, text };
-      const { file: ast, diagnostics } = parseTile(source);
-      if (!ast || hasErrors(diagnostics)) {
-        printDiagnostics(diagnostics, new Map([[file, source]]));
-        status = EXIT.input;
-        continue;
-      }
-      const formatted = formatTile(ast);
-      if (cli.check) {
-        if (formatted !== text) {
-          process.stderr.write(`${file}: not formatted\n`);
-          status = EXIT.input;
-        }
-      } else if (cli.write) {
-        if (formatted !== text) await writeFile(file, formatted);
-      } else {
-        process.stdout.write(formatted);
-      }
-    } catch (error) {
-      status = handleFailure(error);
-    }
-  }
-  return status;
-}
-
-/** `tessera patterns`. */
-export function runPatterns(): number {
-  for (const p of BUILTIN_PATTERNS) {
-    const sizes = Object.entries(p.defaultSizes)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-    const params = Object.entries(p.defaultParams)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-    process.stdout.write(
-      `${p.name.padEnd(20)} ${p.description}\n${''.padEnd(20)} --layout ${sizes}${params ? ` --set ${params}` : ''}\n`,
-    );
-  }
-  return EXIT.ok;
-}
-
-/** `tessera regenerate`: rewrite `generated/` (or, with --check, fail when it is stale). */
-export async function runGenerate(cli: { check?: boolean }): Promise<number> {
-  try {
-    const root = generatedRoot();
-    const files = await generateBuiltins();
-    const wanted = new Set(files.map((f) => f.path));
-    const stale: string[] = [];
-    for (const file of files) {
-      const path = join(root, file.path);
-      const current = await readFile(path, 'utf8').catch(() => null);
-      if (current === file.contents) continue;
-      stale.push(file.path);
-      if (!cli.check) {
-        await mkdir(dirname(path), { recursive: true });
-        await writeFile(path, file.contents);
-      }
-    }
-    for (const existing of await listGenerated(root)) {
-      if (wanted.has(existing)) continue;
-      stale.push(`${existing} (no longer generated)`);
-      if (!cli.check) await rm(join(root, existing));
-    }
-    if (cli.check) {
-      for (const s of stale) process.stderr.write(`generated/${s} is stale\n`);
-      return stale.length === 0 ? EXIT.ok : EXIT.input;
-    }
-    process.stdout.write(`generated/: ${files.length} files, ${stale.length} updated\n`);
-    return EXIT.ok;
-  } catch (error) {
-    return handleFailure(error);
-  }
-}
-
-/** Consecutive layers with the same instance, e.g. `2-15: tile_1_7`. */
-function layerRuns(assignment: readonly string[]): string[] {
-  const runs: string[] = [];
-  let start = 0;
-  for (let i = 1; i <= assignment.length; i++) {
-    if (i < assignment.length && assignment[i] === assignment[start]) continue;
-    runs.push(`${start === i - 1 ? start : `${start}-${i - 1}`}: ${assignment[start]}`);
-    start = i;
-  }
-  return runs;
-}
-
-/** `tessera layers`: compile every instance of a per-layer plan file and summarise the stack. */
-export async function runLayers(
-  file: string,
-  cli: { block: string; json?: boolean; cache: boolean },
-): Promise<number> {
-  try {
-    const plan = await readLayerPlan(file);
-    const { blockQ, blockK } = parseBlockSizes(cli.block);
-    const compiled = await compileLayerPlan(plan, blockQ, blockK, cli.cache ? undefined : null, file);
-    const instances = [...compiled.instances.entries()].map(([name, p]) => ({
-      name,
-      key: p.key,
-      layers: plan.assignment.filter((n) => n === name).length,
-      sparsity: p.stats.sparsity,
-      full: p.stats.full,
-      partial: p.stats.partial,
-    }));
-    const speedup = layerPlanSpeedup(compiled);
-    if (cli.json) {
-      process.stdout.write(
-        `${JSON.stringify({ file, layers: plan.layers, instances, assignment: plan.assignment, attentionSpeedup: speedup }, null, 2)}\n`,
-      );
-      return EXIT.ok;
-    }
-    process.stdout.write(`${file}: ${plan.layers} layers, blocks ${blockQ} x ${blockK}\n`);
-    for (const i of instances) {
-      process.stdout.write(
-        `  ${i.name.padEnd(16)} ${String(i.layers).padStart(3)} layers  ${(100 * i.sparsity).toFixed(1).padStart(5)}% skipped  ${i.key}\n`,
-      );
-    }
-    process.stdout.write(`  layers   ${layerRuns(plan.assignment).join(', ')}\n`);
-    process.stdout.write(
-      `  attention speedup predicted from computed blocks: ${speedup.toFixed(2)}x over dense in every layer\n`,
-    );
-    return EXIT.ok;
   } catch (error) {
     return handleFailure(error);
   }

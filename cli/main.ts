@@ -4,18 +4,11 @@
  * 2 usage error, 3 verification failed, 70 internal error (a bug in tessera: please report it).
  */
 import { Command, CommanderError, Option } from 'commander';
-import {
-  runCheck,
-  runCompile,
-  runFormat,
-  runInspect,
-  runLayers,
-  runPatterns,
-  runGenerate as runRegenerate,
-} from './commands.js';
+import { runCompile, runInspect } from './commands.js';
 import { EXIT, handleFailure } from './exit.js';
 import { runGenerate } from './generate.js';
 import { createModelDenoiser } from './generate-model.js';
+import { runCheck, runFormat, runLayers, runPatterns, runRegenerate } from './tools.js';
 
 const program = new Command();
 program
