@@ -2,10 +2,11 @@
  * WGSL kernel benchmark on the WebGPU adapter present (Dawn in Node): full attention and the Attention Tile
  * masks a:(T-a) at one small video shape, at a block size aligned with frames (closed-form enumeration, no
  * partial blocks) and one that is not (CSR tables, partial blocks with the element mask). Prints, per mask:
- * block density, kernel time (median of fresh dispatches after warm-up, upload and read-back excluded),
- * effective GFLOP/s (4 * allowed pairs * head dim * batch * heads / time) and sparse/dense time at the same
- * block size. Every timed kernel is first checked against the float64 oracle. On llvmpipe (CI's software renderer) the times measure the CPU, not a GPU: they show the
- * scaling with block density, not WebGPU speed.
+ * block density, dispatches per call (> 1 where a call is split to fit llvmpipe's loop budget), kernel time
+ * (median of fresh runs after warm-up, upload and read-back excluded), effective GFLOP/s
+ * (4 * allowed pairs * head dim * batch * heads / time) and sparse/dense time at the same block size. Every
+ * timed kernel is first checked against the float64 oracle. On llvmpipe (CI's software renderer) the times
+ * measure the CPU, not a GPU: they show the scaling with block density, not WebGPU speed.
  *
  * Usage: node dist/bench/wgsl-attention.js [frames=8] [height=6] [width=8] [heads=4] [headDim=64] [iterations=5]
  */
@@ -24,6 +25,8 @@ interface Row {
   readonly enumeration: string;
   readonly density: number;
   readonly partial: number;
+  /** Dispatches per call: more than 1 where the call was split to fit the device's loop budget (llvmpipe). */
+  readonly dispatches: number;
   readonly ms: number;
   readonly gflops: number;
   readonly vsDense: number;
@@ -51,7 +54,7 @@ async function timeKernel(
   heads: number,
   headDim: number,
   iterations: number,
-): Promise<{ ms: number; error: number }> {
+): Promise<{ ms: number; error: number; dispatches: number }> {
   const n = plan.seqLen * heads * headDim;
   const [q, k, v] = [operand(n, 1), operand(n, 2), operand(n, 3)];
   const shape = { batch: 1, heads, headDim, layout: 'bshd' } as const;
@@ -71,7 +74,7 @@ async function timeKernel(
     await prepared.run();
     times.push(performance.now() - start);
   }
-  return { ms: median(times), error: Math.sqrt(num / den) };
+  return { ms: median(times), error: Math.sqrt(num / den), dispatches: prepared.dispatches };
 }
 
 async function main(): Promise<void> {
@@ -98,7 +101,7 @@ async function main(): Promise<void> {
         const pattern =
           mask.globals === null ? fullPattern(layout) : attentionTilePattern(layout, mask.globals);
         const plan = buildPlan(pattern, block, block);
-        const { ms, error } = await timeKernel(backend, plan, heads, headDim, iterations);
+        const { ms, error, dispatches } = await timeKernel(backend, plan, heads, headDim, iterations);
         if (!(error < 1e-4))
           throw new Error(`${plan.key}: kernel output differs from the oracle (relative error ${error})`);
         if (mask.globals === null) denseMs = ms;
@@ -109,6 +112,7 @@ async function main(): Promise<void> {
           enumeration: plan.closedForm ? 'closed form' : 'CSR',
           density: 1 - plan.stats.sparsity,
           partial: plan.stats.partial,
+          dispatches,
           ms,
           gflops: flops / (ms * 1e6),
           vsDense: ms / denseMs,
@@ -117,12 +121,12 @@ async function main(): Promise<void> {
     }
     console.log('');
     console.log(
-      '| mask | block | enumeration | block density | partial blocks | ms | GFLOP/s | time vs full |',
+      '| mask | block | enumeration | block density | partial blocks | dispatches | ms | GFLOP/s | time vs full |',
     );
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) {
       console.log(
-        `| ${r.mask} | ${r.block} | ${r.enumeration} | ${(100 * r.density).toFixed(1)}% | ${r.partial} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(2)} | ${r.vsDense.toFixed(2)} |`,
+        `| ${r.mask} | ${r.block} | ${r.enumeration} | ${(100 * r.density).toFixed(1)}% | ${r.partial} | ${r.dispatches} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(2)} | ${r.vsDense.toFixed(2)} |`,
       );
     }
   } finally {

@@ -12,12 +12,6 @@ import type { DenoiserRequest } from './generate.js';
 
 /** Build the Open-Sora-Plan DiT for a `tessera generate` run. */
 export async function createModelDenoiser(request: DenoiserRequest): Promise<Denoiser> {
-  if (request.backend !== 'cpu') {
-    // The graph runs through a backend's ModelOps; only the CPU ops exist so far.
-    throw new OptionError(
-      `--backend: the DiT graph has no ${request.backend} ops in this build; use --backend cpu`,
-    );
-  }
   let layerPlan: Awaited<ReturnType<typeof readLayerPlan>> | undefined;
   if (request.plan !== undefined) {
     await access(request.plan).catch((e: NodeJS.ErrnoException) => {
@@ -25,10 +19,15 @@ export async function createModelDenoiser(request: DenoiserRequest): Promise<Den
     });
     layerPlan = await readLayerPlan(request.plan);
   }
+  // Open CUDA before reading gigabytes of weights, so an unusable backend is reported at once.
+  const cuda = request.backend === 'cuda' ? await import('../runtime/ops/cuda/index.js') : null;
+  const cudaOps = cuda?.createCudaOps();
   const weights = await loadOpenSoraWeights(request.weights, request.config);
   const { frames, height, width } = request.latent;
-  return createOpenSoraModel(request.config, weights, {
+  const options = {
     latent: { frames, height, width },
     ...(layerPlan === undefined ? {} : { layerPlan, planFile: request.plan }),
-  });
+  };
+  if (cuda && cudaOps) return cuda.createCudaOpenSoraModel(request.config, weights, cudaOps, options);
+  return createOpenSoraModel(request.config, weights, options);
 }

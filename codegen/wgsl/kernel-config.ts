@@ -33,7 +33,7 @@ export interface WgslDeviceLimits {
   readonly maxComputeWorkgroupSizeX: number;
   /**
    * Loop iterations one invocation may execute before the device's shader compiler cuts every loop short
-   * (Mesa llvmpipe/lavapipe: `GALLIVM_LOOP_LIMIT`, see loop-budget.ts); absent where loops are unbounded.
+   * (Mesa llvmpipe/lavapipe: `GALLIVM_LOOP_BUDGET`, see loop-budget.ts); absent where loops are unbounded.
    * WebGPU reports no such limit: the runtime infers it from the adapter and splits calls to fit it
    * (`dispatchVisitRanges`); the shader itself does not depend on it.
    */

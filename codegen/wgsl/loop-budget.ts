@@ -6,11 +6,12 @@
  * its current pass, silently (`lp_exec_endloop`, `LP_MAX_TGSI_LOOP_ITERATIONS`). A kernel over that budget
  * therefore returns garbage: keys past the budget are skipped and the output loop writes one element per row.
  *
- * The kernel keeps its loops per key tile and per key (head-dim loops are unrolled in the text), and the
- * runtime splits a call whose bound exceeds the device's `maxLoopIterations` into dispatches over ranges of
- * key blocks ({@link dispatchVisitRanges}), so the budget is never overrun silently. The bound counts every
- * pass gallivm can count (the probe in test/runtime/webgpu/loop-budget.test.ts checks the counting), so a
- * dispatch under it is never cut short.
+ * The kernel keeps its loops per key tile and per key (the head-dim loops run per key are unrolled in the
+ * text; only the row's load and store loop over head dims, once), and the runtime splits a call whose count
+ * exceeds the device's `maxLoopIterations` into dispatches over ranges of key blocks
+ * ({@link dispatchVisitRanges}), so the budget is never overrun silently. The count models gallivm pass by
+ * pass (a probe in test/runtime/webgpu/loop-budget.test.ts pins the rules) plus the passes measured but not
+ * visible in the WGSL, and the same tests check it against the device on both sides of the limit.
  */
 import type { BlockPlan } from '../../compiler/plan.js';
 import { TesseraError } from '../../dsl/diagnostics.js';
@@ -23,9 +24,11 @@ import { closedFormKeyBlocks } from './plan-tables.js';
 export const GALLIVM_LOOP_LIMIT = 65535;
 
 /**
- * What the runtime lets a dispatch spend on gallivm: the limit less a margin for loops a future WGSL or GLSL
- * compiler might add around the kernel (the count below matches Dawn + Mesa 22 to within 100 passes: see
- * test/runtime/webgpu/loop-budget.test.ts). A margin costs at most one extra dispatch.
+ * What the runtime lets a dispatch spend on gallivm: the limit less a margin for passes the count misses
+ * (measured on Dawn + Mesa 22.3 at the limit: the count is 40 to 310 passes high with 64-invocation
+ * workgroups, and would be up to ~370 low with one-invocation workgroups were it not for the workgroup
+ * zeroing loop it counts twice) and for loops another compiler version might add. It costs at most one extra
+ * dispatch.
  */
 export const GALLIVM_LOOP_BUDGET = GALLIVM_LOOP_LIMIT - 1024;
 
@@ -37,19 +40,33 @@ function passes(trips: number): number {
   return trips + 1;
 }
 
+/**
+ * Passes the WGSL text does not show. gallivm runs both sides of every `if` with the untaken lanes masked off,
+ * so a loop that a condition skips still costs its first pass; and, measured on Dawn + Mesa 22.3 (see
+ * test/runtime/webgpu/loop-budget.test.ts), a key tile costs about one pass more than its visible loops,
+ * plausibly the early `return` of tp_consume_keys lowered into a one-pass loop. (Calls of the mask helpers
+ * tp_floordiv / tp_floormod, early returns too, measurably cost nothing.)
+ */
+const HIDDEN_PER_TILE = 1;
+
+/** A walk nobody takes (a visit outside the dispatch's range): one pass of each of its loops, masked. */
+const MASKED_WALK = 5 + HIDDEN_PER_TILE;
+
 /** Loop passes of `tp_key_block` on key block `kb`; `decode` when the tiles' key tokens are decoded. */
 function keyBlockPasses(plan: BlockPlan, config: WgslKernelConfig, kb: number, decode: boolean): number {
   const start = kb * plan.blockK;
   const keys = Math.max(0, Math.min(plan.blockK, plan.seqLen - start));
   const chunksPerKey = config.headDim / STAGE_CHUNK;
+  const wg = config.workgroupSize;
   let total = 0;
   let tiles = 0;
   for (let t0 = 0; t0 < keys; t0 += config.keyTile) {
     const n = Math.min(config.keyTile, keys - t0);
     tiles++;
-    total += passes(Math.ceil((n * chunksPerKey) / config.workgroupSize)); // staging
-    if (decode) total += passes(Math.ceil(n / config.workgroupSize)); // token decoding
+    total += passes(Math.ceil((n * chunksPerKey) / wg)); // staging
+    total += decode ? passes(Math.ceil(n / wg)) : 1; // token decoding, or its masked pass
     total += 2 * passes(n); // scores, then the accumulator update
+    total += HIDDEN_PER_TILE;
   }
   return total + passes(tiles);
 }
@@ -77,6 +94,7 @@ interface QueryBlockPasses {
 function queryBlockPasses(plan: BlockPlan, config: WgslKernelConfig): QueryBlockPasses[] {
   const form = config.enumeration === 'closed-form' ? plan.closedForm : null;
   const padded = (kb: number) => plan.keyBlockHasPadding[kb] !== 0;
+  const walk = (kb: number, decode: boolean) => keyBlockPasses(plan, config, kb, decode);
   const result: QueryBlockPasses[] = [];
   for (let qb = 0; qb < plan.numQBlocks; qb++) {
     const visits: number[] = [];
@@ -89,17 +107,20 @@ function queryBlockPasses(plan: BlockPlan, config: WgslKernelConfig): QueryBlock
       );
       for (let j = full.offsets[qb]!; j < full.offsets[qb + 1]!; j++) {
         const kb = full.indices[j]!;
-        visits.push(keyBlockPasses(plan, config, kb, padded(kb)));
+        visits.push(walk(kb, padded(kb)));
       }
       for (let j = partial.offsets[qb]!; j < partial.offsets[qb + 1]!; j++) {
-        visits.push(keyBlockPasses(plan, config, partial.indices[j]!, true));
+        visits.push(walk(partial.indices[j]!, true));
       }
     } else {
-      // Dense: one loop over all key blocks. Units: a loop over units, one over each visible unit's blocks.
+      // Dense: one loop over all key blocks. Units: a loop over units, one over each unit's blocks, and a
+      // masked walk where the unit is not visible (counted for every unit: an upper bound).
       enumeration =
-        form.kind === 'dense' ? passes(plan.numKBlocks) : passes(form.units) * passes(form.unitBlocksK);
+        form.kind === 'dense'
+          ? passes(plan.numKBlocks)
+          : passes(form.units) * (passes(form.unitBlocksK) + MASKED_WALK);
       for (const kb of closedFormKeyBlocks(plan, form, qb)) {
-        visits.push(keyBlockPasses(plan, config, kb, padded(kb)));
+        visits.push(walk(kb, padded(kb)));
       }
     }
     result.push({ enumeration: enumeration + fixedPasses(config), visits });
@@ -137,20 +158,20 @@ export function dispatchVisitRanges(
   const visits = blocks.reduce((most, q) => Math.max(most, q.visits.length), 0);
   if (limit === undefined) return [{ begin: 0, end: visits }];
   const ranges: WgslVisitRange[] = [];
+  // A dispatch pays the fixed loops, a full walk for each visit in its range and a masked walk for the others.
+  const fresh = () => blocks.map((q) => q.enumeration + q.visits.length * MASKED_WALK);
+  let used = fresh();
   let begin = 0;
-  const used = blocks.map((q) => q.enumeration);
   for (let v = 0; v < visits; v++) {
-    const fits = blocks.every((q, qb) => used[qb]! + (q.visits[v] ?? 0) <= limit);
-    if (!fits) {
+    const extra = (q: QueryBlockPasses) => (v < q.visits.length ? q.visits[v]! - MASKED_WALK : 0);
+    if (!blocks.every((q, qb) => used[qb]! + extra(q) <= limit)) {
       if (v === begin) throw overBudget(plan, config, v, limit);
       ranges.push({ begin, end: v });
       begin = v;
-      blocks.forEach((q, qb) => {
-        used[qb] = q.enumeration;
-      });
+      used = fresh();
     }
     blocks.forEach((q, qb) => {
-      used[qb]! += q.visits[v] ?? 0;
+      used[qb]! += extra(q);
     });
   }
   ranges.push({ begin, end: visits });

@@ -34,6 +34,41 @@ export interface NativeFunction {
   readonly localBytes: number;
 }
 
+/** What `gemmProbe()` reports: whether libcublasLt loaded, and its version. */
+export interface NativeGemmProbe {
+  readonly available: boolean;
+  readonly reason: string;
+  readonly version: number;
+}
+
+/**
+ * One strided-batched GEMM (runtime/cuda/native/cublaslt.cc): row-major C[M, N] = alpha * A[M, K] * op(B)
+ * (+ bias[N]), op(B) = B^T for B [N, K] (`transB`) or B for B [K, N]; fp32 accumulation. Leading dimensions and
+ * batch strides are in elements; `bias` and `workspace` are 0n when absent.
+ */
+export interface NativeGemmDesc {
+  readonly a: bigint;
+  readonly b: bigint;
+  readonly c: bigint;
+  readonly bias: bigint;
+  readonly workspace: bigint;
+  readonly workspaceBytes: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly lda: number;
+  readonly ldb: number;
+  readonly ldc: number;
+  readonly transB: boolean;
+  readonly batch: number;
+  readonly strideA: number;
+  readonly strideB: number;
+  readonly strideC: number;
+  readonly alpha: number;
+  readonly inType: 'bfloat16' | 'float16' | 'float32';
+  readonly outType: 'bfloat16' | 'float16' | 'float32';
+}
+
 /** The addon's functions (see runtime/cuda/native/addon.cc); every failure throws an Error naming the call. */
 export interface NativeCuda {
   probe(): NativeProbe;
@@ -60,6 +95,8 @@ export interface NativeCuda {
   eventRecord(event: bigint): void;
   eventElapsed(start: bigint, end: bigint): number;
   eventDestroy(event: bigint): void;
+  gemmProbe(): NativeGemmProbe;
+  gemm(desc: NativeGemmDesc): void;
 }
 
 const ADDON_RELATIVE = join('build', 'Release', 'tessera_cuda.node');

@@ -26,6 +26,7 @@ import {
   openTestBackend,
   oracleCase,
   type RunShape,
+  randomOperand,
   relativeError,
   TOLERANCE,
 } from './gpu-fixture.js';
@@ -158,11 +159,11 @@ describe.skipIf(backend === null)('WGSL attention at sizes past the old loop bud
 });
 
 /**
- * T frames of 10 x 10 tokens where only the first 10 queries see anything (every key): one-invocation
- * workgroups at head dim 128 make each key cost ~18 loop passes, so ~3,500 keys reach gallivm's limit while
- * the oracle and the GPU only do 10 rows of work.
+ * T frames of 10 x 10 tokens where only the first 10 queries see anything (every key): the oracle and the GPU
+ * do 10 rows of work while the busy invocations walk every key. Query blocks of 1 make staging cost ~16 passes
+ * per key at head dim 128 (the limit at ~3,500 keys); blocks of 64, ~2.6 (at ~24,000 keys).
  */
-function firstRowPlan(frames: number) {
+function firstRowPlan(frames: number, blockQ: number) {
   const q = (axis: number) => ({ op: 'coord' as const, side: 'q' as const, axis });
   const zero = { op: 'const' as const, value: 0 };
   const pattern: PatternInstance = {
@@ -178,7 +179,7 @@ function firstRowPlan(frames: number) {
       ],
     },
   };
-  return buildPlan(pattern, 1, 32);
+  return buildPlan(pattern, blockQ, blockQ === 1 ? 32 : 64);
 }
 
 describe.skipIf(backend === null)('the loop-pass count against the device limit', () => {
@@ -188,30 +189,39 @@ describe.skipIf(backend === null)('the loop-pass count against the device limit'
       plan,
       renderWgslModule(plan, { headDim: 128, limits: backend!.capabilities.limits }).config,
     );
-  /** The first frame count from 30 whose plan's count satisfies `accept`. */
-  const framesWhere = (accept: (passes: number) => boolean) => {
-    for (let frames = 30; ; frames++) if (accept(passesOf(firstRowPlan(frames)))) return frames;
+  /** The first frame count from `from` whose plan's count satisfies `accept`. */
+  const framesWhere = (blockQ: number, from: number, accept: (passes: number) => boolean) => {
+    for (let frames = from; ; frames++) if (accept(passesOf(firstRowPlan(frames, blockQ)))) return frames;
   };
 
-  it('is not an underestimate: a kernel counted just under 65,535 passes is right in one dispatch', async () => {
-    // The largest plan of the family counted at most the limit (each frame adds ~1,800 passes).
-    const frames = framesWhere((p) => p > GALLIVM_LOOP_LIMIT) - 1;
-    const plan = firstRowPlan(frames);
-    expect(passesOf(plan)).toBeGreaterThan(GALLIVM_LOOP_LIMIT - 2500);
-    const { q, k, v, ref } = oracleCase(plan, shape, frames);
-    const options = { ...shape, loopBudget: GALLIVM_LOOP_LIMIT, poison: true };
-    const prepared = await backend!.prepare(plan, q, k, v, options);
-    expect(prepared.dispatches).toBe(1);
-    await prepared.run();
-    const got = await prepared.read();
-    expect(relativeError(got.out, ref.out)).toBeLessThan(TOLERANCE.f32);
-    expect(lseMismatch(got.lse, ref.lse, TOLERANCE.f32)).toBeNull();
+  it('is not an underestimate: a kernel counted just under 65,535 passes runs whole in one dispatch', async () => {
+    // The largest plan of the family counted at most the limit (~270 passes per frame): its single dispatch
+    // must equal a split into dispatches far from the limit.
+    const frames = framesWhere(64, 235, (p) => p > GALLIVM_LOOP_LIMIT) - 1;
+    const plan = firstRowPlan(frames, 64);
+    expect(passesOf(plan)).toBeGreaterThan(GALLIVM_LOOP_LIMIT - 300);
+    const n = plan.seqLen * shape.headDim;
+    const [q, k, v] = [randomOperand(n, 1), randomOperand(n, 2), randomOperand(n, 3)];
+    const whole = await backend!.prepare(plan, q, k, v, {
+      ...shape,
+      loopBudget: GALLIVM_LOOP_LIMIT,
+      poison: true,
+    });
+    expect(whole.dispatches).toBe(1);
+    await whole.run();
+    const single = await whole.read();
+    const parts = await backend!.prepare(plan, q, k, v, { ...shape, loopBudget: 20_000, poison: true });
+    expect(parts.dispatches).toBeGreaterThan(3);
+    await parts.run();
+    const split = await parts.read();
+    expect(relativeError(single.out, split.out)).toBeLessThan(TOLERANCE.f32);
+    expect(lseMismatch(single.lse, split.lse, TOLERANCE.f32)).toBeNull();
   });
 
   it('splits a kernel over the limit by itself; unsplit, the device cuts it short', async () => {
     // Over the limit even if the compiler zeroes kTile and vTile in one loop (loop-budget.ts counts two).
-    const frames = framesWhere((p) => p > GALLIVM_LOOP_LIMIT + 2500);
-    const plan = firstRowPlan(frames);
+    const frames = framesWhere(1, 30, (p) => p > GALLIVM_LOOP_LIMIT + 2500);
+    const plan = firstRowPlan(frames, 1);
     const limit = backend!.capabilities.limits.maxLoopIterations;
     const { q, k, v, ref } = oracleCase(plan, shape, frames);
     const split = await backend!.prepare(plan, q, k, v, { ...shape, poison: true });
