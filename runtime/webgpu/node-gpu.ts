@@ -15,18 +15,23 @@ interface Attempt {
   readonly featureLevel: 'core' | 'compatibility';
 }
 
+/**
+ * Adapters to try, best first. `TESSERA_DAWN_BACKEND` picks Dawn's backend (vulkan, opengles, ...);
+ * `TESSERA_DAWN_FLAGS` adds Dawn options (comma-separated `key=value`, e.g. `enable-dawn-features=...`).
+ */
 function attempts(): Attempt[] {
+  const extra = (process.env.TESSERA_DAWN_FLAGS ?? '').split(',').filter((f) => f.length > 0);
   const chosen = process.env.TESSERA_DAWN_BACKEND;
   if (chosen) {
-    const flags = [`backend=${chosen}`];
+    const flags = [`backend=${chosen}`, ...extra];
     return [
       { flags, featureLevel: 'core' },
       { flags, featureLevel: 'compatibility' },
     ];
   }
   return [
-    { flags: [], featureLevel: 'core' },
-    { flags: ['backend=opengles'], featureLevel: 'compatibility' },
+    { flags: extra, featureLevel: 'core' },
+    { flags: ['backend=opengles', ...extra], featureLevel: 'compatibility' },
   ];
 }
 

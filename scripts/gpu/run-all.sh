@@ -13,13 +13,16 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.g
 status=0
 if [ "$what" = tests ] || [ "$what" = all ]; then
   export TESSERA_FLEX_DIR="$T/flex"
-  (cd "$T/dist" && node --test --test-reporter=spec test/gpu/attention.gpu.js) 2>&1 | tee "$OUT/tests.log" || status=1
+  (cd "$T/dist" && node --test --test-reporter=spec test/gpu/attention.gpu.js test/gpu/model.gpu.js) 2>&1 | tee "$OUT/tests.log" || status=1
   python3 bench/gpu/flex_compare.py "$T/flex" 2>&1 | tee "$OUT/flex-compare.log" || status=1
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
   (cd "$T/dist" && node bench/cuda-attention.js "$T/bench" 20) 2>&1 | tee "$OUT/bench-ours.log" || status=1
   python3 bench/gpu/bench_attention.py "$T/bench" 2>&1 | tee "$OUT/bench.log" || status=1
   cp "$T/bench/results.md" "$T/bench/results.json" "$OUT/" 2>/dev/null
+  # One sampling step of the full-size DiT (ours, then PyTorch), run from the repository root for its files.
+  node "$T/dist/bench/model-step.js" "$T/model" 2>&1 | tee "$OUT/bench-model.log" || status=1
+  python3 bench/gpu/model-step.py "$T/model" 2>&1 | tee -a "$OUT/bench-model.log" || status=1
   # Machine-code opcode counts of the dense and the sparsest 8-frame kernels (cuobjdump is on the GPU machine).
   if command -v cuobjdump >/dev/null; then
     bash scripts/gpu/sass-summary.sh sm_90 "$T/bench/T8_full.cu" "$T/bench/T8_1-7.cu" 2>&1 | tee "$OUT/sass.txt"

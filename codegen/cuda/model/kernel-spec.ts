@@ -54,7 +54,7 @@ export type ModelKernelArgs = Readonly<Record<string, bigint | number>>;
 
 /**
  * Pack arguments as the kernel's parameter buffer (cuLaunchKernel's CU_LAUNCH_PARAM_BUFFER_POINTER): each
- * value at its natural alignment, in declaration order, little-endian.
+ * value at its natural alignment, in declaration order, little-endian, the buffer ending at the last one.
  */
 export function packKernelArgs(spec: ModelKernelSpec, args: ModelKernelArgs): Uint8Array {
   let size = 0;
@@ -64,7 +64,9 @@ export function packKernelArgs(spec: ModelKernelSpec, args: ModelKernelArgs): Ui
     size += SIZE[p.type];
     return at;
   });
-  const bytes = new Uint8Array(Math.ceil(size / 8) * 8);
+  // Exactly the parameters' extent: cuLaunchKernel rejects a buffer longer than the kernel's parameter list
+  // (CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES), so no tail padding to the struct alignment.
+  const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);
   spec.params.forEach((p, i) => {
     const v = args[p.name];

@@ -1,10 +1,13 @@
 /**
  * CI gate for the model kernels (codegen/cuda/model): the generated module compiles with nvcc for sm_80 and
  * sm_90 without errors or register spills and defines every kernel of the table; the argument packing puts
- * each parameter where the C ABI does (offsets worked out by hand below). nvcc is required when CI=true;
+ * each parameter where the C ABI does (offsets worked out by hand below, and read from nvcc's PTX, whose
+ * `.entry` lists every parameter with its type: the buffer must end exactly at the last one, or cuLaunchKernel
+ * refuses the launch). nvcc is required when CI=true;
  * elsewhere the compile test is skipped without it. The numbers are checked on the GPU (test/gpu/model.gpu.ts).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -49,7 +52,54 @@ describe('model kernel module', () => {
   }
 });
 
+/** Parameter offsets and the end of the list of each `.entry` in PTX text. */
+function ptxParams(ptx: string): Map<string, { offsets: number[]; end: number }> {
+  const size: Record<string, number> = { u64: 8, s64: 8, b64: 8, f64: 8, u32: 4, s32: 4, b32: 4, f32: 4 };
+  const entries = new Map<string, { offsets: number[]; end: number }>();
+  for (const m of ptx.matchAll(/\.entry (\w+)\(([^)]*)\)/g)) {
+    let end = 0;
+    const offsets: number[] = [];
+    for (const p of m[2]!.matchAll(/\.param \.(\w+) \w+/g)) {
+      const bytes = size[p[1]!]!;
+      end = Math.ceil(end / bytes) * bytes;
+      offsets.push(end);
+      end += bytes;
+    }
+    entries.set(m[1]!, { offsets, end });
+  }
+  return entries;
+}
+
 describe('packKernelArgs', () => {
+  it.skipIf(!nvcc && !inCi)('matches the parameter lists nvcc emits', () => {
+    const cu = join(dir, 'model-kernels-ptx.cu');
+    const ptxPath = join(dir, 'model-kernels.ptx');
+    writeFileSync(cu, renderModelKernelModule());
+    execFileSync(nvcc!, ['-ptx', '-arch=sm_80', '-std=c++17', '-o', ptxPath, cu]);
+    const entries = ptxParams(readFileSync(ptxPath, 'utf8'));
+    for (const spec of Object.values(MODEL_KERNELS)) {
+      const entry = entries.get(spec.name);
+      expect(entry, spec.name).toBeDefined();
+      // Distinct small values per parameter, read back at the offsets the PTX implies.
+      const args = Object.fromEntries(
+        spec.params.map((p, i) => [p.name, p.type === 'f32' ? i + 0.5 : i + 1]),
+      );
+      const bytes = packKernelArgs(spec, args);
+      expect(bytes.length, `${spec.name} buffer size`).toBe(entry!.end);
+      const view = new DataView(bytes.buffer);
+      spec.params.forEach((p, i) => {
+        const at = entry!.offsets[i]!;
+        const got =
+          p.type === 'f32'
+            ? view.getFloat32(at, true)
+            : p.type === 'i32'
+              ? view.getInt32(at, true)
+              : Number(view.getBigInt64(at, true));
+        expect(got, `${spec.name}.${p.name}`).toBe(args[p.name]);
+      });
+    }
+  });
+
   it('lays out pointers, 32-bit values and a float at their C offsets', () => {
     // tp_layer_norm(const bf16* x, bf16* y, const float* mod, int width, int tokens, int mod_rows,
     //               int shift_row, int scale_row, float eps): 3 x 8 bytes, then 6 x 4 bytes = 48 bytes.
@@ -92,7 +142,8 @@ describe('packKernelArgs', () => {
     const view = new DataView(g.buffer);
     expect(view.getBigInt64(24, true)).toBe(2n ** 40n);
     expect(view.getInt32(40, true)).toBe(7);
-    expect(g.length).toBe(48);
+    // The buffer ends at the last parameter (no tail padding: the driver rejects a longer buffer).
+    expect(g.length).toBe(44);
   });
 
   it('names a missing argument', () => {
