@@ -160,13 +160,23 @@ export function createOpenSoraModel<T extends OpTensor = OpTensor>(
     const mask = Uint8Array.from(textMask, (m) => (m !== 0 ? 1 : 0));
     attentionMs = 0;
 
-    let h = embedPatches(ops, weight, ops.upload(x, [batch, C, F, H, W]), config);
+    const outer = ops.mark?.();
     const { embedded, modulation } = embedTimesteps(ops, weight, timesteps, config);
     const caption = projectCaption(ops, weight, ops.upload(text, [batch, L, config.captionChannels]));
     const ctx = { ops, config, weight, grid, rope, timestep: modulation, text: caption, textMask: mask };
-    for (let layer = 0; layer < config.layers; layer++)
+    // Everything allocated after this mark but the residual stream is released after each layer.
+    const layerMark = ops.mark?.();
+    const endLayer = (h: T): void => {
+      if (layerMark !== undefined) ops.release?.(layerMark, [h]);
+    };
+    let h = embedPatches(ops, weight, ops.upload(x, [batch, C, F, H, W]), config);
+    endLayer(h);
+    for (let layer = 0; layer < config.layers; layer++) {
       h = transformerBlock(ctx, layer, h, attention[layer]!);
+      endLayer(h);
+    }
     const out = ops.download(outputLayer(ops, weight, h, embedded, config, grid));
+    if (outer !== undefined) ops.release?.(outer);
     lastAttentionMs = attentionMs;
     if (config.outChannels === C) return out;
     // A variance-predicting head: keep the epsilon channels (the first C of each batch element).

@@ -49,6 +49,13 @@ export interface ModelOps<T extends OpTensor> {
   readonly precision: OpPrecision;
   /** Host float32 values to a backend tensor of `shape`. */
   upload(data: Float32Array, shape: readonly number[]): T;
+  /**
+   * Optional scoped memory (backends with a device pool): a position in the allocation order, and the
+   * release of everything allocated after it except `keep`. The graph releases each layer's intermediates,
+   * so a full-size pass holds one layer's activations at a time. Host backends leave these out.
+   */
+  mark?(): number;
+  release?(mark: number, keep?: readonly T[]): void;
   /** A backend tensor's values as float32 on the host. */
   download(t: T): Float32Array;
   /** The same elements under another shape with the same element count. */
