@@ -106,7 +106,7 @@ export function sampleExactness(
 }
 
 /** Relative error ||a - b|| / ||b|| over finite reference entries; -Infinity must match exactly. */
-export function relativeError(
+export function compareWithReference(
   got: ArrayLike<number>,
   ref: ArrayLike<number>,
 ): { error: number; nonFinite: number } {
@@ -160,8 +160,8 @@ export async function verifyCompiled(
     const dtype = preferredDtype(backend);
     const got = await backend.attention(numericPlan, inputs, dtype);
     const ref = denseAttention(inputs, compiledElementMask(numericPlan.pattern), { precision: 'float64' });
-    const out = relativeError(got.out, ref.out);
-    const lse = relativeError(got.lse, ref.lse);
+    const out = compareWithReference(got.out, ref.out);
+    const lse = compareWithReference(got.lse, ref.lse);
     numeric = {
       backend: backend.name,
       dtype,

@@ -16,6 +16,7 @@ import { writeFlexBlockMask } from '../../codegen/flex/block-mask.js';
 import { compiledElementMask } from '../../compiler/analysis/element-mask.js';
 import { denseAttention } from '../../runtime/cpu/attention.js';
 import type { AttentionInputs } from '../../runtime/cpu/attention-inputs.js';
+import { relativeError } from '../../runtime/cpu/error-metrics.js';
 import { CudaAttention, CudaDevice, createCudaBackend, cudaAvailable } from '../../runtime/cuda/index.js';
 import { writeSafetensors } from '../../runtime/io/safetensors.js';
 import { fromStorage, roundToDType, TensorError } from '../../runtime/tensor.js';
@@ -48,16 +49,6 @@ function inputsFor(c: GpuCase): AttentionInputs {
     seqLen: S,
     headDim: c.headDim,
   };
-}
-
-function relativeError(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (got[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
 }
 
 /** Check one case; returns a message on failure (fast-check reports the case). */

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { compileSource } from '../../compiler/frontend.js';
 import { parseLayerPlan } from '../../compiler/layer-plan.js';
 import { findBuiltinPattern } from '../../models/patterns/index.js';
+import { relativeError } from '../../runtime/cpu/error-metrics.js';
 import { cublasLtAvailable } from '../../runtime/cuda/gemm.js';
 import { cudaAvailable } from '../../runtime/cuda/index.js';
 import { parseModelConfig } from '../../runtime/model/config.js';
@@ -75,15 +76,10 @@ function random(seed: number, n: number, spread = 1): Float32Array {
   return Float32Array.from({ length: n }, () => roundToDType('bfloat16', (2 * u() - 1) * spread));
 }
 
-function relativeError(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    assert.ok(Number.isFinite(got[i]!), `element ${i} is ${got[i]}`);
-    num += (got[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+/** Relative error after checking every element is finite (a poisoned output fails here, naming the element). */
+function checkedError(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  for (let i = 0; i < got.length; i++) assert.ok(Number.isFinite(got[i]!), `element ${i} is ${got[i]}`);
+  return relativeError(got, ref);
 }
 
 function builtin(
@@ -115,7 +111,7 @@ describe('CUDA model ops against the float64 CPU ops', { skip }, () => {
     const got = cuda.download(op(cuda, ...inputs.map(([d, s]) => cuda.upload(d, s))));
     cuda.release(mark);
     assert.equal(got.length, ref.length, `${name}: output size`);
-    const err = relativeError(got, ref);
+    const err = checkedError(got, ref);
     assert.ok(err < tolerance, `${name}: relative error ${err} >= ${tolerance}`);
   }
 
@@ -239,7 +235,7 @@ describe('the Open-Sora-Plan graph on CUDA against the float64 CPU graph', { ski
     const again = await run(model);
     assert.equal(cuda.arena.heldBytes, held, 'a second pass allocates nothing new');
     assert.deepEqual(again, got, 'two passes give the same bits');
-    const err = relativeError(got, dense);
+    const err = checkedError(got, dense);
     assert.ok(err < TOLERANCE.network, `relative error ${err}`);
     assert.ok((model.lastAttentionMs() ?? -1) >= 0, 'attention time is reported');
   });
@@ -251,7 +247,7 @@ describe('the Open-Sora-Plan graph on CUDA against the float64 CPU graph', { ski
       createCudaOpenSoraModel(CONFIG, weights, cuda, { latent: LATENT, attention: [full, full] }),
     );
     const viaDense = await run(createCudaOpenSoraModel(CONFIG, weights, cuda, { latent: LATENT }));
-    const err = relativeError(viaPlan, viaDense);
+    const err = checkedError(viaPlan, viaDense);
     assert.ok(err < TOLERANCE.same, `relative error ${err}`);
   });
 
@@ -281,8 +277,8 @@ describe('the Open-Sora-Plan graph on CUDA against the float64 CPU graph', { ski
         attention: [{ kind: 'dense' }, maskedAttention(builtin('attention_tile', { a: 1 }), GRID)],
       }),
     );
-    assert.ok(relativeError(oracle, dense) > 1e-3, 'the sparse plan changes the output');
-    const err = relativeError(await run(model), oracle);
+    assert.ok(checkedError(oracle, dense) > 1e-3, 'the sparse plan changes the output');
+    const err = checkedError(await run(model), oracle);
     assert.ok(err < TOLERANCE.network, `relative error ${err}`);
   });
 });

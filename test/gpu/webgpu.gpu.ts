@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { compiledElementMask } from '../../compiler/analysis/element-mask.js';
 import type { BlockPlan } from '../../compiler/plan.js';
 import { denseAttention } from '../../runtime/cpu/attention.js';
+import { relativeError } from '../../runtime/cpu/error-metrics.js';
 import { roundToDType } from '../../runtime/tensor.js';
 import type { WebGpuBackend } from '../../runtime/webgpu/backend.js';
 import { createNodeWebGpuBackend } from '../../runtime/webgpu/node-gpu.js';
@@ -46,20 +47,13 @@ const caseArb: fc.Arbitrary<Case> = fc
   .map((r) => {
     const sizes: Record<string, number> = { t: r.frames, h: r.height, w: r.width };
     if (r.pattern === 'text_video') sizes.l = 7;
-    const params = r.pattern === 'attention_tile' || r.pattern === 'text_video' ? { a: 1 + (r.seed % r.frames) } : undefined;
+    const params =
+      r.pattern === 'attention_tile' || r.pattern === 'text_video'
+        ? { a: 1 + (r.seed % r.frames) }
+        : undefined;
     const plan = builtinPlan(r.pattern, { sizes, ...(params ? { params } : {}) }, r.block);
     return { plan, heads: r.heads, headDim: r.headDim, layout: r.layout, seed: r.seed };
   });
-
-function relativeError(got: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (got[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
-}
 
 let backend: WebGpuBackend | undefined;
 let reason = '';
@@ -68,7 +62,9 @@ before(async () => {
   try {
     backend = await createNodeWebGpuBackend();
     const info = backend.capabilities.adapter;
-    console.log(`adapter: ${JSON.stringify(info)}; f16 ${backend.capabilities.f16}, subgroups ${backend.capabilities.subgroups}`);
+    console.log(
+      `adapter: ${JSON.stringify(info)}; f16 ${backend.capabilities.f16}, subgroups ${backend.capabilities.subgroups}`,
+    );
   } catch (error) {
     reason = (error as Error).message.split('\n')[0]!;
   }
@@ -93,14 +89,24 @@ describe('WGSL kernels on a GPU adapter', () => {
         fc.asyncProperty(caseArb, async (c) => {
           const n = c.plan.seqLen * c.heads * c.headDim;
           const dtype = variant.io === 'f16' ? 'float16' : 'float32';
-          const values = (salt: number) => randomValues(n, c.seed + salt, 1).map((x) => roundToDType(dtype, x));
+          const values = (salt: number) =>
+            randomValues(n, c.seed + salt, 1).map((x) => roundToDType(dtype, x));
           const [q, k, v] = [values(0), values(1), values(2)];
           const shape = { batch: 1, heads: c.heads, headDim: c.headDim, layout: c.layout } as const;
           const got = await b.attention(c.plan, q, k, v, { ...shape, ...variant, poison: true });
-          const ref = denseAttention({ q, k, v, ...shape, seqLen: c.plan.seqLen }, compiledElementMask(c.plan.pattern));
+          const ref = denseAttention(
+            { q, k, v, ...shape, seqLen: c.plan.seqLen },
+            compiledElementMask(c.plan.pattern),
+          );
           const error = relativeError(got.out, ref.out);
-          assert.ok(got.out.every(Number.isFinite), `${c.plan.key} ${JSON.stringify(variant)}: non-finite output`);
-          assert.ok(error < TOLERANCE[variant.io], `${c.plan.key} ${JSON.stringify(variant)} hd${c.headDim}: error ${error}`);
+          assert.ok(
+            got.out.every(Number.isFinite),
+            `${c.plan.key} ${JSON.stringify(variant)}: non-finite output`,
+          );
+          assert.ok(
+            error < TOLERANCE[variant.io],
+            `${c.plan.key} ${JSON.stringify(variant)} hd${c.headDim}: error ${error}`,
+          );
           for (let i = 0; i < ref.lse.length; i++) {
             const r = ref.lse[i]!;
             const g = got.lse[i]!;
@@ -122,12 +128,25 @@ describe('WGSL kernels on a GPU adapter', () => {
     const headDim = 64;
     const rows: string[] = [];
     let denseMs = 0;
-    for (const [pattern, params] of [['full', {}], ['attention_tile', { a: 4 }], ['attention_tile', { a: 2 }], ['attention_tile', { a: 1 }]] as const) {
+    for (const [pattern, params] of [
+      ['full', {}],
+      ['attention_tile', { a: 4 }],
+      ['attention_tile', { a: 2 }],
+      ['attention_tile', { a: 1 }],
+    ] as const) {
       const plan = builtinPlan(pattern, { sizes, params }, 64);
       const n = plan.seqLen * heads * headDim;
-      const [q, k, v] = [randomValues(n, 1, 1), randomValues(n, 2, 1), randomValues(n, 3, 1)].map((x) => Float32Array.from(x));
+      const [q, k, v] = [randomValues(n, 1, 1), randomValues(n, 2, 1), randomValues(n, 3, 1)].map((x) =>
+        Float32Array.from(x),
+      );
       for (const variant of variants(b)) {
-        const prepared = await b.prepare(plan, q!, k!, v!, { batch: 1, heads, headDim, layout: 'bshd', ...variant });
+        const prepared = await b.prepare(plan, q!, k!, v!, {
+          batch: 1,
+          heads,
+          headDim,
+          layout: 'bshd',
+          ...variant,
+        });
         for (let i = 0; i < 3; i++) await prepared.run();
         const times: number[] = [];
         for (let i = 0; i < 10; i++) {
@@ -144,7 +163,9 @@ describe('WGSL kernels on a GPU adapter', () => {
         );
       }
     }
-    console.log(`median of 10 runs (submit + wait), ${sizes.t}x${sizes.h}x${sizes.w} tokens, ${heads} heads x ${headDim}, block 64\n${rows.join('\n')}`);
+    console.log(
+      `median of 10 runs (submit + wait), ${sizes.t}x${sizes.h}x${sizes.w} tokens, ${heads} heads x ${headDim}, block 64\n${rows.join('\n')}`,
+    );
     assert.ok(denseMs > 0);
   });
 });

@@ -1,18 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildPlan } from '../../../compiler/build-plan.js';
+import { relativeError } from '../../../runtime/cpu/error-metrics.js';
 import { type AttentionInputs, blockSparseAttention, denseAttention } from '../../../runtime/cpu/index.js';
 import { attentionTilePattern, patternMask, randomValues, seededRandom, testRuns } from './support.js';
-
-function relativeError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (out[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 describe('blockSparseAttention on plans from the compiler', () => {
   it('matches denseAttention for Attention Tile plans with padding and block sizes that do not divide frames', () => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { relativeError } from '../../../runtime/cpu/error-metrics.js';
 import {
   type AttentionInputs,
   type AttentionResult,
@@ -62,16 +63,6 @@ function naiveAttention(x: AttentionInputs, allowed: (q: number, k: number) => b
     }
   }
   return { out, lse };
-}
-
-function relativeError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    num += (out[i]! - ref[i]!) ** 2;
-    den += ref[i]! ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
 }
 
 /** Output and lse agree with the reference; NaN anywhere (poison left over or 0/0) fails. */

@@ -1,6 +1,10 @@
 /** Shared helpers of the model tests: seeded data, error norms, tiny configs. */
+
+import { relativeError } from '../../../runtime/cpu/error-metrics.js';
 import { type OpenSoraConfig, parseModelConfig } from '../../../runtime/model/config.js';
 import { seededUniform } from '../../../runtime/model/random-weights.js';
+
+export { relativeError } from '../../../runtime/cpu/error-metrics.js';
 
 /** Uniform values in [-spread, spread) from a seed. */
 export function randomArray(seed: number, n: number, spread = 1): Float32Array {
@@ -8,18 +12,6 @@ export function randomArray(seed: number, n: number, spread = 1): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * spread;
   return out;
-}
-
-/** ||a - b|| / ||b||. */
-export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = a[i]! - b[i]!;
-    num += d * d;
-    den += b[i]! * b[i]!;
-  }
-  return Math.sqrt(num / den);
 }
 
 /** Largest |a - b|. */

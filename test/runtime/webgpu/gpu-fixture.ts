@@ -5,9 +5,12 @@
 import { elementMask } from '../../../compiler/analysis/element-mask.js';
 import type { BlockPlan } from '../../../compiler/plan.js';
 import { denseAttention } from '../../../runtime/cpu/attention.js';
+import { relativeError } from '../../../runtime/cpu/error-metrics.js';
 import type { AttentionLayout } from '../../../runtime/tensor.js';
 import type { WebGpuBackend } from '../../../runtime/webgpu/backend.js';
 import { createNodeWebGpuBackend } from '../../../runtime/webgpu/node-gpu.js';
+
+export { relativeError } from '../../../runtime/cpu/error-metrics.js';
 
 /**
  * The backend, or null when this machine has no adapter. Under CI a missing adapter is a failure: the CI
@@ -42,17 +45,6 @@ export function randomOperand(length: number, seed: number): Float32Array {
     out[i] = s & 1 ? -magnitude : magnitude;
   }
   return out;
-}
-
-/** ||a - b|| / ||b||, with ||b|| = 0 treated as an absolute error. */
-export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
 }
 
 /** Shape of one kernel run. */
