@@ -24,7 +24,7 @@ import { STAGE_NAMES, STAGES, type StageName } from '../driver/stages.js';
 import { type VerifyReport, verifyCompiled } from '../driver/verify.js';
 import type { SourceFile } from '../dsl/source.js';
 import { BUILTIN_PATTERNS, findBuiltinPattern } from '../models/patterns/index.js';
-import { EXIT, handleFailure } from './exit.js';
+import { EXIT, handleFailure, printDiagnostics } from './exit.js';
 
 /** Options of `compile` and `inspect` as commander hands them over. */
 interface AnalysisCliOptions {
@@ -121,6 +121,8 @@ async function compileWithProgress(
     },
   );
   await tasks.run();
+  if (result!.outputs.notes.length > 0)
+    printDiagnostics(result!.outputs.notes, new Map([[source.name, source]]));
   return result!;
 }
 

@@ -49,7 +49,7 @@ export function planCacheKey(outputs: StageOutputs, options: CompileOptions): st
 
 /** Run the pipeline. Throws `TesseraError` for problems in the user's pattern. */
 export async function compile(request: CompileRequest): Promise<CompileResult> {
-  const outputs: StageOutputs = { source: request.source };
+  const outputs: StageOutputs = { source: request.source, notes: [] };
   const seconds: Partial<Record<StageName, number>> = {};
   const cache = request.cache === undefined ? new CompileCache() : request.cache;
   let cacheHit = false;

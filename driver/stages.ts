@@ -13,7 +13,7 @@ import { instantiatePattern } from '../compiler/lower.js';
 import type { BlockPlan } from '../compiler/plan.js';
 import { serializePlan } from '../compiler/plan-io.js';
 import type { TileFile } from '../dsl/ast.js';
-import { hasErrors, TesseraError } from '../dsl/diagnostics.js';
+import { type Diagnostic, hasErrors, TesseraError } from '../dsl/diagnostics.js';
 import { parseTile } from '../dsl/parse.js';
 import type { SourceFile } from '../dsl/source.js';
 import { type Artifact, renderArtifacts } from './artifacts.js';
@@ -28,6 +28,8 @@ export type StageName = (typeof STAGE_NAMES)[number];
 /** Everything the stages produce; later stages fill later fields. */
 export interface StageOutputs {
   source: SourceFile;
+  /** Warnings and notes the stages reported (errors throw instead). */
+  notes: Diagnostic[];
   ast?: TileFile;
   pattern?: PatternInstance;
   classes?: Uint8Array;
@@ -44,8 +46,10 @@ export interface Stage {
   dump(outputs: StageOutputs): string;
 }
 
-function fail(_outputs: StageOutputs, diagnostics: Parameters<typeof hasErrors>[0]): never {
-  throw new TesseraError(diagnostics.filter((d) => d.severity === 'error'));
+/** Stop on errors; keep warnings and notes for the caller to show. */
+function report(outputs: StageOutputs, diagnostics: readonly Diagnostic[]): void {
+  if (hasErrors(diagnostics)) throw new TesseraError(diagnostics.filter((d) => d.severity === 'error'));
+  outputs.notes.push(...diagnostics);
 }
 
 function required<T>(value: T | undefined, stage: string): T {
@@ -60,8 +64,8 @@ export const STAGES: readonly Stage[] = [
     title: 'Parse',
     run(outputs) {
       const { file, diagnostics } = parseTile(outputs.source);
-      if (!file || hasErrors(diagnostics)) fail(outputs, diagnostics);
-      outputs.ast = file;
+      report(outputs, diagnostics);
+      outputs.ast = required(file ?? undefined, 'parse');
     },
     dump: (o) => JSON.stringify(o.ast, null, 2),
   },
@@ -69,8 +73,7 @@ export const STAGES: readonly Stage[] = [
     name: 'check',
     title: 'Check names and types',
     run(outputs) {
-      const diagnostics = checkTile(required(outputs.ast, 'check'), outputs.source.name);
-      if (hasErrors(diagnostics)) fail(outputs, diagnostics);
+      report(outputs, checkTile(required(outputs.ast, 'check'), outputs.source.name));
     },
     dump: (o) => JSON.stringify(o.ast, null, 2),
   },
