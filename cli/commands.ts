@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Listr } from 'listr2';
 import { buildCubins } from '../codegen/cuda/nvcc.js';
 import { layoutChoices } from '../compiler/layout-choice.js';
-import { bestBackend, smallVerificationPlan } from '../driver/backends.js';
+import { bestBackend, smallVerificationPlan, verificationBlock } from '../driver/backends.js';
 import { type CompileResult, compile, readSource } from '../driver/compile.js';
 import {
   makeCompileOptions,
@@ -230,7 +230,11 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
     if (cli.verify) {
       const backend = await bestBackend();
       try {
-        verify = await verifyCompiled(plan, smallVerificationPlan(result), backend);
+        verify = await verifyCompiled(
+          plan,
+          smallVerificationPlan(result, verificationBlock(backend)),
+          backend,
+        );
       } finally {
         await backend.dispose();
       }

@@ -14,8 +14,35 @@ export interface BackendProbe {
   create(): Promise<AttentionBackend | { unavailable: string }>;
 }
 
-/** Probes tried before the CPU, best first. GPU backends register here. */
-export const GPU_PROBES: BackendProbe[] = [];
+/**
+ * GPU backends, tried before the CPU. Each is imported only when probed, so a machine without a GPU stack
+ * (no driver, no Dawn libraries) never loads it.
+ */
+export const GPU_PROBES: readonly BackendProbe[] = [
+  {
+    name: 'cuda',
+    async create() {
+      const cuda = await import('../runtime/cuda/index.js');
+      const probe = cuda.cudaAvailable();
+      return probe.available ? cuda.createCudaBackend() : { unavailable: probe.reason };
+    },
+  },
+  {
+    name: 'webgpu',
+    async create() {
+      const webgpu = await import('../runtime/webgpu/attention-backend.js');
+      return webgpu.createWebGpuAttentionBackend();
+    },
+  },
+];
+
+/**
+ * Block sizes a backend's kernels take: the CUDA kernels need blocks of 64 or 128 query tokens and multiples
+ * of 64 key tokens; the others take any size, and small blocks make more full/partial/empty mixes.
+ */
+export function verificationBlock(backend: AttentionBackend): number {
+  return backend.capabilities.has('tensor-cores') ? 64 : 32;
+}
 
 /** The best backend present: the highest-ranked GPU backend that starts, else the CPU reference. */
 export async function bestBackend(probes: readonly BackendProbe[] = GPU_PROBES): Promise<AttentionBackend> {
@@ -34,14 +61,15 @@ export async function bestBackend(probes: readonly BackendProbe[] = GPU_PROBES):
 export const VERIFY_MAX_TOKENS = 2304;
 
 /**
- * The compiled pattern itself when it is small, else the same pattern and parameters on a smaller layout
- * (the frame axis kept, other video axes cut to 6, text to 16) and blocks of at most 32, so the dense
- * oracle stays cheap while full, partial and empty blocks all still occur. Null when the pattern's own
- * `require`s reject the smaller sizes.
+ * The compiled pattern at blocks of `block` tokens (the backend's kernel size), on its own layout when that
+ * is small, else on a smaller layout with the same parameters (the frame axis kept, other video axes cut to
+ * 6, text to 16), so the dense oracle stays cheap while full, partial and empty blocks all still occur. Null
+ * when the pattern's own `require`s reject the smaller sizes.
  */
-export function smallVerificationPlan(result: CompileResult): BlockPlan | null {
+export function smallVerificationPlan(result: CompileResult, block = 32): BlockPlan | null {
   const plan = result.outputs.plan!;
-  if (plan.seqLen <= VERIFY_MAX_TOKENS) return plan;
+  if (plan.seqLen <= VERIFY_MAX_TOKENS && plan.blockQ === block && plan.blockK === block) return plan;
+  if (plan.seqLen <= VERIFY_MAX_TOKENS) return buildPlan(plan.pattern, block, block);
   const { ast, source } = result.outputs;
   if (!ast) return null;
   const layout = plan.pattern.layout;
@@ -57,7 +85,7 @@ export function smallVerificationPlan(result: CompileResult): BlockPlan | null {
       sizes,
     });
     if (pattern.layout.length > VERIFY_MAX_TOKENS) return null;
-    return buildPlan(pattern, Math.min(plan.blockQ, 32), Math.min(plan.blockK, 32));
+    return buildPlan(pattern, block, block);
   } catch {
     return null;
   }
