@@ -2,21 +2,24 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bruteForceAllowedPairs } from '../../compiler/analysis/element-mask.js';
+import {
+  bruteForceAllowedPairs,
+  bruteForceClasses,
+  compiledElementMask,
+} from '../../compiler/analysis/element-mask.js';
 import { buildPlan } from '../../compiler/build-plan.js';
 import { CompileCache } from '../../compiler/cache.js';
 import { compileSource } from '../../compiler/frontend.js';
 import type { BlockPlan } from '../../compiler/plan.js';
 import { serializePlan } from '../../compiler/plan-io.js';
-import { TesseraError } from '../../dsl/diagnostics.js';
 import { classesOfPlan, unitLevelClasses } from '../../driver/artifacts.js';
 import { compile } from '../../driver/compile.js';
 import { makeCompileOptions } from '../../driver/options.js';
 import { attentionFlops, computedPairs, makeReport } from '../../driver/report.js';
 import { STAGE_NAMES, STAGES } from '../../driver/stages.js';
 import { verifyCompiled } from '../../driver/verify.js';
+import { TesseraError } from '../../dsl/diagnostics.js';
 import { createCpuBackend } from '../../runtime/cpu/backend.js';
-import { compiledElementMask, bruteForceClasses } from '../../compiler/analysis/element-mask.js';
 
 const TILE = `
 layout video(t, h, w)
@@ -40,23 +43,41 @@ async function tempCache(): Promise<CompileCache> {
 describe('compile()', () => {
   it('runs the named stages in order and reuses cached plans', async () => {
     const cache = await tempCache();
-    const options = makeCompileOptions({ params: { a: 3 }, sizes: { t: 7, h: 3, w: 5 }, blockQ: 16, blockK: 8, targets: ['ts'] });
+    const options = makeCompileOptions({
+      params: { a: 3 },
+      sizes: { t: 7, h: 3, w: 5 },
+      blockQ: 16,
+      blockK: 8,
+      targets: ['ts'],
+    });
     const source = { name: 'tile.tile', text: TILE };
     const events: string[] = [];
-    const first = await compile({ source, options, cache, onStage: (e) => events.push(`${e.stage}:${e.phase}`) });
+    const first = await compile({
+      source,
+      options,
+      cache,
+      onStage: (e) => events.push(`${e.stage}:${e.phase}`),
+    });
     expect(events.filter((e) => e.endsWith(':start')).map((e) => e.split(':')[0])).toEqual([...STAGE_NAMES]);
     expect(first.cacheHit).toBe(false);
     const second = await compile({ source, options, cache });
     expect(second.cacheHit).toBe(true);
     expect(serializePlan(second.outputs.plan!)).toBe(serializePlan(first.outputs.plan!));
-    expect(second.outputs.artifacts?.map((a) => a.contents)).toEqual(first.outputs.artifacts?.map((a) => a.contents));
+    expect(second.outputs.artifacts?.map((a) => a.contents)).toEqual(
+      first.outputs.artifacts?.map((a) => a.contents),
+    );
     // The classes the plan encodes are the brute-force classes.
     const plan = first.outputs.plan!;
     expect(Array.from(classesOfPlan(plan))).toEqual(Array.from(bruteForceClasses(plan.pattern, 16, 8)));
   });
 
   it('stops at --dump stages and prints every stage', async () => {
-    const options = makeCompileOptions({ sizes: { t: 4, h: 2, w: 3 }, blockQ: 8, blockK: 8, targets: ['ts'] });
+    const options = makeCompileOptions({
+      sizes: { t: 4, h: 2, w: 3 },
+      blockQ: 8,
+      blockK: 8,
+      targets: ['ts'],
+    });
     const result = await compile({ source: { name: 'tile.tile', text: TILE }, options, cache: null });
     for (const stage of STAGES) expect(stage.dump(result.outputs).length).toBeGreaterThan(0);
     const classify = STAGES.find((s) => s.name === 'classify')!.dump(result.outputs);
@@ -65,13 +86,22 @@ describe('compile()', () => {
 
   it('reports user errors as diagnostics, not crashes', async () => {
     const options = makeCompileOptions({ sizes: { t: 4, h: 2, w: 3 } });
-    await expect(compile({ source: { name: 'bad.tile', text: 'layout video(t, h, w)\npattern p() on video { attend q.x == 1 }' }, options, cache: null })).rejects.toBeInstanceOf(TesseraError);
+    await expect(
+      compile({
+        source: { name: 'bad.tile', text: 'layout video(t, h, w)\npattern p() on video { attend q.x == 1 }' },
+        options,
+        cache: null,
+      }),
+    ).rejects.toBeInstanceOf(TesseraError);
   });
 });
 
 describe('reports', () => {
   it('count computed pairs and FLOPs from the blocks, and allowed pairs exactly', () => {
-    const pattern = compileSource({ name: 't.tile', text: TILE }, { params: { a: 2 }, sizes: { t: 6, h: 3, w: 7 } });
+    const pattern = compileSource(
+      { name: 't.tile', text: TILE },
+      { params: { a: 2 }, sizes: { t: 6, h: 3, w: 7 } },
+    );
     const plan = buildPlan(pattern, 16, 8);
     const classes = bruteForceClasses(pattern, 16, 8);
     let pairs = 0;
@@ -106,7 +136,10 @@ pattern p() on mm { attend q.t == k.t || q in text || k in text }`;
 });
 
 describe('verifyCompiled', () => {
-  const pattern = compileSource({ name: 't.tile', text: TILE }, { params: { a: 1 }, sizes: { t: 5, h: 2, w: 7 } });
+  const pattern = compileSource(
+    { name: 't.tile', text: TILE },
+    { params: { a: 1 }, sizes: { t: 5, h: 2, w: 7 } },
+  );
 
   it('passes a correct plan on the CPU backend', async () => {
     const plan = buildPlan(pattern, 16, 16);
@@ -123,7 +156,10 @@ describe('verifyCompiled', () => {
     // Drop the last full block of query block 0 from the tables.
     const row = 0;
     const end = good.full.offsets[row + 1]!;
-    const indices = Int32Array.from([...good.full.indices.subarray(0, end - 1), ...good.full.indices.subarray(end)]);
+    const indices = Int32Array.from([
+      ...good.full.indices.subarray(0, end - 1),
+      ...good.full.indices.subarray(end),
+    ]);
     const offsets = Int32Array.from(good.full.offsets, (o, i) => (i > row ? o - 1 : o));
     const bad: BlockPlan = { ...good, full: { offsets, indices }, closedForm: null };
     const report = await verifyCompiled(bad, bad, createCpuBackend(), { samplePairs: 10_000 });
