@@ -9,20 +9,13 @@
  *
  * Usage: node dist/bench/cuda-attention.js <outDir> [iterations]
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderFlexMaskMod } from '../codegen/cuda/flex-mask-mod.js';
 import { writeFlexBlockMask } from '../codegen/flex/block-mask.js';
-import { buildPlan } from '../compiler/build-plan.js';
-import { compileSource } from '../compiler/frontend.js';
 import type { BlockPlan } from '../compiler/plan.js';
-import { findBuiltinPattern } from '../models/patterns/index.js';
-import { CudaAttention, CudaDevice, type DeviceTensor } from '../runtime/cuda/index.js';
-
-const HEADS = 24;
-const HEAD_DIM = 96;
-const H = 45;
-const W = 80;
+import { CudaAttention, CudaDevice } from '../runtime/cuda/index.js';
+import { benchPlan, HEAD_DIM, HEADS, median, randomFiller } from './cuda-bench-common.js';
 
 /** The benchmark's masks: full attention and a:(T-a) for each frame count. */
 const CONFIGS: readonly { frames: number; globals: number | null }[] = [
@@ -36,34 +29,8 @@ const CONFIGS: readonly { frames: number; globals: number | null }[] = [
   { frames: 24, globals: 3 },
 ];
 
-// Random bf16 values on the device (sum of three uniforms, about normal): generating 400 MB per operand on
-// the host would take longer than the benchmark.
-const RANDOM_SOURCE = `
-extern "C" __global__ void tp_random_bf16(unsigned short* dst, long long n, unsigned seed) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    unsigned h = (unsigned)i * 0x9e3779b9u ^ seed;
-    float s = 0.f;
-    for (int r = 0; r < 3; ++r) {
-      h ^= h >> 16; h *= 0x7feb352du; h ^= h >> 15; h *= 0x846ca68bu; h ^= h >> 16;
-      s += (h >> 8) * (1.0f / 16777216.0f);
-    }
-    const float x = (s - 1.5f) * 2.0f;
-    dst[i] = (unsigned short)(__float_as_uint(x) >> 16);
-  }
-}`;
-
 function maskName(frames: number, globals: number | null): string {
   return globals === null ? 'full' : `${globals}:${frames - globals}`;
-}
-
-/** The plan of `full.tile` (globals null) or `attention-tile.tile` with `a = globals`, block 128. */
-function planFor(frames: number, globals: number | null): BlockPlan {
-  const entry = findBuiltinPattern(globals === null ? 'full' : 'attention_tile')!;
-  const pattern = compileSource(
-    { name: entry.file, text: readFileSync(entry.file, 'utf8') },
-    { sizes: { t: frames, h: H, w: W }, params: globals === null ? {} : { a: globals } },
-  );
-  return buildPlan(pattern, 128, 128);
 }
 
 /** The plan with its partial blocks moved into the full lists: same blocks, no element mask (timing only). */
@@ -86,26 +53,12 @@ function partialsAsFull(plan: BlockPlan): BlockPlan {
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 async function main(): Promise<void> {
   const outDir = process.argv[2] ?? 'bench-out';
   const iterations = Number(process.argv[3] ?? 20);
   mkdirSync(outDir, { recursive: true });
   const device = CudaDevice.open();
-  const random = device.loadKernel(RANDOM_SOURCE, 'tp_random_bf16', 0);
-  const fill = (t: DeviceTensor, seed: number) => {
-    const n = t.bytes / 2;
-    const args = new Uint8Array(20); // (ptr, long long, unsigned): the kernel's parameter space, no tail padding
-    const view = new DataView(args.buffer);
-    view.setBigUint64(0, t.ptr, true);
-    view.setBigInt64(8, BigInt(n), true);
-    view.setUint32(16, seed, true);
-    device.launch(random, [Math.min(65535, Math.ceil(n / 256)), 1, 1], 256, args);
-  };
+  const fill = randomFiller(device);
   /** Median time of the plan's kernel on fresh random inputs, plus the loaded kernel's resources. */
   const timePlan = (plan: BlockPlan) => {
     const S = plan.seqLen;
@@ -147,7 +100,7 @@ async function main(): Promise<void> {
   const rows: Record<string, unknown>[] = [];
   const ablation: Record<string, unknown>[] = [];
   for (const { frames, globals } of CONFIGS) {
-    const plan = planFor(frames, globals);
+    const plan = benchPlan(frames, globals);
     const S = plan.seqLen;
     const { ms, times, registers, localBytes, kernel, source } = timePlan(plan);
     const computed = plan.stats.full + plan.stats.partial;

@@ -1,7 +1,9 @@
 /**
  * The FlashAttention-2-style forward kernel body, as CUDA text. One CTA computes one query block of one
- * (batch, head): `kBlockQ / 16` warps own 16 query rows each, Q stays in registers as mma A-fragments, K/V
- * tiles of `kTileK` keys stream through a double-buffered cp.async pipeline, S = Q K^T and O += P V run on
+ * (batch, head): `kBlockQ / kWarpRows` warps own `kWarpRows` query rows each (`kRowGroups` 16-row mma groups
+ * sharing every K and V fragment they load), Q stays in registers as mma A-fragments (or is reloaded from
+ * shared memory per tile), K/V tiles of `kTileK` keys stream through a double-buffered cp.async pipeline,
+ * S = Q K^T and O += P V run on
  * `mma.sync.m16n8k16` with fp32 accumulators, and the softmax is the online one in base 2 with the scale
  * folded in. The element mask is compiled in only for partial tiles; padding keys are masked in full tiles
  * only where the plan says a key block holds padding.
@@ -22,6 +24,11 @@ export interface KernelBodyOptions {
   readonly queryPadding: boolean;
   /** Minimum resident CTAs per SM for `__launch_bounds__` (caps registers at 65536 / (threads * n)). */
   readonly minBlocksPerSm: number;
+  /**
+   * Keep Q's A-fragments in registers across the key loop (fewer shared loads), or reload them from shared
+   * memory for every tile (about `kHeadDim / 4` fewer live registers, so a lower register cap can hold).
+   */
+  readonly qInRegisters: boolean;
 }
 
 /**
@@ -31,6 +38,7 @@ export interface KernelBodyOptions {
 export function renderKernelBody(o: KernelBodyOptions): string {
   const decodeKeys = o.elementMask || o.keyPadding;
   const decodeRows = o.elementMask || o.queryPadding;
+  const qa = o.qInRegisters ? 'qf[rg][kc]' : 'qa[rg]'; // this row group's Q A-fragment for column chunk kc
   const L: string[] = [];
   const push = (...lines: string[]) => L.push(...lines);
 
@@ -91,31 +99,51 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '    tp_load_tile(sK, gK, p.k_seq, key0, tid);',
     '    tp_load_tile(sV, gV, p.v_seq, key0, tid);',
   );
-  if (decodeKeys) push('    if (mode != kMaskNone && tid < kTileK) sTok[tid] = tp_decode(key0 + tid);');
+  if (decodeKeys)
+    push(
+      '    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);',
+    );
   push('  }', '  tp_cp_async_commit();');
   if (decodeRows) {
     push(
       '',
-      "  // This thread's two query rows, decoded once.",
-      '  const int row_base = q0 + warp * 16 + (lane >> 2);',
-      '  const TpToken qtok[2] = {tp_decode(row_base), tp_decode(row_base + 8)};',
+      "  // This thread's two query rows per row group, decoded once.",
+      '  TpToken qtok[kRowGroups][2];',
+      '#pragma unroll',
+      '  for (int rg = 0; rg < kRowGroups; ++rg) {',
+      '    const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);',
+      '    qtok[rg][0] = tp_decode(row_base);',
+      '    qtok[rg][1] = tp_decode(row_base + 8);',
+      '  }',
+    );
+  }
+  push('', '  tp_cp_async_wait_all();', '  __syncthreads();');
+  if (o.qInRegisters) {
+    push(
+      '  unsigned qf[kRowGroups][kHeadDim / 16][4];  // Q as A-fragments, kWarpRows rows x kHeadDim per warp',
+      '#pragma unroll',
+      '  for (int rg = 0; rg < kRowGroups; ++rg)',
+      '#pragma unroll',
+      '    for (int kc = 0; kc < kHeadDim / 16; ++kc)',
+      '      tp_ldmatrix_x4(qf[rg][kc], tp_smem_addr(sQ + (warp * kWarpRows + rg * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));',
+    );
+  } else {
+    push(
+      "  const unsigned q_addr = tp_smem_addr(sQ + (warp * kWarpRows + (lane & 15)) * kPitch + (lane >> 4) * 8);  // this lane's Q row",
     );
   }
   push(
     '',
-    '  tp_cp_async_wait_all();',
-    '  __syncthreads();',
-    '  unsigned qf[kHeadDim / 16][4];  // Q as A-fragments, 16 rows x kHeadDim per warp',
+    '  float acc[kRowGroups][kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim, per 16-row group',
+    '  float row_max[kRowGroups][2];  // running max of the base-2 logits, rows g and g + 8 of each group',
+    "  float row_sum[kRowGroups][2];  // this thread's share of the softmax denominators",
     '#pragma unroll',
-    '  for (int kc = 0; kc < kHeadDim / 16; ++kc) {',
-    '    tp_ldmatrix_x4(qf[kc], tp_smem_addr(sQ + (warp * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));',
+    '  for (int rg = 0; rg < kRowGroups; ++rg) {',
+    '#pragma unroll',
+    '    for (int d = 0; d < kHeadDim / 8; ++d) acc[rg][d][0] = acc[rg][d][1] = acc[rg][d][2] = acc[rg][d][3] = 0.f;',
+    '    row_max[rg][0] = row_max[rg][1] = tp_neg_inf();',
+    '    row_sum[rg][0] = row_sum[rg][1] = 0.f;',
     '  }',
-    '',
-    '  float acc[kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim',
-    '#pragma unroll',
-    '  for (int d = 0; d < kHeadDim / 8; ++d) acc[d][0] = acc[d][1] = acc[d][2] = acc[d][3] = 0.f;',
-    '  float row_max[2] = {tp_neg_inf(), tp_neg_inf()};  // running max of the base-2 logits, rows g and g + 8',
-    "  float row_sum[2] = {0.f, 0.f};                    // this thread's share of the softmax denominators",
     '',
     '  int stage = 0;',
     '  bool first_tile = true;',
@@ -133,28 +161,41 @@ export function renderKernelBody(o: KernelBodyOptions): string {
   );
   if (decodeKeys) {
     push(
-      '      if (next_mode != kMaskNone && tid < kTileK) sTok[(stage ^ 1) * kTileK + tid] = tp_decode(next_key0 + tid);',
+      '      if (next_mode != kMaskNone)',
+      '        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);',
     );
   }
   push(
     '    }',
     '    tp_cp_async_commit();',
     '',
-    "    // S = Q K^T for this warp's 16 rows and the tile's kTileK keys.",
+    "    // S = Q K^T for this warp's kWarpRows rows and the tile's kTileK keys; each K fragment feeds every row group.",
     '    const unsigned short* tK = sK + stage * kTileK * kPitch;',
     '    const unsigned short* tV = sV + stage * kTileK * kPitch;',
-    '    float s[kTileK / 8][4];',
+    '    float s[kRowGroups][kTileK / 8][4];',
     '#pragma unroll',
-    '    for (int j = 0; j < kTileK / 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;',
+    '    for (int rg = 0; rg < kRowGroups; ++rg)',
+    '#pragma unroll',
+    '      for (int j = 0; j < kTileK / 8; ++j) s[rg][j][0] = s[rg][j][1] = s[rg][j][2] = s[rg][j][3] = 0.f;',
     '#pragma unroll',
     '    for (int kc = 0; kc < kHeadDim / 16; ++kc) {',
+    ...(o.qInRegisters
+      ? []
+      : [
+          '      unsigned qa[kRowGroups][4];',
+          '#pragma unroll',
+          '      for (int rg = 0; rg < kRowGroups; ++rg) tp_ldmatrix_x4(qa[rg], q_addr + (rg * 16 * kPitch + kc * 16) * 2);',
+        ]),
     '#pragma unroll',
     '      for (int np = 0; np < kTileK / 16; ++np) {',
     '        unsigned b[4];',
     '        const int key = np * 16 + ((lane >> 4) << 3) + (lane & 7);',
     '        tp_ldmatrix_x4(b, tp_smem_addr(tK + key * kPitch + kc * 16 + ((lane >> 3) & 1) * 8));',
-    '        tp_mma(s[2 * np], qf[kc], b[0], b[1]);',
-    '        tp_mma(s[2 * np + 1], qf[kc], b[2], b[3]);',
+    '#pragma unroll',
+    '        for (int rg = 0; rg < kRowGroups; ++rg) {',
+    `          tp_mma(s[rg][2 * np], ${qa}, b[0], b[1]);`,
+    `          tp_mma(s[rg][2 * np + 1], ${qa}, b[2], b[3]);`,
+    '        }',
     '      }',
     '    }',
   );
@@ -162,19 +203,21 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     // The mode test sits outside the element loops, so the loops themselves hold no branch.
     const maskLoop = (indent: string, keep: string) => [
       `${indent}#pragma unroll`,
-      `${indent}for (int j = 0; j < kTileK / 8; ++j) {`,
+      `${indent}for (int rg = 0; rg < kRowGroups; ++rg)`,
       `${indent}#pragma unroll`,
-      `${indent}  for (int e = 0; e < 4; ++e) {`,
-      `${indent}    const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];`,
-      `${indent}    if (!(${keep})) s[j][e] = tp_neg_inf();`,
+      `${indent}  for (int j = 0; j < kTileK / 8; ++j) {`,
+      `${indent}#pragma unroll`,
+      `${indent}    for (int e = 0; e < 4; ++e) {`,
+      `${indent}      const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];`,
+      `${indent}      if (!(${keep})) s[rg][j][e] = tp_neg_inf();`,
+      `${indent}    }`,
       `${indent}  }`,
-      `${indent}}`,
     ];
     push('', '    if (mode != kMaskNone) {', '      const TpToken* tTok = sTok + stage * kTileK;');
     if (o.elementMask) {
       push(
         '      if (mode == kMaskElements) {',
-        ...maskLoop('        ', 'tp_allowed(qtok[e >> 1], kt)'),
+        ...maskLoop('        ', 'tp_allowed(qtok[rg][e >> 1], kt)'),
         '      } else {',
         ...maskLoop('        ', 'kt.seg != 0'),
         '      }',
@@ -188,43 +231,56 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '',
     "    // Online softmax in base 2: rescale what was accumulated when a row's max grows.",
     '#pragma unroll',
-    '    for (int r = 0; r < 2; ++r) {',
-    '      float mx = tp_neg_inf();',
+    '    for (int rg = 0; rg < kRowGroups; ++rg) {',
     '#pragma unroll',
-    '      for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));',
-    '      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));',
-    '      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));',
-    '      const float m_new = fmaxf(row_max[r], mx * p.scale_log2);',
-    '      // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.',
-    '      const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;',
-    '      const float corr = tp_exp2(row_max[r] - m_use);',
-    '      row_max[r] = m_new;',
-    '      float sum = 0.f;',
+    '      for (int r = 0; r < 2; ++r) {',
+    '        float mx = tp_neg_inf();',
     '#pragma unroll',
-    '      for (int j = 0; j < kTileK / 8; ++j) {',
-    '        s[j][2 * r] = tp_exp2(fmaf(s[j][2 * r], p.scale_log2, -m_use));',
-    '        s[j][2 * r + 1] = tp_exp2(fmaf(s[j][2 * r + 1], p.scale_log2, -m_use));',
-    '        sum += s[j][2 * r] + s[j][2 * r + 1];',
-    '      }',
-    '      row_sum[r] = row_sum[r] * corr + sum;',
+    '        for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[rg][j][2 * r], s[rg][j][2 * r + 1]));',
+    '        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));',
+    '        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));',
+    '        const float m_new = fmaxf(row_max[rg][r], mx * p.scale_log2);',
+    '        // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.',
+    '        const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;',
+    '        const float corr = tp_exp2(row_max[rg][r] - m_use);',
+    '        row_max[rg][r] = m_new;',
+    '        float sum = 0.f;',
     '#pragma unroll',
-    '      for (int d = 0; d < kHeadDim / 8; ++d) {',
-    '        acc[d][2 * r] *= corr;',
-    '        acc[d][2 * r + 1] *= corr;',
+    '        for (int j = 0; j < kTileK / 8; ++j) {',
+    '          s[rg][j][2 * r] = tp_exp2(fmaf(s[rg][j][2 * r], p.scale_log2, -m_use));',
+    '          s[rg][j][2 * r + 1] = tp_exp2(fmaf(s[rg][j][2 * r + 1], p.scale_log2, -m_use));',
+    '          sum += s[rg][j][2 * r] + s[rg][j][2 * r + 1];',
+    '        }',
+    '        row_sum[rg][r] = row_sum[rg][r] * corr + sum;',
+    '#pragma unroll',
+    '        for (int d = 0; d < kHeadDim / 8; ++d) {',
+    '          acc[rg][d][2 * r] *= corr;',
+    '          acc[rg][d][2 * r + 1] *= corr;',
+    '        }',
     '      }',
     '    }',
     '',
-    '    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments.',
+    '    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments; each V fragment feeds',
+    '    // every row group.',
     '#pragma unroll',
     '    for (int kk = 0; kk < kTileK / 16; ++kk) {',
-    '      const unsigned a[4] = {tp_pack(s[2 * kk][0], s[2 * kk][1]), tp_pack(s[2 * kk][2], s[2 * kk][3]),',
-    '                             tp_pack(s[2 * kk + 1][0], s[2 * kk + 1][1]), tp_pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};',
+    '      unsigned a[kRowGroups][4];',
+    '#pragma unroll',
+    '      for (int rg = 0; rg < kRowGroups; ++rg) {',
+    '        a[rg][0] = tp_pack(s[rg][2 * kk][0], s[rg][2 * kk][1]);',
+    '        a[rg][1] = tp_pack(s[rg][2 * kk][2], s[rg][2 * kk][3]);',
+    '        a[rg][2] = tp_pack(s[rg][2 * kk + 1][0], s[rg][2 * kk + 1][1]);',
+    '        a[rg][3] = tp_pack(s[rg][2 * kk + 1][2], s[rg][2 * kk + 1][3]);',
+    '      }',
     '#pragma unroll',
     '      for (int dp = 0; dp < kHeadDim / 16; ++dp) {',
     '        unsigned b[4];',
     '        tp_ldmatrix_x4_trans(b, tp_smem_addr(tV + (kk * 16 + (lane & 15)) * kPitch + dp * 16 + (lane >> 4) * 8));',
-    '        tp_mma(acc[2 * dp], a, b[0], b[1]);',
-    '        tp_mma(acc[2 * dp + 1], a, b[2], b[3]);',
+    '#pragma unroll',
+    '        for (int rg = 0; rg < kRowGroups; ++rg) {',
+    '          tp_mma(acc[rg][2 * dp], a[rg], b[0], b[1]);',
+    '          tp_mma(acc[rg][2 * dp + 1], a[rg], b[2], b[3]);',
+    '        }',
     '      }',
     '    }',
     '',
@@ -236,37 +292,40 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '',
     "  // Normalise, write the log-sum-exp, and stage the warp's rows through its own (now unused) slice of sQ",
     '  // so the global stores are 16-byte and coalesced.',
-    '  unsigned short* sO = sQ + warp * 16 * kPitch;',
+    '  unsigned short* sO = sQ + warp * kWarpRows * kPitch;',
     '#pragma unroll',
-    '  for (int r = 0; r < 2; ++r) {',
-    '    float sum = row_sum[r];',
-    '    sum += __shfl_xor_sync(0xffffffffu, sum, 1);',
-    '    sum += __shfl_xor_sync(0xffffffffu, sum, 2);',
-    '    const int row = (lane >> 2) + 8 * r;',
-    '    const int token = q0 + warp * 16 + row;',
+    '  for (int rg = 0; rg < kRowGroups; ++rg) {',
+    '#pragma unroll',
+    '    for (int r = 0; r < 2; ++r) {',
+    '      float sum = row_sum[rg][r];',
+    '      sum += __shfl_xor_sync(0xffffffffu, sum, 1);',
+    '      sum += __shfl_xor_sync(0xffffffffu, sum, 2);',
+    '      const int row = rg * 16 + (lane >> 2) + 8 * r;',
+    '      const int token = q0 + warp * kWarpRows + row;',
   );
   push(
     decodeRows
-      ? '    const bool live = qtok[r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf'
-      : '    const bool live = sum > 0.f;  // rows with no allowed key: out 0, lse -inf',
+      ? '      const bool live = qtok[rg][r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf'
+      : '      const bool live = sum > 0.f;  // rows with no allowed key: out 0, lse -inf',
   );
   push(
-    '    const float inv = live ? 1.f / sum : 0.f;',
-    '    if ((lane & 3) == 0 && token < kSeqLen) {',
-    '      p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[r] * kLn2 + logf(sum) : tp_neg_inf();',
-    '    }',
+    '      const float inv = live ? 1.f / sum : 0.f;',
+    '      if ((lane & 3) == 0 && token < kSeqLen) {',
+    '        p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[rg][r] * kLn2 + logf(sum) : tp_neg_inf();',
+    '      }',
     '#pragma unroll',
-    '    for (int d = 0; d < kHeadDim / 8; ++d) {',
-    '      *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =',
-    '          tp_pack(live ? acc[d][2 * r] * inv : 0.f, live ? acc[d][2 * r + 1] * inv : 0.f);',
+    '      for (int d = 0; d < kHeadDim / 8; ++d) {',
+    '        *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =',
+    '            tp_pack(live ? acc[rg][d][2 * r] * inv : 0.f, live ? acc[rg][d][2 * r + 1] * inv : 0.f);',
+    '      }',
     '    }',
     '  }',
     '  __syncwarp();',
     '#pragma unroll',
-    '  for (int c = lane; c < 16 * kChunks; c += 32) {',
+    '  for (int c = lane; c < kWarpRows * kChunks; c += 32) {',
     '    const int row = c / kChunks;',
     '    const int col = (c % kChunks) * 8;',
-    '    const int token = q0 + warp * 16 + row;',
+    '    const int token = q0 + warp * kWarpRows + row;',
     '    if (token < kSeqLen) {',
     '      *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + col) = *reinterpret_cast<const TpVec16*>(sO + row * kPitch + col);',
     '    }',

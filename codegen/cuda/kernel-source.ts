@@ -26,10 +26,38 @@ export const CUDA_BLOCK_Q = [64, 128] as const;
 /** Keys per inner tile; plan key blocks must be a multiple of it. */
 export const CUDA_TILE_K = 64;
 
+/**
+ * Performance knobs that do not change what the kernel computes; `bench/cuda-attention.ts` times the
+ * alternatives side by side (see bench/RESULTS.md) and {@link DEFAULT_CUDA_TUNING} holds the measured winner.
+ */
+export interface CudaKernelTuning {
+  /** Keys per pipeline stage: 64, or the whole plan key block (fewer barriers, more live registers). */
+  readonly tileK: number;
+  /** `__launch_bounds__` minimum CTAs per SM: 2 caps registers at 128 so two CTAs share an SM. */
+  readonly minBlocksPerSm: 1 | 2;
+  /** Q fragments held in registers across the key loop, or reloaded from shared memory per tile. */
+  readonly qInRegisters: boolean;
+  /**
+   * Query rows per warp: 16, or 32 (two 16-row mma groups share every K and V fragment loaded from shared
+   * memory, halving ldmatrix traffic per mma, with half the warps per CTA).
+   */
+  readonly warpRows: 16 | 32;
+}
+
+/** The tuning every caller gets unless it asks otherwise. */
+export const DEFAULT_CUDA_TUNING: CudaKernelTuning = {
+  tileK: CUDA_TILE_K,
+  minBlocksPerSm: 1,
+  qInRegisters: true,
+  warpRows: 16,
+};
+
 /** What to instantiate. */
 export interface CudaKernelOptions {
   readonly headDim: number;
   readonly dtype: CudaDType;
+  /** Defaults to {@link DEFAULT_CUDA_TUNING}. */
+  readonly tuning?: CudaKernelTuning;
 }
 
 /** A rendered kernel and how to launch it. */
@@ -69,11 +97,12 @@ export function checkCudaKernelOptions(plan: BlockPlan, options: CudaKernelOptio
       'build the plan with blockQ = 128 (or 64)',
     );
   }
-  if (plan.blockK % CUDA_TILE_K !== 0) {
+  const tileK = options.tuning?.tileK ?? CUDA_TILE_K;
+  if (tileK % CUDA_TILE_K !== 0 || plan.blockK % tileK !== 0) {
     throw codegenError(
       plan,
       'TP402',
-      `the CUDA kernel needs blockK to be a multiple of ${CUDA_TILE_K}, the plan has ${plan.blockK}`,
+      `the CUDA kernel needs blockK to be a multiple of its key tile ${tileK} (itself a multiple of ${CUDA_TILE_K}), the plan has ${plan.blockK}`,
       'build the plan with blockK = 128 (or 64)',
     );
   }
@@ -108,9 +137,9 @@ interface InstanceParts {
 }
 
 /** What a plan needs masked, decided once for every instantiation. */
-function maskNeeds(plan: BlockPlan) {
+function maskNeeds(plan: BlockPlan, tileK: number) {
   const elementMask = plan.partial.indices.length > 0;
-  const keyPadding = keysNeedPaddingMask(plan, CUDA_TILE_K);
+  const keyPadding = keysNeedPaddingMask(plan, tileK);
   const queryPadding = plan.queryBlockHasPadding.some((x) => x !== 0);
   return { elementMask, keyPadding, queryPadding, decodeKeys: elementMask || keyPadding };
 }
@@ -120,23 +149,26 @@ function renderInstance(plan: BlockPlan, options: CudaKernelOptions): InstancePa
   checkCudaKernelOptions(plan, options);
   const { headDim, dtype } = options;
   const short = DTYPE_SHORT[dtype];
-  const needs = maskNeeds(plan);
-  const threads = (plan.blockQ / 16) * 32;
+  const tuning = options.tuning ?? DEFAULT_CUDA_TUNING;
+  const needs = maskNeeds(plan, tuning.tileK);
+  const threads = (plan.blockQ / tuning.warpRows) * 32;
   const pitch = headDim + 8;
   const tokenBytes = 4 * (1 + plan.pattern.layout.axisNames.length);
   const sharedBytes =
-    (plan.blockQ + 4 * CUDA_TILE_K) * pitch * 2 + (needs.decodeKeys ? 2 * CUDA_TILE_K * tokenBytes : 0);
+    (plan.blockQ + 4 * tuning.tileK) * pitch * 2 + (needs.decodeKeys ? 2 * tuning.tileK * tokenBytes : 0);
   const name = cudaSymbol(`tessera_fwd_${plan.key}_d${headDim}_${short}`);
   const text = [
     `// ---- head dim ${headDim}, ${dtype}: kernel ${name}, ${threads} threads, ${sharedBytes} B dynamic shared memory`,
     `namespace tp_d${headDim}_${short} {`,
     `constexpr int kHeadDim = ${headDim};`,
-    `constexpr int kBlockQ = ${plan.blockQ};   // plan query block: 16 rows per warp`,
+    `constexpr int kBlockQ = ${plan.blockQ};   // plan query block`,
+    `constexpr int kWarpRows = ${tuning.warpRows};   // query rows per warp`,
+    'constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp',
     `constexpr int kBlockK = ${plan.blockK};   // plan key block`,
-    `constexpr int kTileK = ${CUDA_TILE_K};     // keys per pipeline stage`,
+    `constexpr int kTileK = ${tuning.tileK};     // keys per pipeline stage`,
     'constexpr int kSubTiles = kBlockK / kTileK;',
     `constexpr int kSeqLen = ${plan.seqLen};`,
-    'constexpr int kThreads = kBlockQ / 16 * 32;',
+    'constexpr int kThreads = kBlockQ / kWarpRows * 32;',
     'constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row',
     '// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.',
     'constexpr int kPitch = kHeadDim + 8;',
@@ -149,9 +181,14 @@ function renderInstance(plan: BlockPlan, options: CudaKernelOptions): InstancePa
     '',
     renderParamStruct(),
     '',
-    renderKeyWalk(plan, CUDA_TILE_K),
+    renderKeyWalk(plan, tuning.tileK),
     '',
-    renderKernelBody({ kernelName: name, ...needs, minBlocksPerSm: 1 }),
+    renderKernelBody({
+      kernelName: name,
+      ...needs,
+      minBlocksPerSm: tuning.minBlocksPerSm,
+      qInRegisters: tuning.qInRegisters,
+    }),
     `}  // namespace tp_d${headDim}_${short}`,
     '',
   ].join('\n');
@@ -171,7 +208,11 @@ export interface CudaModule {
  */
 export function renderCudaModule(plan: BlockPlan, instances: readonly CudaKernelOptions[]): CudaModule {
   const parts = instances.map((o) => renderInstance(plan, o));
-  const needs = maskNeeds(plan);
+  // The pattern's mask functions go in when any instance decodes (tile sizes may differ per instance).
+  const allNeeds = [DEFAULT_CUDA_TUNING, ...instances.map((o) => o.tuning ?? DEFAULT_CUDA_TUNING)].map((t) =>
+    maskNeeds(plan, t.tileK),
+  );
+  const needsMaskFunctions = allNeeds.some((n) => n.decodeKeys || n.queryPadding);
   const s = plan.stats;
   const lines = [
     '// Generated by tessera (codegen/cuda). DO NOT EDIT.',
@@ -182,7 +223,7 @@ export function renderCudaModule(plan: BlockPlan, instances: readonly CudaKernel
     '',
     TESSERA_CUH,
   ];
-  if (needs.decodeKeys || needs.queryPadding) lines.push(renderCudaMaskFunctions(plan.pattern), '');
+  if (needsMaskFunctions) lines.push(renderCudaMaskFunctions(plan.pattern), '');
   for (const p of parts) lines.push(p.text);
   return { source: lines.join('\n'), kernels: parts.map((p) => p.kernel) };
 }

@@ -110,12 +110,14 @@ __device__ __forceinline__ bool tp_allowed(TpToken q, TpToken k) {
 // ---- head dim 64, bfloat16: kernel tessera_fwd_text_video_a2_t8x45x80_l120_b128x128_d64_bf16, 256 threads, 57856 B dynamic shared memory
 namespace tp_d64_bf16 {
 constexpr int kHeadDim = 64;
-constexpr int kBlockQ = 128;   // plan query block: 16 rows per warp
+constexpr int kBlockQ = 128;   // plan query block
+constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
-constexpr int kThreads = kBlockQ / 16 * 32;
+constexpr int kThreads = kBlockQ / kWarpRows * 32;
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 // Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
 constexpr int kPitch = kHeadDim + 8;
@@ -242,27 +244,38 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone && tid < kTileK) sTok[tid] = tp_decode(key0 + tid);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
   }
   tp_cp_async_commit();
 
-  // This thread's two query rows, decoded once.
-  const int row_base = q0 + warp * 16 + (lane >> 2);
-  const TpToken qtok[2] = {tp_decode(row_base), tp_decode(row_base + 8)};
+  // This thread's two query rows per row group, decoded once.
+  TpToken qtok[kRowGroups][2];
+#pragma unroll
+  for (int rg = 0; rg < kRowGroups; ++rg) {
+    const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
+    qtok[rg][0] = tp_decode(row_base);
+    qtok[rg][1] = tp_decode(row_base + 8);
+  }
 
   tp_cp_async_wait_all();
   __syncthreads();
-  unsigned qf[kHeadDim / 16][4];  // Q as A-fragments, 16 rows x kHeadDim per warp
+  unsigned qf[kRowGroups][kHeadDim / 16][4];  // Q as A-fragments, kWarpRows rows x kHeadDim per warp
 #pragma unroll
-  for (int kc = 0; kc < kHeadDim / 16; ++kc) {
-    tp_ldmatrix_x4(qf[kc], tp_smem_addr(sQ + (warp * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
-  }
+  for (int rg = 0; rg < kRowGroups; ++rg)
+#pragma unroll
+    for (int kc = 0; kc < kHeadDim / 16; ++kc)
+      tp_ldmatrix_x4(qf[rg][kc], tp_smem_addr(sQ + (warp * kWarpRows + rg * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
 
-  float acc[kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim
+  float acc[kRowGroups][kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim, per 16-row group
+  float row_max[kRowGroups][2];  // running max of the base-2 logits, rows g and g + 8 of each group
+  float row_sum[kRowGroups][2];  // this thread's share of the softmax denominators
 #pragma unroll
-  for (int d = 0; d < kHeadDim / 8; ++d) acc[d][0] = acc[d][1] = acc[d][2] = acc[d][3] = 0.f;
-  float row_max[2] = {tp_neg_inf(), tp_neg_inf()};  // running max of the base-2 logits, rows g and g + 8
-  float row_sum[2] = {0.f, 0.f};                    // this thread's share of the softmax denominators
+  for (int rg = 0; rg < kRowGroups; ++rg) {
+#pragma unroll
+    for (int d = 0; d < kHeadDim / 8; ++d) acc[rg][d][0] = acc[rg][d][1] = acc[rg][d][2] = acc[rg][d][3] = 0.f;
+    row_max[rg][0] = row_max[rg][1] = tp_neg_inf();
+    row_sum[rg][0] = row_sum[rg][1] = 0.f;
+  }
 
   int stage = 0;
   bool first_tile = true;
@@ -277,16 +290,19 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
-      if (next_mode != kMaskNone && tid < kTileK) sTok[(stage ^ 1) * kTileK + tid] = tp_decode(next_key0 + tid);
+      if (next_mode != kMaskNone)
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
     }
     tp_cp_async_commit();
 
-    // S = Q K^T for this warp's 16 rows and the tile's kTileK keys.
+    // S = Q K^T for this warp's kWarpRows rows and the tile's kTileK keys; each K fragment feeds every row group.
     const unsigned short* tK = sK + stage * kTileK * kPitch;
     const unsigned short* tV = sV + stage * kTileK * kPitch;
-    float s[kTileK / 8][4];
+    float s[kRowGroups][kTileK / 8][4];
 #pragma unroll
-    for (int j = 0; j < kTileK / 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+    for (int rg = 0; rg < kRowGroups; ++rg)
+#pragma unroll
+      for (int j = 0; j < kTileK / 8; ++j) s[rg][j][0] = s[rg][j][1] = s[rg][j][2] = s[rg][j][3] = 0.f;
 #pragma unroll
     for (int kc = 0; kc < kHeadDim / 16; ++kc) {
 #pragma unroll
@@ -294,8 +310,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
         unsigned b[4];
         const int key = np * 16 + ((lane >> 4) << 3) + (lane & 7);
         tp_ldmatrix_x4(b, tp_smem_addr(tK + key * kPitch + kc * 16 + ((lane >> 3) & 1) * 8));
-        tp_mma(s[2 * np], qf[kc], b[0], b[1]);
-        tp_mma(s[2 * np + 1], qf[kc], b[2], b[3]);
+#pragma unroll
+        for (int rg = 0; rg < kRowGroups; ++rg) {
+          tp_mma(s[rg][2 * np], qf[rg][kc], b[0], b[1]);
+          tp_mma(s[rg][2 * np + 1], qf[rg][kc], b[2], b[3]);
+        }
       }
     }
 
@@ -303,64 +322,81 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       const TpToken* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
-        for (int j = 0; j < kTileK / 8; ++j) {
+        for (int rg = 0; rg < kRowGroups; ++rg)
         #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
+            }
           }
-        }
       } else {
         #pragma unroll
-        for (int j = 0; j < kTileK / 8; ++j) {
+        for (int rg = 0; rg < kRowGroups; ++rg)
         #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
+            }
           }
-        }
       }
     }
 
     // Online softmax in base 2: rescale what was accumulated when a row's max grows.
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = tp_neg_inf();
+    for (int rg = 0; rg < kRowGroups; ++rg) {
 #pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(row_max[r], mx * p.scale_log2);
-      // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.
-      const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;
-      const float corr = tp_exp2(row_max[r] - m_use);
-      row_max[r] = m_new;
-      float sum = 0.f;
+      for (int r = 0; r < 2; ++r) {
+        float mx = tp_neg_inf();
 #pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-        s[j][2 * r] = tp_exp2(fmaf(s[j][2 * r], p.scale_log2, -m_use));
-        s[j][2 * r + 1] = tp_exp2(fmaf(s[j][2 * r + 1], p.scale_log2, -m_use));
-        sum += s[j][2 * r] + s[j][2 * r + 1];
-      }
-      row_sum[r] = row_sum[r] * corr + sum;
+        for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[rg][j][2 * r], s[rg][j][2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(row_max[rg][r], mx * p.scale_log2);
+        // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.
+        const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;
+        const float corr = tp_exp2(row_max[rg][r] - m_use);
+        row_max[rg][r] = m_new;
+        float sum = 0.f;
 #pragma unroll
-      for (int d = 0; d < kHeadDim / 8; ++d) {
-        acc[d][2 * r] *= corr;
-        acc[d][2 * r + 1] *= corr;
+        for (int j = 0; j < kTileK / 8; ++j) {
+          s[rg][j][2 * r] = tp_exp2(fmaf(s[rg][j][2 * r], p.scale_log2, -m_use));
+          s[rg][j][2 * r + 1] = tp_exp2(fmaf(s[rg][j][2 * r + 1], p.scale_log2, -m_use));
+          sum += s[rg][j][2 * r] + s[rg][j][2 * r + 1];
+        }
+        row_sum[rg][r] = row_sum[rg][r] * corr + sum;
+#pragma unroll
+        for (int d = 0; d < kHeadDim / 8; ++d) {
+          acc[rg][d][2 * r] *= corr;
+          acc[rg][d][2 * r + 1] *= corr;
+        }
       }
     }
 
-    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments.
+    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments; each V fragment feeds
+    // every row group.
 #pragma unroll
     for (int kk = 0; kk < kTileK / 16; ++kk) {
-      const unsigned a[4] = {tp_pack(s[2 * kk][0], s[2 * kk][1]), tp_pack(s[2 * kk][2], s[2 * kk][3]),
-                             tp_pack(s[2 * kk + 1][0], s[2 * kk + 1][1]), tp_pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      unsigned a[kRowGroups][4];
+#pragma unroll
+      for (int rg = 0; rg < kRowGroups; ++rg) {
+        a[rg][0] = tp_pack(s[rg][2 * kk][0], s[rg][2 * kk][1]);
+        a[rg][1] = tp_pack(s[rg][2 * kk][2], s[rg][2 * kk][3]);
+        a[rg][2] = tp_pack(s[rg][2 * kk + 1][0], s[rg][2 * kk + 1][1]);
+        a[rg][3] = tp_pack(s[rg][2 * kk + 1][2], s[rg][2 * kk + 1][3]);
+      }
 #pragma unroll
       for (int dp = 0; dp < kHeadDim / 16; ++dp) {
         unsigned b[4];
         tp_ldmatrix_x4_trans(b, tp_smem_addr(tV + (kk * 16 + (lane & 15)) * kPitch + dp * 16 + (lane >> 4) * 8));
-        tp_mma(acc[2 * dp], a, b[0], b[1]);
-        tp_mma(acc[2 * dp + 1], a, b[2], b[3]);
+#pragma unroll
+        for (int rg = 0; rg < kRowGroups; ++rg) {
+          tp_mma(acc[rg][2 * dp], a[rg], b[0], b[1]);
+          tp_mma(acc[rg][2 * dp + 1], a[rg], b[2], b[3]);
+        }
       }
     }
 
@@ -372,31 +408,34 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 
   // Normalise, write the log-sum-exp, and stage the warp's rows through its own (now unused) slice of sQ
   // so the global stores are 16-byte and coalesced.
-  unsigned short* sO = sQ + warp * 16 * kPitch;
+  unsigned short* sO = sQ + warp * kWarpRows * kPitch;
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float sum = row_sum[r];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const int row = (lane >> 2) + 8 * r;
-    const int token = q0 + warp * 16 + row;
-    const bool live = qtok[r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf
-    const float inv = live ? 1.f / sum : 0.f;
-    if ((lane & 3) == 0 && token < kSeqLen) {
-      p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[r] * kLn2 + logf(sum) : tp_neg_inf();
-    }
+  for (int rg = 0; rg < kRowGroups; ++rg) {
 #pragma unroll
-    for (int d = 0; d < kHeadDim / 8; ++d) {
-      *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =
-          tp_pack(live ? acc[d][2 * r] * inv : 0.f, live ? acc[d][2 * r + 1] * inv : 0.f);
+    for (int r = 0; r < 2; ++r) {
+      float sum = row_sum[rg][r];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const int row = rg * 16 + (lane >> 2) + 8 * r;
+      const int token = q0 + warp * kWarpRows + row;
+      const bool live = qtok[rg][r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf
+      const float inv = live ? 1.f / sum : 0.f;
+      if ((lane & 3) == 0 && token < kSeqLen) {
+        p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[rg][r] * kLn2 + logf(sum) : tp_neg_inf();
+      }
+#pragma unroll
+      for (int d = 0; d < kHeadDim / 8; ++d) {
+        *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =
+            tp_pack(live ? acc[rg][d][2 * r] * inv : 0.f, live ? acc[rg][d][2 * r + 1] * inv : 0.f);
+      }
     }
   }
   __syncwarp();
 #pragma unroll
-  for (int c = lane; c < 16 * kChunks; c += 32) {
+  for (int c = lane; c < kWarpRows * kChunks; c += 32) {
     const int row = c / kChunks;
     const int col = (c % kChunks) * 8;
-    const int token = q0 + warp * 16 + row;
+    const int token = q0 + warp * kWarpRows + row;
     if (token < kSeqLen) {
       *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + col) = *reinterpret_cast<const TpVec16*>(sO + row * kPitch + col);
     }
@@ -407,12 +446,14 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 // ---- head dim 96, bfloat16: kernel tessera_fwd_text_video_a2_t8x45x80_l120_b128x128_d96_bf16, 256 threads, 82432 B dynamic shared memory
 namespace tp_d96_bf16 {
 constexpr int kHeadDim = 96;
-constexpr int kBlockQ = 128;   // plan query block: 16 rows per warp
+constexpr int kBlockQ = 128;   // plan query block
+constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
-constexpr int kThreads = kBlockQ / 16 * 32;
+constexpr int kThreads = kBlockQ / kWarpRows * 32;
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 // Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
 constexpr int kPitch = kHeadDim + 8;
@@ -539,27 +580,38 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone && tid < kTileK) sTok[tid] = tp_decode(key0 + tid);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
   }
   tp_cp_async_commit();
 
-  // This thread's two query rows, decoded once.
-  const int row_base = q0 + warp * 16 + (lane >> 2);
-  const TpToken qtok[2] = {tp_decode(row_base), tp_decode(row_base + 8)};
+  // This thread's two query rows per row group, decoded once.
+  TpToken qtok[kRowGroups][2];
+#pragma unroll
+  for (int rg = 0; rg < kRowGroups; ++rg) {
+    const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
+    qtok[rg][0] = tp_decode(row_base);
+    qtok[rg][1] = tp_decode(row_base + 8);
+  }
 
   tp_cp_async_wait_all();
   __syncthreads();
-  unsigned qf[kHeadDim / 16][4];  // Q as A-fragments, 16 rows x kHeadDim per warp
+  unsigned qf[kRowGroups][kHeadDim / 16][4];  // Q as A-fragments, kWarpRows rows x kHeadDim per warp
 #pragma unroll
-  for (int kc = 0; kc < kHeadDim / 16; ++kc) {
-    tp_ldmatrix_x4(qf[kc], tp_smem_addr(sQ + (warp * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
-  }
+  for (int rg = 0; rg < kRowGroups; ++rg)
+#pragma unroll
+    for (int kc = 0; kc < kHeadDim / 16; ++kc)
+      tp_ldmatrix_x4(qf[rg][kc], tp_smem_addr(sQ + (warp * kWarpRows + rg * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
 
-  float acc[kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim
+  float acc[kRowGroups][kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim, per 16-row group
+  float row_max[kRowGroups][2];  // running max of the base-2 logits, rows g and g + 8 of each group
+  float row_sum[kRowGroups][2];  // this thread's share of the softmax denominators
 #pragma unroll
-  for (int d = 0; d < kHeadDim / 8; ++d) acc[d][0] = acc[d][1] = acc[d][2] = acc[d][3] = 0.f;
-  float row_max[2] = {tp_neg_inf(), tp_neg_inf()};  // running max of the base-2 logits, rows g and g + 8
-  float row_sum[2] = {0.f, 0.f};                    // this thread's share of the softmax denominators
+  for (int rg = 0; rg < kRowGroups; ++rg) {
+#pragma unroll
+    for (int d = 0; d < kHeadDim / 8; ++d) acc[rg][d][0] = acc[rg][d][1] = acc[rg][d][2] = acc[rg][d][3] = 0.f;
+    row_max[rg][0] = row_max[rg][1] = tp_neg_inf();
+    row_sum[rg][0] = row_sum[rg][1] = 0.f;
+  }
 
   int stage = 0;
   bool first_tile = true;
@@ -574,16 +626,19 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
-      if (next_mode != kMaskNone && tid < kTileK) sTok[(stage ^ 1) * kTileK + tid] = tp_decode(next_key0 + tid);
+      if (next_mode != kMaskNone)
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
     }
     tp_cp_async_commit();
 
-    // S = Q K^T for this warp's 16 rows and the tile's kTileK keys.
+    // S = Q K^T for this warp's kWarpRows rows and the tile's kTileK keys; each K fragment feeds every row group.
     const unsigned short* tK = sK + stage * kTileK * kPitch;
     const unsigned short* tV = sV + stage * kTileK * kPitch;
-    float s[kTileK / 8][4];
+    float s[kRowGroups][kTileK / 8][4];
 #pragma unroll
-    for (int j = 0; j < kTileK / 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+    for (int rg = 0; rg < kRowGroups; ++rg)
+#pragma unroll
+      for (int j = 0; j < kTileK / 8; ++j) s[rg][j][0] = s[rg][j][1] = s[rg][j][2] = s[rg][j][3] = 0.f;
 #pragma unroll
     for (int kc = 0; kc < kHeadDim / 16; ++kc) {
 #pragma unroll
@@ -591,8 +646,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
         unsigned b[4];
         const int key = np * 16 + ((lane >> 4) << 3) + (lane & 7);
         tp_ldmatrix_x4(b, tp_smem_addr(tK + key * kPitch + kc * 16 + ((lane >> 3) & 1) * 8));
-        tp_mma(s[2 * np], qf[kc], b[0], b[1]);
-        tp_mma(s[2 * np + 1], qf[kc], b[2], b[3]);
+#pragma unroll
+        for (int rg = 0; rg < kRowGroups; ++rg) {
+          tp_mma(s[rg][2 * np], qf[rg][kc], b[0], b[1]);
+          tp_mma(s[rg][2 * np + 1], qf[rg][kc], b[2], b[3]);
+        }
       }
     }
 
@@ -600,64 +658,81 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       const TpToken* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
-        for (int j = 0; j < kTileK / 8; ++j) {
+        for (int rg = 0; rg < kRowGroups; ++rg)
         #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
+            }
           }
-        }
       } else {
         #pragma unroll
-        for (int j = 0; j < kTileK / 8; ++j) {
+        for (int rg = 0; rg < kRowGroups; ++rg)
         #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
+            }
           }
-        }
       }
     }
 
     // Online softmax in base 2: rescale what was accumulated when a row's max grows.
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = tp_neg_inf();
+    for (int rg = 0; rg < kRowGroups; ++rg) {
 #pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(row_max[r], mx * p.scale_log2);
-      // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.
-      const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;
-      const float corr = tp_exp2(row_max[r] - m_use);
-      row_max[r] = m_new;
-      float sum = 0.f;
+      for (int r = 0; r < 2; ++r) {
+        float mx = tp_neg_inf();
 #pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-        s[j][2 * r] = tp_exp2(fmaf(s[j][2 * r], p.scale_log2, -m_use));
-        s[j][2 * r + 1] = tp_exp2(fmaf(s[j][2 * r + 1], p.scale_log2, -m_use));
-        sum += s[j][2 * r] + s[j][2 * r + 1];
-      }
-      row_sum[r] = row_sum[r] * corr + sum;
+        for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[rg][j][2 * r], s[rg][j][2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(row_max[rg][r], mx * p.scale_log2);
+        // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.
+        const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;
+        const float corr = tp_exp2(row_max[rg][r] - m_use);
+        row_max[rg][r] = m_new;
+        float sum = 0.f;
 #pragma unroll
-      for (int d = 0; d < kHeadDim / 8; ++d) {
-        acc[d][2 * r] *= corr;
-        acc[d][2 * r + 1] *= corr;
+        for (int j = 0; j < kTileK / 8; ++j) {
+          s[rg][j][2 * r] = tp_exp2(fmaf(s[rg][j][2 * r], p.scale_log2, -m_use));
+          s[rg][j][2 * r + 1] = tp_exp2(fmaf(s[rg][j][2 * r + 1], p.scale_log2, -m_use));
+          sum += s[rg][j][2 * r] + s[rg][j][2 * r + 1];
+        }
+        row_sum[rg][r] = row_sum[rg][r] * corr + sum;
+#pragma unroll
+        for (int d = 0; d < kHeadDim / 8; ++d) {
+          acc[rg][d][2 * r] *= corr;
+          acc[rg][d][2 * r + 1] *= corr;
+        }
       }
     }
 
-    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments.
+    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments; each V fragment feeds
+    // every row group.
 #pragma unroll
     for (int kk = 0; kk < kTileK / 16; ++kk) {
-      const unsigned a[4] = {tp_pack(s[2 * kk][0], s[2 * kk][1]), tp_pack(s[2 * kk][2], s[2 * kk][3]),
-                             tp_pack(s[2 * kk + 1][0], s[2 * kk + 1][1]), tp_pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      unsigned a[kRowGroups][4];
+#pragma unroll
+      for (int rg = 0; rg < kRowGroups; ++rg) {
+        a[rg][0] = tp_pack(s[rg][2 * kk][0], s[rg][2 * kk][1]);
+        a[rg][1] = tp_pack(s[rg][2 * kk][2], s[rg][2 * kk][3]);
+        a[rg][2] = tp_pack(s[rg][2 * kk + 1][0], s[rg][2 * kk + 1][1]);
+        a[rg][3] = tp_pack(s[rg][2 * kk + 1][2], s[rg][2 * kk + 1][3]);
+      }
 #pragma unroll
       for (int dp = 0; dp < kHeadDim / 16; ++dp) {
         unsigned b[4];
         tp_ldmatrix_x4_trans(b, tp_smem_addr(tV + (kk * 16 + (lane & 15)) * kPitch + dp * 16 + (lane >> 4) * 8));
-        tp_mma(acc[2 * dp], a, b[0], b[1]);
-        tp_mma(acc[2 * dp + 1], a, b[2], b[3]);
+#pragma unroll
+        for (int rg = 0; rg < kRowGroups; ++rg) {
+          tp_mma(acc[rg][2 * dp], a[rg], b[0], b[1]);
+          tp_mma(acc[rg][2 * dp + 1], a[rg], b[2], b[3]);
+        }
       }
     }
 
@@ -669,31 +744,34 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 
   // Normalise, write the log-sum-exp, and stage the warp's rows through its own (now unused) slice of sQ
   // so the global stores are 16-byte and coalesced.
-  unsigned short* sO = sQ + warp * 16 * kPitch;
+  unsigned short* sO = sQ + warp * kWarpRows * kPitch;
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float sum = row_sum[r];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const int row = (lane >> 2) + 8 * r;
-    const int token = q0 + warp * 16 + row;
-    const bool live = qtok[r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf
-    const float inv = live ? 1.f / sum : 0.f;
-    if ((lane & 3) == 0 && token < kSeqLen) {
-      p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[r] * kLn2 + logf(sum) : tp_neg_inf();
-    }
+  for (int rg = 0; rg < kRowGroups; ++rg) {
 #pragma unroll
-    for (int d = 0; d < kHeadDim / 8; ++d) {
-      *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =
-          tp_pack(live ? acc[d][2 * r] * inv : 0.f, live ? acc[d][2 * r + 1] * inv : 0.f);
+    for (int r = 0; r < 2; ++r) {
+      float sum = row_sum[rg][r];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const int row = rg * 16 + (lane >> 2) + 8 * r;
+      const int token = q0 + warp * kWarpRows + row;
+      const bool live = qtok[rg][r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf
+      const float inv = live ? 1.f / sum : 0.f;
+      if ((lane & 3) == 0 && token < kSeqLen) {
+        p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[rg][r] * kLn2 + logf(sum) : tp_neg_inf();
+      }
+#pragma unroll
+      for (int d = 0; d < kHeadDim / 8; ++d) {
+        *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =
+            tp_pack(live ? acc[rg][d][2 * r] * inv : 0.f, live ? acc[rg][d][2 * r + 1] * inv : 0.f);
+      }
     }
   }
   __syncwarp();
 #pragma unroll
-  for (int c = lane; c < 16 * kChunks; c += 32) {
+  for (int c = lane; c < kWarpRows * kChunks; c += 32) {
     const int row = c / kChunks;
     const int col = (c % kChunks) * 8;
-    const int token = q0 + warp * 16 + row;
+    const int token = q0 + warp * kWarpRows + row;
     if (token < kSeqLen) {
       *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + col) = *reinterpret_cast<const TpVec16*>(sO + row * kPitch + col);
     }
@@ -704,12 +782,14 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 // ---- head dim 128, bfloat16: kernel tessera_fwd_text_video_a2_t8x45x80_l120_b128x128_d128_bf16, 256 threads, 107008 B dynamic shared memory
 namespace tp_d128_bf16 {
 constexpr int kHeadDim = 128;
-constexpr int kBlockQ = 128;   // plan query block: 16 rows per warp
+constexpr int kBlockQ = 128;   // plan query block
+constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
-constexpr int kThreads = kBlockQ / 16 * 32;
+constexpr int kThreads = kBlockQ / kWarpRows * 32;
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 // Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
 constexpr int kPitch = kHeadDim + 8;
@@ -836,27 +916,38 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone && tid < kTileK) sTok[tid] = tp_decode(key0 + tid);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
   }
   tp_cp_async_commit();
 
-  // This thread's two query rows, decoded once.
-  const int row_base = q0 + warp * 16 + (lane >> 2);
-  const TpToken qtok[2] = {tp_decode(row_base), tp_decode(row_base + 8)};
+  // This thread's two query rows per row group, decoded once.
+  TpToken qtok[kRowGroups][2];
+#pragma unroll
+  for (int rg = 0; rg < kRowGroups; ++rg) {
+    const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
+    qtok[rg][0] = tp_decode(row_base);
+    qtok[rg][1] = tp_decode(row_base + 8);
+  }
 
   tp_cp_async_wait_all();
   __syncthreads();
-  unsigned qf[kHeadDim / 16][4];  // Q as A-fragments, 16 rows x kHeadDim per warp
+  unsigned qf[kRowGroups][kHeadDim / 16][4];  // Q as A-fragments, kWarpRows rows x kHeadDim per warp
 #pragma unroll
-  for (int kc = 0; kc < kHeadDim / 16; ++kc) {
-    tp_ldmatrix_x4(qf[kc], tp_smem_addr(sQ + (warp * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
-  }
+  for (int rg = 0; rg < kRowGroups; ++rg)
+#pragma unroll
+    for (int kc = 0; kc < kHeadDim / 16; ++kc)
+      tp_ldmatrix_x4(qf[rg][kc], tp_smem_addr(sQ + (warp * kWarpRows + rg * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
 
-  float acc[kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim
+  float acc[kRowGroups][kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim, per 16-row group
+  float row_max[kRowGroups][2];  // running max of the base-2 logits, rows g and g + 8 of each group
+  float row_sum[kRowGroups][2];  // this thread's share of the softmax denominators
 #pragma unroll
-  for (int d = 0; d < kHeadDim / 8; ++d) acc[d][0] = acc[d][1] = acc[d][2] = acc[d][3] = 0.f;
-  float row_max[2] = {tp_neg_inf(), tp_neg_inf()};  // running max of the base-2 logits, rows g and g + 8
-  float row_sum[2] = {0.f, 0.f};                    // this thread's share of the softmax denominators
+  for (int rg = 0; rg < kRowGroups; ++rg) {
+#pragma unroll
+    for (int d = 0; d < kHeadDim / 8; ++d) acc[rg][d][0] = acc[rg][d][1] = acc[rg][d][2] = acc[rg][d][3] = 0.f;
+    row_max[rg][0] = row_max[rg][1] = tp_neg_inf();
+    row_sum[rg][0] = row_sum[rg][1] = 0.f;
+  }
 
   int stage = 0;
   bool first_tile = true;
@@ -871,16 +962,19 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
-      if (next_mode != kMaskNone && tid < kTileK) sTok[(stage ^ 1) * kTileK + tid] = tp_decode(next_key0 + tid);
+      if (next_mode != kMaskNone)
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
     }
     tp_cp_async_commit();
 
-    // S = Q K^T for this warp's 16 rows and the tile's kTileK keys.
+    // S = Q K^T for this warp's kWarpRows rows and the tile's kTileK keys; each K fragment feeds every row group.
     const unsigned short* tK = sK + stage * kTileK * kPitch;
     const unsigned short* tV = sV + stage * kTileK * kPitch;
-    float s[kTileK / 8][4];
+    float s[kRowGroups][kTileK / 8][4];
 #pragma unroll
-    for (int j = 0; j < kTileK / 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+    for (int rg = 0; rg < kRowGroups; ++rg)
+#pragma unroll
+      for (int j = 0; j < kTileK / 8; ++j) s[rg][j][0] = s[rg][j][1] = s[rg][j][2] = s[rg][j][3] = 0.f;
 #pragma unroll
     for (int kc = 0; kc < kHeadDim / 16; ++kc) {
 #pragma unroll
@@ -888,8 +982,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
         unsigned b[4];
         const int key = np * 16 + ((lane >> 4) << 3) + (lane & 7);
         tp_ldmatrix_x4(b, tp_smem_addr(tK + key * kPitch + kc * 16 + ((lane >> 3) & 1) * 8));
-        tp_mma(s[2 * np], qf[kc], b[0], b[1]);
-        tp_mma(s[2 * np + 1], qf[kc], b[2], b[3]);
+#pragma unroll
+        for (int rg = 0; rg < kRowGroups; ++rg) {
+          tp_mma(s[rg][2 * np], qf[rg][kc], b[0], b[1]);
+          tp_mma(s[rg][2 * np + 1], qf[rg][kc], b[2], b[3]);
+        }
       }
     }
 
@@ -897,64 +994,81 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       const TpToken* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
-        for (int j = 0; j < kTileK / 8; ++j) {
+        for (int rg = 0; rg < kRowGroups; ++rg)
         #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
+            }
           }
-        }
       } else {
         #pragma unroll
-        for (int j = 0; j < kTileK / 8; ++j) {
+        for (int rg = 0; rg < kRowGroups; ++rg)
         #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
+            }
           }
-        }
       }
     }
 
     // Online softmax in base 2: rescale what was accumulated when a row's max grows.
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = tp_neg_inf();
+    for (int rg = 0; rg < kRowGroups; ++rg) {
 #pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(row_max[r], mx * p.scale_log2);
-      // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.
-      const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;
-      const float corr = tp_exp2(row_max[r] - m_use);
-      row_max[r] = m_new;
-      float sum = 0.f;
+      for (int r = 0; r < 2; ++r) {
+        float mx = tp_neg_inf();
 #pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-        s[j][2 * r] = tp_exp2(fmaf(s[j][2 * r], p.scale_log2, -m_use));
-        s[j][2 * r + 1] = tp_exp2(fmaf(s[j][2 * r + 1], p.scale_log2, -m_use));
-        sum += s[j][2 * r] + s[j][2 * r + 1];
-      }
-      row_sum[r] = row_sum[r] * corr + sum;
+        for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[rg][j][2 * r], s[rg][j][2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(row_max[rg][r], mx * p.scale_log2);
+        // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.
+        const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;
+        const float corr = tp_exp2(row_max[rg][r] - m_use);
+        row_max[rg][r] = m_new;
+        float sum = 0.f;
 #pragma unroll
-      for (int d = 0; d < kHeadDim / 8; ++d) {
-        acc[d][2 * r] *= corr;
-        acc[d][2 * r + 1] *= corr;
+        for (int j = 0; j < kTileK / 8; ++j) {
+          s[rg][j][2 * r] = tp_exp2(fmaf(s[rg][j][2 * r], p.scale_log2, -m_use));
+          s[rg][j][2 * r + 1] = tp_exp2(fmaf(s[rg][j][2 * r + 1], p.scale_log2, -m_use));
+          sum += s[rg][j][2 * r] + s[rg][j][2 * r + 1];
+        }
+        row_sum[rg][r] = row_sum[rg][r] * corr + sum;
+#pragma unroll
+        for (int d = 0; d < kHeadDim / 8; ++d) {
+          acc[rg][d][2 * r] *= corr;
+          acc[rg][d][2 * r + 1] *= corr;
+        }
       }
     }
 
-    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments.
+    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments; each V fragment feeds
+    // every row group.
 #pragma unroll
     for (int kk = 0; kk < kTileK / 16; ++kk) {
-      const unsigned a[4] = {tp_pack(s[2 * kk][0], s[2 * kk][1]), tp_pack(s[2 * kk][2], s[2 * kk][3]),
-                             tp_pack(s[2 * kk + 1][0], s[2 * kk + 1][1]), tp_pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      unsigned a[kRowGroups][4];
+#pragma unroll
+      for (int rg = 0; rg < kRowGroups; ++rg) {
+        a[rg][0] = tp_pack(s[rg][2 * kk][0], s[rg][2 * kk][1]);
+        a[rg][1] = tp_pack(s[rg][2 * kk][2], s[rg][2 * kk][3]);
+        a[rg][2] = tp_pack(s[rg][2 * kk + 1][0], s[rg][2 * kk + 1][1]);
+        a[rg][3] = tp_pack(s[rg][2 * kk + 1][2], s[rg][2 * kk + 1][3]);
+      }
 #pragma unroll
       for (int dp = 0; dp < kHeadDim / 16; ++dp) {
         unsigned b[4];
         tp_ldmatrix_x4_trans(b, tp_smem_addr(tV + (kk * 16 + (lane & 15)) * kPitch + dp * 16 + (lane >> 4) * 8));
-        tp_mma(acc[2 * dp], a, b[0], b[1]);
-        tp_mma(acc[2 * dp + 1], a, b[2], b[3]);
+#pragma unroll
+        for (int rg = 0; rg < kRowGroups; ++rg) {
+          tp_mma(acc[rg][2 * dp], a[rg], b[0], b[1]);
+          tp_mma(acc[rg][2 * dp + 1], a[rg], b[2], b[3]);
+        }
       }
     }
 
@@ -966,31 +1080,34 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 
   // Normalise, write the log-sum-exp, and stage the warp's rows through its own (now unused) slice of sQ
   // so the global stores are 16-byte and coalesced.
-  unsigned short* sO = sQ + warp * 16 * kPitch;
+  unsigned short* sO = sQ + warp * kWarpRows * kPitch;
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float sum = row_sum[r];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const int row = (lane >> 2) + 8 * r;
-    const int token = q0 + warp * 16 + row;
-    const bool live = qtok[r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf
-    const float inv = live ? 1.f / sum : 0.f;
-    if ((lane & 3) == 0 && token < kSeqLen) {
-      p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[r] * kLn2 + logf(sum) : tp_neg_inf();
-    }
+  for (int rg = 0; rg < kRowGroups; ++rg) {
 #pragma unroll
-    for (int d = 0; d < kHeadDim / 8; ++d) {
-      *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =
-          tp_pack(live ? acc[d][2 * r] * inv : 0.f, live ? acc[d][2 * r + 1] * inv : 0.f);
+    for (int r = 0; r < 2; ++r) {
+      float sum = row_sum[rg][r];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const int row = rg * 16 + (lane >> 2) + 8 * r;
+      const int token = q0 + warp * kWarpRows + row;
+      const bool live = qtok[rg][r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf
+      const float inv = live ? 1.f / sum : 0.f;
+      if ((lane & 3) == 0 && token < kSeqLen) {
+        p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[rg][r] * kLn2 + logf(sum) : tp_neg_inf();
+      }
+#pragma unroll
+      for (int d = 0; d < kHeadDim / 8; ++d) {
+        *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =
+            tp_pack(live ? acc[rg][d][2 * r] * inv : 0.f, live ? acc[rg][d][2 * r + 1] * inv : 0.f);
+      }
     }
   }
   __syncwarp();
 #pragma unroll
-  for (int c = lane; c < 16 * kChunks; c += 32) {
+  for (int c = lane; c < kWarpRows * kChunks; c += 32) {
     const int row = c / kChunks;
     const int col = (c % kChunks) * 8;
-    const int token = q0 + warp * 16 + row;
+    const int token = q0 + warp * kWarpRows + row;
     if (token < kSeqLen) {
       *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + col) = *reinterpret_cast<const TpVec16*>(sO + row * kPitch + col);
     }
@@ -1001,12 +1118,14 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 // ---- head dim 64, float16: kernel tessera_fwd_text_video_a2_t8x45x80_l120_b128x128_d64_fp16, 256 threads, 57856 B dynamic shared memory
 namespace tp_d64_fp16 {
 constexpr int kHeadDim = 64;
-constexpr int kBlockQ = 128;   // plan query block: 16 rows per warp
+constexpr int kBlockQ = 128;   // plan query block
+constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
-constexpr int kThreads = kBlockQ / 16 * 32;
+constexpr int kThreads = kBlockQ / kWarpRows * 32;
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 // Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
 constexpr int kPitch = kHeadDim + 8;
@@ -1133,27 +1252,38 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone && tid < kTileK) sTok[tid] = tp_decode(key0 + tid);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
   }
   tp_cp_async_commit();
 
-  // This thread's two query rows, decoded once.
-  const int row_base = q0 + warp * 16 + (lane >> 2);
-  const TpToken qtok[2] = {tp_decode(row_base), tp_decode(row_base + 8)};
+  // This thread's two query rows per row group, decoded once.
+  TpToken qtok[kRowGroups][2];
+#pragma unroll
+  for (int rg = 0; rg < kRowGroups; ++rg) {
+    const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
+    qtok[rg][0] = tp_decode(row_base);
+    qtok[rg][1] = tp_decode(row_base + 8);
+  }
 
   tp_cp_async_wait_all();
   __syncthreads();
-  unsigned qf[kHeadDim / 16][4];  // Q as A-fragments, 16 rows x kHeadDim per warp
+  unsigned qf[kRowGroups][kHeadDim / 16][4];  // Q as A-fragments, kWarpRows rows x kHeadDim per warp
 #pragma unroll
-  for (int kc = 0; kc < kHeadDim / 16; ++kc) {
-    tp_ldmatrix_x4(qf[kc], tp_smem_addr(sQ + (warp * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
-  }
+  for (int rg = 0; rg < kRowGroups; ++rg)
+#pragma unroll
+    for (int kc = 0; kc < kHeadDim / 16; ++kc)
+      tp_ldmatrix_x4(qf[rg][kc], tp_smem_addr(sQ + (warp * kWarpRows + rg * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
 
-  float acc[kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim
+  float acc[kRowGroups][kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim, per 16-row group
+  float row_max[kRowGroups][2];  // running max of the base-2 logits, rows g and g + 8 of each group
+  float row_sum[kRowGroups][2];  // this thread's share of the softmax denominators
 #pragma unroll
-  for (int d = 0; d < kHeadDim / 8; ++d) acc[d][0] = acc[d][1] = acc[d][2] = acc[d][3] = 0.f;
-  float row_max[2] = {tp_neg_inf(), tp_neg_inf()};  // running max of the base-2 logits, rows g and g + 8
-  float row_sum[2] = {0.f, 0.f};                    // this thread's share of the softmax denominators
+  for (int rg = 0; rg < kRowGroups; ++rg) {
+#pragma unroll
+    for (int d = 0; d < kHeadDim / 8; ++d) acc[rg][d][0] = acc[rg][d][1] = acc[rg][d][2] = acc[rg][d][3] = 0.f;
+    row_max[rg][0] = row_max[rg][1] = tp_neg_inf();
+    row_sum[rg][0] = row_sum[rg][1] = 0.f;
+  }
 
   int stage = 0;
   bool first_tile = true;
@@ -1168,16 +1298,19 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
-      if (next_mode != kMaskNone && tid < kTileK) sTok[(stage ^ 1) * kTileK + tid] = tp_decode(next_key0 + tid);
+      if (next_mode != kMaskNone)
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
     }
     tp_cp_async_commit();
 
-    // S = Q K^T for this warp's 16 rows and the tile's kTileK keys.
+    // S = Q K^T for this warp's kWarpRows rows and the tile's kTileK keys; each K fragment feeds every row group.
     const unsigned short* tK = sK + stage * kTileK * kPitch;
     const unsigned short* tV = sV + stage * kTileK * kPitch;
-    float s[kTileK / 8][4];
+    float s[kRowGroups][kTileK / 8][4];
 #pragma unroll
-    for (int j = 0; j < kTileK / 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+    for (int rg = 0; rg < kRowGroups; ++rg)
+#pragma unroll
+      for (int j = 0; j < kTileK / 8; ++j) s[rg][j][0] = s[rg][j][1] = s[rg][j][2] = s[rg][j][3] = 0.f;
 #pragma unroll
     for (int kc = 0; kc < kHeadDim / 16; ++kc) {
 #pragma unroll
@@ -1185,8 +1318,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
         unsigned b[4];
         const int key = np * 16 + ((lane >> 4) << 3) + (lane & 7);
         tp_ldmatrix_x4(b, tp_smem_addr(tK + key * kPitch + kc * 16 + ((lane >> 3) & 1) * 8));
-        tp_mma(s[2 * np], qf[kc], b[0], b[1]);
-        tp_mma(s[2 * np + 1], qf[kc], b[2], b[3]);
+#pragma unroll
+        for (int rg = 0; rg < kRowGroups; ++rg) {
+          tp_mma(s[rg][2 * np], qf[rg][kc], b[0], b[1]);
+          tp_mma(s[rg][2 * np + 1], qf[rg][kc], b[2], b[3]);
+        }
       }
     }
 
@@ -1194,64 +1330,81 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       const TpToken* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
-        for (int j = 0; j < kTileK / 8; ++j) {
+        for (int rg = 0; rg < kRowGroups; ++rg)
         #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
+            }
           }
-        }
       } else {
         #pragma unroll
-        for (int j = 0; j < kTileK / 8; ++j) {
+        for (int rg = 0; rg < kRowGroups; ++rg)
         #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
+            }
           }
-        }
       }
     }
 
     // Online softmax in base 2: rescale what was accumulated when a row's max grows.
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = tp_neg_inf();
+    for (int rg = 0; rg < kRowGroups; ++rg) {
 #pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(row_max[r], mx * p.scale_log2);
-      // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.
-      const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;
-      const float corr = tp_exp2(row_max[r] - m_use);
-      row_max[r] = m_new;
-      float sum = 0.f;
+      for (int r = 0; r < 2; ++r) {
+        float mx = tp_neg_inf();
 #pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-        s[j][2 * r] = tp_exp2(fmaf(s[j][2 * r], p.scale_log2, -m_use));
-        s[j][2 * r + 1] = tp_exp2(fmaf(s[j][2 * r + 1], p.scale_log2, -m_use));
-        sum += s[j][2 * r] + s[j][2 * r + 1];
-      }
-      row_sum[r] = row_sum[r] * corr + sum;
+        for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[rg][j][2 * r], s[rg][j][2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(row_max[rg][r], mx * p.scale_log2);
+        // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.
+        const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;
+        const float corr = tp_exp2(row_max[rg][r] - m_use);
+        row_max[rg][r] = m_new;
+        float sum = 0.f;
 #pragma unroll
-      for (int d = 0; d < kHeadDim / 8; ++d) {
-        acc[d][2 * r] *= corr;
-        acc[d][2 * r + 1] *= corr;
+        for (int j = 0; j < kTileK / 8; ++j) {
+          s[rg][j][2 * r] = tp_exp2(fmaf(s[rg][j][2 * r], p.scale_log2, -m_use));
+          s[rg][j][2 * r + 1] = tp_exp2(fmaf(s[rg][j][2 * r + 1], p.scale_log2, -m_use));
+          sum += s[rg][j][2 * r] + s[rg][j][2 * r + 1];
+        }
+        row_sum[rg][r] = row_sum[rg][r] * corr + sum;
+#pragma unroll
+        for (int d = 0; d < kHeadDim / 8; ++d) {
+          acc[rg][d][2 * r] *= corr;
+          acc[rg][d][2 * r + 1] *= corr;
+        }
       }
     }
 
-    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments.
+    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments; each V fragment feeds
+    // every row group.
 #pragma unroll
     for (int kk = 0; kk < kTileK / 16; ++kk) {
-      const unsigned a[4] = {tp_pack(s[2 * kk][0], s[2 * kk][1]), tp_pack(s[2 * kk][2], s[2 * kk][3]),
-                             tp_pack(s[2 * kk + 1][0], s[2 * kk + 1][1]), tp_pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      unsigned a[kRowGroups][4];
+#pragma unroll
+      for (int rg = 0; rg < kRowGroups; ++rg) {
+        a[rg][0] = tp_pack(s[rg][2 * kk][0], s[rg][2 * kk][1]);
+        a[rg][1] = tp_pack(s[rg][2 * kk][2], s[rg][2 * kk][3]);
+        a[rg][2] = tp_pack(s[rg][2 * kk + 1][0], s[rg][2 * kk + 1][1]);
+        a[rg][3] = tp_pack(s[rg][2 * kk + 1][2], s[rg][2 * kk + 1][3]);
+      }
 #pragma unroll
       for (int dp = 0; dp < kHeadDim / 16; ++dp) {
         unsigned b[4];
         tp_ldmatrix_x4_trans(b, tp_smem_addr(tV + (kk * 16 + (lane & 15)) * kPitch + dp * 16 + (lane >> 4) * 8));
-        tp_mma(acc[2 * dp], a, b[0], b[1]);
-        tp_mma(acc[2 * dp + 1], a, b[2], b[3]);
+#pragma unroll
+        for (int rg = 0; rg < kRowGroups; ++rg) {
+          tp_mma(acc[rg][2 * dp], a[rg], b[0], b[1]);
+          tp_mma(acc[rg][2 * dp + 1], a[rg], b[2], b[3]);
+        }
       }
     }
 
@@ -1263,31 +1416,34 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 
   // Normalise, write the log-sum-exp, and stage the warp's rows through its own (now unused) slice of sQ
   // so the global stores are 16-byte and coalesced.
-  unsigned short* sO = sQ + warp * 16 * kPitch;
+  unsigned short* sO = sQ + warp * kWarpRows * kPitch;
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float sum = row_sum[r];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const int row = (lane >> 2) + 8 * r;
-    const int token = q0 + warp * 16 + row;
-    const bool live = qtok[r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf
-    const float inv = live ? 1.f / sum : 0.f;
-    if ((lane & 3) == 0 && token < kSeqLen) {
-      p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[r] * kLn2 + logf(sum) : tp_neg_inf();
-    }
+  for (int rg = 0; rg < kRowGroups; ++rg) {
 #pragma unroll
-    for (int d = 0; d < kHeadDim / 8; ++d) {
-      *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =
-          tp_pack(live ? acc[d][2 * r] * inv : 0.f, live ? acc[d][2 * r + 1] * inv : 0.f);
+    for (int r = 0; r < 2; ++r) {
+      float sum = row_sum[rg][r];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const int row = rg * 16 + (lane >> 2) + 8 * r;
+      const int token = q0 + warp * kWarpRows + row;
+      const bool live = qtok[rg][r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf
+      const float inv = live ? 1.f / sum : 0.f;
+      if ((lane & 3) == 0 && token < kSeqLen) {
+        p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[rg][r] * kLn2 + logf(sum) : tp_neg_inf();
+      }
+#pragma unroll
+      for (int d = 0; d < kHeadDim / 8; ++d) {
+        *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =
+            tp_pack(live ? acc[rg][d][2 * r] * inv : 0.f, live ? acc[rg][d][2 * r + 1] * inv : 0.f);
+      }
     }
   }
   __syncwarp();
 #pragma unroll
-  for (int c = lane; c < 16 * kChunks; c += 32) {
+  for (int c = lane; c < kWarpRows * kChunks; c += 32) {
     const int row = c / kChunks;
     const int col = (c % kChunks) * 8;
-    const int token = q0 + warp * 16 + row;
+    const int token = q0 + warp * kWarpRows + row;
     if (token < kSeqLen) {
       *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + col) = *reinterpret_cast<const TpVec16*>(sO + row * kPitch + col);
     }
@@ -1298,12 +1454,14 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 // ---- head dim 96, float16: kernel tessera_fwd_text_video_a2_t8x45x80_l120_b128x128_d96_fp16, 256 threads, 82432 B dynamic shared memory
 namespace tp_d96_fp16 {
 constexpr int kHeadDim = 96;
-constexpr int kBlockQ = 128;   // plan query block: 16 rows per warp
+constexpr int kBlockQ = 128;   // plan query block
+constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
-constexpr int kThreads = kBlockQ / 16 * 32;
+constexpr int kThreads = kBlockQ / kWarpRows * 32;
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 // Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
 constexpr int kPitch = kHeadDim + 8;
@@ -1430,27 +1588,38 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone && tid < kTileK) sTok[tid] = tp_decode(key0 + tid);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
   }
   tp_cp_async_commit();
 
-  // This thread's two query rows, decoded once.
-  const int row_base = q0 + warp * 16 + (lane >> 2);
-  const TpToken qtok[2] = {tp_decode(row_base), tp_decode(row_base + 8)};
+  // This thread's two query rows per row group, decoded once.
+  TpToken qtok[kRowGroups][2];
+#pragma unroll
+  for (int rg = 0; rg < kRowGroups; ++rg) {
+    const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
+    qtok[rg][0] = tp_decode(row_base);
+    qtok[rg][1] = tp_decode(row_base + 8);
+  }
 
   tp_cp_async_wait_all();
   __syncthreads();
-  unsigned qf[kHeadDim / 16][4];  // Q as A-fragments, 16 rows x kHeadDim per warp
+  unsigned qf[kRowGroups][kHeadDim / 16][4];  // Q as A-fragments, kWarpRows rows x kHeadDim per warp
 #pragma unroll
-  for (int kc = 0; kc < kHeadDim / 16; ++kc) {
-    tp_ldmatrix_x4(qf[kc], tp_smem_addr(sQ + (warp * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
-  }
+  for (int rg = 0; rg < kRowGroups; ++rg)
+#pragma unroll
+    for (int kc = 0; kc < kHeadDim / 16; ++kc)
+      tp_ldmatrix_x4(qf[rg][kc], tp_smem_addr(sQ + (warp * kWarpRows + rg * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
 
-  float acc[kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim
+  float acc[kRowGroups][kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim, per 16-row group
+  float row_max[kRowGroups][2];  // running max of the base-2 logits, rows g and g + 8 of each group
+  float row_sum[kRowGroups][2];  // this thread's share of the softmax denominators
 #pragma unroll
-  for (int d = 0; d < kHeadDim / 8; ++d) acc[d][0] = acc[d][1] = acc[d][2] = acc[d][3] = 0.f;
-  float row_max[2] = {tp_neg_inf(), tp_neg_inf()};  // running max of the base-2 logits, rows g and g + 8
-  float row_sum[2] = {0.f, 0.f};                    // this thread's share of the softmax denominators
+  for (int rg = 0; rg < kRowGroups; ++rg) {
+#pragma unroll
+    for (int d = 0; d < kHeadDim / 8; ++d) acc[rg][d][0] = acc[rg][d][1] = acc[rg][d][2] = acc[rg][d][3] = 0.f;
+    row_max[rg][0] = row_max[rg][1] = tp_neg_inf();
+    row_sum[rg][0] = row_sum[rg][1] = 0.f;
+  }
 
   int stage = 0;
   bool first_tile = true;
@@ -1465,16 +1634,19 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
-      if (next_mode != kMaskNone && tid < kTileK) sTok[(stage ^ 1) * kTileK + tid] = tp_decode(next_key0 + tid);
+      if (next_mode != kMaskNone)
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
     }
     tp_cp_async_commit();
 
-    // S = Q K^T for this warp's 16 rows and the tile's kTileK keys.
+    // S = Q K^T for this warp's kWarpRows rows and the tile's kTileK keys; each K fragment feeds every row group.
     const unsigned short* tK = sK + stage * kTileK * kPitch;
     const unsigned short* tV = sV + stage * kTileK * kPitch;
-    float s[kTileK / 8][4];
+    float s[kRowGroups][kTileK / 8][4];
 #pragma unroll
-    for (int j = 0; j < kTileK / 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+    for (int rg = 0; rg < kRowGroups; ++rg)
+#pragma unroll
+      for (int j = 0; j < kTileK / 8; ++j) s[rg][j][0] = s[rg][j][1] = s[rg][j][2] = s[rg][j][3] = 0.f;
 #pragma unroll
     for (int kc = 0; kc < kHeadDim / 16; ++kc) {
 #pragma unroll
@@ -1482,8 +1654,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
         unsigned b[4];
         const int key = np * 16 + ((lane >> 4) << 3) + (lane & 7);
         tp_ldmatrix_x4(b, tp_smem_addr(tK + key * kPitch + kc * 16 + ((lane >> 3) & 1) * 8));
-        tp_mma(s[2 * np], qf[kc], b[0], b[1]);
-        tp_mma(s[2 * np + 1], qf[kc], b[2], b[3]);
+#pragma unroll
+        for (int rg = 0; rg < kRowGroups; ++rg) {
+          tp_mma(s[rg][2 * np], qf[rg][kc], b[0], b[1]);
+          tp_mma(s[rg][2 * np + 1], qf[rg][kc], b[2], b[3]);
+        }
       }
     }
 
@@ -1491,64 +1666,81 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       const TpToken* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
-        for (int j = 0; j < kTileK / 8; ++j) {
+        for (int rg = 0; rg < kRowGroups; ++rg)
         #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
+            }
           }
-        }
       } else {
         #pragma unroll
-        for (int j = 0; j < kTileK / 8; ++j) {
+        for (int rg = 0; rg < kRowGroups; ++rg)
         #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
+            }
           }
-        }
       }
     }
 
     // Online softmax in base 2: rescale what was accumulated when a row's max grows.
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = tp_neg_inf();
+    for (int rg = 0; rg < kRowGroups; ++rg) {
 #pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(row_max[r], mx * p.scale_log2);
-      // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.
-      const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;
-      const float corr = tp_exp2(row_max[r] - m_use);
-      row_max[r] = m_new;
-      float sum = 0.f;
+      for (int r = 0; r < 2; ++r) {
+        float mx = tp_neg_inf();
 #pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-        s[j][2 * r] = tp_exp2(fmaf(s[j][2 * r], p.scale_log2, -m_use));
-        s[j][2 * r + 1] = tp_exp2(fmaf(s[j][2 * r + 1], p.scale_log2, -m_use));
-        sum += s[j][2 * r] + s[j][2 * r + 1];
-      }
-      row_sum[r] = row_sum[r] * corr + sum;
+        for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[rg][j][2 * r], s[rg][j][2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(row_max[rg][r], mx * p.scale_log2);
+        // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.
+        const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;
+        const float corr = tp_exp2(row_max[rg][r] - m_use);
+        row_max[rg][r] = m_new;
+        float sum = 0.f;
 #pragma unroll
-      for (int d = 0; d < kHeadDim / 8; ++d) {
-        acc[d][2 * r] *= corr;
-        acc[d][2 * r + 1] *= corr;
+        for (int j = 0; j < kTileK / 8; ++j) {
+          s[rg][j][2 * r] = tp_exp2(fmaf(s[rg][j][2 * r], p.scale_log2, -m_use));
+          s[rg][j][2 * r + 1] = tp_exp2(fmaf(s[rg][j][2 * r + 1], p.scale_log2, -m_use));
+          sum += s[rg][j][2 * r] + s[rg][j][2 * r + 1];
+        }
+        row_sum[rg][r] = row_sum[rg][r] * corr + sum;
+#pragma unroll
+        for (int d = 0; d < kHeadDim / 8; ++d) {
+          acc[rg][d][2 * r] *= corr;
+          acc[rg][d][2 * r + 1] *= corr;
+        }
       }
     }
 
-    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments.
+    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments; each V fragment feeds
+    // every row group.
 #pragma unroll
     for (int kk = 0; kk < kTileK / 16; ++kk) {
-      const unsigned a[4] = {tp_pack(s[2 * kk][0], s[2 * kk][1]), tp_pack(s[2 * kk][2], s[2 * kk][3]),
-                             tp_pack(s[2 * kk + 1][0], s[2 * kk + 1][1]), tp_pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      unsigned a[kRowGroups][4];
+#pragma unroll
+      for (int rg = 0; rg < kRowGroups; ++rg) {
+        a[rg][0] = tp_pack(s[rg][2 * kk][0], s[rg][2 * kk][1]);
+        a[rg][1] = tp_pack(s[rg][2 * kk][2], s[rg][2 * kk][3]);
+        a[rg][2] = tp_pack(s[rg][2 * kk + 1][0], s[rg][2 * kk + 1][1]);
+        a[rg][3] = tp_pack(s[rg][2 * kk + 1][2], s[rg][2 * kk + 1][3]);
+      }
 #pragma unroll
       for (int dp = 0; dp < kHeadDim / 16; ++dp) {
         unsigned b[4];
         tp_ldmatrix_x4_trans(b, tp_smem_addr(tV + (kk * 16 + (lane & 15)) * kPitch + dp * 16 + (lane >> 4) * 8));
-        tp_mma(acc[2 * dp], a, b[0], b[1]);
-        tp_mma(acc[2 * dp + 1], a, b[2], b[3]);
+#pragma unroll
+        for (int rg = 0; rg < kRowGroups; ++rg) {
+          tp_mma(acc[rg][2 * dp], a[rg], b[0], b[1]);
+          tp_mma(acc[rg][2 * dp + 1], a[rg], b[2], b[3]);
+        }
       }
     }
 
@@ -1560,31 +1752,34 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 
   // Normalise, write the log-sum-exp, and stage the warp's rows through its own (now unused) slice of sQ
   // so the global stores are 16-byte and coalesced.
-  unsigned short* sO = sQ + warp * 16 * kPitch;
+  unsigned short* sO = sQ + warp * kWarpRows * kPitch;
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float sum = row_sum[r];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const int row = (lane >> 2) + 8 * r;
-    const int token = q0 + warp * 16 + row;
-    const bool live = qtok[r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf
-    const float inv = live ? 1.f / sum : 0.f;
-    if ((lane & 3) == 0 && token < kSeqLen) {
-      p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[r] * kLn2 + logf(sum) : tp_neg_inf();
-    }
+  for (int rg = 0; rg < kRowGroups; ++rg) {
 #pragma unroll
-    for (int d = 0; d < kHeadDim / 8; ++d) {
-      *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =
-          tp_pack(live ? acc[d][2 * r] * inv : 0.f, live ? acc[d][2 * r + 1] * inv : 0.f);
+    for (int r = 0; r < 2; ++r) {
+      float sum = row_sum[rg][r];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const int row = rg * 16 + (lane >> 2) + 8 * r;
+      const int token = q0 + warp * kWarpRows + row;
+      const bool live = qtok[rg][r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf
+      const float inv = live ? 1.f / sum : 0.f;
+      if ((lane & 3) == 0 && token < kSeqLen) {
+        p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[rg][r] * kLn2 + logf(sum) : tp_neg_inf();
+      }
+#pragma unroll
+      for (int d = 0; d < kHeadDim / 8; ++d) {
+        *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =
+            tp_pack(live ? acc[rg][d][2 * r] * inv : 0.f, live ? acc[rg][d][2 * r + 1] * inv : 0.f);
+      }
     }
   }
   __syncwarp();
 #pragma unroll
-  for (int c = lane; c < 16 * kChunks; c += 32) {
+  for (int c = lane; c < kWarpRows * kChunks; c += 32) {
     const int row = c / kChunks;
     const int col = (c % kChunks) * 8;
-    const int token = q0 + warp * 16 + row;
+    const int token = q0 + warp * kWarpRows + row;
     if (token < kSeqLen) {
       *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + col) = *reinterpret_cast<const TpVec16*>(sO + row * kPitch + col);
     }
@@ -1595,12 +1790,14 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 // ---- head dim 128, float16: kernel tessera_fwd_text_video_a2_t8x45x80_l120_b128x128_d128_fp16, 256 threads, 107008 B dynamic shared memory
 namespace tp_d128_fp16 {
 constexpr int kHeadDim = 128;
-constexpr int kBlockQ = 128;   // plan query block: 16 rows per warp
+constexpr int kBlockQ = 128;   // plan query block
+constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
-constexpr int kThreads = kBlockQ / 16 * 32;
+constexpr int kThreads = kBlockQ / kWarpRows * 32;
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 // Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
 constexpr int kPitch = kHeadDim + 8;
@@ -1727,27 +1924,38 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone && tid < kTileK) sTok[tid] = tp_decode(key0 + tid);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
   }
   tp_cp_async_commit();
 
-  // This thread's two query rows, decoded once.
-  const int row_base = q0 + warp * 16 + (lane >> 2);
-  const TpToken qtok[2] = {tp_decode(row_base), tp_decode(row_base + 8)};
+  // This thread's two query rows per row group, decoded once.
+  TpToken qtok[kRowGroups][2];
+#pragma unroll
+  for (int rg = 0; rg < kRowGroups; ++rg) {
+    const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
+    qtok[rg][0] = tp_decode(row_base);
+    qtok[rg][1] = tp_decode(row_base + 8);
+  }
 
   tp_cp_async_wait_all();
   __syncthreads();
-  unsigned qf[kHeadDim / 16][4];  // Q as A-fragments, 16 rows x kHeadDim per warp
+  unsigned qf[kRowGroups][kHeadDim / 16][4];  // Q as A-fragments, kWarpRows rows x kHeadDim per warp
 #pragma unroll
-  for (int kc = 0; kc < kHeadDim / 16; ++kc) {
-    tp_ldmatrix_x4(qf[kc], tp_smem_addr(sQ + (warp * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
-  }
+  for (int rg = 0; rg < kRowGroups; ++rg)
+#pragma unroll
+    for (int kc = 0; kc < kHeadDim / 16; ++kc)
+      tp_ldmatrix_x4(qf[rg][kc], tp_smem_addr(sQ + (warp * kWarpRows + rg * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
 
-  float acc[kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim
+  float acc[kRowGroups][kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim, per 16-row group
+  float row_max[kRowGroups][2];  // running max of the base-2 logits, rows g and g + 8 of each group
+  float row_sum[kRowGroups][2];  // this thread's share of the softmax denominators
 #pragma unroll
-  for (int d = 0; d < kHeadDim / 8; ++d) acc[d][0] = acc[d][1] = acc[d][2] = acc[d][3] = 0.f;
-  float row_max[2] = {tp_neg_inf(), tp_neg_inf()};  // running max of the base-2 logits, rows g and g + 8
-  float row_sum[2] = {0.f, 0.f};                    // this thread's share of the softmax denominators
+  for (int rg = 0; rg < kRowGroups; ++rg) {
+#pragma unroll
+    for (int d = 0; d < kHeadDim / 8; ++d) acc[rg][d][0] = acc[rg][d][1] = acc[rg][d][2] = acc[rg][d][3] = 0.f;
+    row_max[rg][0] = row_max[rg][1] = tp_neg_inf();
+    row_sum[rg][0] = row_sum[rg][1] = 0.f;
+  }
 
   int stage = 0;
   bool first_tile = true;
@@ -1762,16 +1970,19 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     if (next_has) {
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
-      if (next_mode != kMaskNone && tid < kTileK) sTok[(stage ^ 1) * kTileK + tid] = tp_decode(next_key0 + tid);
+      if (next_mode != kMaskNone)
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
     }
     tp_cp_async_commit();
 
-    // S = Q K^T for this warp's 16 rows and the tile's kTileK keys.
+    // S = Q K^T for this warp's kWarpRows rows and the tile's kTileK keys; each K fragment feeds every row group.
     const unsigned short* tK = sK + stage * kTileK * kPitch;
     const unsigned short* tV = sV + stage * kTileK * kPitch;
-    float s[kTileK / 8][4];
+    float s[kRowGroups][kTileK / 8][4];
 #pragma unroll
-    for (int j = 0; j < kTileK / 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+    for (int rg = 0; rg < kRowGroups; ++rg)
+#pragma unroll
+      for (int j = 0; j < kTileK / 8; ++j) s[rg][j][0] = s[rg][j][1] = s[rg][j][2] = s[rg][j][3] = 0.f;
 #pragma unroll
     for (int kc = 0; kc < kHeadDim / 16; ++kc) {
 #pragma unroll
@@ -1779,8 +1990,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
         unsigned b[4];
         const int key = np * 16 + ((lane >> 4) << 3) + (lane & 7);
         tp_ldmatrix_x4(b, tp_smem_addr(tK + key * kPitch + kc * 16 + ((lane >> 3) & 1) * 8));
-        tp_mma(s[2 * np], qf[kc], b[0], b[1]);
-        tp_mma(s[2 * np + 1], qf[kc], b[2], b[3]);
+#pragma unroll
+        for (int rg = 0; rg < kRowGroups; ++rg) {
+          tp_mma(s[rg][2 * np], qf[rg][kc], b[0], b[1]);
+          tp_mma(s[rg][2 * np + 1], qf[rg][kc], b[2], b[3]);
+        }
       }
     }
 
@@ -1788,64 +2002,81 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       const TpToken* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
-        for (int j = 0; j < kTileK / 8; ++j) {
+        for (int rg = 0; rg < kRowGroups; ++rg)
         #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-            if (!(tp_allowed(qtok[e >> 1], kt))) s[j][e] = tp_neg_inf();
+          for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
+            }
           }
-        }
       } else {
         #pragma unroll
-        for (int j = 0; j < kTileK / 8; ++j) {
+        for (int rg = 0; rg < kRowGroups; ++rg)
         #pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
-            if (!(kt.seg != 0)) s[j][e] = tp_neg_inf();
+          for (int j = 0; j < kTileK / 8; ++j) {
+        #pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
+            }
           }
-        }
       }
     }
 
     // Online softmax in base 2: rescale what was accumulated when a row's max grows.
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float mx = tp_neg_inf();
+    for (int rg = 0; rg < kRowGroups; ++rg) {
 #pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(row_max[r], mx * p.scale_log2);
-      // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.
-      const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;
-      const float corr = tp_exp2(row_max[r] - m_use);
-      row_max[r] = m_new;
-      float sum = 0.f;
+      for (int r = 0; r < 2; ++r) {
+        float mx = tp_neg_inf();
 #pragma unroll
-      for (int j = 0; j < kTileK / 8; ++j) {
-        s[j][2 * r] = tp_exp2(fmaf(s[j][2 * r], p.scale_log2, -m_use));
-        s[j][2 * r + 1] = tp_exp2(fmaf(s[j][2 * r + 1], p.scale_log2, -m_use));
-        sum += s[j][2 * r] + s[j][2 * r + 1];
-      }
-      row_sum[r] = row_sum[r] * corr + sum;
+        for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[rg][j][2 * r], s[rg][j][2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(row_max[rg][r], mx * p.scale_log2);
+        // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.
+        const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;
+        const float corr = tp_exp2(row_max[rg][r] - m_use);
+        row_max[rg][r] = m_new;
+        float sum = 0.f;
 #pragma unroll
-      for (int d = 0; d < kHeadDim / 8; ++d) {
-        acc[d][2 * r] *= corr;
-        acc[d][2 * r + 1] *= corr;
+        for (int j = 0; j < kTileK / 8; ++j) {
+          s[rg][j][2 * r] = tp_exp2(fmaf(s[rg][j][2 * r], p.scale_log2, -m_use));
+          s[rg][j][2 * r + 1] = tp_exp2(fmaf(s[rg][j][2 * r + 1], p.scale_log2, -m_use));
+          sum += s[rg][j][2 * r] + s[rg][j][2 * r + 1];
+        }
+        row_sum[rg][r] = row_sum[rg][r] * corr + sum;
+#pragma unroll
+        for (int d = 0; d < kHeadDim / 8; ++d) {
+          acc[rg][d][2 * r] *= corr;
+          acc[rg][d][2 * r + 1] *= corr;
+        }
       }
     }
 
-    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments.
+    // O += P V, with P repacked from the S accumulators into 16-bit A-fragments; each V fragment feeds
+    // every row group.
 #pragma unroll
     for (int kk = 0; kk < kTileK / 16; ++kk) {
-      const unsigned a[4] = {tp_pack(s[2 * kk][0], s[2 * kk][1]), tp_pack(s[2 * kk][2], s[2 * kk][3]),
-                             tp_pack(s[2 * kk + 1][0], s[2 * kk + 1][1]), tp_pack(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      unsigned a[kRowGroups][4];
+#pragma unroll
+      for (int rg = 0; rg < kRowGroups; ++rg) {
+        a[rg][0] = tp_pack(s[rg][2 * kk][0], s[rg][2 * kk][1]);
+        a[rg][1] = tp_pack(s[rg][2 * kk][2], s[rg][2 * kk][3]);
+        a[rg][2] = tp_pack(s[rg][2 * kk + 1][0], s[rg][2 * kk + 1][1]);
+        a[rg][3] = tp_pack(s[rg][2 * kk + 1][2], s[rg][2 * kk + 1][3]);
+      }
 #pragma unroll
       for (int dp = 0; dp < kHeadDim / 16; ++dp) {
         unsigned b[4];
         tp_ldmatrix_x4_trans(b, tp_smem_addr(tV + (kk * 16 + (lane & 15)) * kPitch + dp * 16 + (lane >> 4) * 8));
-        tp_mma(acc[2 * dp], a, b[0], b[1]);
-        tp_mma(acc[2 * dp + 1], a, b[2], b[3]);
+#pragma unroll
+        for (int rg = 0; rg < kRowGroups; ++rg) {
+          tp_mma(acc[rg][2 * dp], a[rg], b[0], b[1]);
+          tp_mma(acc[rg][2 * dp + 1], a[rg], b[2], b[3]);
+        }
       }
     }
 
@@ -1857,31 +2088,34 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
 
   // Normalise, write the log-sum-exp, and stage the warp's rows through its own (now unused) slice of sQ
   // so the global stores are 16-byte and coalesced.
-  unsigned short* sO = sQ + warp * 16 * kPitch;
+  unsigned short* sO = sQ + warp * kWarpRows * kPitch;
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float sum = row_sum[r];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const int row = (lane >> 2) + 8 * r;
-    const int token = q0 + warp * 16 + row;
-    const bool live = qtok[r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf
-    const float inv = live ? 1.f / sum : 0.f;
-    if ((lane & 3) == 0 && token < kSeqLen) {
-      p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[r] * kLn2 + logf(sum) : tp_neg_inf();
-    }
+  for (int rg = 0; rg < kRowGroups; ++rg) {
 #pragma unroll
-    for (int d = 0; d < kHeadDim / 8; ++d) {
-      *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =
-          tp_pack(live ? acc[d][2 * r] * inv : 0.f, live ? acc[d][2 * r + 1] * inv : 0.f);
+    for (int r = 0; r < 2; ++r) {
+      float sum = row_sum[rg][r];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const int row = rg * 16 + (lane >> 2) + 8 * r;
+      const int token = q0 + warp * kWarpRows + row;
+      const bool live = qtok[rg][r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf
+      const float inv = live ? 1.f / sum : 0.f;
+      if ((lane & 3) == 0 && token < kSeqLen) {
+        p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[rg][r] * kLn2 + logf(sum) : tp_neg_inf();
+      }
+#pragma unroll
+      for (int d = 0; d < kHeadDim / 8; ++d) {
+        *reinterpret_cast<unsigned*>(sO + row * kPitch + d * 8 + 2 * (lane & 3)) =
+            tp_pack(live ? acc[rg][d][2 * r] * inv : 0.f, live ? acc[rg][d][2 * r + 1] * inv : 0.f);
+      }
     }
   }
   __syncwarp();
 #pragma unroll
-  for (int c = lane; c < 16 * kChunks; c += 32) {
+  for (int c = lane; c < kWarpRows * kChunks; c += 32) {
     const int row = c / kChunks;
     const int col = (c % kChunks) * 8;
-    const int token = q0 + warp * 16 + row;
+    const int token = q0 + warp * kWarpRows + row;
     if (token < kSeqLen) {
       *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + col) = *reinterpret_cast<const TpVec16*>(sO + row * kPitch + col);
     }

@@ -9,7 +9,7 @@ import {
   packAttnParams,
   renderParamStruct,
 } from '../../../codegen/cuda/kernel-params.js';
-import { renderCudaKernel } from '../../../codegen/cuda/kernel-source.js';
+import { DEFAULT_CUDA_TUNING, renderCudaKernel } from '../../../codegen/cuda/kernel-source.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
 import { builtinPlan } from '../../gpu/builtin-plans.js';
 
@@ -30,6 +30,36 @@ describe('renderCudaKernel options', () => {
       expect(e).toBeInstanceOf(TesseraError);
       expect((e as TesseraError).diagnostics[0]!.code).toBe(code);
     }
+  });
+});
+
+describe('renderCudaKernel tuning', () => {
+  it('rejects a key tile that does not divide the plan key block (TP402)', () => {
+    const small = builtinPlan('attention_tile', { sizes: { t: 2, h: 8, w: 16 }, params: { a: 1 } }, 64);
+    expect(() =>
+      renderCudaKernel(small, {
+        headDim: 64,
+        dtype: 'bfloat16',
+        tuning: { ...DEFAULT_CUDA_TUNING, tileK: 128 },
+      }),
+    ).toThrow(/key tile 128/);
+  });
+
+  it.each([16, 32] as const)('gives each warp %i query rows', (warpRows) => {
+    const k = renderCudaKernel(plan, {
+      headDim: 96,
+      dtype: 'bfloat16',
+      tuning: { ...DEFAULT_CUDA_TUNING, warpRows },
+    });
+    // A warp is 32 threads; the plan's 128 query rows are split evenly over the warps.
+    expect(k.threads).toBe((plan.blockQ / warpRows) * 32);
+    expect(k.source).toContain(`constexpr int kWarpRows = ${warpRows};`);
+  });
+
+  it('keeps the default kernel when no tuning is given', () => {
+    const implicit = renderCudaKernel(plan, { headDim: 64, dtype: 'float16' });
+    const explicit = renderCudaKernel(plan, { headDim: 64, dtype: 'float16', tuning: DEFAULT_CUDA_TUNING });
+    expect(implicit).toEqual(explicit);
   });
 });
 

@@ -10,6 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { emitCudaArtifacts } from '../../../codegen/cuda/artifacts.js';
+import {
+  type CudaKernelTuning,
+  DEFAULT_CUDA_TUNING,
+  renderCudaKernel,
+} from '../../../codegen/cuda/kernel-source.js';
 import { buildCubins, CUBIN_ARCHS, compileWithNvcc, findNvcc } from '../../../codegen/cuda/nvcc.js';
 import type { BlockPlan } from '../../../compiler/plan.js';
 import { BUILTIN_PATTERNS } from '../../../models/patterns/index.js';
@@ -83,6 +88,29 @@ describe('CUDA kernels compile with nvcc without spills', () => {
       },
     );
   }
+});
+
+describe('tuned CUDA kernels compile with nvcc', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-tuned-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // Off-default knobs (bench/cuda-variants.ts times them); spills are allowed here, errors are not.
+  const tunings: readonly CudaKernelTuning[] = [
+    { ...DEFAULT_CUDA_TUNING, tileK: 128 },
+    { ...DEFAULT_CUDA_TUNING, warpRows: 32, minBlocksPerSm: 2, qInRegisters: false },
+    { ...DEFAULT_CUDA_TUNING, minBlocksPerSm: 2, qInRegisters: false },
+  ];
+  it.skipIf(nvcc === null).each(tunings.map((t) => [JSON.stringify(t), t] as const))(
+    '%s for sm_90',
+    async (_, tuning) => {
+      // Padding keys and partial tiles: every masking branch is compiled.
+      const plan = builtinPlan('attention_tile', { sizes: { t: 3, h: 8, w: 20 }, params: { a: 1 } }, 128);
+      const kernel = renderCudaKernel(plan, { headDim: 96, dtype: 'bfloat16', tuning });
+      const path = join(dir, `${kernel.name}_${tunings.indexOf(tuning)}.cu`);
+      writeFileSync(path, kernel.source);
+      const result = await compileWithNvcc(path, 'sm_90', nvcc);
+      expect(result.kernels.map((k) => k.kernel)).toEqual([kernel.name]);
+    },
+  );
 });
 
 describe('buildCubins (tessera compile --target cuda)', () => {
