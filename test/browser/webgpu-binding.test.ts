@@ -78,7 +78,8 @@ const dirs: string[] = [];
 const servers: Server[] = [];
 afterAll(async () => {
   for (const s of servers) s.close();
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  // Chromium's helper processes may still be flushing the profile for a moment after the kill.
+  for (const d of dirs) await rm(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 });
 
 /** Serve `dir` on loopback and resolve with what the page posts to /result. */
@@ -163,8 +164,10 @@ describe('the generated WebGPU binding in a browser', () => {
           `--user-data-dir=${join(dir, 'profile')}`,
           `http://127.0.0.1:${port}/`,
         ],
-        { stdio: 'ignore' },
+        // Its own process group, so the kill below takes Chromium's helper processes with it.
+        { stdio: 'ignore', detached: true },
       );
+      const exited = new Promise<void>((resolve) => browser.once('exit', () => resolve()));
       try {
         const timeout = new Promise<string>((_, reject) =>
           setTimeout(() => reject(new Error('the page posted no result within 90 s')), 90_000),
@@ -182,7 +185,8 @@ describe('the generated WebGPU binding in a browser', () => {
         const lse = posted.lse.map((x) => (x === '-inf' ? Number.NEGATIVE_INFINITY : Number(x)));
         expect(relativeError(lse, Array.from(ref.lse))).toBeLessThan(1e-5);
       } finally {
-        browser.kill('SIGKILL');
+        if (browser.pid !== undefined) process.kill(-browser.pid, 'SIGKILL');
+        await exited;
       }
     },
     120_000,
