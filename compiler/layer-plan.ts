@@ -129,7 +129,7 @@ export function parseLayerPlan(json: unknown, file: string): LayerPlan {
       assignment[layer] = checkName(`$.assign.${index}`, value);
     }
   }
-  const missing = assignment.findIndex((x) => x === null);
+  const missing = assignment.indexOf(null);
   if (missing >= 0)
     fail('$.default', `layer ${missing} has no pattern: give "default" or assign every layer`);
   return { layers: layers as number, sizes, patterns, assignment: assignment as string[] };
