@@ -29,6 +29,12 @@ export interface KernelBodyOptions {
    * memory for every tile (about `kHeadDim / 4` fewer live registers, so a lower register cap can hold).
    */
   readonly qInRegisters: boolean;
+  /**
+   * `#pragma unroll` factor of the S = Q K^T loop over 16-column head-dim chunks; 0 unrolls it fully. A
+   * partial unroll keeps fewer ldmatrix results in flight, which is what lets the 32-row warp fit its
+   * register cap without spilling.
+   */
+  readonly scoreChunkUnroll: number;
 }
 
 /**
@@ -177,7 +183,7 @@ export function renderKernelBody(o: KernelBodyOptions): string {
     '    for (int rg = 0; rg < kRowGroups; ++rg)',
     '#pragma unroll',
     '      for (int j = 0; j < kTileK / 8; ++j) s[rg][j][0] = s[rg][j][1] = s[rg][j][2] = s[rg][j][3] = 0.f;',
-    '#pragma unroll',
+    o.scoreChunkUnroll > 0 ? `#pragma unroll ${o.scoreChunkUnroll}` : '#pragma unroll',
     '    for (int kc = 0; kc < kHeadDim / 16; ++kc) {',
     ...(o.qInRegisters
       ? []

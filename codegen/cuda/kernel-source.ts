@@ -20,7 +20,7 @@ export type CudaDType = 'bfloat16' | 'float16';
 /** Head dims the kernel is instantiated for. */
 export const CUDA_HEAD_DIMS = [64, 96, 128] as const;
 
-/** Query block sizes the kernel supports: 16 rows per warp, 4 or 8 warps. */
+/** Query block sizes the kernel supports: 16 rows per warp (4 or 8 warps) or 32 (2 or 4 warps). */
 export const CUDA_BLOCK_Q = [64, 128] as const;
 
 /** Keys per inner tile; plan key blocks must be a multiple of it. */
@@ -28,7 +28,7 @@ export const CUDA_TILE_K = 64;
 
 /**
  * Performance knobs that do not change what the kernel computes; `bench/cuda-attention.ts` times the
- * alternatives side by side (see bench/RESULTS.md) and {@link DEFAULT_CUDA_TUNING} holds the measured winner.
+ * alternatives side by side (see bench/RESULTS.md) and {@link defaultCudaTuning} picks the measured winner.
  */
 export interface CudaKernelTuning {
   /** Keys per pipeline stage: 64, or the whole plan key block (fewer barriers, more live registers). */
@@ -42,21 +42,60 @@ export interface CudaKernelTuning {
    * memory, halving ldmatrix traffic per mma, with half the warps per CTA).
    */
   readonly warpRows: 16 | 32;
+  /** Unroll factor of the S loop over 16-column head-dim chunks (0: full unroll); see `KernelBodyOptions`. */
+  readonly scoreChunkUnroll: number;
 }
 
-/** The tuning every caller gets unless it asks otherwise. */
+/**
+ * The base kernel: 16 query rows per warp, Q in registers, one CTA per SM, 64-key tiles. It fits every head
+ * dim and mask without register spills, so it is the fallback of {@link defaultCudaTuning} and the reference
+ * the variant benchmark (`bench/cuda-variants.ts`) times the others against. Not itself every kernel's
+ * default any more: see {@link defaultCudaTuning}.
+ */
 export const DEFAULT_CUDA_TUNING: CudaKernelTuning = {
   tileK: CUDA_TILE_K,
   minBlocksPerSm: 1,
   qInRegisters: true,
   warpRows: 16,
+  scoreChunkUnroll: 0,
 };
+
+/**
+ * 4 warps x 32 query rows, Q reloaded from shared memory per tile, two CTAs per SM (255-register cap), the S
+ * loop's head-dim chunks unrolled by 2: halves the K/V ldmatrix traffic per mma, the limiter of the base
+ * kernel (11-15% faster on an H100, bench/RESULTS.md). The unroll by 2 is what keeps it spill-free.
+ */
+export const W32_CUDA_TUNING: CudaKernelTuning = {
+  tileK: CUDA_TILE_K,
+  minBlocksPerSm: 2,
+  qInRegisters: false,
+  warpRows: 32,
+  scoreChunkUnroll: 2,
+};
+
+/**
+ * The tuning a kernel gets unless the caller asks otherwise: the fastest one that compiles without register
+ * spills for sm_80 and sm_90 (test/codegen/cuda/nvcc.test.ts checks every built-in pattern). That is
+ * {@link W32_CUDA_TUNING} for 128-row query blocks at head dims 64 and 96 when nothing is masked (no partial
+ * blocks, no padding) and the key walk is closed-form (`dense` or `units`); {@link DEFAULT_CUDA_TUNING}
+ * otherwise. The 32-row warp sits at its 255-register cap, and the decoded tokens and mask code of partial
+ * tiles, or the CSR walk's table reads, tipped hd96 kernels into 8-48 B of spills with nvcc 13; head dim 128
+ * cannot hold two 16-row groups of accumulators; 64-row blocks were not measured. Timed at hd96 only (hd64 is
+ * spill-free and shares the ldmatrix argument, but has no timing of its own yet).
+ */
+export function defaultCudaTuning(headDim: number, plan: BlockPlan): CudaKernelTuning {
+  if (plan.blockQ !== 128 || (headDim !== 64 && headDim !== 96) || plan.closedForm === null) {
+    return DEFAULT_CUDA_TUNING;
+  }
+  const needs = maskNeeds(plan, W32_CUDA_TUNING.tileK);
+  return needs.decodeKeys || needs.queryPadding ? DEFAULT_CUDA_TUNING : W32_CUDA_TUNING;
+}
 
 /** What to instantiate. */
 export interface CudaKernelOptions {
   readonly headDim: number;
   readonly dtype: CudaDType;
-  /** Defaults to {@link DEFAULT_CUDA_TUNING}. */
+  /** Defaults to {@link defaultCudaTuning} of the head dim and plan. */
   readonly tuning?: CudaKernelTuning;
 }
 
@@ -149,7 +188,7 @@ function renderInstance(plan: BlockPlan, options: CudaKernelOptions): InstancePa
   checkCudaKernelOptions(plan, options);
   const { headDim, dtype } = options;
   const short = DTYPE_SHORT[dtype];
-  const tuning = options.tuning ?? DEFAULT_CUDA_TUNING;
+  const tuning = options.tuning ?? defaultCudaTuning(headDim, plan);
   const needs = maskNeeds(plan, tuning.tileK);
   const threads = (plan.blockQ / tuning.warpRows) * 32;
   const pitch = headDim + 8;
@@ -188,6 +227,7 @@ function renderInstance(plan: BlockPlan, options: CudaKernelOptions): InstancePa
       ...needs,
       minBlocksPerSm: tuning.minBlocksPerSm,
       qInRegisters: tuning.qInRegisters,
+      scoreChunkUnroll: tuning.scoreChunkUnroll,
     }),
     `}  // namespace tp_d${headDim}_${short}`,
     '',
@@ -209,9 +249,10 @@ export interface CudaModule {
 export function renderCudaModule(plan: BlockPlan, instances: readonly CudaKernelOptions[]): CudaModule {
   const parts = instances.map((o) => renderInstance(plan, o));
   // The pattern's mask functions go in when any instance decodes (tile sizes may differ per instance).
-  const allNeeds = [DEFAULT_CUDA_TUNING, ...instances.map((o) => o.tuning ?? DEFAULT_CUDA_TUNING)].map((t) =>
-    maskNeeds(plan, t.tileK),
-  );
+  const allNeeds = [
+    DEFAULT_CUDA_TUNING,
+    ...instances.map((o) => o.tuning ?? defaultCudaTuning(o.headDim, plan)),
+  ].map((t) => maskNeeds(plan, t.tileK));
   const needsMaskFunctions = allNeeds.some((n) => n.decodeKeys || n.queryPadding);
   const s = plan.stats;
   const lines = [

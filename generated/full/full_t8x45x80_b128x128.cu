@@ -80,11 +80,11 @@ TP_DEVICE unsigned tp_pack_fp16(float lo, float hi) {
 }
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 
-// ---- head dim 64, bfloat16: kernel tessera_fwd_full_t8x45x80_b128x128_d64_bf16, 256 threads, 55296 B dynamic shared memory
+// ---- head dim 64, bfloat16: kernel tessera_fwd_full_t8x45x80_b128x128_d64_bf16, 128 threads, 55296 B dynamic shared memory
 namespace tp_d64_bf16 {
 constexpr int kHeadDim = 64;
 constexpr int kBlockQ = 128;   // plan query block
-constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kWarpRows = 32;   // query rows per warp
 constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
@@ -161,7 +161,7 @@ TP_DEVICE void tp_load_tile(unsigned short* dst, const unsigned short* src, long
 
 struct alignas(16) TpVec16 { unsigned x, y, z, w; };
 
-extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45x80_b128x128_d64_bf16(const TpAttnParams p) {
+extern "C" __global__ void __launch_bounds__(kThreads, 2) tessera_fwd_full_t8x45x80_b128x128_d64_bf16(const TpAttnParams p) {
   extern __shared__ __align__(16) unsigned char tp_smem[];
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
@@ -200,12 +200,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
 
   tp_cp_async_wait_all();
   __syncthreads();
-  unsigned qf[kRowGroups][kHeadDim / 16][4];  // Q as A-fragments, kWarpRows rows x kHeadDim per warp
-#pragma unroll
-  for (int rg = 0; rg < kRowGroups; ++rg)
-#pragma unroll
-    for (int kc = 0; kc < kHeadDim / 16; ++kc)
-      tp_ldmatrix_x4(qf[rg][kc], tp_smem_addr(sQ + (warp * kWarpRows + rg * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
+  const unsigned q_addr = tp_smem_addr(sQ + (warp * kWarpRows + (lane & 15)) * kPitch + (lane >> 4) * 8);  // this lane's Q row
 
   float acc[kRowGroups][kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim, per 16-row group
   float row_max[kRowGroups][2];  // running max of the base-2 logits, rows g and g + 8 of each group
@@ -242,8 +237,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     for (int rg = 0; rg < kRowGroups; ++rg)
 #pragma unroll
       for (int j = 0; j < kTileK / 8; ++j) s[rg][j][0] = s[rg][j][1] = s[rg][j][2] = s[rg][j][3] = 0.f;
-#pragma unroll
+#pragma unroll 2
     for (int kc = 0; kc < kHeadDim / 16; ++kc) {
+      unsigned qa[kRowGroups][4];
+#pragma unroll
+      for (int rg = 0; rg < kRowGroups; ++rg) tp_ldmatrix_x4(qa[rg], q_addr + (rg * 16 * kPitch + kc * 16) * 2);
 #pragma unroll
       for (int np = 0; np < kTileK / 16; ++np) {
         unsigned b[4];
@@ -251,8 +249,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
         tp_ldmatrix_x4(b, tp_smem_addr(tK + key * kPitch + kc * 16 + ((lane >> 3) & 1) * 8));
 #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg) {
-          tp_mma(s[rg][2 * np], qf[rg][kc], b[0], b[1]);
-          tp_mma(s[rg][2 * np + 1], qf[rg][kc], b[2], b[3]);
+          tp_mma(s[rg][2 * np], qa[rg], b[0], b[1]);
+          tp_mma(s[rg][2 * np + 1], qa[rg], b[2], b[3]);
         }
       }
     }
@@ -354,11 +352,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
 }
 }  // namespace tp_d64_bf16
 
-// ---- head dim 96, bfloat16: kernel tessera_fwd_full_t8x45x80_b128x128_d96_bf16, 256 threads, 79872 B dynamic shared memory
+// ---- head dim 96, bfloat16: kernel tessera_fwd_full_t8x45x80_b128x128_d96_bf16, 128 threads, 79872 B dynamic shared memory
 namespace tp_d96_bf16 {
 constexpr int kHeadDim = 96;
 constexpr int kBlockQ = 128;   // plan query block
-constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kWarpRows = 32;   // query rows per warp
 constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
@@ -435,7 +433,7 @@ TP_DEVICE void tp_load_tile(unsigned short* dst, const unsigned short* src, long
 
 struct alignas(16) TpVec16 { unsigned x, y, z, w; };
 
-extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45x80_b128x128_d96_bf16(const TpAttnParams p) {
+extern "C" __global__ void __launch_bounds__(kThreads, 2) tessera_fwd_full_t8x45x80_b128x128_d96_bf16(const TpAttnParams p) {
   extern __shared__ __align__(16) unsigned char tp_smem[];
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
@@ -474,12 +472,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
 
   tp_cp_async_wait_all();
   __syncthreads();
-  unsigned qf[kRowGroups][kHeadDim / 16][4];  // Q as A-fragments, kWarpRows rows x kHeadDim per warp
-#pragma unroll
-  for (int rg = 0; rg < kRowGroups; ++rg)
-#pragma unroll
-    for (int kc = 0; kc < kHeadDim / 16; ++kc)
-      tp_ldmatrix_x4(qf[rg][kc], tp_smem_addr(sQ + (warp * kWarpRows + rg * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
+  const unsigned q_addr = tp_smem_addr(sQ + (warp * kWarpRows + (lane & 15)) * kPitch + (lane >> 4) * 8);  // this lane's Q row
 
   float acc[kRowGroups][kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim, per 16-row group
   float row_max[kRowGroups][2];  // running max of the base-2 logits, rows g and g + 8 of each group
@@ -516,8 +509,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     for (int rg = 0; rg < kRowGroups; ++rg)
 #pragma unroll
       for (int j = 0; j < kTileK / 8; ++j) s[rg][j][0] = s[rg][j][1] = s[rg][j][2] = s[rg][j][3] = 0.f;
-#pragma unroll
+#pragma unroll 2
     for (int kc = 0; kc < kHeadDim / 16; ++kc) {
+      unsigned qa[kRowGroups][4];
+#pragma unroll
+      for (int rg = 0; rg < kRowGroups; ++rg) tp_ldmatrix_x4(qa[rg], q_addr + (rg * 16 * kPitch + kc * 16) * 2);
 #pragma unroll
       for (int np = 0; np < kTileK / 16; ++np) {
         unsigned b[4];
@@ -525,8 +521,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
         tp_ldmatrix_x4(b, tp_smem_addr(tK + key * kPitch + kc * 16 + ((lane >> 3) & 1) * 8));
 #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg) {
-          tp_mma(s[rg][2 * np], qf[rg][kc], b[0], b[1]);
-          tp_mma(s[rg][2 * np + 1], qf[rg][kc], b[2], b[3]);
+          tp_mma(s[rg][2 * np], qa[rg], b[0], b[1]);
+          tp_mma(s[rg][2 * np + 1], qa[rg], b[2], b[3]);
         }
       }
     }
@@ -902,11 +898,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
 }
 }  // namespace tp_d128_bf16
 
-// ---- head dim 64, float16: kernel tessera_fwd_full_t8x45x80_b128x128_d64_fp16, 256 threads, 55296 B dynamic shared memory
+// ---- head dim 64, float16: kernel tessera_fwd_full_t8x45x80_b128x128_d64_fp16, 128 threads, 55296 B dynamic shared memory
 namespace tp_d64_fp16 {
 constexpr int kHeadDim = 64;
 constexpr int kBlockQ = 128;   // plan query block
-constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kWarpRows = 32;   // query rows per warp
 constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
@@ -983,7 +979,7 @@ TP_DEVICE void tp_load_tile(unsigned short* dst, const unsigned short* src, long
 
 struct alignas(16) TpVec16 { unsigned x, y, z, w; };
 
-extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45x80_b128x128_d64_fp16(const TpAttnParams p) {
+extern "C" __global__ void __launch_bounds__(kThreads, 2) tessera_fwd_full_t8x45x80_b128x128_d64_fp16(const TpAttnParams p) {
   extern __shared__ __align__(16) unsigned char tp_smem[];
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
@@ -1022,12 +1018,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
 
   tp_cp_async_wait_all();
   __syncthreads();
-  unsigned qf[kRowGroups][kHeadDim / 16][4];  // Q as A-fragments, kWarpRows rows x kHeadDim per warp
-#pragma unroll
-  for (int rg = 0; rg < kRowGroups; ++rg)
-#pragma unroll
-    for (int kc = 0; kc < kHeadDim / 16; ++kc)
-      tp_ldmatrix_x4(qf[rg][kc], tp_smem_addr(sQ + (warp * kWarpRows + rg * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
+  const unsigned q_addr = tp_smem_addr(sQ + (warp * kWarpRows + (lane & 15)) * kPitch + (lane >> 4) * 8);  // this lane's Q row
 
   float acc[kRowGroups][kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim, per 16-row group
   float row_max[kRowGroups][2];  // running max of the base-2 logits, rows g and g + 8 of each group
@@ -1064,8 +1055,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     for (int rg = 0; rg < kRowGroups; ++rg)
 #pragma unroll
       for (int j = 0; j < kTileK / 8; ++j) s[rg][j][0] = s[rg][j][1] = s[rg][j][2] = s[rg][j][3] = 0.f;
-#pragma unroll
+#pragma unroll 2
     for (int kc = 0; kc < kHeadDim / 16; ++kc) {
+      unsigned qa[kRowGroups][4];
+#pragma unroll
+      for (int rg = 0; rg < kRowGroups; ++rg) tp_ldmatrix_x4(qa[rg], q_addr + (rg * 16 * kPitch + kc * 16) * 2);
 #pragma unroll
       for (int np = 0; np < kTileK / 16; ++np) {
         unsigned b[4];
@@ -1073,8 +1067,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
         tp_ldmatrix_x4(b, tp_smem_addr(tK + key * kPitch + kc * 16 + ((lane >> 3) & 1) * 8));
 #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg) {
-          tp_mma(s[rg][2 * np], qf[rg][kc], b[0], b[1]);
-          tp_mma(s[rg][2 * np + 1], qf[rg][kc], b[2], b[3]);
+          tp_mma(s[rg][2 * np], qa[rg], b[0], b[1]);
+          tp_mma(s[rg][2 * np + 1], qa[rg], b[2], b[3]);
         }
       }
     }
@@ -1176,11 +1170,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
 }
 }  // namespace tp_d64_fp16
 
-// ---- head dim 96, float16: kernel tessera_fwd_full_t8x45x80_b128x128_d96_fp16, 256 threads, 79872 B dynamic shared memory
+// ---- head dim 96, float16: kernel tessera_fwd_full_t8x45x80_b128x128_d96_fp16, 128 threads, 79872 B dynamic shared memory
 namespace tp_d96_fp16 {
 constexpr int kHeadDim = 96;
 constexpr int kBlockQ = 128;   // plan query block
-constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kWarpRows = 32;   // query rows per warp
 constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
@@ -1257,7 +1251,7 @@ TP_DEVICE void tp_load_tile(unsigned short* dst, const unsigned short* src, long
 
 struct alignas(16) TpVec16 { unsigned x, y, z, w; };
 
-extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45x80_b128x128_d96_fp16(const TpAttnParams p) {
+extern "C" __global__ void __launch_bounds__(kThreads, 2) tessera_fwd_full_t8x45x80_b128x128_d96_fp16(const TpAttnParams p) {
   extern __shared__ __align__(16) unsigned char tp_smem[];
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
@@ -1296,12 +1290,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
 
   tp_cp_async_wait_all();
   __syncthreads();
-  unsigned qf[kRowGroups][kHeadDim / 16][4];  // Q as A-fragments, kWarpRows rows x kHeadDim per warp
-#pragma unroll
-  for (int rg = 0; rg < kRowGroups; ++rg)
-#pragma unroll
-    for (int kc = 0; kc < kHeadDim / 16; ++kc)
-      tp_ldmatrix_x4(qf[rg][kc], tp_smem_addr(sQ + (warp * kWarpRows + rg * 16 + (lane & 15)) * kPitch + kc * 16 + (lane >> 4) * 8));
+  const unsigned q_addr = tp_smem_addr(sQ + (warp * kWarpRows + (lane & 15)) * kPitch + (lane >> 4) * 8);  // this lane's Q row
 
   float acc[kRowGroups][kHeadDim / 8][4];  // O accumulator: 8-column tiles of the head dim, per 16-row group
   float row_max[kRowGroups][2];  // running max of the base-2 logits, rows g and g + 8 of each group
@@ -1338,8 +1327,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
     for (int rg = 0; rg < kRowGroups; ++rg)
 #pragma unroll
       for (int j = 0; j < kTileK / 8; ++j) s[rg][j][0] = s[rg][j][1] = s[rg][j][2] = s[rg][j][3] = 0.f;
-#pragma unroll
+#pragma unroll 2
     for (int kc = 0; kc < kHeadDim / 16; ++kc) {
+      unsigned qa[kRowGroups][4];
+#pragma unroll
+      for (int rg = 0; rg < kRowGroups; ++rg) tp_ldmatrix_x4(qa[rg], q_addr + (rg * 16 * kPitch + kc * 16) * 2);
 #pragma unroll
       for (int np = 0; np < kTileK / 16; ++np) {
         unsigned b[4];
@@ -1347,8 +1339,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_full_t8x45
         tp_ldmatrix_x4(b, tp_smem_addr(tK + key * kPitch + kc * 16 + ((lane >> 3) & 1) * 8));
 #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg) {
-          tp_mma(s[rg][2 * np], qf[rg][kc], b[0], b[1]);
-          tp_mma(s[rg][2 * np + 1], qf[rg][kc], b[2], b[3]);
+          tp_mma(s[rg][2 * np], qa[rg], b[0], b[1]);
+          tp_mma(s[rg][2 * np + 1], qa[rg], b[2], b[3]);
         }
       }
     }

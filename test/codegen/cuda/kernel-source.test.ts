@@ -9,7 +9,12 @@ import {
   packAttnParams,
   renderParamStruct,
 } from '../../../codegen/cuda/kernel-params.js';
-import { DEFAULT_CUDA_TUNING, renderCudaKernel } from '../../../codegen/cuda/kernel-source.js';
+import {
+  DEFAULT_CUDA_TUNING,
+  defaultCudaTuning,
+  renderCudaKernel,
+  W32_CUDA_TUNING,
+} from '../../../codegen/cuda/kernel-source.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
 import { builtinPlan } from '../../gpu/builtin-plans.js';
 
@@ -56,10 +61,43 @@ describe('renderCudaKernel tuning', () => {
     expect(k.source).toContain(`constexpr int kWarpRows = ${warpRows};`);
   });
 
-  it('keeps the default kernel when no tuning is given', () => {
-    const implicit = renderCudaKernel(plan, { headDim: 64, dtype: 'float16' });
-    const explicit = renderCudaKernel(plan, { headDim: 64, dtype: 'float16', tuning: DEFAULT_CUDA_TUNING });
-    expect(implicit).toEqual(explicit);
+  it('renders the per-plan default tuning when no tuning is given', () => {
+    for (const headDim of [64, 96, 128]) {
+      const implicit = renderCudaKernel(plan, { headDim, dtype: 'float16' });
+      const tuning = defaultCudaTuning(headDim, plan);
+      expect(implicit).toEqual(renderCudaKernel(plan, { headDim, dtype: 'float16', tuning }));
+    }
+  });
+
+  it('uses 32-row warps only where they were shown spill-free (128-row blocks, d64/d96, unmasked, closed-form walk)', () => {
+    const dense = builtinPlan('full', { sizes: { t: 2, h: 8, w: 16 } }, 128);
+    const dense64 = builtinPlan('full', { sizes: { t: 2, h: 8, w: 16 } }, 64);
+    // 160-token frames cut by 128-row blocks: partial blocks.
+    const partial = builtinPlan('attention_tile', { sizes: { t: 3, h: 8, w: 20 }, params: { a: 1 } }, 128);
+    // Whole frames per block: the `units` walk, nothing masked; sliding tiles: CSR tables, nothing masked.
+    const units = builtinPlan('causal', { sizes: { t: 4, h: 8, w: 16 }, params: { token: false } }, 128);
+    const csr = builtinPlan('sliding_tile', {}, 128);
+    expect(partial.partial.indices.length).toBeGreaterThan(0);
+    expect([units.closedForm?.kind, units.partial.indices.length]).toEqual(['units', 0]);
+    expect([csr.closedForm, csr.partial.indices.length]).toEqual([null, 0]);
+    expect(dense.partial.indices.length).toBe(0);
+    const cases = [
+      [dense, 64, W32_CUDA_TUNING],
+      [dense, 96, W32_CUDA_TUNING],
+      [dense, 128, DEFAULT_CUDA_TUNING],
+      [partial, 64, DEFAULT_CUDA_TUNING],
+      [partial, 96, DEFAULT_CUDA_TUNING],
+      [partial, 128, DEFAULT_CUDA_TUNING],
+      [units, 96, W32_CUDA_TUNING],
+      [csr, 96, DEFAULT_CUDA_TUNING],
+      [dense64, 96, DEFAULT_CUDA_TUNING],
+    ] as const;
+    for (const [p, headDim, want] of cases) expect(defaultCudaTuning(headDim, p)).toBe(want);
+    // The chosen tuning reaches the source: 4 warps of 32 rows, and the S loop unrolled by 2.
+    const k = renderCudaKernel(dense, { headDim: 96, dtype: 'bfloat16' });
+    expect(k.threads).toBe(128);
+    expect(k.source).toContain('constexpr int kWarpRows = 32;');
+    expect(k.source).toMatch(/#pragma unroll 2\n\s*for \(int kc = 0;/);
   });
 });
 
