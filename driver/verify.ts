@@ -13,6 +13,7 @@ import type { AttentionBackend, KernelDtype } from '../runtime/backend.js';
 import { preferredDtype } from '../runtime/backend.js';
 import { denseAttention } from '../runtime/cpu/attention.js';
 import type { AttentionInputs } from '../runtime/cpu/attention-inputs.js';
+import { seededUniform } from '../runtime/random.js';
 import { TOLERANCE } from './tolerances.js';
 
 /** What verification found. */
@@ -35,19 +36,6 @@ export interface VerifyReport {
 }
 
 const CLASS_NAME = ['empty', 'partial', 'full'] as const;
-
-/** A seeded generator (xorshift32), so a failing verification can be reproduced. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 /** Class of every pair in the plan, from its CSR tables. */
 function planClassOf(plan: BlockPlan, qBlock: number, kBlock: number): number {
@@ -90,7 +78,7 @@ export function sampleExactness(
   seed: number,
 ): VerifyReport['misclassified'] {
   const total = plan.numQBlocks * plan.numKBlocks;
-  const random = seededRandom(seed);
+  const random = seededUniform(seed);
   const mask = compiledElementMask(plan.pattern);
   const out: { qBlock: number; kBlock: number; plan: string; truth: string }[] = [];
   const pairs = Math.min(total, budget);
@@ -132,7 +120,7 @@ export function compareWithReference(
 
 /** Random normal-ish inputs (never zeros) for a plan's sequence, [B, S, H, D]. */
 export function randomInputs(seqLen: number, heads: number, headDim: number, seed: number): AttentionInputs {
-  const random = seededRandom(seed);
+  const random = seededUniform(seed);
   const n = seqLen * heads * headDim;
   const fill = () => Float64Array.from({ length: n }, () => (random() + random() + random() - 1.5) * 2);
   return { q: fill(), k: fill(), v: fill(), layout: 'bshd', batch: 1, heads, seqLen, headDim };

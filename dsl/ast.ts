@@ -295,3 +295,25 @@ export const BUILTIN_FUNCTIONS = {
 
 /** A built-in function name. */
 export type BuiltinName = keyof typeof BUILTIN_FUNCTIONS;
+
+/** The direct sub-expressions of an expression, for walks over the tree. */
+export function exprChildren(e: Expr): readonly Expr[] {
+  switch (e.kind) {
+    case 'UnaryExpr':
+      return [e.operand];
+    case 'BinaryExpr':
+      return [e.left, e.right];
+    case 'CallExpr':
+      return e.args;
+    case 'IfExpr':
+      return [e.condition, e.then, e.otherwise];
+    case 'RangeTest':
+      return [e.value, e.low, e.high];
+    case 'SetTest':
+      return [e.value, ...e.members];
+    case 'ParenExpr':
+      return [e.inner];
+    default:
+      return [];
+  }
+}

@@ -3,7 +3,7 @@
  * input, however mangled, comes back as a diagnostic with a range inside the source.
  */
 import type { IToken } from 'chevrotain';
-import type { Comment, Expr, TileFile } from './ast.js';
+import { type Comment, type Expr, exprChildren, type TileFile } from './ast.js';
 import { CstToAst } from './cst-to-ast.js';
 import type { Diagnostic } from './diagnostics.js';
 import { tileLexer, UnterminatedComment, UnterminatedString } from './lexer.js';
@@ -31,28 +31,6 @@ function tooDeep(source: SourceFile, at: number): Diagnostic {
     file: source.name,
     hint: 'split the expression with `let` or `fn` helpers',
   };
-}
-
-/** Children of an expression node, for the nesting check. */
-function exprChildren(e: Expr): readonly Expr[] {
-  switch (e.kind) {
-    case 'UnaryExpr':
-      return [e.operand];
-    case 'BinaryExpr':
-      return [e.left, e.right];
-    case 'CallExpr':
-      return e.args;
-    case 'IfExpr':
-      return [e.condition, e.then, e.otherwise];
-    case 'RangeTest':
-      return [e.value, e.low, e.high];
-    case 'SetTest':
-      return [e.value, ...e.members];
-    case 'ParenExpr':
-      return [e.inner];
-    default:
-      return [];
-  }
 }
 
 /** The first expression in `file` nested deeper than {@link MAX_NESTING}, found without recursion. */

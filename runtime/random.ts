@@ -122,3 +122,18 @@ export function gaussianNoise(seed: number, stream: number, count: number): Floa
   }
   return out;
 }
+
+/**
+ * A small sequential uniform [0, 1) generator (mulberry32) for test data, random weights and verification
+ * inputs: reproducible from a seed on every machine. Not the sampler noise, which is {@link gaussianNoise}.
+ */
+export function seededUniform(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -3,7 +3,7 @@
  * Checks live in tables keyed by node kind (`decl-checks.ts`, `expr-checks.ts`); this file walks the tree
  * and hands each node its scope and mode.
  */
-import type { Expr, TileFile } from '../../dsl/ast.js';
+import { type Expr, exprChildren, type TileFile } from '../../dsl/ast.js';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { buildScopes } from './build-scopes.js';
 import type { CheckContext, ExprMode } from './context.js';
@@ -14,31 +14,10 @@ import { Reporter } from './report.js';
 import type { Scope } from './scope.js';
 import { TypeService } from './types.js';
 
-function children(e: Expr): readonly Expr[] {
-  switch (e.kind) {
-    case 'UnaryExpr':
-      return [e.operand];
-    case 'BinaryExpr':
-      return [e.left, e.right];
-    case 'CallExpr':
-      return e.args;
-    case 'IfExpr':
-      return [e.condition, e.then, e.otherwise];
-    case 'RangeTest':
-      return [e.value, e.low, e.high];
-    case 'SetTest':
-      return [e.value, ...e.members];
-    case 'ParenExpr':
-      return [e.inner];
-    default:
-      return [];
-  }
-}
-
 function walkExpr(e: Expr, ctx: CheckContext): void {
   const check = exprChecks[e.kind] as ((node: Expr, c: CheckContext) => void) | undefined;
   check?.(e, ctx);
-  for (const c of children(e)) walkExpr(c, ctx);
+  for (const c of exprChildren(e)) walkExpr(c, ctx);
 }
 
 /** Check a parsed file; returns every diagnostic (empty when the file is fine). Never throws. */

@@ -6,21 +6,12 @@
  */
 import { openSoraWeightSpecs } from '../../models/weights/open-sora-plan-1.2.js';
 import { type SafetensorsInput, writeSafetensors } from '../io/safetensors.js';
+import { seededUniform } from '../random.js';
 import { fromValues } from '../tensor.js';
 import type { OpenSoraConfig } from './config.js';
 import { type ModelWeights, weightsFromArrays } from './weights.js';
 
-/** A seeded uniform [0, 1) generator (mulberry32): the same weights on every machine for a seed. */
-export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededUniform } from '../random.js';
 
 /** Standard normal samples from a uniform source (Box-Muller). */
 export function gaussian(uniform: () => number): () => number {

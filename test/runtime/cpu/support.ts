@@ -12,17 +12,8 @@ export function testRuns(fallback: number): number {
   return Number.isInteger(n) && n > 0 ? n : fallback;
 }
 
-/** A seeded uniform [0, 1) generator (mulberry32), so failures replay from fast-check's seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded uniform generator, so failures replay from fast-check's seed. */
+export { seededUniform as seededRandom } from '../../../runtime/random.js';
 
 /** `n` values uniform in [-spread, spread). */
 export function randomValues(rand: () => number, n: number, spread = 1): Float64Array {
