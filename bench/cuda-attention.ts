@@ -14,7 +14,12 @@ import { join } from 'node:path';
 import { renderFlexMaskMod } from '../codegen/cuda/flex-mask-mod.js';
 import { writeFlexBlockMask } from '../codegen/flex/block-mask.js';
 import type { BlockPlan } from '../compiler/plan.js';
-import { CudaAttention, CudaDevice } from '../runtime/cuda/index.js';
+import {
+  CudaAttention,
+  type CudaAttentionOptions,
+  CudaDevice,
+  defaultKernelFamily,
+} from '../runtime/cuda/index.js';
 import { benchPlan, HEAD_DIM, HEADS, median, randomFiller } from './cuda-bench-common.js';
 
 /** The benchmark's masks: full attention and a:(T-a) for each frame count. */
@@ -60,9 +65,9 @@ async function main(): Promise<void> {
   const device = CudaDevice.open();
   const fill = randomFiller(device);
   /** Median time of the plan's kernel on fresh random inputs, plus the loaded kernel's resources. */
-  const timePlan = (plan: BlockPlan) => {
+  const timePlan = (plan: BlockPlan, options: CudaAttentionOptions = {}) => {
     const S = plan.seqLen;
-    const attention = new CudaAttention(device, plan, HEAD_DIM, 'bfloat16');
+    const attention = new CudaAttention(device, plan, HEAD_DIM, 'bfloat16', options);
     const shape = [1, HEADS, S, HEAD_DIM];
     // Two input sets, alternated, so no run reads what the previous one left in L2.
     const sets = [0, 1].map((s) => {
@@ -99,10 +104,13 @@ async function main(): Promise<void> {
   };
   const rows: Record<string, unknown>[] = [];
   const ablation: Record<string, unknown>[] = [];
+  // On Hopper the default is the wgmma kernel; the mma (sm_80) kernel is timed beside it for the record.
+  const family = defaultKernelFamily(device);
   for (const { frames, globals } of CONFIGS) {
     const plan = benchPlan(frames, globals);
     const S = plan.seqLen;
     const { ms, times, registers, localBytes, kernel, source } = timePlan(plan);
+    const mma = family === 'mma' ? null : timePlan(plan, { family: 'mma' });
     const computed = plan.stats.full + plan.stats.partial;
     const blockFlops = 4 * plan.blockQ * plan.blockK * HEAD_DIM * HEADS;
     const denseFlops = 4 * S * S * HEAD_DIM * HEADS;
@@ -119,6 +127,8 @@ async function main(): Promise<void> {
       heads: HEADS,
       headDim: HEAD_DIM,
       ms,
+      family,
+      mmaMs: mma?.ms ?? null,
       spreadMs: [Math.min(...times), Math.max(...times)],
       computedBlocks: computed,
       partialBlocks: plan.stats.partial,
@@ -132,7 +142,8 @@ async function main(): Promise<void> {
       keyWalk: plan.closedForm ? plan.closedForm.kind : 'csr',
     });
     console.log(
-      `${prefix}: ${ms.toFixed(3)} ms, ${((computed * blockFlops) / ms / 1e9).toFixed(1)} TFLOP/s on computed blocks, ${registers} registers`,
+      `${prefix}: ${family} ${ms.toFixed(3)} ms, ${((computed * blockFlops) / ms / 1e9).toFixed(1)} TFLOP/s on computed blocks, ${registers} registers` +
+        (mma ? `; mma kernel ${mma.ms.toFixed(3)} ms (${mma.registers} registers)` : ''),
     );
     if (process.env.TESSERA_BENCH_ABLATION && plan.stats.partial > 0) {
       // Timing only (the output is wrong): the same blocks with no element mask, to price the partial tiles.

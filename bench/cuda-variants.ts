@@ -12,14 +12,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderFlexMaskMod } from '../codegen/cuda/flex-mask-mod.js';
 import {
+  type CudaKernelFamily,
   type CudaKernelTuning,
-  DEFAULT_CUDA_TUNING,
   renderCudaKernel,
-  W32_CUDA_TUNING,
+  type WgmmaKernelTuning,
 } from '../codegen/cuda/kernel-source.js';
 import { writeFlexBlockMask } from '../codegen/flex/block-mask.js';
 import { compiledElementMask } from '../compiler/analysis/element-mask.js';
 import type { BlockPlan } from '../compiler/plan.js';
+import { TesseraError } from '../dsl/diagnostics.js';
 import { denseAttention } from '../runtime/cpu/attention.js';
 import { relativeError } from '../runtime/cpu/error-metrics.js';
 import { CudaAttention, CudaDevice } from '../runtime/cuda/index.js';
@@ -29,16 +30,48 @@ import { randomValues } from '../test/gpu/cases.js';
 import { benchPlan, HEAD_DIM, HEADS, median, randomFiller } from './cuda-bench-common.js';
 
 /**
- * The candidates; `tuning: null` is what the runtime launches by default (`defaultCudaTuning` of the head dim
- * and plan), `base` the old single default. Earlier studies' other variants (tk128, qsmem, 2cta-qsmem,
- * w32 with Q in registers, w32-qsmem fully unrolled) are in bench/RESULTS.md; construct them here again with
- * the {@link CudaKernelTuning} fields to re-time them.
+ * Timing-only ablations of the `wgmma` kernel (the output is wrong), made by editing its source text: they
+ * price one part of the loop by removing it (bench/RESULTS.md also has `no-kv-loads`, timed on the cp.async
+ * version of the kernel before its K/V copies became bulk tensor copies). `no-exp`: the softmax's exp2 of the scores is skipped; `no-pv`: the P V
+ * products are not issued.
  */
-const VARIANTS: readonly { name: string; tuning: CudaKernelTuning | null }[] = [
-  { name: 'base', tuning: DEFAULT_CUDA_TUNING },
-  { name: 'default', tuning: null },
-  // Forced on every plan, spills included (partial-block hd96 kernels), to show what the per-plan rule gives up.
-  { name: 'w32-u2', tuning: W32_CUDA_TUNING },
+type Ablation = 'no-exp' | 'no-pv';
+
+function ablate(source: string, ablation: Ablation): string {
+  const edits: Record<Ablation, [RegExp, string]> = {
+    'no-exp': [/tp_exp2\(fmaf\(/g, '(fmaf('],
+    'no-pv': [/tp_wgmma_rs_n\d+\(acc[^;]*;/g, ';'],
+  };
+  const [pattern, replacement] = edits[ablation];
+  const edited = source.replace(pattern, replacement);
+  if (edited === source) throw new Error(`ablation ${ablation}: nothing to remove in the kernel source`);
+  return edited;
+}
+
+/** A kernel to time: its family and tuning, or null for what the runtime launches by default. */
+interface VariantKernel {
+  readonly family: CudaKernelFamily;
+  /** `wgmma` only: time the kernel with one part removed (its output is then wrong). */
+  readonly ablation?: Ablation;
+  /** `mma` only: the tuning forced on every plan (absent: `defaultCudaTuning` of each plan). */
+  readonly tuning?: CudaKernelTuning;
+  /** `wgmma` only. */
+  readonly wgmmaTuning?: WgmmaKernelTuning;
+}
+
+/**
+ * The candidates; `kernel: null` is what the runtime launches by default (the `wgmma` kernel on Hopper).
+ * Earlier studies' variants (base, tk128, qsmem, 2cta-qsmem, w32 forced on masked plans) are in
+ * bench/RESULTS.md; construct them here again with the {@link CudaKernelTuning} fields to re-time them.
+ */
+const VARIANTS: readonly { name: string; kernel: VariantKernel | null }[] = [
+  { name: 'mma', kernel: { family: 'mma' } },
+  { name: 'default', kernel: null },
+  { name: 'wgmma-tk128', kernel: { family: 'wgmma', wgmmaTuning: { tileK: 128, minBlocksPerSm: 1 } } },
+  { name: 'wgmma-tk64', kernel: { family: 'wgmma', wgmmaTuning: { tileK: 64, minBlocksPerSm: 1 } } },
+  { name: 'wgmma-tk64-2cta', kernel: { family: 'wgmma', wgmmaTuning: { tileK: 64, minBlocksPerSm: 2 } } },
+  { name: 'abl-no-exp', kernel: { family: 'wgmma', ablation: 'no-exp' } },
+  { name: 'abl-no-pv', kernel: { family: 'wgmma', ablation: 'no-pv' } },
 ];
 
 /** Timed shapes: frames and Attention Tile globals (null: dense). */
@@ -82,18 +115,31 @@ const CHECKS: readonly {
   },
 ];
 
-/** A CudaAttention whose kernel is the given tuning's; null keeps the one the runtime chose (its default). */
+/** A CudaAttention running the variant's kernel; null keeps the one the runtime chooses (its default). */
 function attentionWith(
   device: CudaDevice,
   plan: BlockPlan,
   headDim: number,
   dtype: 'bfloat16' | 'float16',
-  tuning: CudaKernelTuning | null,
+  variant: VariantKernel | null,
 ) {
-  const attention = new CudaAttention(device, plan, headDim, dtype);
-  if (tuning === null) return attention;
-  const kernel = renderCudaKernel(plan, { headDim, dtype, tuning });
-  const loaded = device.loadKernel(kernel.source, kernel.name, kernel.sharedBytes);
+  if (variant === null) return new CudaAttention(device, plan, headDim, dtype);
+  const { family, wgmmaTuning, tuning, ablation } = variant;
+  const attention = new CudaAttention(device, plan, headDim, dtype, {
+    family,
+    ...(wgmmaTuning ? { wgmmaTuning } : {}),
+  });
+  if (tuning === undefined && ablation === undefined) return attention;
+  const rendered = ablation
+    ? attention.kernel
+    : renderCudaKernel(plan, { headDim, dtype, family, ...(tuning ? { tuning } : {}) });
+  const kernel = ablation ? { ...rendered, source: ablate(rendered.source, ablation) } : rendered;
+  const loaded = device.loadKernel(
+    kernel.source,
+    kernel.name,
+    kernel.sharedBytes,
+    family === 'wgmma' ? 'sm_90a' : device.arch,
+  );
   // Benchmark-only swap of the launched kernel; launch geometry and parameters are the same for every tuning.
   Object.assign(attention as object, { kernel, loaded });
   return attention;
@@ -114,11 +160,7 @@ function prepareCheck(c: (typeof CHECKS)[number], seed: number) {
 }
 
 /** Relative error of the out tensor and max lse error vs float64, with unwritten output poisoned as NaN. */
-function check(
-  device: CudaDevice,
-  prepared: ReturnType<typeof prepareCheck>,
-  tuning: CudaKernelTuning | null,
-) {
+function check(device: CudaDevice, prepared: ReturnType<typeof prepareCheck>, variant: VariantKernel | null) {
   const { plan, heads, host, ref, ...c } = prepared;
   const S = plan.seqLen;
   const shape = [1, heads, S, c.headDim];
@@ -127,7 +169,7 @@ function check(
   device.fillBytes(out, 0xff); // NaN in both 16-bit formats: an unwritten element fails the check
   const lse = device.empty('float32', [1, heads, S], 'lse');
   device.fillBytes(lse, 0xff); // NaN as float32: an unwritten lse fails too
-  const attention = attentionWith(device, plan, c.headDim, c.dtype, tuning);
+  const attention = attentionWith(device, plan, c.headDim, c.dtype, variant);
   attention.run({ q: q!, k: k!, v: v!, out, lse, layout: 'bhsd' });
   device.synchronize(attention.kernel.name);
   const got = device.download(out).data;
@@ -159,14 +201,26 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const prepared = CHECKS.map((c, i) => prepareCheck(c, 1000 * i + 17));
   const plans = SHAPES.map(({ frames, globals }) => ({ frames, globals, plan: benchPlan(frames, globals) }));
-  const runOrder = [...VARIANTS, { ...VARIANTS[0]!, name: 'base (again)' }];
+  // TESSERA_VARIANTS=name,name,... times a subset (the first of the list is still run again at the end).
+  const only = process.env.TESSERA_VARIANTS?.split(',').filter((n) => n !== '');
+  const chosen = only ? VARIANTS.filter((v) => only.includes(v.name)) : VARIANTS;
+  const runOrder = [...chosen, { ...chosen[0]!, name: `${chosen[0]!.name} (again)` }];
   for (const variant of runOrder) {
-    const checks = prepared.map((c) => ({ case: c.name, ...check(device, c, variant.tuning) }));
+    // A variant that cannot be built for a check's shape (e.g. 128-key tiles at head dim 128 with masks: too much
+    // shared memory) says so; it does not fail the study.
+    const checks = prepared.map((c) => {
+      try {
+        return { case: c.name, ...check(device, c, variant.kernel), notBuilt: null };
+      } catch (e) {
+        if (!(e instanceof TesseraError)) throw e;
+        return { case: c.name, err: Number.NaN, lseErr: Number.NaN, ok: true, notBuilt: e.message };
+      }
+    });
     const correct = checks.every((c) => c.ok);
     const timings: Record<string, unknown>[] = [];
     for (const { frames, globals, plan } of plans) {
       const S = plan.seqLen;
-      const attention = attentionWith(device, plan, HEAD_DIM, 'bfloat16', variant.tuning);
+      const attention = attentionWith(device, plan, HEAD_DIM, 'bfloat16', variant.kernel);
       const shape = [1, HEADS, S, HEAD_DIM];
       const sets = [0, 1].map((s) => {
         const t = ['q', 'k', 'v'].map((name, i) => {
@@ -203,7 +257,7 @@ async function main(): Promise<void> {
         localBytes: attention.loaded.localBytes,
       });
       lines.push(
-        `${variant.name.padEnd(13)} T${frames} ${mask.padEnd(5)} ${ms.toFixed(3).padStart(9)} ms ${tflops.toFixed(1).padStart(6)} TFLOP/s  regs ${attention.loaded.registers} local ${attention.loaded.localBytes}  correct ${correct}`,
+        `${variant.name.padEnd(16)} T${frames} ${mask.padEnd(5)} ${ms.toFixed(3).padStart(9)} ms ${tflops.toFixed(1).padStart(6)} TFLOP/s  regs ${attention.loaded.registers} local ${attention.loaded.localBytes}  correct ${correct}`,
       );
       console.log(lines[lines.length - 1]);
       if (frames === 8 && globals === null) {
@@ -213,7 +267,7 @@ async function main(): Promise<void> {
           attention.kernel.source,
         );
       }
-      if (variant === VARIANTS[0]) {
+      if (variant === chosen[0]) {
         // The baseline's rows feed bench_attention.py, which times Flex and SDPA on the same masks.
         const prefix = `T${frames}_${mask.replace(':', '-')}`;
         await writeFlexBlockMask(join(outDir, `${prefix}.blockmask.safetensors`), plan);
@@ -239,7 +293,7 @@ async function main(): Promise<void> {
       attention.dispose();
     }
     console.log(
-      `${variant.name}: checks ${checks.map((c) => `${c.case} err ${c.err.toExponential(2)} lse ${c.lseErr.toExponential(1)} ${c.ok ? 'ok' : 'FAIL'}`).join('; ')}`,
+      `${variant.name}: checks ${checks.map((c) => (c.notBuilt ? `${c.case} not built` : `${c.case} err ${c.err.toExponential(2)} lse ${c.lseErr.toExponential(1)} ${c.ok ? 'ok' : 'FAIL'}`)).join('; ')}`,
     );
     writeFileSync(
       join(outDir, `variant-${variant.name.replace(/[^a-z0-9-]/gi, '_')}.json`),

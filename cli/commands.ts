@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Listr } from 'listr2';
+import { cubinArchsFor } from '../codegen/cuda/artifacts.js';
 import { buildCubins } from '../codegen/cuda/nvcc.js';
 import { layoutChoices } from '../compiler/layout-choice.js';
 import { bestBackend, smallVerificationPlan, verificationBlock } from '../driver/backends.js';
@@ -219,9 +220,8 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
       await writeFile(path, artifact.contents);
       written.push(`${path}  (${artifact.description})`);
     }
-    const cu = (result.outputs.artifacts ?? []).find((a) => a.path.endsWith('.cu'));
-    if (cu) {
-      const cubins = await buildCubins(join(outDir, cu.path));
+    for (const cu of (result.outputs.artifacts ?? []).filter((a) => a.path.endsWith('.cu'))) {
+      const cubins = await buildCubins(join(outDir, cu.path), cubinArchsFor(cu.path));
       written.push(...cubins.written);
       if (cubins.skipped) process.stderr.write(`${cubins.skipped}\n`);
     }

@@ -36,7 +36,8 @@ def main():
         q, k, v = (torch.randn(1, H, S, D, device="cuda", dtype=torch.bfloat16, generator=gen) for _ in range(3))
         dense_flops = 4 * S * S * D * H
         computed_flops = row["tflopsComputed"] * row["ms"] * 1e9
-        entry = {"mask": row["mask"], "frames": row["frames"], "tokens": S, "ours_ms": row["ms"]}
+        entry = {"mask": row["mask"], "frames": row["frames"], "tokens": S, "ours_ms": row["ms"],
+                 "family": row.get("family", "mma"), "mma_ms": row.get("mmaMs")}
         mask = load_block_mask(directory, row["prefix"])
         entry["flex_ms"] = median_ms(lambda: flex(q, k, v, block_mask=mask))
         if row["mask"] == "full":
@@ -62,15 +63,17 @@ def main():
         f"GPU: {gpu}; date {date}; torch {torch.__version__}; batch 1, 24 heads, head dim 96, bf16; block 128x128;",
         f"TFLOP/s count the computed blocks (full + partial) of each mask; peak = {peak} TFLOP/s (dense bf16).",
         "",
-        "| T | mask | tokens | computed blocks | ours ms | ours TFLOP/s | % peak | Flex ms | Flex TFLOP/s | ours/Flex | SDPA flash ms | ours/flash | SDPA cuDNN ms | ours/cuDNN |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "'ours' is the kernel the runtime picks on this GPU (family column); 'mma ms' is the sm_80 kernel on the same GPU.",
+        "",
+        "| T | mask | tokens | computed blocks | family | ours ms | ours TFLOP/s | % peak | mma ms | Flex ms | Flex TFLOP/s | ours/Flex | SDPA flash ms | ours/flash | SDPA cuDNN ms | ours/cuDNN |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     fmt = lambda x, p=3: "-" if x is None else f"{x:.{p}f}"
     for e in table:
         flash, cudnn = e.get("sdpa_flash_ms"), e.get("sdpa_cudnn_ms")
         lines.append(
-            f"| {e['frames']} | {e['mask']} | {e['tokens']} | {e['computed_blocks']} | {fmt(e['ours_ms'])} | "
-            f"{fmt(e['ours_tflops'], 1)} | {fmt(100 * e['ours_tflops'] / peak, 1)} | {fmt(e['flex_ms'])} | "
+            f"| {e['frames']} | {e['mask']} | {e['tokens']} | {e['computed_blocks']} | {e['family']} | {fmt(e['ours_ms'])} | "
+            f"{fmt(e['ours_tflops'], 1)} | {fmt(100 * e['ours_tflops'] / peak, 1)} | {fmt(e['mma_ms'])} | {fmt(e['flex_ms'])} | "
             f"{fmt(e['flex_tflops'], 1)} | {fmt(e['ours_ms'] / e['flex_ms'], 2)} | {fmt(flash)} | "
             f"{fmt(None if flash is None else e['ours_ms'] / flash, 2)} | {fmt(cudnn)} | "
             f"{fmt(None if cudnn is None else e['ours_ms'] / cudnn, 2)} |"

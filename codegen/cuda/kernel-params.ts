@@ -5,7 +5,7 @@
  */
 
 /** Field types the struct uses, with their C spelling and byte size. */
-export type ParamFieldType = 'ptr' | 'i64' | 'i32' | 'f32';
+export type ParamFieldType = 'ptr' | 'i64' | 'i32' | 'f32' | 'tmap';
 
 /** One struct field. */
 export interface ParamField {
@@ -16,7 +16,9 @@ export interface ParamField {
   readonly doc: string;
 }
 
-const SIZE: Record<ParamFieldType, number> = { ptr: 8, i64: 8, i32: 4, f32: 4 };
+const SIZE: Record<ParamFieldType, number> = { ptr: 8, i64: 8, i32: 4, f32: 4, tmap: 128 };
+/** A CUtensorMap is 64-byte aligned; everything else is aligned to its size. */
+const ALIGN: Record<ParamFieldType, number> = { ptr: 8, i64: 8, i32: 4, f32: 4, tmap: 64 };
 
 /** Fields of `TpAttnParams`, in declaration order. */
 export const ATTN_PARAM_FIELDS: readonly ParamField[] = [
@@ -47,32 +49,78 @@ export const ATTN_PARAM_FIELDS: readonly ParamField[] = [
   { name: 'scale_log2', type: 'f32', ctype: 'float', doc: 'softmax scale times log2(e)' },
 ];
 
-/** Byte size of the packed struct (a multiple of 8, its alignment). */
-export const ATTN_PARAM_BYTES = Math.ceil(ATTN_PARAM_FIELDS.reduce((n, f) => n + SIZE[f.type], 0) / 8) * 8;
+/**
+ * The sm_90a kernel's fields: tensor maps of K and V for its bulk tensor copies (first, at the 64-byte aligned
+ * start of the struct), then the common ones.
+ */
+export const ATTN_PARAM_FIELDS_SM90A: readonly ParamField[] = [
+  {
+    name: 'tmap_k',
+    type: 'tmap',
+    ctype: 'TpTensorMap',
+    doc: 'K as [B, H, S, D] boxes of 32 x kTileK, 64-byte swizzle',
+  },
+  { name: 'tmap_v', type: 'tmap', ctype: 'TpTensorMap', doc: 'V, the same' },
+  ...ATTN_PARAM_FIELDS,
+  { name: 'tma_dim_seq', type: 'i32', ctype: 'int', doc: 'tensor-map dimension (1-3) of the sequence' },
+  { name: 'tma_dim_head', type: 'i32', ctype: 'int', doc: 'of the head' },
+  { name: 'tma_dim_batch', type: 'i32', ctype: 'int', doc: 'of the batch' },
+];
 
-/** CUDA declaration of `TpAttnParams`. */
-export function renderParamStruct(): string {
+/** Byte offsets of each field and the struct's size (padded to its alignment). */
+function layoutOf(fields: readonly ParamField[]): { offsets: number[]; bytes: number } {
+  let offset = 0;
+  let align = 8;
+  const offsets = fields.map((f) => {
+    offset = Math.ceil(offset / ALIGN[f.type]) * ALIGN[f.type];
+    align = Math.max(align, ALIGN[f.type]);
+    const at = offset;
+    offset += SIZE[f.type];
+    return at;
+  });
+  return { offsets, bytes: Math.ceil(offset / align) * align };
+}
+
+/** Byte size of a struct of `fields`. */
+export function paramBytes(fields: readonly ParamField[] = ATTN_PARAM_FIELDS): number {
+  return layoutOf(fields).bytes;
+}
+
+/** Byte size of the packed struct (a multiple of 8, its alignment). */
+export const ATTN_PARAM_BYTES = paramBytes(ATTN_PARAM_FIELDS);
+
+/** CUDA declaration of `TpAttnParams` with `fields` (default: the sm_80 kernel's). */
+export function renderParamStruct(fields: readonly ParamField[] = ATTN_PARAM_FIELDS): string {
   const lines = ['struct TpAttnParams {'];
-  for (const f of ATTN_PARAM_FIELDS) lines.push(`  ${f.ctype} ${f.name};${f.doc ? `  // ${f.doc}` : ''}`);
+  for (const f of fields) lines.push(`  ${f.ctype} ${f.name};${f.doc ? `  // ${f.doc}` : ''}`);
   lines.push('};');
   return lines.join('\n');
 }
 
-/** Values for every field: device addresses and 64-bit strides as bigint, the rest as numbers. */
-export type AttnParamValues = Readonly<Record<string, bigint | number>>;
+/** Values for every field: device addresses and 64-bit strides as bigint, tensor maps as bytes, the rest numbers. */
+export type AttnParamValues = Readonly<Record<string, bigint | number | Uint8Array>>;
 
 /** Pack field values into the struct's bytes (little-endian, as on every CUDA host). */
-export function packAttnParams(values: AttnParamValues): Uint8Array {
-  const bytes = new Uint8Array(ATTN_PARAM_BYTES);
+export function packAttnParams(
+  values: AttnParamValues,
+  fields: readonly ParamField[] = ATTN_PARAM_FIELDS,
+): Uint8Array {
+  const { offsets, bytes: size } = layoutOf(fields);
+  const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);
-  let offset = 0;
-  for (const f of ATTN_PARAM_FIELDS) {
+  fields.forEach((f, i) => {
     const v = values[f.name];
+    const offset = offsets[i]!;
     if (v === undefined) throw new RangeError(`TpAttnParams: no value for field '${f.name}'`);
-    if (f.type === 'ptr' || f.type === 'i64') view.setBigInt64(offset, BigInt(v), true);
+    if (f.type === 'tmap') {
+      if (!(v instanceof Uint8Array) || v.length !== SIZE.tmap)
+        throw new RangeError(`TpAttnParams: field '${f.name}' needs the ${SIZE.tmap} bytes of a tensor map`);
+      bytes.set(v, offset);
+    } else if (v instanceof Uint8Array) {
+      throw new RangeError(`TpAttnParams: field '${f.name}' is a ${f.type}, got bytes`);
+    } else if (f.type === 'ptr' || f.type === 'i64') view.setBigInt64(offset, BigInt(v), true);
     else if (f.type === 'i32') view.setInt32(offset, Number(v), true);
     else view.setFloat32(offset, Number(v), true);
-    offset += SIZE[f.type];
-  }
+  });
   return bytes;
 }

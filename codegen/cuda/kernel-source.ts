@@ -11,8 +11,10 @@ import { START_OF_FILE } from '../../dsl/source.js';
 import { TESSERA_CUH } from './device-helpers.js';
 import { renderCudaMaskFunctions } from './eager-mask.js';
 import { renderKernelBody } from './kernel-body.js';
-import { renderParamStruct } from './kernel-params.js';
+import { ATTN_PARAM_FIELDS_SM90A, renderParamStruct } from './kernel-params.js';
 import { keysNeedPaddingMask, MASK_MODE, renderKeyWalk } from './key-walk.js';
+import { renderWgmmaKernelBody } from './wgmma-body.js';
+import { renderWgmmaHelpers } from './wgmma-helpers.js';
 
 /** Element types the kernel reads and writes (fp32 accumulation either way). */
 export type CudaDType = 'bfloat16' | 'float16';
@@ -91,12 +93,45 @@ export function defaultCudaTuning(headDim: number, plan: BlockPlan): CudaKernelT
   return needs.decodeKeys || needs.queryPadding ? DEFAULT_CUDA_TUNING : W32_CUDA_TUNING;
 }
 
+/**
+ * Which kernel: `mma` is the FlashAttention-2-style kernel on `mma.sync` (sm_80 and newer, kernel-body.ts);
+ * `wgmma` the Hopper kernel on warpgroup `wgmma.mma_async` (sm_90a only, wgmma-body.ts).
+ */
+export type CudaKernelFamily = 'mma' | 'wgmma';
+
+/** The compile target a family needs beyond the device's own: `wgmma` exists only on sm_90a. */
+export const FAMILY_ARCH: Record<CudaKernelFamily, string | null> = { mma: null, wgmma: 'sm_90a' };
+
+/** Performance knobs of the `wgmma` kernel; they do not change what it computes. */
+export interface WgmmaKernelTuning {
+  /** Keys per tile, the N of the S product: 128 (fewer barriers, 64 accumulator registers) or 64. */
+  readonly tileK: 64 | 128;
+  /** `__launch_bounds__` minimum CTAs per SM. */
+  readonly minBlocksPerSm: 1 | 2;
+}
+
+/**
+ * Bytes between neighbouring core matrices of a row group in the `wgmma` kernel's shared layout: 128 (the
+ * core matrix) plus 16, so the 16-byte chunks of one row fall in different banks (wgmma-helpers.ts).
+ */
+const CORE_STRIDE = 144;
+
+/** K/V pipeline depth of the `wgmma` kernel (see wgmma-body.ts). */
+const WGMMA_STAGES = 3;
+
+/** The `wgmma` kernel's default: 128-key tiles, one CTA of two warpgroups per SM. */
+export const DEFAULT_WGMMA_TUNING: WgmmaKernelTuning = { tileK: 128, minBlocksPerSm: 1 };
+
 /** What to instantiate. */
 export interface CudaKernelOptions {
   readonly headDim: number;
   readonly dtype: CudaDType;
-  /** Defaults to {@link defaultCudaTuning} of the head dim and plan. */
+  /** Defaults to `mma`, which runs everywhere; the runtime picks `wgmma` on sm_90 devices. */
+  readonly family?: CudaKernelFamily;
+  /** `mma` only; defaults to {@link defaultCudaTuning} of the head dim and plan. */
   readonly tuning?: CudaKernelTuning;
+  /** `wgmma` only; defaults to {@link DEFAULT_WGMMA_TUNING}, or 64-key tiles when the plan's blockK is 64. */
+  readonly wgmmaTuning?: WgmmaKernelTuning;
 }
 
 /** A rendered kernel and how to launch it. */
@@ -112,6 +147,9 @@ export interface CudaKernel {
   readonly gridX: number;
   readonly headDim: number;
   readonly dtype: CudaDType;
+  readonly family: CudaKernelFamily;
+  /** Keys per tile (the `wgmma` kernel's tensor-map boxes are this tall). */
+  readonly tileK: number;
 }
 
 function codegenError(plan: BlockPlan, code: `TP4${number}`, message: string, hint: string): TesseraError {
@@ -136,7 +174,8 @@ export function checkCudaKernelOptions(plan: BlockPlan, options: CudaKernelOptio
       'build the plan with blockQ = 128 (or 64)',
     );
   }
-  const tileK = options.tuning?.tileK ?? CUDA_TILE_K;
+  const tileK =
+    options.family === 'wgmma' ? wgmmaTuningFor(plan, options).tileK : (options.tuning?.tileK ?? CUDA_TILE_K);
   if (tileK % CUDA_TILE_K !== 0 || plan.blockK % tileK !== 0) {
     throw codegenError(
       plan,
@@ -144,6 +183,17 @@ export function checkCudaKernelOptions(plan: BlockPlan, options: CudaKernelOptio
       `the CUDA kernel needs blockK to be a multiple of its key tile ${tileK} (itself a multiple of ${CUDA_TILE_K}), the plan has ${plan.blockK}`,
       'build the plan with blockK = 128 (or 64)',
     );
+  }
+  if (options.family === 'wgmma') {
+    const bytes = wgmmaSharedBytes(plan, options.headDim, tileK);
+    if (bytes > SM90_MAX_SHARED_BYTES) {
+      throw codegenError(
+        plan,
+        'TP409',
+        `the wgmma kernel with ${tileK}-key tiles at head dim ${options.headDim} needs ${bytes} B of shared memory, sm_90 allows ${SM90_MAX_SHARED_BYTES}`,
+        'use 64-key tiles (the default picks them where 128 do not fit)',
+      );
+    }
   }
   if (!(CUDA_HEAD_DIMS as readonly number[]).includes(options.headDim)) {
     throw codegenError(
@@ -183,37 +233,138 @@ function maskNeeds(plan: BlockPlan, tileK: number) {
   return { elementMask, keyPadding, queryPadding, decodeKeys: elementMask || keyPadding };
 }
 
+/** Dynamic shared memory a CTA may have on sm_90 (227 KB). */
+export const SM90_MAX_SHARED_BYTES = 232448;
+
+/** Shared memory of a `wgmma` instantiation: Q, kStages K and V tiles, and the stages' decoded key tokens. */
+function wgmmaSharedBytes(plan: BlockPlan, headDim: number, tileK: number): number {
+  return wgmmaSharedLayout(plan, headDim, tileK, maskNeeds(plan, tileK).decodeKeys).bytes;
+}
+
+/**
+ * Byte offsets of the `wgmma` kernel's shared memory: kStages K tiles, kStages V tiles (64-byte swizzled slabs,
+ * so first, on 1024-byte boundaries), Q in the row-group layout, the decoded key tokens, the mbarriers.
+ */
+function wgmmaSharedLayout(plan: BlockPlan, headDim: number, tileK: number, decodeKeys: boolean) {
+  const q = 2 * WGMMA_STAGES * tileK * headDim * 2;
+  const tokens = q + (plan.blockQ / 8) * (headDim / 8) * CORE_STRIDE;
+  const bars = tokens + (decodeKeys ? WGMMA_STAGES * tileK * tokenBytes(plan) : 0);
+  return { q, tokens, bars, bytes: bars + 8 * WGMMA_STAGES };
+}
+
+/**
+ * The `wgmma` tuning of an instantiation: the one asked for, else {@link DEFAULT_WGMMA_TUNING} where the plan's
+ * blockK and the shared memory allow 128-key tiles (head dim 128 with masks does not), 64-key tiles otherwise.
+ */
+function wgmmaTuningFor(plan: BlockPlan, options: CudaKernelOptions): WgmmaKernelTuning {
+  if (options.wgmmaTuning) return options.wgmmaTuning;
+  const fits =
+    plan.blockK % DEFAULT_WGMMA_TUNING.tileK === 0 &&
+    wgmmaSharedBytes(plan, options.headDim, DEFAULT_WGMMA_TUNING.tileK) <= SM90_MAX_SHARED_BYTES;
+  return fits ? DEFAULT_WGMMA_TUNING : { ...DEFAULT_WGMMA_TUNING, tileK: 64 };
+}
+
+/** Bytes of one decoded token (`TpToken`: the segment and one int per layout axis). */
+function tokenBytes(plan: BlockPlan): number {
+  return 4 * (1 + plan.pattern.layout.axisNames.length);
+}
+
+/** The constants both families share, as CUDA lines. */
+function commonConstants(plan: BlockPlan, headDim: number, tileK: number): string[] {
+  return [
+    `constexpr int kHeadDim = ${headDim};`,
+    `constexpr int kBlockQ = ${plan.blockQ};   // plan query block`,
+    `constexpr int kBlockK = ${plan.blockK};   // plan key block`,
+    `constexpr int kTileK = ${tileK};     // keys per pipeline stage`,
+    'constexpr int kSubTiles = kBlockK / kTileK;',
+    `constexpr int kSeqLen = ${plan.seqLen};`,
+    'constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row',
+    `constexpr int kMaskNone = ${MASK_MODE.none};`,
+    `constexpr int kMaskPadding = ${MASK_MODE.padding};   // full tile holding padding keys`,
+    `constexpr int kMaskElements = ${MASK_MODE.elements};  // partial tile: tp_allowed per element`,
+  ];
+}
+
+/** One `wgmma` instantiation (sm_90a): two warpgroups per 128-row query block. */
+function renderWgmmaInstance(plan: BlockPlan, options: CudaKernelOptions): InstanceParts {
+  const { headDim, dtype } = options;
+  const short = DTYPE_SHORT[dtype];
+  const tuning = wgmmaTuningFor(plan, options);
+  const needs = maskNeeds(plan, tuning.tileK);
+  const threads = (plan.blockQ / 64) * 128;
+  const layout = wgmmaSharedLayout(plan, headDim, tuning.tileK, needs.decodeKeys);
+  const sharedBytes = layout.bytes;
+  const name = cudaSymbol(`tessera_fwd90_${plan.key}_d${headDim}_${short}`);
+  const text = [
+    `// ---- head dim ${headDim}, ${dtype}, sm_90a wgmma: kernel ${name}, ${threads} threads, ${sharedBytes} B dynamic shared memory`,
+    `namespace tp90_d${headDim}_${short} {`,
+    ...commonConstants(plan, headDim, tuning.tileK),
+    'constexpr int kThreads = kBlockQ / 64 * 128;   // one warpgroup per 64 query rows',
+    `constexpr int kCoreStride = ${CORE_STRIDE};   // bytes from one 8 x 16-byte core matrix to the next along a row`,
+    'constexpr int kGroupBytes = kChunks * kCoreStride;   // one 8-row group of the shared row-group layout',
+    'constexpr int kSlabs = kHeadDim / 32;          // 32-column slabs of a K/V tile (64-byte swizzle)',
+    'constexpr int kSlabBytes = kTileK * 64;',
+    'constexpr int kTileBytes = kSlabs * kSlabBytes;',
+    `constexpr int kQOffset = ${layout.q};     // shared-memory byte offsets: Q, decoded key tokens, mbarriers`,
+    `constexpr int kTokOffset = ${layout.tokens};`,
+    `constexpr int kBarOffset = ${layout.bars};`,
+    `constexpr int kStages = ${WGMMA_STAGES};   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)`,
+    '',
+    `TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_${short}(lo, hi); }`,
+    renderWgmmaHelpers(dtype, tuning.tileK, headDim),
+    '',
+    renderParamStruct(ATTN_PARAM_FIELDS_SM90A),
+    '',
+    renderKeyWalk(plan, tuning.tileK),
+    '',
+    renderWgmmaKernelBody({
+      kernelName: name,
+      tileK: tuning.tileK,
+      headDim,
+      ...needs,
+      minBlocksPerSm: tuning.minBlocksPerSm,
+    }),
+    `}  // namespace tp90_d${headDim}_${short}`,
+    '',
+  ].join('\n');
+  return {
+    kernel: {
+      name,
+      threads,
+      sharedBytes,
+      gridX: plan.numQBlocks,
+      headDim,
+      dtype,
+      family: 'wgmma',
+      tileK: tuning.tileK,
+    },
+    text,
+  };
+}
+
 /** One instantiation (head dim, dtype) wrapped in its own namespace, so several share one source file. */
 function renderInstance(plan: BlockPlan, options: CudaKernelOptions): InstanceParts {
   checkCudaKernelOptions(plan, options);
+  if (options.family === 'wgmma') return renderWgmmaInstance(plan, options);
   const { headDim, dtype } = options;
   const short = DTYPE_SHORT[dtype];
   const tuning = options.tuning ?? defaultCudaTuning(headDim, plan);
   const needs = maskNeeds(plan, tuning.tileK);
   const threads = (plan.blockQ / tuning.warpRows) * 32;
   const pitch = headDim + 8;
-  const tokenBytes = 4 * (1 + plan.pattern.layout.axisNames.length);
   const sharedBytes =
-    (plan.blockQ + 4 * tuning.tileK) * pitch * 2 + (needs.decodeKeys ? 2 * tuning.tileK * tokenBytes : 0);
+    (plan.blockQ + 4 * tuning.tileK) * pitch * 2 +
+    (needs.decodeKeys ? 2 * tuning.tileK * tokenBytes(plan) : 0);
   const name = cudaSymbol(`tessera_fwd_${plan.key}_d${headDim}_${short}`);
   const text = [
     `// ---- head dim ${headDim}, ${dtype}: kernel ${name}, ${threads} threads, ${sharedBytes} B dynamic shared memory`,
     `namespace tp_d${headDim}_${short} {`,
-    `constexpr int kHeadDim = ${headDim};`,
-    `constexpr int kBlockQ = ${plan.blockQ};   // plan query block`,
+    ...commonConstants(plan, headDim, tuning.tileK),
     `constexpr int kWarpRows = ${tuning.warpRows};   // query rows per warp`,
     'constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp',
-    `constexpr int kBlockK = ${plan.blockK};   // plan key block`,
-    `constexpr int kTileK = ${tuning.tileK};     // keys per pipeline stage`,
-    'constexpr int kSubTiles = kBlockK / kTileK;',
-    `constexpr int kSeqLen = ${plan.seqLen};`,
     'constexpr int kThreads = kBlockQ / kWarpRows * 32;',
-    'constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row',
     '// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.',
     'constexpr int kPitch = kHeadDim + 8;',
-    `constexpr int kMaskNone = ${MASK_MODE.none};`,
-    `constexpr int kMaskPadding = ${MASK_MODE.padding};   // full tile holding padding keys`,
-    `constexpr int kMaskElements = ${MASK_MODE.elements};  // partial tile: tp_allowed per element`,
     '',
     `TP_DEVICE void tp_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) { tp_mma_${short}(d, a, b0, b1); }`,
     `TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_${short}(lo, hi); }`,
@@ -232,13 +383,26 @@ function renderInstance(plan: BlockPlan, options: CudaKernelOptions): InstancePa
     `}  // namespace tp_d${headDim}_${short}`,
     '',
   ].join('\n');
-  return { kernel: { name, threads, sharedBytes, gridX: plan.numQBlocks, headDim, dtype }, text };
+  return {
+    kernel: {
+      name,
+      threads,
+      sharedBytes,
+      gridX: plan.numQBlocks,
+      headDim,
+      dtype,
+      family: 'mma',
+      tileK: tuning.tileK,
+    },
+    text,
+  };
 }
 
-/** A source file holding several instantiations of one plan's kernel. */
+/** A source file holding several instantiations of one plan's kernel, all of one family. */
 export interface CudaModule {
   readonly source: string;
   readonly kernels: readonly Omit<CudaKernel, 'source'>[];
+  readonly family: CudaKernelFamily;
 }
 
 /**
@@ -247,12 +411,23 @@ export interface CudaModule {
  * Throws TP4xx {@link TesseraError}s for shapes the kernel does not support.
  */
 export function renderCudaModule(plan: BlockPlan, instances: readonly CudaKernelOptions[]): CudaModule {
+  const family = instances[0]?.family ?? 'mma';
+  if (instances.some((o) => (o.family ?? 'mma') !== family)) {
+    throw new RangeError(
+      'renderCudaModule: every instantiation of one source file must be of one kernel family',
+    );
+  }
   const parts = instances.map((o) => renderInstance(plan, o));
   // The pattern's mask functions go in when any instance decodes (tile sizes may differ per instance).
-  const allNeeds = [
-    DEFAULT_CUDA_TUNING,
-    ...instances.map((o) => o.tuning ?? defaultCudaTuning(o.headDim, plan)),
-  ].map((t) => maskNeeds(plan, t.tileK));
+  const tileKs = [
+    DEFAULT_CUDA_TUNING.tileK,
+    ...instances.map((o) =>
+      o.family === 'wgmma'
+        ? wgmmaTuningFor(plan, o).tileK
+        : (o.tuning ?? defaultCudaTuning(o.headDim, plan)).tileK,
+    ),
+  ];
+  const allNeeds = tileKs.map((tileK) => maskNeeds(plan, tileK));
   const needsMaskFunctions = allNeeds.some((n) => n.decodeKeys || n.queryPadding);
   const s = plan.stats;
   const lines = [
@@ -261,12 +436,13 @@ export function renderCudaModule(plan: BlockPlan, instances: readonly CudaKernel
     `// Blocks: ${s.full} full, ${s.partial} partial, ${s.empty} empty of ${s.total} (sparsity ${(100 * s.sparsity).toFixed(1)}%);` +
       ` key walk: ${plan.closedForm ? `closed form '${plan.closedForm.kind}'` : 'CSR tables'}.`,
     `// Kernels: ${parts.map((p) => p.kernel.name).join(', ')}; fp32 accumulation, grid (query blocks, batch * heads).`,
+    ...(FAMILY_ARCH[family] ? [`// Target: ${FAMILY_ARCH[family]} only (warpgroup wgmma).`] : []),
     '',
     TESSERA_CUH,
   ];
   if (needsMaskFunctions) lines.push(renderCudaMaskFunctions(plan.pattern), '');
   for (const p of parts) lines.push(p.text);
-  return { source: lines.join('\n'), kernels: parts.map((p) => p.kernel) };
+  return { source: lines.join('\n'), kernels: parts.map((p) => p.kernel), family };
 }
 
 /** Render the kernel for one head dim and dtype. Throws TP4xx {@link TesseraError}s for unsupported shapes. */

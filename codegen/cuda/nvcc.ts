@@ -94,8 +94,11 @@ export async function compileWithNvcc(cuPath: string, arch: string, nvcc = findN
     throw nvccError(cuPath, 'nvcc was not found (PATH, CUDA_HOME/bin, /usr/local/cuda/bin)', '');
   const cubinPath = `${cuPath.replace(/\.cu$/, '')}.${arch}.cubin`;
   // 177: constants an instantiation does not use (e.g. kMaskPadding where nothing is padded) are expected.
+  // Architecture-specific targets (sm_90a, for wgmma) need the -gencode form: `-arch=sm_90a` also runs a plain
+  // sm_90 pass, which rejects the instructions.
+  const target = arch.endsWith('a') ? `-gencode=arch=compute_${arch.slice(3)},code=${arch}` : `-arch=${arch}`;
   const args = [
-    `-arch=${arch}`,
+    target,
     '-cubin',
     '-std=c++17',
     '-Xptxas',
@@ -120,7 +123,7 @@ export async function compileWithNvcc(cuPath: string, arch: string, nvcc = findN
   }
 }
 
-/** Architectures `tessera compile --target cuda` builds cubins for: Ampere and Hopper. */
+/** Architectures `tessera compile --target cuda` builds the `mma` kernels' cubins for: Ampere and Hopper. */
 export const CUBIN_ARCHS = ['sm_80', 'sm_90'] as const;
 
 /** What {@link buildCubins} did: report lines for the cubins written, or why none was built. */

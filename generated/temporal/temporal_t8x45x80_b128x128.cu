@@ -107,19 +107,19 @@ __device__ __forceinline__ bool tp_allowed(TpToken q, TpToken k) {
 namespace tp_d64_bf16 {
 constexpr int kHeadDim = 64;
 constexpr int kBlockQ = 128;   // plan query block
-constexpr int kWarpRows = 16;   // query rows per warp
-constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
-constexpr int kThreads = kBlockQ / kWarpRows * 32;
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
-// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
-constexpr int kPitch = kHeadDim + 8;
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
 constexpr int kMaskElements = 2;  // partial tile: tp_allowed per element
+constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
+constexpr int kThreads = kBlockQ / kWarpRows * 32;
+// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
+constexpr int kPitch = kHeadDim + 8;
 
 TP_DEVICE void tp_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) { tp_mma_bf16(d, a, b0, b1); }
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_bf16(lo, hi); }
@@ -443,19 +443,19 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
 namespace tp_d96_bf16 {
 constexpr int kHeadDim = 96;
 constexpr int kBlockQ = 128;   // plan query block
-constexpr int kWarpRows = 16;   // query rows per warp
-constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
-constexpr int kThreads = kBlockQ / kWarpRows * 32;
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
-// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
-constexpr int kPitch = kHeadDim + 8;
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
 constexpr int kMaskElements = 2;  // partial tile: tp_allowed per element
+constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
+constexpr int kThreads = kBlockQ / kWarpRows * 32;
+// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
+constexpr int kPitch = kHeadDim + 8;
 
 TP_DEVICE void tp_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) { tp_mma_bf16(d, a, b0, b1); }
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_bf16(lo, hi); }
@@ -779,19 +779,19 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
 namespace tp_d128_bf16 {
 constexpr int kHeadDim = 128;
 constexpr int kBlockQ = 128;   // plan query block
-constexpr int kWarpRows = 16;   // query rows per warp
-constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
-constexpr int kThreads = kBlockQ / kWarpRows * 32;
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
-// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
-constexpr int kPitch = kHeadDim + 8;
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
 constexpr int kMaskElements = 2;  // partial tile: tp_allowed per element
+constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
+constexpr int kThreads = kBlockQ / kWarpRows * 32;
+// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
+constexpr int kPitch = kHeadDim + 8;
 
 TP_DEVICE void tp_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) { tp_mma_bf16(d, a, b0, b1); }
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_bf16(lo, hi); }
@@ -1115,19 +1115,19 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
 namespace tp_d64_fp16 {
 constexpr int kHeadDim = 64;
 constexpr int kBlockQ = 128;   // plan query block
-constexpr int kWarpRows = 16;   // query rows per warp
-constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
-constexpr int kThreads = kBlockQ / kWarpRows * 32;
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
-// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
-constexpr int kPitch = kHeadDim + 8;
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
 constexpr int kMaskElements = 2;  // partial tile: tp_allowed per element
+constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
+constexpr int kThreads = kBlockQ / kWarpRows * 32;
+// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
+constexpr int kPitch = kHeadDim + 8;
 
 TP_DEVICE void tp_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) { tp_mma_fp16(d, a, b0, b1); }
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_fp16(lo, hi); }
@@ -1451,19 +1451,19 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
 namespace tp_d96_fp16 {
 constexpr int kHeadDim = 96;
 constexpr int kBlockQ = 128;   // plan query block
-constexpr int kWarpRows = 16;   // query rows per warp
-constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
-constexpr int kThreads = kBlockQ / kWarpRows * 32;
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
-// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
-constexpr int kPitch = kHeadDim + 8;
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
 constexpr int kMaskElements = 2;  // partial tile: tp_allowed per element
+constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
+constexpr int kThreads = kBlockQ / kWarpRows * 32;
+// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
+constexpr int kPitch = kHeadDim + 8;
 
 TP_DEVICE void tp_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) { tp_mma_fp16(d, a, b0, b1); }
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_fp16(lo, hi); }
@@ -1787,19 +1787,19 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_temporal_t
 namespace tp_d128_fp16 {
 constexpr int kHeadDim = 128;
 constexpr int kBlockQ = 128;   // plan query block
-constexpr int kWarpRows = 16;   // query rows per warp
-constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
 constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
-constexpr int kThreads = kBlockQ / kWarpRows * 32;
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
-// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
-constexpr int kPitch = kHeadDim + 8;
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
 constexpr int kMaskElements = 2;  // partial tile: tp_allowed per element
+constexpr int kWarpRows = 16;   // query rows per warp
+constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp
+constexpr int kThreads = kBlockQ / kWarpRows * 32;
+// Shared rows are padded by 16 bytes: an odd number of 16-byte chunks per row keeps ldmatrix conflict-free.
+constexpr int kPitch = kHeadDim + 8;
 
 TP_DEVICE void tp_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) { tp_mma_fp16(d, a, b0, b1); }
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_fp16(lo, hi); }

@@ -4,8 +4,15 @@
  * described by their strides. Operands are checked once per call; a wrong shape, dtype, device or stride
  * names the tensor and what was expected.
  */
-import { packAttnParams } from '../../codegen/cuda/kernel-params.js';
-import { type CudaDType, type CudaKernel, renderCudaKernel } from '../../codegen/cuda/kernel-source.js';
+import { ATTN_PARAM_FIELDS_SM90A, packAttnParams } from '../../codegen/cuda/kernel-params.js';
+import {
+  type CudaDType,
+  type CudaKernel,
+  type CudaKernelFamily,
+  FAMILY_ARCH,
+  renderCudaKernel,
+  type WgmmaKernelTuning,
+} from '../../codegen/cuda/kernel-source.js';
 import type { BlockPlan } from '../../compiler/plan.js';
 import { type AttentionLayout, TensorError } from '../tensor.js';
 import type { CudaDevice, DeviceTensor, LoadedKernel } from './device.js';
@@ -30,6 +37,9 @@ export interface CudaAttentionResult {
   readonly out: DeviceTensor;
   readonly lse: DeviceTensor;
 }
+
+/** CUtensorMapSwizzle of the `wgmma` kernel's K/V slabs. */
+const TENSOR_MAP_SWIZZLE_64B = 2;
 
 interface Axes {
   readonly batch: number;
@@ -66,6 +76,41 @@ function axesOf(
   return axes;
 }
 
+/** How to build a plan's kernel on a device. */
+export interface CudaAttentionOptions {
+  /** Default: {@link defaultKernelFamily} of the device. */
+  readonly family?: CudaKernelFamily;
+  /** `wgmma` kernels only. */
+  readonly wgmmaTuning?: WgmmaKernelTuning;
+}
+
+/**
+ * Whether sm_90 devices run the `wgmma` kernel by default: only once it is the faster one in
+ * bench/cuda-variants.ts (bench/RESULTS.md has the numbers behind the current choice).
+ */
+const WGMMA_IS_DEFAULT_ON_SM90 = true;
+
+/**
+ * The kernel family a device runs by default: `wgmma` on sm_90 (Hopper) when {@link WGMMA_IS_DEFAULT_ON_SM90},
+ * `mma` elsewhere. The environment
+ * variable TESSERA_CUDA_KERNEL (`mma` or `wgmma`) overrides it, for comparing the two in a whole model run.
+ */
+export function defaultKernelFamily(device: CudaDevice): CudaKernelFamily {
+  const forced = process.env.TESSERA_CUDA_KERNEL;
+  if (forced !== undefined && forced !== '') {
+    if (forced !== 'mma' && forced !== 'wgmma') {
+      throw new RangeError(`TESSERA_CUDA_KERNEL must be 'mma' or 'wgmma', got '${forced}'`);
+    }
+    if (forced === 'wgmma' && device.arch !== 'sm_90') {
+      throw new RangeError(
+        `TESSERA_CUDA_KERNEL=wgmma needs an sm_90 device; ${device.info.name} is ${device.arch}`,
+      );
+    }
+    return forced;
+  }
+  return device.arch === 'sm_90' && WGMMA_IS_DEFAULT_ON_SM90 ? 'wgmma' : 'mma';
+}
+
 /** A plan compiled for one device, head dim and dtype; callable many times. */
 export class CudaAttention {
   readonly kernel: CudaKernel;
@@ -78,9 +123,21 @@ export class CudaAttention {
     readonly plan: BlockPlan,
     headDim: number,
     readonly dtype: CudaDType,
+    options: CudaAttentionOptions = {},
   ) {
-    this.kernel = renderCudaKernel(plan, { headDim, dtype });
-    this.loaded = device.loadKernel(this.kernel.source, this.kernel.name, this.kernel.sharedBytes);
+    const family = options.family ?? defaultKernelFamily(device);
+    this.kernel = renderCudaKernel(plan, {
+      headDim,
+      dtype,
+      family,
+      ...(options.wgmmaTuning ? { wgmmaTuning: options.wgmmaTuning } : {}),
+    });
+    this.loaded = device.loadKernel(
+      this.kernel.source,
+      this.kernel.name,
+      this.kernel.sharedBytes,
+      FAMILY_ARCH[family] ?? device.arch,
+    );
     const upload = (name: string, data: ArrayBufferView) =>
       device.uploadBytes(data.byteLength > 0 ? data : new Int32Array(1), name);
     const entries: [string, ArrayBufferView][] = [
@@ -154,14 +211,61 @@ export class CudaAttention {
       values[`${prefix}_seq`] = BigInt(a.strides.seq);
     }
     if (this.plan.numQBlocks > 0 && q.batch * q.heads > 0) {
+      const args =
+        this.kernel.family === 'wgmma'
+          ? packAttnParams({ ...values, ...this.tensorMaps(ops.k, k, ops.v, v) }, ATTN_PARAM_FIELDS_SM90A)
+          : packAttnParams(values);
       this.device.launch(
         this.loaded,
         [this.kernel.gridX, q.batch * q.heads, 1],
         this.kernel.threads,
-        packAttnParams(values),
+        args,
+        true,
       );
     }
     return { out, lse };
+  }
+
+  /**
+   * The `wgmma` kernel's tensor maps of K and V: 4-d, the head dim innermost, then sequence, head and batch in
+   * order of stride (the tensor-map rules), with boxes of 32 columns x the kernel's key tile and the 64-byte
+   * swizzle; and which dimension holds the sequence, the head and the batch.
+   */
+  private tensorMaps(
+    kt: DeviceTensor,
+    k: Axes,
+    vt: DeviceTensor,
+    v: Axes,
+  ): Record<string, number | Uint8Array> {
+    const D = this.kernel.headDim;
+    const encode = (t: DeviceTensor, a: Axes) => {
+      const axes = [
+        { name: 'seq', size: a.seq, stride: a.strides.seq },
+        { name: 'head', size: a.heads, stride: a.strides.head },
+        { name: 'batch', size: a.batch, stride: a.strides.batch },
+      ].sort((x, y) => x.stride - y.stride || (x.name === 'seq' ? -1 : 1));
+      const map = this.device.tensorMap(
+        t.ptr,
+        [D, ...axes.map((x) => x.size)],
+        axes.map((x) => x.stride * 2),
+        [32, ...axes.map((x) => (x.name === 'seq' ? this.kernel.tileK : 1))],
+        TENSOR_MAP_SWIZZLE_64B,
+      );
+      const dim = (name: string) => 1 + axes.findIndex((x) => x.name === name);
+      return { map, dims: { seq: dim('seq'), head: dim('head'), batch: dim('batch') } };
+    };
+    const km = encode(kt, k);
+    const vm = encode(vt, v);
+    if (JSON.stringify(km.dims) !== JSON.stringify(vm.dims)) {
+      throw new TensorError('v', 'K and V must order their sequence, head and batch strides alike');
+    }
+    return {
+      tmap_k: km.map,
+      tmap_v: vm.map,
+      tma_dim_seq: km.dims.seq,
+      tma_dim_head: km.dims.head,
+      tma_dim_batch: km.dims.batch,
+    };
   }
 
   /** Free the plan tables (the kernel module lives as long as the device object). */

@@ -86,15 +86,21 @@ export class CudaDevice {
     return new CudaDevice(native, info, ordinal);
   }
 
-  /** Compile (or fetch from the cubin cache) and load `kernelName` from `source`. */
-  loadKernel(source: string, kernelName: string, sharedBytes: number): LoadedKernel {
+  /**
+   * Compile (or fetch from the cubin cache) and load `kernelName` from `source`, for `arch` (default: the
+   * device's own; `sm_90a` for sources with architecture-specific instructions such as wgmma).
+   */
+  loadKernel(source: string, kernelName: string, sharedBytes: number, arch = this.arch): LoadedKernel {
     if (sharedBytes > this.info.maxSharedPerBlock) {
       throw new RangeError(
         `kernel ${kernelName} needs ${sharedBytes} B of shared memory, ${this.info.name} allows ${this.info.maxSharedPerBlock}`,
       );
     }
-    const { cubin, hit } = cachedCompile(source, this.arch, this.info.driverVersion, () =>
-      this.native.compile(source, kernelName, this.arch),
+    if (arch !== this.arch && arch.replace(/a$/, '') !== this.arch) {
+      throw new RangeError(`kernel ${kernelName} is built for ${arch}; ${this.info.name} is ${this.arch}`);
+    }
+    const { cubin, hit } = cachedCompile(source, arch, this.info.driverVersion, () =>
+      this.native.compile(source, kernelName, arch),
     );
     const loaded: NativeFunction = this.native.loadFunction(cubin, kernelName, sharedBytes);
     this.modules.push(loaded.module);
@@ -108,14 +114,33 @@ export class CudaDevice {
     };
   }
 
-  /** Launch with one packed argument buffer; errors name the kernel. Asynchronous: see {@link synchronize}. */
+  /**
+   * A tensor map for bulk tensor copies (TMA) over 16-bit elements at `ptr`: `dims` and `box` innermost first,
+   * `strideBytes` for every dimension after the first, `swizzle` as CUtensorMapSwizzle (2: 64 bytes).
+   */
+  tensorMap(
+    ptr: bigint,
+    dims: readonly number[],
+    strideBytes: readonly number[],
+    box: readonly number[],
+    swizzle: number,
+  ): Uint8Array {
+    return this.native.encodeTensorMap(ptr, dims, strideBytes, box, swizzle);
+  }
+
+  /**
+   * Launch with one packed argument buffer; errors name the kernel. Asynchronous: see {@link synchronize}.
+   * `singleParam`: the buffer is the kernel's one struct parameter, placed by the driver (needed for structs
+   * aligned beyond 16 bytes, such as those holding tensor maps).
+   */
   launch(
     kernel: LoadedKernel,
     grid: readonly [number, number, number],
     threads: number,
     args: Uint8Array,
+    singleParam = false,
   ): void {
-    this.native.launch(kernel.fn, kernel.name, grid, [threads, 1, 1], kernel.sharedBytes, args);
+    this.native.launch(kernel.fn, kernel.name, grid, [threads, 1, 1], kernel.sharedBytes, args, singleParam);
   }
 
   /** Wait for all work; errors of earlier launches surface here, naming `kernelName` when given. */

@@ -8,11 +8,17 @@ import type { BlockPlan } from '../../compiler/plan.js';
 import type { AttentionBackend, KernelDtype } from '../backend.js';
 import type { AttentionInputs, AttentionResult } from '../cpu/attention-inputs.js';
 import { attentionShape, fromStorage, TensorError } from '../tensor.js';
-import { CudaAttention } from './attention.js';
+import { CudaAttention, type CudaAttentionOptions } from './attention.js';
 import { CudaDevice } from './device.js';
 import { loadNative } from './native-binding.js';
 
-export { CudaAttention, type CudaAttentionOperands, type CudaAttentionResult } from './attention.js';
+export {
+  CudaAttention,
+  type CudaAttentionOperands,
+  type CudaAttentionOptions,
+  type CudaAttentionResult,
+  defaultKernelFamily,
+} from './attention.js';
 export { cubinCacheDir, cubinCacheKey } from './cubin-cache.js';
 export { CudaDevice, CudaUnavailableError, type DeviceTensor, type LoadedKernel } from './device.js';
 
@@ -26,22 +32,23 @@ export function cudaAvailable(): { available: boolean; reason: string } {
 
 /**
  * The CUDA backend as an {@link AttentionBackend}: host inputs go up as float32 and become `dtype` on the
- * device; results come back as float32. Kernels are compiled once per (plan, head dim, dtype).
+ * device; results come back as float32. Kernels are compiled once per (plan, head dim, dtype); `options`
+ * picks the kernel family (default: the device's, see `defaultKernelFamily`).
  */
-export function createCudaBackend(ordinal = 0): AttentionBackend {
+export function createCudaBackend(ordinal = 0, options: CudaAttentionOptions = {}): AttentionBackend {
   const device = CudaDevice.open(ordinal);
   const compiled = new Map<string, CudaAttention>();
   const attentionFor = (plan: BlockPlan, headDim: number, dtype: CudaDType): CudaAttention => {
     const key = `${plan.key}/${headDim}/${dtype}`;
     let a = compiled.get(key);
     if (!a) {
-      a = new CudaAttention(device, plan, headDim, dtype);
+      a = new CudaAttention(device, plan, headDim, dtype, options);
       compiled.set(key, a);
     }
     return a;
   };
   return {
-    name: `cuda (${device.info.name})`,
+    name: `cuda (${device.info.name}${options.family ? `, ${options.family} kernel` : ''})`,
     rank: 30,
     capabilities: new Set(['f16', 'bf16', 'tensor-cores']),
     async attention(plan: BlockPlan, inputs: AttentionInputs, dtype: KernelDtype): Promise<AttentionResult> {

@@ -84,6 +84,8 @@ export interface NativeCuda {
     block: readonly [number, number, number],
     sharedBytes: number,
     argBytes: Uint8Array,
+    /** argBytes is the kernel's only parameter, a struct (passed through kernelParams). */
+    singleParam?: boolean,
   ): void;
   synchronize(kernelName?: string): void;
   malloc(bytes: number): bigint;
@@ -95,6 +97,14 @@ export interface NativeCuda {
   eventRecord(event: bigint): void;
   eventElapsed(start: bigint, end: bigint): number;
   eventDestroy(event: bigint): void;
+  /** A 128-byte tiled tensor map of 16-bit elements (dims and box innermost first, strides in bytes). */
+  encodeTensorMap(
+    ptr: bigint,
+    dims: readonly number[],
+    strideBytes: readonly number[],
+    box: readonly number[],
+    swizzle: number,
+  ): Uint8Array;
   gemmProbe(): NativeGemmProbe;
   gemm(desc: NativeGemmDesc): void;
 }

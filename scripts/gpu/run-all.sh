@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # On the GPU machine (repository root, .gpu/bundle carried): unpack Node and the compiled tests, run the GPU
 # tests against the float64 reference, the FlexAttention comparison, then the benchmark; logs go to $OUT.
-# Usage: scripts/gpu/run-all.sh [tests|bench|all]   (TESSERA_TEST_RUNS sets the test intensity)
+# Usage: scripts/gpu/run-all.sh [tests|attention|bench|all]   (TESSERA_TEST_RUNS sets the test intensity)
+#   tests: GPU tests and the Flex comparison; attention: tests and the attention benchmark;
+#   bench: attention and DiT-step benchmarks; all: everything.
 set -uo pipefail
 what="${1:-all}"
 OUT="${OUT:-/tmp/tessera-out}"; mkdir -p "$OUT"
@@ -11,21 +13,24 @@ tar -C "$T" -xJf .gpu/bundle/dist.tar.xz
 export PATH="$T/bin:$PATH" TESSERA_CACHE_DIR="$T/cubin" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv | tee "$OUT/gpu.txt"
 status=0
-if [ "$what" = tests ] || [ "$what" = all ]; then
+if [ "$what" = tests ] || [ "$what" = attention ] || [ "$what" = all ]; then
   export TESSERA_FLEX_DIR="$T/flex"
   (cd "$T/dist" && node --test --test-reporter=spec test/gpu/attention.gpu.js test/gpu/model.gpu.js) 2>&1 | tee "$OUT/tests.log" || status=1
   python3 bench/gpu/flex_compare.py "$T/flex" 2>&1 | tee "$OUT/flex-compare.log" || status=1
 fi
-if [ "$what" = bench ] || [ "$what" = all ]; then
+if [ "$what" = attention ] || [ "$what" = bench ] || [ "$what" = all ]; then
   (cd "$T/dist" && node bench/cuda-attention.js "$T/bench" 20) 2>&1 | tee "$OUT/bench-ours.log" || status=1
   python3 bench/gpu/bench_attention.py "$T/bench" 2>&1 | tee "$OUT/bench.log" || status=1
   cp "$T/bench/results.md" "$T/bench/results.json" "$OUT/" 2>/dev/null
+fi
+if [ "$what" = bench ] || [ "$what" = all ]; then
   # One sampling step of the full-size DiT (ours, then PyTorch), run from the repository root for its files.
   node "$T/dist/bench/model-step.js" "$T/model" 2>&1 | tee "$OUT/bench-model.log" || status=1
   python3 bench/gpu/model-step.py "$T/model" 2>&1 | tee -a "$OUT/bench-model.log" || status=1
-  # Machine-code opcode counts of the dense and the sparsest 8-frame kernels (cuobjdump is on the GPU machine).
+  # Machine-code opcode counts of the dense and the sparsest 8-frame kernels (cuobjdump is on the GPU machine);
+  # they are the default (wgmma, sm_90a) kernels on Hopper.
   if command -v cuobjdump >/dev/null; then
-    bash scripts/gpu/sass-summary.sh sm_90 "$T/bench/T8_full.cu" "$T/bench/T8_1-7.cu" 2>&1 | tee "$OUT/sass.txt"
+    bash scripts/gpu/sass-summary.sh sm_90a "$T/bench/T8_full.cu" "$T/bench/T8_1-7.cu" 2>&1 | tee "$OUT/sass.txt"
   fi
 fi
 exit $status

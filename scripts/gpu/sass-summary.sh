@@ -6,7 +6,9 @@ set -euo pipefail
 arch="$1"; shift
 for cu in "$@"; do
   cubin="${cu%.cu}.${arch}.cubin"
-  nvcc -arch="$arch" -cubin -std=c++17 -diag-suppress 177 -o "$cubin" "$cu"
+  # Architecture-specific targets (sm_90a: wgmma, setmaxnreg) need -gencode; -arch=sm_90a also runs an sm_90 pass.
+  if [[ "$arch" == *a ]]; then target="-gencode=arch=compute_${arch#sm_},code=$arch"; else target="-arch=$arch"; fi
+  nvcc "$target" -cubin -std=c++17 -diag-suppress 177 -o "$cubin" "$cu"
   echo "== $(basename "$cu") ($arch)"
   # Lines like "/*0a40*/  HMMA.16816.F32.BF16 R4, ..." : the opcode is the first word after the address.
   cuobjdump -sass "$cubin" | awk '
@@ -15,7 +17,7 @@ for cu in "$@"; do
       n[op]++; total++
     }
     END {
-      printf "  instructions %d  HMMA %d  LDSM %d  LDS %d  BRA %d  BSSY %d  MUFU %d  LDGSTS %d  BAR %d\n",
-        total, n["HMMA"], n["LDSM"], n["LDS"], n["BRA"], n["BSSY"], n["MUFU"], n["LDGSTS"], n["BAR"]
+      printf "  instructions %d  HMMA %d  HGMMA %d  LDSM %d  LDS %d  BRA %d  BSSY %d  MUFU %d  LDGSTS %d  UTMALDG %d  BAR %d\n",
+        total, n["HMMA"], n["HGMMA"], n["LDSM"], n["LDS"], n["BRA"], n["BSSY"], n["MUFU"], n["LDGSTS"], n["UTMALDG"], n["BAR"]
     }'
 done

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { renderFlexMaskMod } from '../../codegen/cuda/flex-mask-mod.js';
+import type { CudaKernelFamily } from '../../codegen/cuda/kernel-source.js';
 import { writeFlexBlockMask } from '../../codegen/flex/block-mask.js';
 import { compiledElementMask } from '../../compiler/analysis/element-mask.js';
 import { denseAttention } from '../../runtime/cpu/attention.js';
@@ -88,24 +89,35 @@ async function checkCase(backend: Awaited<ReturnType<typeof createCudaBackend>>,
   }
 }
 
+/** Kernel families this GPU runs: `mma` everywhere, `wgmma` on sm_90 too. */
+function familiesHere(): CudaKernelFamily[] {
+  const device = CudaDevice.open();
+  try {
+    return device.arch === 'sm_90' ? ['wgmma', 'mma'] : ['mma'];
+  } finally {
+    device.dispose();
+  }
+}
+
 describe('CUDA attention kernel on the GPU', { skip }, () => {
-  it(`matches the float64 reference on ${runs} random cases`, async () => {
-    const backend = createCudaBackend();
-    try {
-      await fc.assert(
-        fc.asyncProperty(gpuCaseArb, async (c) => {
-          await checkCase(backend, c);
-        }),
-        {
-          numRuns: runs,
-          seed: Number(process.env.TESSERA_TEST_SEED ?? Date.now() % 2 ** 31),
-          endOnFailure: true,
-        },
-      );
-    } finally {
-      await backend.dispose();
-    }
-  });
+  for (const family of skip ? [] : familiesHere())
+    it(`${family} kernel: matches the float64 reference on ${runs} random cases`, async () => {
+      const backend = createCudaBackend(0, { family });
+      try {
+        await fc.assert(
+          fc.asyncProperty(gpuCaseArb, async (c) => {
+            await checkCase(backend, c);
+          }),
+          {
+            numRuns: runs,
+            seed: Number(process.env.TESSERA_TEST_SEED ?? Date.now() % 2 ** 31),
+            endOnFailure: true,
+          },
+        );
+      } finally {
+        await backend.dispose();
+      }
+    });
 
   it('names the tensor and the expected sizes on a shape mismatch', () => {
     const device = CudaDevice.open();

@@ -3,6 +3,7 @@
 // JavaScript Error naming the call, the CUDA or NVRTC error and, where there is one, the kernel.
 #include <napi.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -217,7 +218,10 @@ Napi::Value UnloadModule(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// launch(fn, kernelName, [gx, gy, gz], [bx, by, bz], sharedBytes, argBytes): arguments as one packed buffer.
+// launch(fn, kernelName, [gx, gy, gz], [bx, by, bz], sharedBytes, argBytes, singleParam?): arguments as one packed
+// buffer; with singleParam, argBytes is the kernel's only parameter (a struct) and goes through kernelParams, which
+// lets the driver place it: a 64-byte aligned struct (one holding CUtensorMaps) starts 48 bytes into the parameter
+// bank on sm_90, which a packed buffer would have to reproduce.
 Napi::Value Launch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const DriverApi& api = Driver(env);
@@ -229,14 +233,52 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   auto dim = [&](Napi::Array a, uint32_t i) { return a.Get(i).As<Napi::Number>().Uint32Value(); };
   const unsigned shared = static_cast<unsigned>(NumberArg(info, 4, "sharedBytes"));
   auto [args, size] = BytesArg(info, 5, "argBytes");
+  const bool singleParam = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
   size_t argSize = size;
   void* extra[] = {TP_CU_LAUNCH_PARAM_BUFFER_POINTER, args, TP_CU_LAUNCH_PARAM_BUFFER_SIZE, &argSize,
                    TP_CU_LAUNCH_PARAM_END};
+  void* params[] = {args};
   Check(env,
         api.cuLaunchKernel(fn, dim(grid, 0), dim(grid, 1), dim(grid, 2), dim(block, 0), dim(block, 1), dim(block, 2),
-                           shared, nullptr, nullptr, extra),
+                           shared, nullptr, singleParam ? params : nullptr, singleParam ? nullptr : extra),
         "cuLaunchKernel", kernel);
   return env.Undefined();
+}
+
+// encodeTensorMap(ptr, dims[], strideBytes[], box[], swizzle) -> Uint8Array(128): a tiled tensor map of 16-bit
+// elements for bulk tensor copies (cuTensorMapEncodeTiled). dims and box innermost first; strideBytes has one entry
+// per dimension after the first; swizzle is CUtensorMapSwizzle (0 none, 1 32B, 2 64B, 3 128B). Out-of-bounds
+// elements read as zeros.
+Napi::Value EncodeTensorMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const DriverApi& api = Driver(env);
+  if (api.cuTensorMapEncodeTiled == nullptr) Throw(env, "cuTensorMapEncodeTiled is missing: the driver is older than CUDA 12");
+  const unsigned long long ptr = HandleArg(info, 0, "ptr");
+  auto numbers = [&](size_t i, const char* name) {
+    if (!info[i].IsArray()) Throw(env, std::string(name) + " must be an array of numbers");
+    Napi::Array a = info[i].As<Napi::Array>();
+    std::vector<unsigned long long> out(a.Length());
+    for (uint32_t k = 0; k < a.Length(); ++k) out[k] = static_cast<unsigned long long>(a.Get(k).As<Napi::Number>().DoubleValue());
+    return out;
+  };
+  const auto dims = numbers(1, "dims");
+  const auto strides = numbers(2, "strideBytes");
+  const auto box64 = numbers(3, "box");
+  const int swizzle = static_cast<int>(NumberArg(info, 4, "swizzle"));
+  const unsigned rank = static_cast<unsigned>(dims.size());
+  if (rank < 1 || rank > 5 || strides.size() + 1 != rank || box64.size() != rank) {
+    Throw(env, "encodeTensorMap: rank 1-5 with dims, box of that length and one stride fewer");
+  }
+  std::vector<unsigned> box(box64.begin(), box64.end()), elementStrides(rank, 1);
+  alignas(64) unsigned char encoded[kTensorMapBytes];  // CUtensorMap is 64-byte aligned
+  Check(env,
+        api.cuTensorMapEncodeTiled(encoded, kTensorMapUint16, rank, reinterpret_cast<void*>(ptr), dims.data(),
+                                   strides.data(), box.data(), elementStrides.data(), kTensorMapInterleaveNone, swizzle,
+                                   kTensorMapL2Promotion128B, kTensorMapOobFillZeros),
+        "cuTensorMapEncodeTiled");
+  Napi::Uint8Array map = Napi::Uint8Array::New(env, kTensorMapBytes);
+  std::copy(encoded, encoded + kTensorMapBytes, map.Data());
+  return map;
 }
 
 // synchronize(kernelName?): waits for the device; errors of earlier launches surface here.
@@ -346,7 +388,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
       {"copyToDevice", CopyToDevice}, {"copyToHost", CopyToHost},
       {"fill", Fill},             {"eventCreate", EventCreate},
       {"eventRecord", EventRecord}, {"eventElapsed", EventElapsed},
-      {"eventDestroy", EventDestroy},
+      {"eventDestroy", EventDestroy}, {"encodeTensorMap", EncodeTensorMap},
   };
   for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
   RegisterGemm(env, exports);

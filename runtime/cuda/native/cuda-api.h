@@ -64,7 +64,19 @@ struct DriverApi {
   CUresult (*cuEventDestroy)(CUevent);
   CUresult (*cuGetErrorName)(CUresult, const char**);
   CUresult (*cuGetErrorString)(CUresult, const char**);
+  // CUDA 12+ drivers only; null on older ones (the Hopper kernel's bulk tensor copies need it).
+  CUresult (*cuTensorMapEncodeTiled)(void* tensorMap, int dataType, unsigned rank, void* globalAddress,
+                                     const unsigned long long* globalDim, const unsigned long long* globalStrides,
+                                     const unsigned* boxDim, const unsigned* elementStrides, int interleave,
+                                     int swizzle, int l2Promotion, int oobFill);
 };
+
+// cuTensorMapEncodeTiled enums (CUtensorMapDataType, ...Interleave, ...L2promotion, ...FloatOOBfill) and size.
+constexpr int kTensorMapBytes = 128;
+constexpr int kTensorMapUint16 = 1;
+constexpr int kTensorMapInterleaveNone = 0;
+constexpr int kTensorMapL2Promotion128B = 2;
+constexpr int kTensorMapOobFillZeros = 0;
 
 // Function pointers of NVRTC (libnvrtc.so.*).
 struct NvrtcApi {

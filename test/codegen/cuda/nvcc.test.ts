@@ -9,8 +9,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { emitCudaArtifacts } from '../../../codegen/cuda/artifacts.js';
+import { cudaSourcePath, emitCudaArtifacts } from '../../../codegen/cuda/artifacts.js';
 import {
+  type CudaKernelFamily,
   type CudaKernelTuning,
   DEFAULT_CUDA_TUNING,
   renderCudaKernel,
@@ -31,13 +32,13 @@ function plansToCompile(): BlockPlan[] {
 }
 
 /** Compile plans with a small worker pool: nvcc is single-threaded and CI has 2 cores. */
-async function compileAll(plans: readonly BlockPlan[], dir: string, arch: string) {
+async function compileAll(plans: readonly BlockPlan[], dir: string, family: CudaKernelFamily, arch: string) {
   const results: Awaited<ReturnType<typeof compileWithNvcc>>[] = [];
   let next = 0;
   const worker = async () => {
     while (next < plans.length) {
       const plan = plans[next++]!;
-      const [cu] = emitCudaArtifacts(plan).files;
+      const cu = emitCudaArtifacts(plan).files.find((f) => f.path === cudaSourcePath(plan.key, family));
       const path = join(dir, `${arch}-${cu!.path}`);
       writeFileSync(path, cu!.contents);
       results.push(await compileWithNvcc(path, arch, nvcc));
@@ -66,12 +67,17 @@ describe('CUDA kernels compile with nvcc without spills', () => {
     );
   });
 
-  for (const arch of ['sm_80', 'sm_90']) {
+  const targets = [
+    ['mma', 'sm_80'],
+    ['mma', 'sm_90'],
+    ['wgmma', 'sm_90a'],
+  ] as const;
+  for (const [family, arch] of targets) {
     it.skipIf(nvcc === null && !inCi)(
-      `every plan, head dim and dtype for ${arch}`,
-      { timeout: 120_000 },
+      `every plan, head dim and dtype: ${family} kernels for ${arch}`,
+      { timeout: 180_000 },
       async () => {
-        const results = await compileAll(plans, dir, arch);
+        const results = await compileAll(plans, dir, family, arch);
         expect(results).toHaveLength(plans.length);
         for (const r of results) {
           expect(r.kernels).toHaveLength(6);

@@ -1,0 +1,341 @@
+/**
+ * The Hopper (sm_90a) forward kernel body, as CUDA text. One CTA computes one query block of one (batch, head)
+ * with `kBlockQ / 64` warpgroups of 128 threads, each owning 64 query rows:
+ *
+ * - Q, and K/V tiles of `kTileK` keys, live in shared memory in the no-swizzle row-group layout of
+ *   wgmma-helpers.ts; every thread copies 16-byte chunks with cp.async such that each quarter-warp fills one
+ *   128-byte core matrix (conflict-free) and reads 64 contiguous bytes per row from global memory. K/V tiles
+ *   are double-buffered: the next tile streams in while the tensor cores work on this one.
+ * - S = Q K^T is `kHeadDim / 16` wgmma m64n`kTileK`k16 with both operands in shared memory; the mask (partial
+ *   tiles only) and the online softmax in base 2 run on the accumulators; P is repacked into 16-bit A operands
+ *   in registers and O += P V is `kTileK / 16` wgmma m64n`kHeadDim`k16 reading V transposed from shared memory.
+ * - The key walk (key-walk.ts), the mask modes, padding rules and outputs (O in the operand layout, LSE in fp32)
+ *   are those of the sm_80 kernel (kernel-body.ts), so the two are interchangeable on a plan.
+ *
+ * Why this shape: on an H100 the sm_80 kernel's `mma.sync` plus `ldmatrix` path tops out near a third of the
+ * bf16 peak (bench/RESULTS.md); wgmma reads its B operand (and here A of S) from shared memory itself, so no
+ * register file traffic is spent on operand fragments and a warpgroup issues 64-row products.
+ */
+
+/** What the body needs beyond the constants the caller emits. */
+export interface WgmmaBodyOptions {
+  readonly kernelName: string;
+  /** Keys per tile (the N of S's wgmma) and the head dim (the N of O's); they name the wrappers called. */
+  readonly tileK: number;
+  readonly headDim: number;
+  /** Partial tiles can occur: decode query rows and key columns, call `tp_allowed`. */
+  readonly elementMask: boolean;
+  /** Padding keys can occur in full tiles: decode key columns. */
+  readonly keyPadding: boolean;
+  /** Padding query rows can occur: decode query rows and zero theirs. */
+  readonly queryPadding: boolean;
+  /** `__launch_bounds__` minimum CTAs per SM. */
+  readonly minBlocksPerSm: number;
+}
+
+/**
+ * The `extern "C"` kernel; relies on the constants (kHeadDim, kBlockQ, kTileK, kSeqLen, kThreads, kChunks,
+ * kCoreStride, kGroupBytes, kMask*), `TpAttnParams`, the key walk, the wgmma helpers and, if masking, `tp_decode`.
+ */
+export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
+  const decodeKeys = o.elementMask || o.keyPadding;
+  const decodeRows = o.elementMask || o.queryPadding;
+  const L: string[] = [];
+  const push = (...lines: string[]) => L.push(...lines);
+
+  push(
+    '// Byte offset of row `row`, 16-byte chunk `chunk` in the row-group layout (wgmma-helpers.ts).',
+    'TP_DEVICE unsigned tp_rg_offset(int row, int chunk) {',
+    '  return (row >> 3) * kGroupBytes + chunk * kCoreStride + (row & 7) * 16;',
+    '}',
+    '',
+    '// kRows rows of kHeadDim from global memory into the row-group layout at shared address dst. Consecutive',
+    '// threads copy consecutive 16-byte chunks of the rows (whole 128-byte lines per warp from global memory; the',
+    '// 144-byte core-matrix stride keeps the shared-memory side at most 2-way conflicted). Rows past the sequence',
+    '// are zero-filled, so padding never feeds NaN or Inf into the tensor cores.',
+    'template <int kRows>',
+    'TP_DEVICE void tp_load_rows(unsigned dst, const unsigned short* src, long long seq_stride, int row0, int tid) {',
+    '#pragma unroll',
+    '  for (int c = tid; c < kRows * kChunks; c += kThreads) {',
+    '    const int row = c / kChunks;',
+    '    const int chunk = c - row * kChunks;',
+    '    const bool ok = row0 + row < kSeqLen;',
+    '    tp_cp_async_16(dst + tp_rg_offset(row, chunk), src + (ok ? row0 + row : 0) * seq_stride + chunk * 8, ok);',
+    '  }',
+    '}',
+    '',
+    '// The tile of kTileK keys from key0 of K (or V) into shared memory at dst: kSlabs boxes of 32 columns, each',
+    '// landing as kTileK rows of 64 bytes with the 64-byte swizzle. The tensor map orders the sequence, head and',
+    '// batch dimensions by stride (p.tma_dim_*); rows past the sequence arrive as zeros.',
+    'TP_DEVICE void tp_tma_tile(unsigned dst, const TpTensorMap* map, const TpAttnParams& p, int key0, int head, int batch,',
+    '                           unsigned bar) {',
+    '  const int c1 = p.tma_dim_seq == 1 ? key0 : p.tma_dim_head == 1 ? head : batch;',
+    '  const int c2 = p.tma_dim_seq == 2 ? key0 : p.tma_dim_head == 2 ? head : batch;',
+    '  const int c3 = p.tma_dim_seq == 3 ? key0 : p.tma_dim_head == 3 ? head : batch;',
+    '#pragma unroll',
+    '  for (int slab = 0; slab < kSlabs; ++slab) tp_tma_load_4d(dst + slab * kSlabBytes, map, slab * 32, c1, c2, c3, bar);',
+    '}',
+    '',
+    'struct alignas(16) TpVec16 { unsigned x, y, z, w; };',
+    '',
+    `extern "C" __global__ void __launch_bounds__(kThreads, ${o.minBlocksPerSm}) ${o.kernelName}(const __grid_constant__ TpAttnParams p) {`,
+    '  extern __shared__ __align__(1024) unsigned char tp_smem[];',
+    '  // K and V stages first: their slabs must sit on 512-byte boundaries (the 64-byte swizzle repeats every 8 rows).',
+    '  const unsigned sK = tp_smem_addr(tp_smem);        // [kStages][kSlabs] x kTileK rows of 64 bytes',
+    '  const unsigned sV = sK + kStages * kTileBytes;    // the same',
+    '  const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout',
+    '  const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed',
+  );
+  if (decodeKeys) {
+    push(
+      '  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys',
+    );
+  }
+  push(
+    '',
+    '  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first',
+    '  const int bh = blockIdx.y;',
+    '  const int batch = bh / p.heads;',
+    '  const int head = bh - batch * p.heads;',
+    '  const int tid = threadIdx.x;',
+    '  const int wg = tid >> 7;           // warpgroup: query rows 64 wg .. 64 wg + 63 of the block',
+    '  const int warp = (tid >> 5) & 3;   // warp of the warpgroup: 16 of those rows',
+    '  const int lane = tid & 31;',
+    '  const int q0 = qb * kBlockQ;',
+    '  const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;',
+    '  unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;',
+    '',
+    '  if (tid == 0) {',
+    '#pragma unroll',
+    '    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);',
+    '    asm volatile("fence.mbarrier_init.release.cluster;\\n" ::: "memory");',
+    '  }',
+    '  tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);',
+    '  tp_cp_async_commit();',
+    '  __syncthreads();  // the mbarriers are initialised before anyone waits on them',
+    '  TpKeyWalk walk{};',
+    '  tp_walk_begin(walk, p, qb);',
+    '  bool has = tp_walk_next(walk, p);',
+    `  int key0 = walk.key0${decodeKeys ? ', mode = walk.mode' : ''};`,
+    '  if (has) {',
+    '    if (tid == 0) {',
+    '      tp_mbar_expect_bytes(bars, 2 * kTileBytes);',
+    '      tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);',
+    '      tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);',
+    '    }',
+  );
+  if (decodeKeys) {
+    push(
+      '    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);',
+    );
+  }
+  push('  }');
+  if (decodeRows) {
+    push(
+      '',
+      "  // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.",
+      '  TpToken qtok[2];',
+      '  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));',
+      '  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);',
+    );
+  }
+  push(
+    '',
+    "  float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout",
+    '  float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK',
+    '  unsigned pa[kTileK / 16][4];  // P of the previous tile as 16-bit A operands, 16 keys per step',
+    '  float row_max[2] = {tp_neg_inf(), tp_neg_inf()};  // running max of the base-2 logits, rows lane / 4 (+ 8)',
+    "  float row_sum[2] = {0.f, 0.f};                    // this thread's share of the softmax denominators",
+    '#pragma unroll',
+    '  for (int i = 0; i < kHeadDim / 2; ++i) acc[i] = 0.f;',
+    "  const unsigned q_rows = sQ + wg * 8 * kGroupBytes;  // this warpgroup's 8 row groups of Q",
+    '',
+    '  // Software pipeline: iteration j issues S_j = Q K_j^T and O += P_{j-1} V_{j-1} together, so the tensor cores',
+    '  // run the second while this warpgroup computes the softmax of the first. V_{j-1} is still being read while',
+    '  // tile j + 1 streams in, hence three stages.',
+    '  tp_cp_async_wait_all();  // Q',
+    '  tp_fence_proxy_async();',
+    '  __syncthreads();',
+    '  int stage = 0;',
+    '  int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile',
+    "  unsigned phase = 0;   // bit st: parity of stage st's next completion",
+    '  while (has) {',
+    '    tp_mbar_wait(bars + 8 * stage, (phase >> stage) & 1u);  // tile j landed',
+    '    phase ^= 1u << stage;',
+    '    __syncthreads();  // both warpgroups are done with tile j - 2 (its P V has finished): its stage is free',
+    '    const int next_stage = stage == kStages - 1 ? 0 : stage + 1;',
+    '    const bool next_has = tp_walk_next(walk, p);',
+    `    const int next_key0 = walk.key0${decodeKeys ? ', next_mode = walk.mode' : ''};`,
+    '    if (next_has) {',
+    '      if (tid == 0) {',
+    '        const unsigned bar = bars + 8 * next_stage;',
+    '        tp_mbar_expect_bytes(bar, 2 * kTileBytes);',
+    '        tp_tma_tile(sK + next_stage * kTileBytes, &p.tmap_k, p, next_key0, head, batch, bar);',
+    '        tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);',
+    '      }',
+  );
+  if (decodeKeys) {
+    push(
+      '      if (next_mode != kMaskNone)',
+      '        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);',
+    );
+  }
+  push(
+    '    }',
+    '',
+    '    // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;',
+    '    // then O += P_{j-1} V_{j-1}, V read transposed.',
+    '    const unsigned tK = sK + stage * kTileBytes;',
+    '    tp_wgmma_fence();',
+    `    tp_wgmma_ss_n${o.tileK}_first(s, tp_desc(q_rows, kCoreStride, kGroupBytes), tp_desc(tK, 16, 512, kSwizzle64));`,
+    '#pragma unroll',
+    '    for (int kc = 1; kc < kHeadDim / 16; ++kc)',
+    `      tp_wgmma_ss_n${o.tileK}(s, tp_desc(q_rows + kc * 2 * kCoreStride, kCoreStride, kGroupBytes), tp_desc(tK + (kc >> 1) * kSlabBytes + (kc & 1) * 32, 16, 512, kSwizzle64));`,
+    '    tp_wgmma_commit();',
+    '    if (prev_stage >= 0) {',
+    '      const unsigned tV = sV + prev_stage * kTileBytes;',
+    '#pragma unroll',
+    '      for (int kk = 0; kk < kTileK / 16; ++kk)',
+    `        tp_wgmma_rs_n${o.headDim}(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));`,
+    '    }',
+    '    tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration',
+  );
+  if (decodeKeys) {
+    // While the tensor cores work: this thread's keep-bits, bit i for accumulator register i (key column
+    // 8 (i / 4) + 2 (lane % 4) + i % 2 of row half (i / 2) % 2). The loops stay rolled on purpose: unrolled,
+    // the mask's temporaries of 64 elements compete with the accumulators and spill.
+    const bitsLoop = (indent: string, keep: string) => [
+      '#pragma unroll 1',
+      `${indent}for (int i = 0; i < kTileK / 2; ++i) {`,
+      `${indent}  const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];`,
+      `${indent}  keep |= static_cast<unsigned long long>(${keep}) << i;`,
+      `${indent}}`,
+    ];
+    push(
+      '    unsigned long long keep = ~0ull;',
+      '    if (mode != kMaskNone) {',
+      '      const TpToken* tTok = sTok + stage * kTileK;',
+      '      keep = 0;',
+    );
+    if (o.elementMask) {
+      push(
+        '      if (mode == kMaskElements) {',
+        ...bitsLoop('        ', 'tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)'),
+        '      } else {',
+        ...bitsLoop('        ', 'kt.seg != 0'),
+        '      }',
+      );
+    } else {
+      push(...bitsLoop('      ', 'kt.seg != 0'));
+    }
+    push('    }');
+  }
+  push('    tp_wgmma_wait_1();  // S_j is done; P_{j-1} V_{j-1} may still run', '    tp_fence_regs(s);');
+  if (decodeKeys) {
+    push(
+      '    if (mode != kMaskNone) {',
+      '#pragma unroll',
+      '      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();',
+      '    }',
+    );
+  }
+  push(
+    '',
+    '    // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by',
+    "    // a row's grown max waits for P_{j-1} V_{j-1}: the exp2 of this tile overlap it.",
+    '    float corr[2];',
+    '#pragma unroll',
+    '    for (int r = 0; r < 2; ++r) {',
+    '      float mx = tp_neg_inf();',
+    '#pragma unroll',
+    '      for (int j = 0; j < kTileK / 8; ++j) mx = fmaxf(mx, fmaxf(s[4 * j + 2 * r], s[4 * j + 2 * r + 1]));',
+    '      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));',
+    '      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));',
+    '      const float m_new = fmaxf(row_max[r], mx * p.scale_log2);',
+    '      // A row with no allowed key so far keeps max -inf; subtracting 0 instead keeps exp2 away from NaN.',
+    '      const float m_use = m_new == tp_neg_inf() ? 0.f : m_new;',
+    '      corr[r] = tp_exp2(row_max[r] - m_use);',
+    '      row_max[r] = m_new;',
+    '      float sum = 0.f;',
+    '#pragma unroll',
+    '      for (int j = 0; j < kTileK / 8; ++j) {',
+    '        s[4 * j + 2 * r] = tp_exp2(fmaf(s[4 * j + 2 * r], p.scale_log2, -m_use));',
+    '        s[4 * j + 2 * r + 1] = tp_exp2(fmaf(s[4 * j + 2 * r + 1], p.scale_log2, -m_use));',
+    '        sum += s[4 * j + 2 * r] + s[4 * j + 2 * r + 1];',
+    '      }',
+    '      row_sum[r] = row_sum[r] * corr[r] + sum;',
+    '    }',
+    '    tp_wgmma_wait_all();  // P_{j-1} V_{j-1} is in acc, and pa is free again',
+    '    tp_fence_regs(acc);',
+    "    tp_fence_regs(pa);  // keeps the compiler from reusing pa's registers while the wgmma still reads them",
+    '#pragma unroll',
+    '    for (int d = 0; d < kHeadDim / 8; ++d) {',
+    '      acc[4 * d] *= corr[0];',
+    '      acc[4 * d + 1] *= corr[0];',
+    '      acc[4 * d + 2] *= corr[1];',
+    '      acc[4 * d + 3] *= corr[1];',
+    '    }',
+    '#pragma unroll',
+    '    for (int kk = 0; kk < kTileK / 16; ++kk)',
+    '#pragma unroll',
+    '      for (int j = 0; j < 4; ++j) pa[kk][j] = tp_pack(s[8 * kk + 2 * j], s[8 * kk + 2 * j + 1]);',
+    '',
+    '    key0 = next_key0;',
+    ...(decodeKeys ? ['    mode = next_mode;'] : []),
+    '    has = next_has;',
+    '    prev_stage = stage;',
+    '    stage = next_stage;',
+    '  }',
+    "  if (prev_stage >= 0) {  // the last tile's P V",
+    '    const unsigned tV = sV + prev_stage * kTileBytes;',
+    '    tp_wgmma_fence();',
+    '#pragma unroll',
+    '    for (int kk = 0; kk < kTileK / 16; ++kk)',
+    `      tp_wgmma_rs_n${o.headDim}(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));`,
+    '    tp_wgmma_commit();',
+    '    tp_wgmma_wait_all();',
+    '    tp_fence_regs(acc);',
+    '  }',
+    '',
+    "  // Normalise, write the log-sum-exp, and stage the warpgroup's rows through its own (now unused) rows of sQ",
+    '  // in the row-group layout, so the global stores are 16-byte and coalesced.',
+    '  unsigned char* sO = tp_smem + kQOffset + wg * 8 * kGroupBytes;',
+    '#pragma unroll',
+    '  for (int r = 0; r < 2; ++r) {',
+    '    float sum = row_sum[r];',
+    '    sum += __shfl_xor_sync(0xffffffffu, sum, 1);',
+    '    sum += __shfl_xor_sync(0xffffffffu, sum, 2);',
+    "    const int row = warp * 16 + (lane >> 2) + 8 * r;  // of the warpgroup's 64",
+    '    const int token = q0 + wg * 64 + row;',
+  );
+  push(
+    decodeRows
+      ? '    const bool live = qtok[r].seg != 0 && sum > 0.f;  // padding rows and rows with no key: 0, -inf'
+      : '    const bool live = sum > 0.f;  // rows with no allowed key: out 0, lse -inf',
+  );
+  push(
+    '    const float inv = live ? 1.f / sum : 0.f;',
+    '    if ((lane & 3) == 0 && token < kSeqLen) {',
+    '      p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[r] * kLn2 + logf(sum) : tp_neg_inf();',
+    '    }',
+    '#pragma unroll',
+    '    for (int d = 0; d < kHeadDim / 8; ++d) {',
+    '      *reinterpret_cast<unsigned*>(sO + tp_rg_offset(row, d) + (lane & 3) * 4) =',
+    '          tp_pack(live ? acc[4 * d + 2 * r] * inv : 0.f, live ? acc[4 * d + 2 * r + 1] * inv : 0.f);',
+    '    }',
+    '  }',
+    '  tp_bar_sync(1 + wg, 128);',
+    '#pragma unroll',
+    '  for (int c = tid & 127; c < 64 * kChunks; c += 128) {',
+    '    const int row = c / kChunks;',
+    '    const int chunk = c - row * kChunks;',
+    '    const int token = q0 + wg * 64 + row;',
+    '    if (token < kSeqLen) {',
+    '      *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + chunk * 8) =',
+    '          *reinterpret_cast<const TpVec16*>(sO + tp_rg_offset(row, chunk));',
+    '    }',
+    '  }',
+    '}',
+  );
+  return L.join('\n');
+}

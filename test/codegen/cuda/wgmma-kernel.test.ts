@@ -1,0 +1,119 @@
+/**
+ * The Hopper (`wgmma`) kernel's host-side contract, checked without a GPU: its parameter struct (tensor maps
+ * first, 64-byte aligned, packed at the offsets the CUDA struct has), its tuning choice against the sm_90
+ * shared-memory limit, and the errors for what it cannot build. The kernel itself runs in `npm run test:gpu`.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  ATTN_PARAM_FIELDS,
+  ATTN_PARAM_FIELDS_SM90A,
+  packAttnParams,
+  paramBytes,
+  renderParamStruct,
+} from '../../../codegen/cuda/kernel-params.js';
+import {
+  renderCudaKernel,
+  renderCudaModule,
+  SM90_MAX_SHARED_BYTES,
+} from '../../../codegen/cuda/kernel-source.js';
+import { TesseraError } from '../../../dsl/diagnostics.js';
+import { builtinPlan } from '../../gpu/builtin-plans.js';
+
+/** Distinct values per field, so a shifted offset reads back as the wrong field. */
+function markedValues() {
+  return Object.fromEntries(
+    ATTN_PARAM_FIELDS_SM90A.map((f, i) => [
+      f.name,
+      f.type === 'tmap'
+        ? new Uint8Array(128).fill(i + 1)
+        : f.type === 'ptr' || f.type === 'i64'
+          ? BigInt(1000 + i)
+          : 1000 + i,
+    ]),
+  );
+}
+
+describe('the wgmma kernel parameter struct', () => {
+  it('puts the tensor maps first and every other field after them, at natural alignment', () => {
+    const bytes = packAttnParams(markedValues(), ATTN_PARAM_FIELDS_SM90A);
+    expect(bytes.length).toBe(paramBytes(ATTN_PARAM_FIELDS_SM90A));
+    expect(bytes.length % 64).toBe(0);
+    expect(bytes.slice(0, 128).every((b) => b === 1)).toBe(true);
+    expect(bytes.slice(128, 256).every((b) => b === 2)).toBe(true);
+    const view = new DataView(bytes.buffer);
+    // The common fields follow in the sm_80 order, 256 bytes later.
+    const q = ATTN_PARAM_FIELDS_SM90A.findIndex((f) => f.name === 'q');
+    expect(view.getBigInt64(256, true)).toBe(BigInt(1000 + q));
+    const plain = packAttnParams(
+      Object.fromEntries(ATTN_PARAM_FIELDS.map((f) => [f.name, markedValues()[f.name]!])),
+    );
+    expect(bytes.slice(256, 256 + plain.length - 4)).toEqual(plain.slice(0, plain.length - 4));
+  });
+
+  it('declares the same fields in the CUDA struct, tensor maps first', () => {
+    const struct = renderParamStruct(ATTN_PARAM_FIELDS_SM90A).split('\n');
+    expect(struct[1]).toMatch(/^ {2}TpTensorMap tmap_k;/);
+    expect(struct[2]).toMatch(/^ {2}TpTensorMap tmap_v;/);
+    expect(struct).toHaveLength(ATTN_PARAM_FIELDS_SM90A.length + 2);
+  });
+
+  it('rejects a tensor map of the wrong size and bytes for a number field', () => {
+    const values = markedValues();
+    expect(() => packAttnParams({ ...values, tmap_v: new Uint8Array(64) }, ATTN_PARAM_FIELDS_SM90A)).toThrow(
+      /tmap_v.*128 bytes/,
+    );
+    expect(() => packAttnParams({ ...values, heads: new Uint8Array(4) }, ATTN_PARAM_FIELDS_SM90A)).toThrow(
+      /heads/,
+    );
+  });
+});
+
+describe('the wgmma kernel source', () => {
+  const masked = builtinPlan('attention_tile', { sizes: { t: 3, h: 8, w: 20 }, params: { a: 1 } }, 128);
+  const dense = builtinPlan('full', { sizes: { t: 2, h: 8, w: 16 } }, 128);
+
+  it('fits the sm_90 shared memory with its default tiles at every head dim', () => {
+    for (const plan of [masked, dense]) {
+      for (const headDim of [64, 96, 128]) {
+        const k = renderCudaKernel(plan, { headDim, dtype: 'bfloat16', family: 'wgmma' });
+        expect(k.sharedBytes).toBeLessThanOrEqual(SM90_MAX_SHARED_BYTES);
+        expect(k.threads).toBe(256);
+        expect(k.family).toBe('wgmma');
+        // 128-key tiles where they fit; head dim 128 needs 64.
+        expect(k.tileK).toBe(headDim === 128 ? 64 : 128);
+        expect(k.source).toContain(`constexpr int kTileK = ${k.tileK};`);
+        expect(k.source).toContain('const __grid_constant__ TpAttnParams p');
+      }
+    }
+  });
+
+  it('names the shared-memory overflow of an explicit tuning (TP409)', () => {
+    try {
+      renderCudaKernel(masked, {
+        headDim: 128,
+        dtype: 'bfloat16',
+        family: 'wgmma',
+        wgmmaTuning: { tileK: 128, minBlocksPerSm: 1 },
+      });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(TesseraError);
+      const d = (e as TesseraError).diagnostics[0]!;
+      expect(d.code).toBe('TP409');
+      expect(d.message).toMatch(/128-key tiles at head dim 128 needs \d+ B of shared memory/);
+    }
+  });
+
+  it('keeps one kernel family per source file', () => {
+    expect(() =>
+      renderCudaModule(dense, [
+        { headDim: 96, dtype: 'bfloat16', family: 'mma' },
+        { headDim: 96, dtype: 'bfloat16', family: 'wgmma' },
+      ]),
+    ).toThrow(/one kernel family/);
+    const module = renderCudaModule(dense, [{ headDim: 96, dtype: 'float16', family: 'wgmma' }]);
+    expect(module.family).toBe('wgmma');
+    expect(module.source).toContain('// Target: sm_90a only');
+    expect(module.source).toContain('wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16');
+  });
+});
