@@ -14,6 +14,7 @@ import { renderFlexMaskMod } from '../codegen/cuda/flex-mask-mod.js';
 import {
   type CudaKernelFamily,
   type CudaKernelTuning,
+  FAMILY_ARCH,
   renderCudaKernel,
   type WgmmaKernelTuning,
 } from '../codegen/cuda/kernel-source.js';
@@ -31,9 +32,9 @@ import { benchPlan, HEAD_DIM, HEADS, median, randomFiller } from './cuda-bench-c
 
 /**
  * Timing-only ablations of the `wgmma` kernel (the output is wrong), made by editing its source text: they
- * price one part of the loop by removing it (bench/RESULTS.md also has `no-kv-loads`, timed on the cp.async
- * version of the kernel before its K/V copies became bulk tensor copies). `no-exp`: the softmax's exp2 of the scores is skipped; `no-pv`: the P V
- * products are not issued.
+ * price one part of the loop by removing it. `no-exp`: the softmax's exp2 of the scores is skipped; `no-pv`:
+ * the P V products are not issued. (bench/RESULTS.md also has `no-kv-loads`, timed on the cp.async version of
+ * the kernel before its K/V copies became bulk tensor copies.)
  */
 type Ablation = 'no-exp' | 'no-pv';
 
@@ -138,7 +139,7 @@ function attentionWith(
     kernel.source,
     kernel.name,
     kernel.sharedBytes,
-    family === 'wgmma' ? 'sm_90a' : device.arch,
+    FAMILY_ARCH[family] ?? device.arch,
   );
   // Benchmark-only swap of the launched kernel; launch geometry and parameters are the same for every tuning.
   Object.assign(attention as object, { kernel, loaded });

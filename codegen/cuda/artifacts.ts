@@ -6,7 +6,7 @@
  * and compiles each `.cu` for its targets ({@link cubinArchsFor}) when nvcc is installed.
  */
 import type { BlockPlan } from '../../compiler/plan.js';
-import { ATTN_PARAM_BYTES, ATTN_PARAM_FIELDS } from './kernel-params.js';
+import { ATTN_PARAM_FIELDS, ATTN_PARAM_FIELDS_SM90A, paramBytes } from './kernel-params.js';
 import {
   CUDA_HEAD_DIMS,
   type CudaDType,
@@ -19,14 +19,35 @@ import { CUBIN_ARCHS } from './nvcc.js';
 
 export { compileWithNvcc, findNvcc } from './nvcc.js';
 
+const FAMILIES: readonly CudaKernelFamily[] = ['mma', 'wgmma'];
+
+/** The file-name suffix of a family's source: `.cu`, or `.<arch>.cu` for a family bound to one arch. */
+function sourceSuffix(family: CudaKernelFamily): string {
+  const arch = FAMILY_ARCH[family];
+  return arch === null ? '.cu' : `.${arch.replace('_', '')}.cu`;
+}
+
 /** The source file of a family: `<key>.cu` for `mma`, `<key>.sm90a.cu` for `wgmma`. */
 export function cudaSourcePath(planKey: string, family: CudaKernelFamily): string {
-  return family === 'mma' ? `${planKey}.cu` : `${planKey}.${FAMILY_ARCH[family]!.replace('_', '')}.cu`;
+  return `${planKey}${sourceSuffix(family)}`;
 }
 
 /** The targets a written `.cu` is compiled for: its family's own arch, or Ampere and Hopper for `mma`. */
 export function cubinArchsFor(path: string): readonly string[] {
-  return path.endsWith('.sm90a.cu') ? ['sm_90a'] : CUBIN_ARCHS;
+  const arch = FAMILIES.map((f) => FAMILY_ARCH[f]).find(
+    (a) => a !== null && path.endsWith(`.${a.replace('_', '')}.cu`),
+  );
+  return arch ? [arch] : CUBIN_ARCHS;
+}
+
+/** The parameter struct of a family's kernels, for the manifest. */
+function paramsOf(family: CudaKernelFamily) {
+  const fields = family === 'wgmma' ? ATTN_PARAM_FIELDS_SM90A : ATTN_PARAM_FIELDS;
+  return {
+    struct: 'TpAttnParams',
+    bytes: paramBytes(fields),
+    fields: fields.map((f) => ({ name: f.name, type: f.ctype })),
+  };
 }
 
 /** One emitted file. */
@@ -51,8 +72,6 @@ export function cudaInstances(
   return dtypes.flatMap((dtype) => headDims.map((headDim) => ({ headDim, dtype, family })));
 }
 
-const FAMILIES: readonly CudaKernelFamily[] = ['mma', 'wgmma'];
-
 /** Files for the CUDA target: `<plan key>.cu`, `<plan key>.sm90a.cu` and `<plan key>.cuda.json`. */
 export function emitCudaArtifacts(
   plan: BlockPlan,
@@ -76,11 +95,8 @@ export function emitCudaArtifacts(
     kernels: modules.flatMap(({ family, path, module }) =>
       module.kernels.map((k) => ({ ...k, source: path, target: FAMILY_ARCH[family] ?? 'sm_80 or newer' })),
     ),
-    params: {
-      struct: 'TpAttnParams',
-      bytes: ATTN_PARAM_BYTES,
-      fields: ATTN_PARAM_FIELDS.map((f) => ({ name: f.name, type: f.ctype })),
-    },
+    // Per family: the wgmma kernels' struct starts with two CUtensorMaps (K, V) and is 64-byte aligned.
+    params: Object.fromEntries(FAMILIES.map((family) => [family, paramsOf(family)])),
   };
   return {
     files: [

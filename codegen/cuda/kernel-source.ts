@@ -174,8 +174,7 @@ export function checkCudaKernelOptions(plan: BlockPlan, options: CudaKernelOptio
       'build the plan with blockQ = 128 (or 64)',
     );
   }
-  const tileK =
-    options.family === 'wgmma' ? wgmmaTuningFor(plan, options).tileK : (options.tuning?.tileK ?? CUDA_TILE_K);
+  const tileK = instanceTileK(plan, options);
   if (tileK % CUDA_TILE_K !== 0 || plan.blockK % tileK !== 0) {
     throw codegenError(
       plan,
@@ -264,6 +263,13 @@ function wgmmaTuningFor(plan: BlockPlan, options: CudaKernelOptions): WgmmaKerne
   return fits ? DEFAULT_WGMMA_TUNING : { ...DEFAULT_WGMMA_TUNING, tileK: 64 };
 }
 
+/** Keys per tile of an instantiation: its family's tuning, asked for or default. */
+function instanceTileK(plan: BlockPlan, options: CudaKernelOptions): number {
+  return options.family === 'wgmma'
+    ? wgmmaTuningFor(plan, options).tileK
+    : (options.tuning ?? defaultCudaTuning(options.headDim, plan)).tileK;
+}
+
 /** Bytes of one decoded token (`TpToken`: the segment and one int per layout axis). */
 function tokenBytes(plan: BlockPlan): number {
   return 4 * (1 + plan.pattern.layout.axisNames.length);
@@ -285,20 +291,46 @@ function commonConstants(plan: BlockPlan, headDim: number, tileK: number): strin
   ];
 }
 
+/**
+ * An instantiation's text: a header line, then the constants both families share and `lines`, inside its own
+ * namespace (so several instantiations share one source file).
+ */
+function instanceParts(
+  plan: BlockPlan,
+  kernel: Omit<CudaKernel, 'source'>,
+  label: string,
+  namespace: string,
+  lines: readonly string[],
+): InstanceParts {
+  const text = [
+    `// ---- head dim ${kernel.headDim}, ${kernel.dtype}${label}: kernel ${kernel.name}, ${kernel.threads} threads, ${kernel.sharedBytes} B dynamic shared memory`,
+    `namespace ${namespace} {`,
+    ...commonConstants(plan, kernel.headDim, kernel.tileK),
+    ...lines,
+    `}  // namespace ${namespace}`,
+    '',
+  ].join('\n');
+  return { kernel, text };
+}
+
 /** One `wgmma` instantiation (sm_90a): two warpgroups per 128-row query block. */
 function renderWgmmaInstance(plan: BlockPlan, options: CudaKernelOptions): InstanceParts {
   const { headDim, dtype } = options;
   const short = DTYPE_SHORT[dtype];
   const tuning = wgmmaTuningFor(plan, options);
   const needs = maskNeeds(plan, tuning.tileK);
-  const threads = (plan.blockQ / 64) * 128;
   const layout = wgmmaSharedLayout(plan, headDim, tuning.tileK, needs.decodeKeys);
-  const sharedBytes = layout.bytes;
-  const name = cudaSymbol(`tessera_fwd90_${plan.key}_d${headDim}_${short}`);
-  const text = [
-    `// ---- head dim ${headDim}, ${dtype}, sm_90a wgmma: kernel ${name}, ${threads} threads, ${sharedBytes} B dynamic shared memory`,
-    `namespace tp90_d${headDim}_${short} {`,
-    ...commonConstants(plan, headDim, tuning.tileK),
+  const kernel = {
+    name: cudaSymbol(`tessera_fwd90_${plan.key}_d${headDim}_${short}`),
+    threads: (plan.blockQ / 64) * 128,
+    sharedBytes: layout.bytes,
+    gridX: plan.numQBlocks,
+    headDim,
+    dtype,
+    family: 'wgmma' as const,
+    tileK: tuning.tileK,
+  };
+  return instanceParts(plan, kernel, ', sm_90a wgmma', `tp90_d${headDim}_${short}`, [
     'constexpr int kThreads = kBlockQ / 64 * 128;   // one warpgroup per 64 query rows',
     `constexpr int kCoreStride = ${CORE_STRIDE};   // bytes from one 8 x 16-byte core matrix to the next along a row`,
     'constexpr int kGroupBytes = kChunks * kCoreStride;   // one 8-row group of the shared row-group layout',
@@ -318,28 +350,13 @@ function renderWgmmaInstance(plan: BlockPlan, options: CudaKernelOptions): Insta
     renderKeyWalk(plan, tuning.tileK),
     '',
     renderWgmmaKernelBody({
-      kernelName: name,
+      kernelName: kernel.name,
       tileK: tuning.tileK,
       headDim,
       ...needs,
       minBlocksPerSm: tuning.minBlocksPerSm,
     }),
-    `}  // namespace tp90_d${headDim}_${short}`,
-    '',
-  ].join('\n');
-  return {
-    kernel: {
-      name,
-      threads,
-      sharedBytes,
-      gridX: plan.numQBlocks,
-      headDim,
-      dtype,
-      family: 'wgmma',
-      tileK: tuning.tileK,
-    },
-    text,
-  };
+  ]);
 }
 
 /** One instantiation (head dim, dtype) wrapped in its own namespace, so several share one source file. */
@@ -350,16 +367,20 @@ function renderInstance(plan: BlockPlan, options: CudaKernelOptions): InstancePa
   const short = DTYPE_SHORT[dtype];
   const tuning = options.tuning ?? defaultCudaTuning(headDim, plan);
   const needs = maskNeeds(plan, tuning.tileK);
-  const threads = (plan.blockQ / tuning.warpRows) * 32;
   const pitch = headDim + 8;
-  const sharedBytes =
-    (plan.blockQ + 4 * tuning.tileK) * pitch * 2 +
-    (needs.decodeKeys ? 2 * tuning.tileK * tokenBytes(plan) : 0);
-  const name = cudaSymbol(`tessera_fwd_${plan.key}_d${headDim}_${short}`);
-  const text = [
-    `// ---- head dim ${headDim}, ${dtype}: kernel ${name}, ${threads} threads, ${sharedBytes} B dynamic shared memory`,
-    `namespace tp_d${headDim}_${short} {`,
-    ...commonConstants(plan, headDim, tuning.tileK),
+  const kernel = {
+    name: cudaSymbol(`tessera_fwd_${plan.key}_d${headDim}_${short}`),
+    threads: (plan.blockQ / tuning.warpRows) * 32,
+    sharedBytes:
+      (plan.blockQ + 4 * tuning.tileK) * pitch * 2 +
+      (needs.decodeKeys ? 2 * tuning.tileK * tokenBytes(plan) : 0),
+    gridX: plan.numQBlocks,
+    headDim,
+    dtype,
+    family: 'mma' as const,
+    tileK: tuning.tileK,
+  };
+  return instanceParts(plan, kernel, '', `tp_d${headDim}_${short}`, [
     `constexpr int kWarpRows = ${tuning.warpRows};   // query rows per warp`,
     'constexpr int kRowGroups = kWarpRows / 16;   // 16-row mma groups per warp',
     'constexpr int kThreads = kBlockQ / kWarpRows * 32;',
@@ -374,28 +395,13 @@ function renderInstance(plan: BlockPlan, options: CudaKernelOptions): InstancePa
     renderKeyWalk(plan, tuning.tileK),
     '',
     renderKernelBody({
-      kernelName: name,
+      kernelName: kernel.name,
       ...needs,
       minBlocksPerSm: tuning.minBlocksPerSm,
       qInRegisters: tuning.qInRegisters,
       scoreChunkUnroll: tuning.scoreChunkUnroll,
     }),
-    `}  // namespace tp_d${headDim}_${short}`,
-    '',
-  ].join('\n');
-  return {
-    kernel: {
-      name,
-      threads,
-      sharedBytes,
-      gridX: plan.numQBlocks,
-      headDim,
-      dtype,
-      family: 'mma',
-      tileK: tuning.tileK,
-    },
-    text,
-  };
+  ]);
 }
 
 /** A source file holding several instantiations of one plan's kernel, all of one family. */
@@ -419,14 +425,7 @@ export function renderCudaModule(plan: BlockPlan, instances: readonly CudaKernel
   }
   const parts = instances.map((o) => renderInstance(plan, o));
   // The pattern's mask functions go in when any instance decodes (tile sizes may differ per instance).
-  const tileKs = [
-    DEFAULT_CUDA_TUNING.tileK,
-    ...instances.map((o) =>
-      o.family === 'wgmma'
-        ? wgmmaTuningFor(plan, o).tileK
-        : (o.tuning ?? defaultCudaTuning(o.headDim, plan)).tileK,
-    ),
-  ];
+  const tileKs = [DEFAULT_CUDA_TUNING.tileK, ...instances.map((o) => instanceTileK(plan, o))];
   const allNeeds = tileKs.map((tileK) => maskNeeds(plan, tileK));
   const needsMaskFunctions = allNeeds.some((n) => n.decodeKeys || n.queryPadding);
   const s = plan.stats;

@@ -2,10 +2,11 @@
  * The Hopper (sm_90a) forward kernel body, as CUDA text. One CTA computes one query block of one (batch, head)
  * with `kBlockQ / 64` warpgroups of 128 threads, each owning 64 query rows:
  *
- * - Q, and K/V tiles of `kTileK` keys, live in shared memory in the no-swizzle row-group layout of
- *   wgmma-helpers.ts; every thread copies 16-byte chunks with cp.async such that each quarter-warp fills one
- *   128-byte core matrix (conflict-free) and reads 64 contiguous bytes per row from global memory. K/V tiles
- *   are double-buffered: the next tile streams in while the tensor cores work on this one.
+ * - Q lives in shared memory in the no-swizzle row-group layout of wgmma-helpers.ts, copied once with
+ *   cp.async (consecutive threads take consecutive 16-byte chunks of a row).
+ * - K/V tiles of `kTileK` keys arrive by bulk tensor copies (TMA): thread 0 issues `kSlabs` boxes of 32 columns
+ *   per operand, each landing as `kTileK` rows of 64 bytes with the 64-byte swizzle, and counts them on the
+ *   stage's mbarrier. Three stages: tile j + 1 streams in while tile j is multiplied and tile j - 1's P V runs.
  * - S = Q K^T is `kHeadDim / 16` wgmma m64n`kTileK`k16 with both operands in shared memory; the mask (partial
  *   tiles only) and the online softmax in base 2 run on the accumulators; P is repacked into 16-bit A operands
  *   in registers and O += P V is `kTileK / 16` wgmma m64n`kHeadDim`k16 reading V transposed from shared memory.
@@ -13,24 +14,24 @@
  *   are those of the sm_80 kernel (kernel-body.ts), so the two are interchangeable on a plan.
  *
  * Why this shape: on an H100 the sm_80 kernel's `mma.sync` plus `ldmatrix` path tops out near a third of the
- * bf16 peak (bench/RESULTS.md); wgmma reads its B operand (and here A of S) from shared memory itself, so no
- * register file traffic is spent on operand fragments and a warpgroup issues 64-row products.
+ * bf16 peak, and with 16-byte cp.async copies of K/V the L2 path, not the tensor cores, set the pace; bulk
+ * tensor copies lifted dense attention to half the peak (bench/RESULTS.md has the study).
  */
 
-/** What the body needs beyond the constants the caller emits. */
-export interface WgmmaBodyOptions {
-  readonly kernelName: string;
+import type { KernelBodyOptions } from './kernel-body.js';
+
+/**
+ * What the body needs beyond the constants the caller emits: the name, mask needs and register cap as for the
+ * sm_80 body, and the two wgmma widths.
+ */
+export interface WgmmaBodyOptions
+  extends Pick<
+    KernelBodyOptions,
+    'kernelName' | 'elementMask' | 'keyPadding' | 'queryPadding' | 'minBlocksPerSm'
+  > {
   /** Keys per tile (the N of S's wgmma) and the head dim (the N of O's); they name the wrappers called. */
   readonly tileK: number;
   readonly headDim: number;
-  /** Partial tiles can occur: decode query rows and key columns, call `tp_allowed`. */
-  readonly elementMask: boolean;
-  /** Padding keys can occur in full tiles: decode key columns. */
-  readonly keyPadding: boolean;
-  /** Padding query rows can occur: decode query rows and zero theirs. */
-  readonly queryPadding: boolean;
-  /** `__launch_bounds__` minimum CTAs per SM. */
-  readonly minBlocksPerSm: number;
 }
 
 /**

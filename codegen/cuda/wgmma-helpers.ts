@@ -3,14 +3,17 @@
  * fences, and one `wgmma.mma_async` wrapper per operand shape the kernel issues. They go after `tessera.cuh`
  * in sources compiled for sm_90a only (`wgmma` does not exist on other targets).
  *
- * Conventions, checked on an H100 by scripts/gpu/wgmma-probe.cu:
- * - Operands in shared memory use the no-swizzle "row-group" layout: 8-row x 16-byte core matrices, each
+ * Conventions, checked on an H100 by scripts/gpu/wgmma-probe.cu and tma-probe.cu:
+ * - Q in shared memory uses the no-swizzle "row-group" layout: 8-row x 16-byte core matrices, each
  *   128 contiguous bytes, the `kHeadDim / 8` core matrices of an 8-row group side by side `kCoreStride` bytes
  *   apart, groups one after another: byte offset (row, col) = (row / 8) * kGroupBytes + (col / 8) * kCoreStride
  *   + (row % 8) * 16 + (col % 8) * 2 with kGroupBytes = kCoreStride * D / 8. The probe used kCoreStride = 128;
  *   the kernel uses 144, so that the chunks of one row land in different banks when a warp copies a row.
- * - A descriptor's leading byte offset (LBO) is the step between core matrices along K and its stride byte
- *   offset (SBO) the step along M or N, for K-major operands (Q, K) and MN-major ones (V, read transposed).
+ * - Without swizzle, a descriptor's leading byte offset (LBO) is the step between core matrices along K and
+ *   its stride byte offset (SBO) the step along M or N, for K-major and MN-major (transposed) operands alike.
+ * - K and V tiles are slabs of 32 columns x kTileK rows of 64 bytes with the 64-byte swizzle (as the tensor
+ *   copies write them): K (K-major) takes SBO = 512 (8 rows) and steps 32 bytes per 16 columns inside a slab;
+ *   V (MN-major, read transposed) takes LBO = the slab size (next 32 columns of N) and SBO = 512.
  * - Accumulators: a thread of warp w (of the warpgroup) holds, in register i, row 16 w + lane / 4 + 8 ((i / 2) % 2)
  *   and column 8 (i / 4) + 2 (lane % 4) + i % 2, the mma.m16n8 layout repeated along N; register A operands
  *   use the mma.m16n8k16 A-fragment layout, so S repacks into P without leaving registers.
@@ -18,6 +21,12 @@
 import type { CudaDType } from './kernel-source.js';
 
 const WGMMA_TYPE: Record<CudaDType, string> = { bfloat16: 'bf16', float16: 'f16' };
+
+/** `TpTensorMap`: a CUtensorMap (128 opaque bytes, 64-byte aligned), encoded on the host. */
+export const TP_TENSOR_MAP_STRUCT = [
+  '// A CUtensorMap (128 opaque bytes, 64-byte aligned), encoded on the host by cuTensorMapEncodeTiled.',
+  'struct alignas(64) TpTensorMap { unsigned long long opaque[16]; };',
+].join('\n');
 
 /** `{%first, ..., %(first + count - 1)}`. */
 function registerList(first: number, count: number): string {
@@ -82,8 +91,7 @@ export function renderWgmmaHelpers(dtype: CudaDType, keyTile: number, headDim: n
     '}',
     'constexpr unsigned kSwizzle64 = 2;  // descriptor layout type of the 64-byte swizzle',
     '',
-    '// A CUtensorMap (128 opaque bytes, 64-byte aligned), encoded on the host by cuTensorMapEncodeTiled.',
-    'struct alignas(64) TpTensorMap { unsigned long long opaque[16]; };',
+    TP_TENSOR_MAP_STRUCT,
     '// mbarriers: a stage\'s "tile landed" barrier, completed by the bulk copies\' byte count.',
     'TP_DEVICE void tp_mbar_init(unsigned bar, int count) {',
     '  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\\n" ::"r"(bar), "r"(count) : "memory");',

@@ -85,15 +85,9 @@ export interface CudaAttentionOptions {
 }
 
 /**
- * Whether sm_90 devices run the `wgmma` kernel by default: only once it is the faster one in
- * bench/cuda-variants.ts (bench/RESULTS.md has the numbers behind the current choice).
- */
-const WGMMA_IS_DEFAULT_ON_SM90 = true;
-
-/**
- * The kernel family a device runs by default: `wgmma` on sm_90 (Hopper) when {@link WGMMA_IS_DEFAULT_ON_SM90},
- * `mma` elsewhere. The environment
- * variable TESSERA_CUDA_KERNEL (`mma` or `wgmma`) overrides it, for comparing the two in a whole model run.
+ * The kernel family a device runs by default: `wgmma` on sm_90 (Hopper; 1.6x the `mma` kernel's dense rate,
+ * bench/RESULTS.md), `mma` elsewhere. The environment variable TESSERA_CUDA_KERNEL (`mma` or `wgmma`)
+ * overrides it, for comparing the two in a whole model run.
  */
 export function defaultKernelFamily(device: CudaDevice): CudaKernelFamily {
   const forced = process.env.TESSERA_CUDA_KERNEL;
@@ -108,7 +102,7 @@ export function defaultKernelFamily(device: CudaDevice): CudaKernelFamily {
     }
     return forced;
   }
-  return device.arch === 'sm_90' && WGMMA_IS_DEFAULT_ON_SM90 ? 'wgmma' : 'mma';
+  return device.arch === 'sm_90' ? 'wgmma' : 'mma';
 }
 
 /** A plan compiled for one device, head dim and dtype; callable many times. */

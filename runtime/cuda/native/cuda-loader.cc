@@ -78,16 +78,14 @@ const DriverApi* LoadDriver(std::string& why) {
             Resolve(lib, "cuEventDestroy_v2", api.cuEventDestroy, why) &&
             Resolve(lib, "cuGetErrorName", api.cuGetErrorName, why) &&
             Resolve(lib, "cuGetErrorString", api.cuGetErrorString, why);
-  if (ok) {
-    // Optional: resolved when present, so drivers older than CUDA 12 still run the sm_80 kernels.
-    std::string ignored;
-    if (!Resolve(lib, "cuTensorMapEncodeTiled", api.cuTensorMapEncodeTiled, ignored)) api.cuTensorMapEncodeTiled = nullptr;
-  }
   if (!ok) {
     failure = "libcuda is too old or incomplete: " + why;
     why = failure;
     return nullptr;
   }
+  // Optional: resolved when present, so drivers older than CUDA 12 still run the sm_80 kernels.
+  std::string ignored;
+  if (!Resolve(lib, "cuTensorMapEncodeTiled", api.cuTensorMapEncodeTiled, ignored)) api.cuTensorMapEncodeTiled = nullptr;
   loaded = true;
   return &api;
 }

@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest';
 import {
   ATTN_PARAM_BYTES,
   ATTN_PARAM_FIELDS,
+  ATTN_PARAM_FIELDS_SM90A,
   packAttnParams,
+  paramBytes,
   renderParamStruct,
 } from '../../../codegen/cuda/kernel-params.js';
 import {
@@ -15,6 +17,7 @@ import {
   renderCudaKernel,
   W32_CUDA_TUNING,
 } from '../../../codegen/cuda/kernel-source.js';
+import { TP_TENSOR_MAP_STRUCT } from '../../../codegen/cuda/wgmma-helpers.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
 import { builtinPlan } from '../../gpu/builtin-plans.js';
 
@@ -102,24 +105,35 @@ describe('renderCudaKernel tuning', () => {
 });
 
 describe('TpAttnParams', () => {
-  // The C compiler is the oracle for the struct layout the host packs by hand.
-  it.skipIf(!hasCxx())('packs fields at the offsets a C++ compiler gives them', () => {
+  // The C compiler is the oracle for the struct layout the host packs by hand: the sm_80 kernel's, and the
+  // sm_90a one's, which starts with two 64-byte aligned tensor maps.
+  it.skipIf(!hasCxx()).each([
+    ['sm_80', ATTN_PARAM_FIELDS, ''],
+    ['sm_90a', ATTN_PARAM_FIELDS_SM90A, TP_TENSOR_MAP_STRUCT],
+  ] as const)('packs the %s fields at the offsets a C++ compiler gives them', (_, fields, prelude) => {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-params-'));
-    const offsets = ATTN_PARAM_FIELDS.map(
-      (f) => `std::printf("%zu ", offsetof(TpAttnParams, ${f.name}));`,
-    ).join('\n');
-    const program = `#include <cstddef>\n#include <cstdio>\n${renderParamStruct()}\nint main() {\n${offsets}\nstd::printf("%zu", sizeof(TpAttnParams));\n}\n`;
+    const offsets = fields.map((f) => `std::printf("%zu ", offsetof(TpAttnParams, ${f.name}));`).join('\n');
+    const program = `#include <cstddef>\n#include <cstdio>\n${prelude}\n${renderParamStruct(fields)}\nint main() {\n${offsets}\nstd::printf("%zu", sizeof(TpAttnParams));\n}\n`;
     writeFileSync(join(dir, 'p.cc'), program);
     execFileSync('c++', ['-std=c++17', '-o', join(dir, 'p'), join(dir, 'p.cc')]);
     const numbers = execFileSync(join(dir, 'p')).toString().trim().split(' ').map(Number);
-    expect(numbers.at(-1)).toBe(ATTN_PARAM_BYTES);
+    expect(numbers.at(-1)).toBe(paramBytes(fields));
+    if (fields === ATTN_PARAM_FIELDS) expect(numbers.at(-1)).toBe(ATTN_PARAM_BYTES);
     // Pack distinct values and read each back at the compiler's offset.
     const values = Object.fromEntries(
-      ATTN_PARAM_FIELDS.map((f, i) => [f.name, f.type === 'f32' ? 0.5 + i : BigInt(1000 + i)]),
+      fields.map((f, i) => [
+        f.name,
+        f.type === 'tmap' ? new Uint8Array(128).fill(i + 1) : f.type === 'f32' ? 0.5 + i : BigInt(1000 + i),
+      ]),
     );
-    const bytes = new DataView(packAttnParams(values).buffer);
-    ATTN_PARAM_FIELDS.forEach((f, i) => {
+    const packed = packAttnParams(values, fields);
+    const bytes = new DataView(packed.buffer);
+    fields.forEach((f, i) => {
       const at = numbers[i]!;
+      if (f.type === 'tmap') {
+        expect(packed.slice(at, at + 128).every((b) => b === i + 1)).toBe(true);
+        return;
+      }
       const got =
         f.type === 'f32'
           ? bytes.getFloat32(at, true)
