@@ -164,11 +164,15 @@ export function dispatchVisitRanges(
   let begin = 0;
   for (let v = 0; v < visits; v++) {
     const extra = (q: QueryBlockPasses) => (v < q.visits.length ? q.visits[v]! - MASKED_WALK : 0);
-    if (!blocks.every((q, qb) => used[qb]! + extra(q) <= limit)) {
-      if (v === begin) throw overBudget(plan, config, v, limit);
-      ranges.push({ begin, end: v });
-      begin = v;
-      used = fresh();
+    const fits = () => blocks.every((q, qb) => used[qb]! + extra(q) <= limit);
+    if (!fits()) {
+      if (v > begin) {
+        ranges.push({ begin, end: v });
+        begin = v;
+        used = fresh();
+      }
+      // Checked again in the fresh dispatch: a visit that does not fit alone cannot be split further.
+      if (!fits()) throw overBudget(plan, config, v, limit);
     }
     blocks.forEach((q, qb) => {
       used[qb]! += extra(q);
