@@ -33,19 +33,22 @@ import { benchPlan, HEAD_DIM, HEADS, median, randomFiller } from './cuda-bench-c
 /**
  * Timing-only ablations of the `wgmma` kernel (the output is wrong), made by editing its source text: they
  * price one part of the loop by removing it. `no-exp`: the softmax's exp2 of the scores is skipped; `no-pv`:
- * the P V products are not issued. (bench/RESULTS.md also has `no-kv-loads`, timed on the cp.async version of
+ * the P V products are not issued; `no-mask`: partial tiles skip their element mask (priced as full tiles). (bench/RESULTS.md also has `no-kv-loads`, timed on the cp.async version of
  * the kernel before its K/V copies became bulk tensor copies.)
  */
-type Ablation = 'no-exp' | 'no-pv';
+type Ablation = 'no-exp' | 'no-pv' | 'no-mask';
 
 function ablate(source: string, ablation: Ablation): string {
   const edits: Record<Ablation, [RegExp, string]> = {
     'no-exp': [/tp_exp2\(fmaf\(/g, '(fmaf('],
     'no-pv': [/tp_wgmma_rs_n\d+\(acc[^;]*;/g, ';'],
+    'no-mask': [/\(is_partial \? kMaskElements :/g, '(is_partial ? kMaskNone :'],
   };
   const [pattern, replacement] = edits[ablation];
   const edited = source.replace(pattern, replacement);
-  if (edited === source) throw new Error(`ablation ${ablation}: nothing to remove in the kernel source`);
+  // A plan without partial tiles has no element mask to remove; the other parts are in every kernel.
+  if (edited === source && ablation !== 'no-mask')
+    throw new Error(`ablation ${ablation}: nothing to remove in the kernel source`);
   return edited;
 }
 
@@ -73,6 +76,7 @@ const VARIANTS: readonly { name: string; kernel: VariantKernel | null }[] = [
   { name: 'wgmma-tk64-2cta', kernel: { family: 'wgmma', wgmmaTuning: { tileK: 64, minBlocksPerSm: 2 } } },
   { name: 'abl-no-exp', kernel: { family: 'wgmma', ablation: 'no-exp' } },
   { name: 'abl-no-pv', kernel: { family: 'wgmma', ablation: 'no-pv' } },
+  { name: 'abl-no-mask', kernel: { family: 'wgmma', ablation: 'no-mask' } },
 ];
 
 /** Timed shapes: frames and Attention Tile globals (null: dense). */

@@ -11,7 +11,7 @@
 import type { PatternInstance, Side } from '../../compiler/ir.js';
 import type { ConcreteLayout } from '../../compiler/layout.js';
 import type { Dialect } from './dialect.js';
-import { renderBool } from './render-expr.js';
+import { type ExprNames, renderBool } from './render-expr.js';
 
 /** Segment codes stored in `TpToken.seg`. */
 export const SEGMENT_CODE = { padding: 0, video: 1, text: 2 } as const;
@@ -67,14 +67,19 @@ function decodeBody(layout: ConcreteLayout, d: Dialect): string[] {
   return lines;
 }
 
-/** Target source for `TpToken`, `tp_decode` and `tp_allowed` of a pattern instance. */
-export function renderMaskFunctions(pattern: PatternInstance, d: Dialect, indent = '  '): string {
-  const layout = pattern.layout;
-  const names = {
+/** How the predicate reads a decoded token `q` or `k`: coordinate `c<axis>`, segment code `seg`. */
+export function tokenExprNames(d: Dialect): ExprNames {
+  return {
     coord: (side: Side, axis: number) => `${side}.c${axis}`,
     segment: (side: Side, segment: 'video' | 'text') =>
       `(${side}.seg == ${d.intLiteral(SEGMENT_CODE[segment])})`,
   };
+}
+
+/** Target source for `TpToken`, `tp_decode` and `tp_allowed` of a pattern instance. */
+export function renderMaskFunctions(pattern: PatternInstance, d: Dialect, indent = '  '): string {
+  const layout = pattern.layout;
+  const names = tokenExprNames(d);
   const out: string[] = [];
   out.push(d.struct(MASK_SYMBOLS.token, fieldNames(layout)));
   out.push('');

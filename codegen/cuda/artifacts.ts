@@ -6,6 +6,7 @@
  * and compiles each `.cu` for its targets ({@link cubinArchsFor}) when nvcc is installed.
  */
 import type { BlockPlan } from '../../compiler/plan.js';
+import { heavyQueryBlocks } from './cta-order.js';
 import { ATTN_PARAM_FIELDS, ATTN_PARAM_FIELDS_SM90A, paramBytes } from './kernel-params.js';
 import {
   CUDA_HEAD_DIMS,
@@ -90,7 +91,8 @@ export function emitCudaArtifacts(
     seqLen: plan.seqLen,
     blockQ: plan.blockQ,
     blockK: plan.blockK,
-    grid: 'x = numQBlocks (query block = schedule[blockIdx.x]), y = batch * heads',
+    grid: 'x = numQBlocks * batch * heads, in the order of tp_cta_work (heavy query blocks of the next head before the light ones of this head)',
+    heavyBlocks: heavyQueryBlocks(plan),
     numQBlocks: plan.numQBlocks,
     kernels: modules.flatMap(({ family, path, module }) =>
       module.kernels.map((k) => ({ ...k, source: path, target: FAMILY_ARCH[family] ?? 'sm_80 or newer' })),

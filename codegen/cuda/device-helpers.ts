@@ -5,6 +5,7 @@
  * Half-precision values travel as raw 16-bit patterns (`unsigned short`, pairs in `unsigned`), so neither
  * `cuda_fp16.h` nor `cuda_bf16.h` is needed.
  */
+import { CTA_ORDER_HELPER } from './cta-order.js';
 
 /** Text of `tessera.cuh`. */
 export const TESSERA_CUH = String.raw`// ---- tessera.cuh: device helpers shared by every tessera CUDA kernel -------------------------------
@@ -81,5 +82,7 @@ TP_DEVICE unsigned tp_pack_fp16(float lo, float hi) {
   asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
 }
+${CTA_ORDER_HELPER}
+
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 `;

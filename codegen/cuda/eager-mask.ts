@@ -11,7 +11,8 @@
  * parenthesised) structure is unchanged. The result is an int 0/1 that converts to the function's `bool`.
  */
 import type { PatternInstance } from '../../compiler/ir.js';
-import { MASK_SYMBOLS, renderMaskFunctions } from '../common/render-mask.js';
+import { MASK_SYMBOLS } from '../common/render-mask.js';
+import { renderSplitMaskFunctions } from '../common/split-mask.js';
 import { cudaDialect } from './dialect.js';
 
 /**
@@ -29,7 +30,10 @@ export function eagerAllowed(maskSource: string): string {
   return lines.join('\n');
 }
 
-/** `TpToken`, `tp_decode` and a branch-free `tp_allowed` of a pattern, in CUDA. */
+/**
+ * `TpToken`, `tp_decode`, the per-side terms of the split mask and a branch-free `tp_allowed` over them, in
+ * CUDA (codegen/common/split-mask.ts).
+ */
 export function renderCudaMaskFunctions(pattern: PatternInstance): string {
-  return eagerAllowed(renderMaskFunctions(pattern, cudaDialect));
+  return eagerAllowed(renderSplitMaskFunctions(pattern, cudaDialect));
 }

@@ -12,6 +12,7 @@
  * rows g and g + 8, columns 2t and 2t + 1 of each 8-column tile; that is why the row statistics below are
  * reduced over the 4 lanes of a quad and why P can be repacked into A-fragments without leaving registers.
  */
+import { renderCtaWork } from './cta-order.js';
 
 /** What the body needs to know beyond the constants the caller emits. */
 export interface KernelBodyOptions {
@@ -39,7 +40,7 @@ export interface KernelBodyOptions {
 
 /**
  * The `extern "C"` kernel; relies on the constants, `TpAttnParams`, the key walk (`TpKeyWalk`, `tp_walk_begin`,
- * `tp_walk_next`) and, if masking, `tp_decode`.
+ * `tp_walk_next`) and, if masking, `tp_decode` and the split mask's terms (codegen/common/split-mask.ts).
  */
 export function renderKernelBody(o: KernelBodyOptions): string {
   const decodeKeys = o.elementMask || o.keyPadding;
@@ -71,14 +72,11 @@ export function renderKernelBody(o: KernelBodyOptions): string {
   );
   if (decodeKeys)
     push(
-      '  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys',
+      '  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys',
     );
   push(
     '',
-    '  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first',
-    '  const int bh = blockIdx.y;',
-    '  const int batch = bh / p.heads;',
-    '  const int head = bh - batch * p.heads;',
+    ...renderCtaWork(),
     '  const int tid = threadIdx.x;',
     '  const int warp = tid >> 5;',
     '  const int lane = tid & 31;',
@@ -107,19 +105,19 @@ export function renderKernelBody(o: KernelBodyOptions): string {
   );
   if (decodeKeys)
     push(
-      '    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);',
+      '    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));',
     );
   push('  }', '  tp_cp_async_commit();');
   if (decodeRows) {
     push(
       '',
       "  // This thread's two query rows per row group, decoded once.",
-      '  TpToken qtok[kRowGroups][2];',
+      '  TpQueryTerms qtok[kRowGroups][2];',
       '#pragma unroll',
       '  for (int rg = 0; rg < kRowGroups; ++rg) {',
       '    const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);',
-      '    qtok[rg][0] = tp_decode(row_base);',
-      '    qtok[rg][1] = tp_decode(row_base + 8);',
+      '    qtok[rg][0] = tp_query_terms(tp_decode(row_base));',
+      '    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));',
       '  }',
     );
   }
@@ -168,7 +166,7 @@ export function renderKernelBody(o: KernelBodyOptions): string {
   if (decodeKeys) {
     push(
       '      if (next_mode != kMaskNone)',
-      '        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);',
+      '        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));',
     );
   }
   push(
@@ -214,12 +212,12 @@ export function renderKernelBody(o: KernelBodyOptions): string {
       `${indent}  for (int j = 0; j < kTileK / 8; ++j) {`,
       `${indent}#pragma unroll`,
       `${indent}    for (int e = 0; e < 4; ++e) {`,
-      `${indent}      const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];`,
+      `${indent}      const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];`,
       `${indent}      if (!(${keep})) s[rg][j][e] = tp_neg_inf();`,
       `${indent}    }`,
       `${indent}  }`,
     ];
-    push('', '    if (mode != kMaskNone) {', '      const TpToken* tTok = sTok + stage * kTileK;');
+    push('', '    if (mode != kMaskNone) {', '      const TpKeyTerms* tTok = sTok + stage * kTileK;');
     if (o.elementMask) {
       push(
         '      if (mode == kMaskElements) {',

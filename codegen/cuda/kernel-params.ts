@@ -45,7 +45,19 @@ export const ATTN_PARAM_FIELDS: readonly ParamField[] = [
   { name: 'o_batch', type: 'i64', ctype: 'long long', doc: 'element strides of o' },
   { name: 'o_head', type: 'i64', ctype: 'long long', doc: '' },
   { name: 'o_seq', type: 'i64', ctype: 'long long', doc: '' },
-  { name: 'heads', type: 'i32', ctype: 'int', doc: 'heads per batch entry (gridDim.y = batch * heads)' },
+  {
+    name: 'heads',
+    type: 'i32',
+    ctype: 'int',
+    doc: 'heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)',
+  },
+  {
+    name: 'heavy_blocks',
+    type: 'i32',
+    ctype: 'int',
+    doc: 'leading schedule entries that are heavy (cta-order.ts)',
+  },
+  { name: 'lookahead', type: 'i32', ctype: 'int', doc: 'heads the heavy blocks run ahead of the light ones' },
   { name: 'scale_log2', type: 'f32', ctype: 'float', doc: 'softmax scale times log2(e)' },
 ];
 

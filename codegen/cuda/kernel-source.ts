@@ -8,6 +8,7 @@
 import type { BlockPlan } from '../../compiler/plan.js';
 import { type Diagnostic, TesseraError } from '../../dsl/diagnostics.js';
 import { START_OF_FILE } from '../../dsl/source.js';
+import { splitPredicate } from '../common/split-mask.js';
 import { TESSERA_CUH } from './device-helpers.js';
 import { renderCudaMaskFunctions } from './eager-mask.js';
 import { renderKernelBody } from './kernel-body.js';
@@ -143,8 +144,11 @@ export interface CudaKernel {
   readonly threads: number;
   /** Dynamic shared memory per CTA, in bytes. */
   readonly sharedBytes: number;
-  /** Grid x: query blocks, in `plan.schedule` order; grid y is batch * heads, chosen at launch. */
-  readonly gridX: number;
+  /**
+   * CTAs per (batch, head): one per query block. The launch's 1-d grid is this times batch * heads, in the
+   * order of codegen/cuda/cta-order.ts.
+   */
+  readonly ctasPerHead: number;
   readonly headDim: number;
   readonly dtype: CudaDType;
   readonly family: CudaKernelFamily;
@@ -270,9 +274,9 @@ function instanceTileK(plan: BlockPlan, options: CudaKernelOptions): number {
     : (options.tuning ?? defaultCudaTuning(options.headDim, plan)).tileK;
 }
 
-/** Bytes of one decoded token (`TpToken`: the segment and one int per layout axis). */
+/** Bytes of one key's mask terms (`TpKeyTerms`: the segment and one int per key-side term of the split mask). */
 function tokenBytes(plan: BlockPlan): number {
-  return 4 * (1 + plan.pattern.layout.axisNames.length);
+  return 4 * (1 + splitPredicate(plan.pattern.predicate).terms.k.length);
 }
 
 /** The constants both families share, as CUDA lines. */
@@ -284,6 +288,7 @@ function commonConstants(plan: BlockPlan, headDim: number, tileK: number): strin
     `constexpr int kTileK = ${tileK};     // keys per pipeline stage`,
     'constexpr int kSubTiles = kBlockK / kTileK;',
     `constexpr int kSeqLen = ${plan.seqLen};`,
+    `constexpr int kNumQBlocks = ${plan.numQBlocks};   // CTAs per (batch, head)`,
     'constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row',
     `constexpr int kMaskNone = ${MASK_MODE.none};`,
     `constexpr int kMaskPadding = ${MASK_MODE.padding};   // full tile holding padding keys`,
@@ -324,7 +329,7 @@ function renderWgmmaInstance(plan: BlockPlan, options: CudaKernelOptions): Insta
     name: cudaSymbol(`tessera_fwd90_${plan.key}_d${headDim}_${short}`),
     threads: (plan.blockQ / 64) * 128,
     sharedBytes: layout.bytes,
-    gridX: plan.numQBlocks,
+    ctasPerHead: plan.numQBlocks,
     headDim,
     dtype,
     family: 'wgmma' as const,
@@ -374,7 +379,7 @@ function renderInstance(plan: BlockPlan, options: CudaKernelOptions): InstancePa
     sharedBytes:
       (plan.blockQ + 4 * tuning.tileK) * pitch * 2 +
       (needs.decodeKeys ? 2 * tuning.tileK * tokenBytes(plan) : 0),
-    gridX: plan.numQBlocks,
+    ctasPerHead: plan.numQBlocks,
     headDim,
     dtype,
     family: 'mma' as const,

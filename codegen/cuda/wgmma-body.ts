@@ -18,6 +18,7 @@
  * tensor copies lifted dense attention to half the peak (bench/RESULTS.md has the study).
  */
 
+import { renderCtaWork } from './cta-order.js';
 import type { KernelBodyOptions } from './kernel-body.js';
 
 /**
@@ -36,7 +37,7 @@ export interface WgmmaBodyOptions
 
 /**
  * The `extern "C"` kernel; relies on the constants (kHeadDim, kBlockQ, kTileK, kSeqLen, kThreads, kChunks,
- * kCoreStride, kGroupBytes, kMask*), `TpAttnParams`, the key walk, the wgmma helpers and, if masking, `tp_decode`.
+ * kCoreStride, kGroupBytes, kMask*), `TpAttnParams`, the key walk, the wgmma helpers and, if masking, `tp_decode` and the split mask's terms (codegen/common/split-mask.ts).
  */
 export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
   const decodeKeys = o.elementMask || o.keyPadding;
@@ -89,15 +90,12 @@ export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
   );
   if (decodeKeys) {
     push(
-      '  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys',
+      '  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys',
     );
   }
   push(
     '',
-    '  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first',
-    '  const int bh = blockIdx.y;',
-    '  const int batch = bh / p.heads;',
-    '  const int head = bh - batch * p.heads;',
+    ...renderCtaWork(),
     '  const int tid = threadIdx.x;',
     '  const int wg = tid >> 7;           // warpgroup: query rows 64 wg .. 64 wg + 63 of the block',
     '  const int warp = (tid >> 5) & 3;   // warp of the warpgroup: 16 of those rows',
@@ -127,7 +125,7 @@ export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
   );
   if (decodeKeys) {
     push(
-      '    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);',
+      '    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));',
     );
   }
   push('  }');
@@ -135,9 +133,9 @@ export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
     push(
       '',
       "  // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.",
-      '  TpToken qtok[2];',
-      '  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));',
-      '  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);',
+      '  TpQueryTerms qtok[2];',
+      '  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));',
+      '  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));',
     );
   }
   push(
@@ -178,7 +176,7 @@ export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
   if (decodeKeys) {
     push(
       '      if (next_mode != kMaskNone)',
-      '        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);',
+      '        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));',
     );
   }
   push(
@@ -202,32 +200,35 @@ export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
     '    tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration',
   );
   if (decodeKeys) {
-    // While the tensor cores work: this thread's keep-bits, bit i for accumulator register i (key column
-    // 8 (i / 4) + 2 (lane % 4) + i % 2 of row half (i / 2) % 2). The loops stay rolled on purpose: unrolled,
-    // the mask's temporaries of 64 elements compete with the accumulators and spill.
-    const bitsLoop = (indent: string, keep: string) => [
-      '#pragma unroll 1',
-      `${indent}for (int i = 0; i < kTileK / 2; ++i) {`,
-      `${indent}  const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];`,
-      `${indent}  keep |= static_cast<unsigned long long>(${keep}) << i;`,
+    // While the tensor cores work: this thread's keep-bits, one word per row half r (accumulator rows lane / 4
+    // and lane / 4 + 8), bit c for key column 8 (c / 2) + 2 (lane % 4) + c % 2, i.e. accumulator register
+    // 4 (c / 2) + 2 r + c % 2. Each key's terms are read once and tested against both rows; unrolled by 4 for
+    // independent work (fully unrolled, the temporaries compete with the accumulators and spill).
+    const bitsLoop = (indent: string, keep: (row: string) => string) => [
+      '#pragma unroll 4',
+      `${indent}for (int c = 0; c < kTileK / 4; ++c) {`,
+      `${indent}  const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];`,
+      `${indent}  keep0 |= static_cast<unsigned>(${keep('qtok[0]')}) << c;`,
+      `${indent}  keep1 |= static_cast<unsigned>(${keep('qtok[1]')}) << c;`,
       `${indent}}`,
     ];
     push(
-      '    unsigned long long keep = ~0ull;',
+      '    unsigned keep0 = ~0u, keep1 = ~0u;',
       '    if (mode != kMaskNone) {',
-      '      const TpToken* tTok = sTok + stage * kTileK;',
-      '      keep = 0;',
+      '      const TpKeyTerms* tTok = sTok + stage * kTileK;',
+      '      keep0 = 0;',
+      '      keep1 = 0;',
     );
     if (o.elementMask) {
       push(
         '      if (mode == kMaskElements) {',
-        ...bitsLoop('        ', 'tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)'),
+        ...bitsLoop('        ', (q) => `tp_allowed(${q}, kt)`),
         '      } else {',
-        ...bitsLoop('        ', 'kt.seg != 0'),
+        ...bitsLoop('        ', () => 'kt.seg != 0'),
         '      }',
       );
     } else {
-      push(...bitsLoop('      ', 'kt.seg != 0'));
+      push(...bitsLoop('      ', () => 'kt.seg != 0'));
     }
     push('    }');
   }
@@ -236,7 +237,10 @@ export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
     push(
       '    if (mode != kMaskNone) {',
       '#pragma unroll',
-      '      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();',
+      '      for (int i = 0; i < kTileK / 2; ++i) {',
+      '        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;',
+      '        if (!bit) s[i] = tp_neg_inf();',
+      '      }',
       '    }',
     );
   }

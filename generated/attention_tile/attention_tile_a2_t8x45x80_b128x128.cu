@@ -78,6 +78,31 @@ TP_DEVICE unsigned tp_pack_fp16(float lo, float hi) {
   asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
 }
+// CTA -> (unit = batch * head, schedule position): heavy(0..d-1) | heavy(d) light(0) | ... | light(units - 1),
+// so the heavy query blocks run d heads ahead of the light ones (codegen/cuda/cta-order.ts).
+TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookahead, int& unit, int& pos) {
+  const int d = lookahead < units ? lookahead : units;
+  if (cta < d * heavy) {
+    unit = cta / heavy;
+    pos = cta - unit * heavy;
+    return;
+  }
+  const int rest = cta - d * heavy;
+  const int mixed = (units - d) * blocks;
+  if (rest < mixed) {
+    const int chunk = rest / blocks;
+    const int r = rest - chunk * blocks;
+    unit = r < heavy ? chunk + d : chunk;
+    pos = r;
+    return;
+  }
+  const int light = blocks - heavy;
+  const int tail = rest - mixed;
+  const int c = tail / light;
+  unit = units - d + c;
+  pos = heavy + (tail - c * light);
+}
+
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 
 struct TpToken { int seg; int c0; int c1; int c2; };
@@ -98,12 +123,22 @@ __device__ __forceinline__ TpToken tp_decode(int i) {
   return TpToken{1, v0, v1, v2};
 }
 
-// allowed(q, k) of pattern attention_tile_a2_t8x45x80; padding tokens are never allowed.
-__device__ __forceinline__ bool tp_allowed(TpToken q, TpToken k) {
-  return q.seg != 0 & k.seg != 0 & ((q.c0 == k.c0) | ((tp_floormod(k.c0, 4) == 0) & (tp_floordiv(k.c0, 4) < 2)) | ((tp_floormod(q.c0, 4) == 0) & (tp_floordiv(q.c0, 4) < 2)));
+// What tp_allowed needs of a query row: its segment and 2 term(s), computed once per token.
+struct TpQueryTerms { int seg; int t0; int t1; };
+__device__ __forceinline__ TpQueryTerms tp_query_terms(TpToken q) {
+  return TpQueryTerms{q.seg, q.c0, (((tp_floormod(q.c0, 4) == 0) && (tp_floordiv(q.c0, 4) < 2)) ? 1 : 0)};
+}
+// What tp_allowed needs of a key column: its segment and 2 term(s), computed once per token.
+struct TpKeyTerms { int seg; int t0; int t1; };
+__device__ __forceinline__ TpKeyTerms tp_key_terms(TpToken k) {
+  return TpKeyTerms{k.seg, k.c0, (((tp_floormod(k.c0, 4) == 0) && (tp_floordiv(k.c0, 4) < 2)) ? 1 : 0)};
+}
+// allowed(q, k) of pattern attention_tile_a2_t8x45x80 over the terms; padding tokens are never allowed.
+__device__ __forceinline__ bool tp_allowed(TpQueryTerms q, TpKeyTerms k) {
+  return q.seg != 0 & k.seg != 0 & ((q.t0 == k.t0) | (k.t1 != 0) | (q.t1 != 0));
 }
 
-// ---- head dim 64, bfloat16: kernel tessera_fwd_attention_tile_a2_t8x45x80_b128x128_d64_bf16, 256 threads, 57344 B dynamic shared memory
+// ---- head dim 64, bfloat16: kernel tessera_fwd_attention_tile_a2_t8x45x80_b128x128_d64_bf16, 256 threads, 56832 B dynamic shared memory
 namespace tp_d64_bf16 {
 constexpr int kHeadDim = 64;
 constexpr int kBlockQ = 128;   // plan query block
@@ -111,6 +146,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
+constexpr int kNumQBlocks = 225;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -148,7 +184,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -210,10 +248,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
-  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -240,17 +279,17 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
   tp_cp_async_commit();
 
   // This thread's two query rows per row group, decoded once.
-  TpToken qtok[kRowGroups][2];
+  TpQueryTerms qtok[kRowGroups][2];
 #pragma unroll
   for (int rg = 0; rg < kRowGroups; ++rg) {
     const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
-    qtok[rg][0] = tp_decode(row_base);
-    qtok[rg][1] = tp_decode(row_base + 8);
+    qtok[rg][0] = tp_query_terms(tp_decode(row_base));
+    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));
   }
 
   tp_cp_async_wait_all();
@@ -287,7 +326,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
     tp_cp_async_commit();
 
@@ -315,7 +354,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
     }
 
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg)
@@ -323,7 +362,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -334,7 +373,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -439,7 +478,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
 }
 }  // namespace tp_d64_bf16
 
-// ---- head dim 96, bfloat16: kernel tessera_fwd_attention_tile_a2_t8x45x80_b128x128_d96_bf16, 256 threads, 81920 B dynamic shared memory
+// ---- head dim 96, bfloat16: kernel tessera_fwd_attention_tile_a2_t8x45x80_b128x128_d96_bf16, 256 threads, 81408 B dynamic shared memory
 namespace tp_d96_bf16 {
 constexpr int kHeadDim = 96;
 constexpr int kBlockQ = 128;   // plan query block
@@ -447,6 +486,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
+constexpr int kNumQBlocks = 225;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -484,7 +524,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -546,10 +588,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
-  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -576,17 +619,17 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
   tp_cp_async_commit();
 
   // This thread's two query rows per row group, decoded once.
-  TpToken qtok[kRowGroups][2];
+  TpQueryTerms qtok[kRowGroups][2];
 #pragma unroll
   for (int rg = 0; rg < kRowGroups; ++rg) {
     const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
-    qtok[rg][0] = tp_decode(row_base);
-    qtok[rg][1] = tp_decode(row_base + 8);
+    qtok[rg][0] = tp_query_terms(tp_decode(row_base));
+    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));
   }
 
   tp_cp_async_wait_all();
@@ -623,7 +666,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
     tp_cp_async_commit();
 
@@ -651,7 +694,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
     }
 
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg)
@@ -659,7 +702,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -670,7 +713,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -775,7 +818,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
 }
 }  // namespace tp_d96_bf16
 
-// ---- head dim 128, bfloat16: kernel tessera_fwd_attention_tile_a2_t8x45x80_b128x128_d128_bf16, 256 threads, 106496 B dynamic shared memory
+// ---- head dim 128, bfloat16: kernel tessera_fwd_attention_tile_a2_t8x45x80_b128x128_d128_bf16, 256 threads, 105984 B dynamic shared memory
 namespace tp_d128_bf16 {
 constexpr int kHeadDim = 128;
 constexpr int kBlockQ = 128;   // plan query block
@@ -783,6 +826,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
+constexpr int kNumQBlocks = 225;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -820,7 +864,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -882,10 +928,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
-  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -912,17 +959,17 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
   tp_cp_async_commit();
 
   // This thread's two query rows per row group, decoded once.
-  TpToken qtok[kRowGroups][2];
+  TpQueryTerms qtok[kRowGroups][2];
 #pragma unroll
   for (int rg = 0; rg < kRowGroups; ++rg) {
     const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
-    qtok[rg][0] = tp_decode(row_base);
-    qtok[rg][1] = tp_decode(row_base + 8);
+    qtok[rg][0] = tp_query_terms(tp_decode(row_base));
+    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));
   }
 
   tp_cp_async_wait_all();
@@ -959,7 +1006,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
     tp_cp_async_commit();
 
@@ -987,7 +1034,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
     }
 
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg)
@@ -995,7 +1042,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -1006,7 +1053,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -1111,7 +1158,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
 }
 }  // namespace tp_d128_bf16
 
-// ---- head dim 64, float16: kernel tessera_fwd_attention_tile_a2_t8x45x80_b128x128_d64_fp16, 256 threads, 57344 B dynamic shared memory
+// ---- head dim 64, float16: kernel tessera_fwd_attention_tile_a2_t8x45x80_b128x128_d64_fp16, 256 threads, 56832 B dynamic shared memory
 namespace tp_d64_fp16 {
 constexpr int kHeadDim = 64;
 constexpr int kBlockQ = 128;   // plan query block
@@ -1119,6 +1166,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
+constexpr int kNumQBlocks = 225;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1156,7 +1204,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -1218,10 +1268,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
-  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1248,17 +1299,17 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
   tp_cp_async_commit();
 
   // This thread's two query rows per row group, decoded once.
-  TpToken qtok[kRowGroups][2];
+  TpQueryTerms qtok[kRowGroups][2];
 #pragma unroll
   for (int rg = 0; rg < kRowGroups; ++rg) {
     const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
-    qtok[rg][0] = tp_decode(row_base);
-    qtok[rg][1] = tp_decode(row_base + 8);
+    qtok[rg][0] = tp_query_terms(tp_decode(row_base));
+    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));
   }
 
   tp_cp_async_wait_all();
@@ -1295,7 +1346,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
     tp_cp_async_commit();
 
@@ -1323,7 +1374,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
     }
 
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg)
@@ -1331,7 +1382,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -1342,7 +1393,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -1447,7 +1498,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
 }
 }  // namespace tp_d64_fp16
 
-// ---- head dim 96, float16: kernel tessera_fwd_attention_tile_a2_t8x45x80_b128x128_d96_fp16, 256 threads, 81920 B dynamic shared memory
+// ---- head dim 96, float16: kernel tessera_fwd_attention_tile_a2_t8x45x80_b128x128_d96_fp16, 256 threads, 81408 B dynamic shared memory
 namespace tp_d96_fp16 {
 constexpr int kHeadDim = 96;
 constexpr int kBlockQ = 128;   // plan query block
@@ -1455,6 +1506,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
+constexpr int kNumQBlocks = 225;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1492,7 +1544,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -1554,10 +1608,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
-  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1584,17 +1639,17 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
   tp_cp_async_commit();
 
   // This thread's two query rows per row group, decoded once.
-  TpToken qtok[kRowGroups][2];
+  TpQueryTerms qtok[kRowGroups][2];
 #pragma unroll
   for (int rg = 0; rg < kRowGroups; ++rg) {
     const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
-    qtok[rg][0] = tp_decode(row_base);
-    qtok[rg][1] = tp_decode(row_base + 8);
+    qtok[rg][0] = tp_query_terms(tp_decode(row_base));
+    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));
   }
 
   tp_cp_async_wait_all();
@@ -1631,7 +1686,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
     tp_cp_async_commit();
 
@@ -1659,7 +1714,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
     }
 
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg)
@@ -1667,7 +1722,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -1678,7 +1733,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -1783,7 +1838,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
 }
 }  // namespace tp_d96_fp16
 
-// ---- head dim 128, float16: kernel tessera_fwd_attention_tile_a2_t8x45x80_b128x128_d128_fp16, 256 threads, 106496 B dynamic shared memory
+// ---- head dim 128, float16: kernel tessera_fwd_attention_tile_a2_t8x45x80_b128x128_d128_fp16, 256 threads, 105984 B dynamic shared memory
 namespace tp_d128_fp16 {
 constexpr int kHeadDim = 128;
 constexpr int kBlockQ = 128;   // plan query block
@@ -1791,6 +1846,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
+constexpr int kNumQBlocks = 225;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1828,7 +1884,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -1890,10 +1948,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
-  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1920,17 +1979,17 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
   tp_cp_async_commit();
 
   // This thread's two query rows per row group, decoded once.
-  TpToken qtok[kRowGroups][2];
+  TpQueryTerms qtok[kRowGroups][2];
 #pragma unroll
   for (int rg = 0; rg < kRowGroups; ++rg) {
     const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
-    qtok[rg][0] = tp_decode(row_base);
-    qtok[rg][1] = tp_decode(row_base + 8);
+    qtok[rg][0] = tp_query_terms(tp_decode(row_base));
+    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));
   }
 
   tp_cp_async_wait_all();
@@ -1967,7 +2026,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
     tp_cp_async_commit();
 
@@ -1995,7 +2054,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
     }
 
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg)
@@ -2003,7 +2062,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -2014,7 +2073,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_attention_
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
             }
           }

@@ -79,6 +79,31 @@ TP_DEVICE unsigned tp_pack_fp16(float lo, float hi) {
   asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
 }
+// CTA -> (unit = batch * head, schedule position): heavy(0..d-1) | heavy(d) light(0) | ... | light(units - 1),
+// so the heavy query blocks run d heads ahead of the light ones (codegen/cuda/cta-order.ts).
+TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookahead, int& unit, int& pos) {
+  const int d = lookahead < units ? lookahead : units;
+  if (cta < d * heavy) {
+    unit = cta / heavy;
+    pos = cta - unit * heavy;
+    return;
+  }
+  const int rest = cta - d * heavy;
+  const int mixed = (units - d) * blocks;
+  if (rest < mixed) {
+    const int chunk = rest / blocks;
+    const int r = rest - chunk * blocks;
+    unit = r < heavy ? chunk + d : chunk;
+    pos = r;
+    return;
+  }
+  const int light = blocks - heavy;
+  const int tail = rest - mixed;
+  const int c = tail / light;
+  unit = units - d + c;
+  pos = heavy + (tail - c * light);
+}
+
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 
 struct TpToken { int seg; int c0; int c1; int c2; };
@@ -99,12 +124,22 @@ __device__ __forceinline__ TpToken tp_decode(int i) {
   return TpToken{1, v0, v1, v2};
 }
 
-// allowed(q, k) of pattern frame_window_r1_t8x45x80; padding tokens are never allowed.
-__device__ __forceinline__ bool tp_allowed(TpToken q, TpToken k) {
-  return q.seg != 0 & k.seg != 0 & (abs((q.c0 - k.c0)) <= 1);
+// What tp_allowed needs of a query row: its segment and 1 term(s), computed once per token.
+struct TpQueryTerms { int seg; int t0; };
+__device__ __forceinline__ TpQueryTerms tp_query_terms(TpToken q) {
+  return TpQueryTerms{q.seg, q.c0};
+}
+// What tp_allowed needs of a key column: its segment and 1 term(s), computed once per token.
+struct TpKeyTerms { int seg; int t0; };
+__device__ __forceinline__ TpKeyTerms tp_key_terms(TpToken k) {
+  return TpKeyTerms{k.seg, k.c0};
+}
+// allowed(q, k) of pattern frame_window_r1_t8x45x80 over the terms; padding tokens are never allowed.
+__device__ __forceinline__ bool tp_allowed(TpQueryTerms q, TpKeyTerms k) {
+  return q.seg != 0 & k.seg != 0 & (abs((q.t0 - k.t0)) <= 1);
 }
 
-// ---- head dim 64, bfloat16, sm_90a wgmma: kernel tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d64_bf16, 256 threads, 122904 B dynamic shared memory
+// ---- head dim 64, bfloat16, sm_90a wgmma: kernel tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d64_bf16, 256 threads, 119832 B dynamic shared memory
 namespace tp90_d64_bf16 {
 constexpr int kHeadDim = 64;
 constexpr int kBlockQ = 128;   // plan query block
@@ -112,6 +147,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 128;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
+constexpr int kNumQBlocks = 225;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -124,7 +160,7 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 98304;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 116736;
-constexpr int kBarOffset = 122880;
+constexpr int kBarOffset = 119808;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_bf16(lo, hi); }
@@ -236,7 +272,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -323,10 +361,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
   const unsigned sV = sK + kStages * kTileBytes;    // the same
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
-  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -355,13 +394,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
-  TpToken qtok[2];
-  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));
-  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);
+  TpQueryTerms qtok[2];
+  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));
+  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));
 
   float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout
   float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK
@@ -396,7 +435,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -415,21 +454,24 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
         tp_wgmma_rs_n64(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
-    unsigned long long keep = ~0ull;
+    unsigned keep0 = ~0u, keep1 = ~0u;
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
-      keep = 0;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
+      keep0 = 0;
+      keep1 = 0;
       if (mode == kMaskElements) {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
+          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
         }
       } else {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(kt.seg != 0) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
+          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
         }
       }
     }
@@ -437,7 +479,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
     tp_fence_regs(s);
     if (mode != kMaskNone) {
 #pragma unroll
-      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();
+      for (int i = 0; i < kTileK / 2; ++i) {
+        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
+        if (!bit) s[i] = tp_neg_inf();
+      }
     }
 
     // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by
@@ -531,7 +576,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
 }
 }  // namespace tp90_d64_bf16
 
-// ---- head dim 96, bfloat16, sm_90a wgmma: kernel tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d96_bf16, 256 threads, 181272 B dynamic shared memory
+// ---- head dim 96, bfloat16, sm_90a wgmma: kernel tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d96_bf16, 256 threads, 178200 B dynamic shared memory
 namespace tp90_d96_bf16 {
 constexpr int kHeadDim = 96;
 constexpr int kBlockQ = 128;   // plan query block
@@ -539,6 +584,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 128;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
+constexpr int kNumQBlocks = 225;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -551,7 +597,7 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 147456;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 175104;
-constexpr int kBarOffset = 181248;
+constexpr int kBarOffset = 178176;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_bf16(lo, hi); }
@@ -663,7 +709,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -750,10 +798,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
   const unsigned sV = sK + kStages * kTileBytes;    // the same
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
-  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -782,13 +831,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
-  TpToken qtok[2];
-  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));
-  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);
+  TpQueryTerms qtok[2];
+  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));
+  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));
 
   float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout
   float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK
@@ -823,7 +872,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -842,21 +891,24 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
         tp_wgmma_rs_n96(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
-    unsigned long long keep = ~0ull;
+    unsigned keep0 = ~0u, keep1 = ~0u;
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
-      keep = 0;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
+      keep0 = 0;
+      keep1 = 0;
       if (mode == kMaskElements) {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
+          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
         }
       } else {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(kt.seg != 0) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
+          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
         }
       }
     }
@@ -864,7 +916,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
     tp_fence_regs(s);
     if (mode != kMaskNone) {
 #pragma unroll
-      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();
+      for (int i = 0; i < kTileK / 2; ++i) {
+        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
+        if (!bit) s[i] = tp_neg_inf();
+      }
     }
 
     // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by
@@ -958,7 +1013,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
 }
 }  // namespace tp90_d96_bf16
 
-// ---- head dim 128, bfloat16, sm_90a wgmma: kernel tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d128_bf16, 256 threads, 138264 B dynamic shared memory
+// ---- head dim 128, bfloat16, sm_90a wgmma: kernel tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d128_bf16, 256 threads, 136728 B dynamic shared memory
 namespace tp90_d128_bf16 {
 constexpr int kHeadDim = 128;
 constexpr int kBlockQ = 128;   // plan query block
@@ -966,6 +1021,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
+constexpr int kNumQBlocks = 225;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -978,7 +1034,7 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 98304;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 135168;
-constexpr int kBarOffset = 138240;
+constexpr int kBarOffset = 136704;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_bf16(lo, hi); }
@@ -1090,7 +1146,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -1177,10 +1235,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
   const unsigned sV = sK + kStages * kTileBytes;    // the same
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
-  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1209,13 +1268,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
-  TpToken qtok[2];
-  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));
-  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);
+  TpQueryTerms qtok[2];
+  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));
+  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));
 
   float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout
   float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK
@@ -1250,7 +1309,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -1269,21 +1328,24 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
         tp_wgmma_rs_n128(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
-    unsigned long long keep = ~0ull;
+    unsigned keep0 = ~0u, keep1 = ~0u;
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
-      keep = 0;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
+      keep0 = 0;
+      keep1 = 0;
       if (mode == kMaskElements) {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
+          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
         }
       } else {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(kt.seg != 0) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
+          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
         }
       }
     }
@@ -1291,7 +1353,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
     tp_fence_regs(s);
     if (mode != kMaskNone) {
 #pragma unroll
-      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();
+      for (int i = 0; i < kTileK / 2; ++i) {
+        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
+        if (!bit) s[i] = tp_neg_inf();
+      }
     }
 
     // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by
@@ -1385,7 +1450,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
 }
 }  // namespace tp90_d128_bf16
 
-// ---- head dim 64, float16, sm_90a wgmma: kernel tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d64_fp16, 256 threads, 122904 B dynamic shared memory
+// ---- head dim 64, float16, sm_90a wgmma: kernel tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d64_fp16, 256 threads, 119832 B dynamic shared memory
 namespace tp90_d64_fp16 {
 constexpr int kHeadDim = 64;
 constexpr int kBlockQ = 128;   // plan query block
@@ -1393,6 +1458,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 128;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
+constexpr int kNumQBlocks = 225;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1405,7 +1471,7 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 98304;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 116736;
-constexpr int kBarOffset = 122880;
+constexpr int kBarOffset = 119808;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_fp16(lo, hi); }
@@ -1517,7 +1583,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -1604,10 +1672,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
   const unsigned sV = sK + kStages * kTileBytes;    // the same
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
-  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1636,13 +1705,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
-  TpToken qtok[2];
-  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));
-  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);
+  TpQueryTerms qtok[2];
+  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));
+  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));
 
   float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout
   float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK
@@ -1677,7 +1746,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -1696,21 +1765,24 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
         tp_wgmma_rs_n64(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
-    unsigned long long keep = ~0ull;
+    unsigned keep0 = ~0u, keep1 = ~0u;
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
-      keep = 0;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
+      keep0 = 0;
+      keep1 = 0;
       if (mode == kMaskElements) {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
+          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
         }
       } else {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(kt.seg != 0) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
+          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
         }
       }
     }
@@ -1718,7 +1790,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
     tp_fence_regs(s);
     if (mode != kMaskNone) {
 #pragma unroll
-      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();
+      for (int i = 0; i < kTileK / 2; ++i) {
+        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
+        if (!bit) s[i] = tp_neg_inf();
+      }
     }
 
     // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by
@@ -1812,7 +1887,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
 }
 }  // namespace tp90_d64_fp16
 
-// ---- head dim 96, float16, sm_90a wgmma: kernel tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d96_fp16, 256 threads, 181272 B dynamic shared memory
+// ---- head dim 96, float16, sm_90a wgmma: kernel tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d96_fp16, 256 threads, 178200 B dynamic shared memory
 namespace tp90_d96_fp16 {
 constexpr int kHeadDim = 96;
 constexpr int kBlockQ = 128;   // plan query block
@@ -1820,6 +1895,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 128;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
+constexpr int kNumQBlocks = 225;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1832,7 +1908,7 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 147456;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 175104;
-constexpr int kBarOffset = 181248;
+constexpr int kBarOffset = 178176;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_fp16(lo, hi); }
@@ -1944,7 +2020,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -2031,10 +2109,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
   const unsigned sV = sK + kStages * kTileBytes;    // the same
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
-  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -2063,13 +2142,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
-  TpToken qtok[2];
-  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));
-  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);
+  TpQueryTerms qtok[2];
+  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));
+  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));
 
   float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout
   float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK
@@ -2104,7 +2183,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -2123,21 +2202,24 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
         tp_wgmma_rs_n96(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
-    unsigned long long keep = ~0ull;
+    unsigned keep0 = ~0u, keep1 = ~0u;
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
-      keep = 0;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
+      keep0 = 0;
+      keep1 = 0;
       if (mode == kMaskElements) {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
+          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
         }
       } else {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(kt.seg != 0) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
+          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
         }
       }
     }
@@ -2145,7 +2227,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
     tp_fence_regs(s);
     if (mode != kMaskNone) {
 #pragma unroll
-      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();
+      for (int i = 0; i < kTileK / 2; ++i) {
+        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
+        if (!bit) s[i] = tp_neg_inf();
+      }
     }
 
     // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by
@@ -2239,7 +2324,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
 }
 }  // namespace tp90_d96_fp16
 
-// ---- head dim 128, float16, sm_90a wgmma: kernel tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d128_fp16, 256 threads, 138264 B dynamic shared memory
+// ---- head dim 128, float16, sm_90a wgmma: kernel tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d128_fp16, 256 threads, 136728 B dynamic shared memory
 namespace tp90_d128_fp16 {
 constexpr int kHeadDim = 128;
 constexpr int kBlockQ = 128;   // plan query block
@@ -2247,6 +2332,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28800;
+constexpr int kNumQBlocks = 225;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -2259,7 +2345,7 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 98304;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 135168;
-constexpr int kBarOffset = 138240;
+constexpr int kBarOffset = 136704;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_fp16(lo, hi); }
@@ -2371,7 +2457,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -2458,10 +2546,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
   const unsigned sV = sK + kStages * kTileBytes;    // the same
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
-  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -2490,13 +2579,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
-  TpToken qtok[2];
-  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));
-  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);
+  TpQueryTerms qtok[2];
+  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));
+  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));
 
   float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout
   float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK
@@ -2531,7 +2620,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -2550,21 +2639,24 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
         tp_wgmma_rs_n128(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
-    unsigned long long keep = ~0ull;
+    unsigned keep0 = ~0u, keep1 = ~0u;
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
-      keep = 0;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
+      keep0 = 0;
+      keep1 = 0;
       if (mode == kMaskElements) {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
+          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
         }
       } else {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(kt.seg != 0) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
+          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
         }
       }
     }
@@ -2572,7 +2664,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_frame_wi
     tp_fence_regs(s);
     if (mode != kMaskNone) {
 #pragma unroll
-      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();
+      for (int i = 0; i < kTileK / 2; ++i) {
+        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
+        if (!bit) s[i] = tp_neg_inf();
+      }
     }
 
     // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by

@@ -78,6 +78,31 @@ TP_DEVICE unsigned tp_pack_fp16(float lo, float hi) {
   asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
 }
+// CTA -> (unit = batch * head, schedule position): heavy(0..d-1) | heavy(d) light(0) | ... | light(units - 1),
+// so the heavy query blocks run d heads ahead of the light ones (codegen/cuda/cta-order.ts).
+TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookahead, int& unit, int& pos) {
+  const int d = lookahead < units ? lookahead : units;
+  if (cta < d * heavy) {
+    unit = cta / heavy;
+    pos = cta - unit * heavy;
+    return;
+  }
+  const int rest = cta - d * heavy;
+  const int mixed = (units - d) * blocks;
+  if (rest < mixed) {
+    const int chunk = rest / blocks;
+    const int r = rest - chunk * blocks;
+    unit = r < heavy ? chunk + d : chunk;
+    pos = r;
+    return;
+  }
+  const int light = blocks - heavy;
+  const int tail = rest - mixed;
+  const int c = tail / light;
+  unit = units - d + c;
+  pos = heavy + (tail - c * light);
+}
+
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 
 // ---- head dim 64, bfloat16: kernel tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_bf16, 256 threads, 55296 B dynamic shared memory
@@ -88,6 +113,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 46080;
+constexpr int kNumQBlocks = 360;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -125,7 +151,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -188,8 +216,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -383,6 +412,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 46080;
+constexpr int kNumQBlocks = 360;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -420,7 +450,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -483,8 +515,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -678,6 +711,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 46080;
+constexpr int kNumQBlocks = 360;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -715,7 +749,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -778,8 +814,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -973,6 +1010,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 46080;
+constexpr int kNumQBlocks = 360;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1010,7 +1048,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -1073,8 +1113,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1268,6 +1309,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 46080;
+constexpr int kNumQBlocks = 360;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1305,7 +1347,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -1368,8 +1412,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1563,6 +1608,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 46080;
+constexpr int kNumQBlocks = 360;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1600,7 +1646,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -1663,8 +1711,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_sliding_ti
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;

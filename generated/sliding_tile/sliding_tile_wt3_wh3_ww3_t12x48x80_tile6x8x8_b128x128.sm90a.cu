@@ -79,6 +79,31 @@ TP_DEVICE unsigned tp_pack_fp16(float lo, float hi) {
   asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
 }
+// CTA -> (unit = batch * head, schedule position): heavy(0..d-1) | heavy(d) light(0) | ... | light(units - 1),
+// so the heavy query blocks run d heads ahead of the light ones (codegen/cuda/cta-order.ts).
+TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookahead, int& unit, int& pos) {
+  const int d = lookahead < units ? lookahead : units;
+  if (cta < d * heavy) {
+    unit = cta / heavy;
+    pos = cta - unit * heavy;
+    return;
+  }
+  const int rest = cta - d * heavy;
+  const int mixed = (units - d) * blocks;
+  if (rest < mixed) {
+    const int chunk = rest / blocks;
+    const int r = rest - chunk * blocks;
+    unit = r < heavy ? chunk + d : chunk;
+    pos = r;
+    return;
+  }
+  const int light = blocks - heavy;
+  const int tail = rest - mixed;
+  const int c = tail / light;
+  unit = units - d + c;
+  pos = heavy + (tail - c * light);
+}
+
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 
 // ---- head dim 64, bfloat16, sm_90a wgmma: kernel tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_bf16, 256 threads, 116760 B dynamic shared memory
@@ -89,6 +114,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 128;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 46080;
+constexpr int kNumQBlocks = 360;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -213,7 +239,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -301,8 +329,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_sliding_
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -484,6 +513,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 128;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 46080;
+constexpr int kNumQBlocks = 360;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -608,7 +638,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -696,8 +728,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_sliding_
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -879,6 +912,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 46080;
+constexpr int kNumQBlocks = 360;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1003,7 +1037,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -1091,8 +1127,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_sliding_
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1274,6 +1311,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 128;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 46080;
+constexpr int kNumQBlocks = 360;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1398,7 +1436,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -1486,8 +1526,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_sliding_
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1669,6 +1710,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 128;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 46080;
+constexpr int kNumQBlocks = 360;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1793,7 +1835,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -1881,8 +1925,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_sliding_
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -2064,6 +2109,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 46080;
+constexpr int kNumQBlocks = 360;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -2188,7 +2234,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -2276,8 +2324,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_sliding_
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;

@@ -78,6 +78,31 @@ TP_DEVICE unsigned tp_pack_fp16(float lo, float hi) {
   asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
 }
+// CTA -> (unit = batch * head, schedule position): heavy(0..d-1) | heavy(d) light(0) | ... | light(units - 1),
+// so the heavy query blocks run d heads ahead of the light ones (codegen/cuda/cta-order.ts).
+TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookahead, int& unit, int& pos) {
+  const int d = lookahead < units ? lookahead : units;
+  if (cta < d * heavy) {
+    unit = cta / heavy;
+    pos = cta - unit * heavy;
+    return;
+  }
+  const int rest = cta - d * heavy;
+  const int mixed = (units - d) * blocks;
+  if (rest < mixed) {
+    const int chunk = rest / blocks;
+    const int r = rest - chunk * blocks;
+    unit = r < heavy ? chunk + d : chunk;
+    pos = r;
+    return;
+  }
+  const int light = blocks - heavy;
+  const int tail = rest - mixed;
+  const int c = tail / light;
+  unit = units - d + c;
+  pos = heavy + (tail - c * light);
+}
+
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 
 struct TpToken { int seg; int c0; int c1; int c2; int c3; };
@@ -102,9 +127,19 @@ __device__ __forceinline__ TpToken tp_decode(int i) {
   return TpToken{1, v0, v1, v2, 0};
 }
 
-// allowed(q, k) of pattern text_video_a2_t8x45x80_l120; padding tokens are never allowed.
-__device__ __forceinline__ bool tp_allowed(TpToken q, TpToken k) {
-  return q.seg != 0 & k.seg != 0 & ((q.seg == 2) | (k.seg == 2) | ((k.seg == 1) & (q.seg == 1) & (q.c0 == k.c0)) | ((q.seg == 1) & (tp_floormod(q.c0, 4) == 0) & (tp_floordiv(q.c0, 4) < 2)) | ((k.seg == 1) & (tp_floormod(k.c0, 4) == 0) & (tp_floordiv(k.c0, 4) < 2)));
+// What tp_allowed needs of a query row: its segment and 4 term(s), computed once per token.
+struct TpQueryTerms { int seg; int t0; int t1; int t2; int t3; };
+__device__ __forceinline__ TpQueryTerms tp_query_terms(TpToken q) {
+  return TpQueryTerms{q.seg, ((q.seg == 2) ? 1 : 0), ((q.seg == 1) ? 1 : 0), q.c0, (((q.seg == 1) && (tp_floormod(q.c0, 4) == 0) && (tp_floordiv(q.c0, 4) < 2)) ? 1 : 0)};
+}
+// What tp_allowed needs of a key column: its segment and 4 term(s), computed once per token.
+struct TpKeyTerms { int seg; int t0; int t1; int t2; int t3; };
+__device__ __forceinline__ TpKeyTerms tp_key_terms(TpToken k) {
+  return TpKeyTerms{k.seg, ((k.seg == 2) ? 1 : 0), ((k.seg == 1) ? 1 : 0), k.c0, (((k.seg == 1) && (tp_floormod(k.c0, 4) == 0) && (tp_floordiv(k.c0, 4) < 2)) ? 1 : 0)};
+}
+// allowed(q, k) of pattern text_video_a2_t8x45x80_l120 over the terms; padding tokens are never allowed.
+__device__ __forceinline__ bool tp_allowed(TpQueryTerms q, TpKeyTerms k) {
+  return q.seg != 0 & k.seg != 0 & ((q.t0 != 0) | (k.t0 != 0) | ((k.t1 != 0) & (q.t1 != 0) & (q.t2 == k.t2)) | (q.t3 != 0) | (k.t3 != 0));
 }
 
 // ---- head dim 64, bfloat16: kernel tessera_fwd_text_video_a2_t8x45x80_l120_b128x128_d64_bf16, 256 threads, 57856 B dynamic shared memory
@@ -115,6 +150,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
+constexpr int kNumQBlocks = 226;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -152,7 +188,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -214,10 +252,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
-  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -244,17 +283,17 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
   tp_cp_async_commit();
 
   // This thread's two query rows per row group, decoded once.
-  TpToken qtok[kRowGroups][2];
+  TpQueryTerms qtok[kRowGroups][2];
 #pragma unroll
   for (int rg = 0; rg < kRowGroups; ++rg) {
     const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
-    qtok[rg][0] = tp_decode(row_base);
-    qtok[rg][1] = tp_decode(row_base + 8);
+    qtok[rg][0] = tp_query_terms(tp_decode(row_base));
+    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));
   }
 
   tp_cp_async_wait_all();
@@ -291,7 +330,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
     tp_cp_async_commit();
 
@@ -319,7 +358,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     }
 
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg)
@@ -327,7 +366,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -338,7 +377,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -451,6 +490,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
+constexpr int kNumQBlocks = 226;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -488,7 +528,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -550,10 +592,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
-  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -580,17 +623,17 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
   tp_cp_async_commit();
 
   // This thread's two query rows per row group, decoded once.
-  TpToken qtok[kRowGroups][2];
+  TpQueryTerms qtok[kRowGroups][2];
 #pragma unroll
   for (int rg = 0; rg < kRowGroups; ++rg) {
     const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
-    qtok[rg][0] = tp_decode(row_base);
-    qtok[rg][1] = tp_decode(row_base + 8);
+    qtok[rg][0] = tp_query_terms(tp_decode(row_base));
+    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));
   }
 
   tp_cp_async_wait_all();
@@ -627,7 +670,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
     tp_cp_async_commit();
 
@@ -655,7 +698,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     }
 
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg)
@@ -663,7 +706,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -674,7 +717,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -787,6 +830,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
+constexpr int kNumQBlocks = 226;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -824,7 +868,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -886,10 +932,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
-  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -916,17 +963,17 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
   tp_cp_async_commit();
 
   // This thread's two query rows per row group, decoded once.
-  TpToken qtok[kRowGroups][2];
+  TpQueryTerms qtok[kRowGroups][2];
 #pragma unroll
   for (int rg = 0; rg < kRowGroups; ++rg) {
     const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
-    qtok[rg][0] = tp_decode(row_base);
-    qtok[rg][1] = tp_decode(row_base + 8);
+    qtok[rg][0] = tp_query_terms(tp_decode(row_base));
+    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));
   }
 
   tp_cp_async_wait_all();
@@ -963,7 +1010,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
     tp_cp_async_commit();
 
@@ -991,7 +1038,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     }
 
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg)
@@ -999,7 +1046,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -1010,7 +1057,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -1123,6 +1170,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
+constexpr int kNumQBlocks = 226;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1160,7 +1208,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -1222,10 +1272,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
-  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1252,17 +1303,17 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
   tp_cp_async_commit();
 
   // This thread's two query rows per row group, decoded once.
-  TpToken qtok[kRowGroups][2];
+  TpQueryTerms qtok[kRowGroups][2];
 #pragma unroll
   for (int rg = 0; rg < kRowGroups; ++rg) {
     const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
-    qtok[rg][0] = tp_decode(row_base);
-    qtok[rg][1] = tp_decode(row_base + 8);
+    qtok[rg][0] = tp_query_terms(tp_decode(row_base));
+    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));
   }
 
   tp_cp_async_wait_all();
@@ -1299,7 +1350,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
     tp_cp_async_commit();
 
@@ -1327,7 +1378,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     }
 
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg)
@@ -1335,7 +1386,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -1346,7 +1397,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -1459,6 +1510,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
+constexpr int kNumQBlocks = 226;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1496,7 +1548,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -1558,10 +1612,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
-  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1588,17 +1643,17 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
   tp_cp_async_commit();
 
   // This thread's two query rows per row group, decoded once.
-  TpToken qtok[kRowGroups][2];
+  TpQueryTerms qtok[kRowGroups][2];
 #pragma unroll
   for (int rg = 0; rg < kRowGroups; ++rg) {
     const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
-    qtok[rg][0] = tp_decode(row_base);
-    qtok[rg][1] = tp_decode(row_base + 8);
+    qtok[rg][0] = tp_query_terms(tp_decode(row_base));
+    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));
   }
 
   tp_cp_async_wait_all();
@@ -1635,7 +1690,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
     tp_cp_async_commit();
 
@@ -1663,7 +1718,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     }
 
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg)
@@ -1671,7 +1726,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -1682,7 +1737,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -1795,6 +1850,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
+constexpr int kNumQBlocks = 226;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1832,7 +1888,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
 };
 
@@ -1894,10 +1952,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   unsigned short* sQ = reinterpret_cast<unsigned short*>(tp_smem);  // [kBlockQ][kPitch]
   unsigned short* sK = sQ + kBlockQ * kPitch;                       // [2][kTileK][kPitch]
   unsigned short* sV = sK + 2 * kTileK * kPitch;                    // [2][kTileK][kPitch]
-  TpToken* sTok = reinterpret_cast<TpToken*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(sV + 2 * kTileK * kPitch);  // [2][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1924,17 +1983,17 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
   if (has) {
     tp_load_tile(sK, gK, p.k_seq, key0, tid);
     tp_load_tile(sV, gV, p.v_seq, key0, tid);
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
   tp_cp_async_commit();
 
   // This thread's two query rows per row group, decoded once.
-  TpToken qtok[kRowGroups][2];
+  TpQueryTerms qtok[kRowGroups][2];
 #pragma unroll
   for (int rg = 0; rg < kRowGroups; ++rg) {
     const int row_base = q0 + warp * kWarpRows + rg * 16 + (lane >> 2);
-    qtok[rg][0] = tp_decode(row_base);
-    qtok[rg][1] = tp_decode(row_base + 8);
+    qtok[rg][0] = tp_query_terms(tp_decode(row_base));
+    qtok[rg][1] = tp_query_terms(tp_decode(row_base + 8));
   }
 
   tp_cp_async_wait_all();
@@ -1971,7 +2030,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
       tp_load_tile(sK + (stage ^ 1) * kTileK * kPitch, gK, p.k_seq, next_key0, tid);
       tp_load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
     tp_cp_async_commit();
 
@@ -1999,7 +2058,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
     }
 
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
       if (mode == kMaskElements) {
         #pragma unroll
         for (int rg = 0; rg < kRowGroups; ++rg)
@@ -2007,7 +2066,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(tp_allowed(qtok[rg][e >> 1], kt))) s[rg][j][e] = tp_neg_inf();
             }
           }
@@ -2018,7 +2077,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd_text_video
           for (int j = 0; j < kTileK / 8; ++j) {
         #pragma unroll
             for (int e = 0; e < 4; ++e) {
-              const TpToken kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
+              const TpKeyTerms kt = tTok[j * 8 + 2 * (lane & 3) + (e & 1)];
               if (!(kt.seg != 0)) s[rg][j][e] = tp_neg_inf();
             }
           }

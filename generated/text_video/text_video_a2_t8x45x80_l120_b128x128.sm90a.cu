@@ -79,6 +79,31 @@ TP_DEVICE unsigned tp_pack_fp16(float lo, float hi) {
   asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
 }
+// CTA -> (unit = batch * head, schedule position): heavy(0..d-1) | heavy(d) light(0) | ... | light(units - 1),
+// so the heavy query blocks run d heads ahead of the light ones (codegen/cuda/cta-order.ts).
+TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookahead, int& unit, int& pos) {
+  const int d = lookahead < units ? lookahead : units;
+  if (cta < d * heavy) {
+    unit = cta / heavy;
+    pos = cta - unit * heavy;
+    return;
+  }
+  const int rest = cta - d * heavy;
+  const int mixed = (units - d) * blocks;
+  if (rest < mixed) {
+    const int chunk = rest / blocks;
+    const int r = rest - chunk * blocks;
+    unit = r < heavy ? chunk + d : chunk;
+    pos = r;
+    return;
+  }
+  const int light = blocks - heavy;
+  const int tail = rest - mixed;
+  const int c = tail / light;
+  unit = units - d + c;
+  pos = heavy + (tail - c * light);
+}
+
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 
 struct TpToken { int seg; int c0; int c1; int c2; int c3; };
@@ -103,9 +128,19 @@ __device__ __forceinline__ TpToken tp_decode(int i) {
   return TpToken{1, v0, v1, v2, 0};
 }
 
-// allowed(q, k) of pattern text_video_a2_t8x45x80_l120; padding tokens are never allowed.
-__device__ __forceinline__ bool tp_allowed(TpToken q, TpToken k) {
-  return q.seg != 0 & k.seg != 0 & ((q.seg == 2) | (k.seg == 2) | ((k.seg == 1) & (q.seg == 1) & (q.c0 == k.c0)) | ((q.seg == 1) & (tp_floormod(q.c0, 4) == 0) & (tp_floordiv(q.c0, 4) < 2)) | ((k.seg == 1) & (tp_floormod(k.c0, 4) == 0) & (tp_floordiv(k.c0, 4) < 2)));
+// What tp_allowed needs of a query row: its segment and 4 term(s), computed once per token.
+struct TpQueryTerms { int seg; int t0; int t1; int t2; int t3; };
+__device__ __forceinline__ TpQueryTerms tp_query_terms(TpToken q) {
+  return TpQueryTerms{q.seg, ((q.seg == 2) ? 1 : 0), ((q.seg == 1) ? 1 : 0), q.c0, (((q.seg == 1) && (tp_floormod(q.c0, 4) == 0) && (tp_floordiv(q.c0, 4) < 2)) ? 1 : 0)};
+}
+// What tp_allowed needs of a key column: its segment and 4 term(s), computed once per token.
+struct TpKeyTerms { int seg; int t0; int t1; int t2; int t3; };
+__device__ __forceinline__ TpKeyTerms tp_key_terms(TpToken k) {
+  return TpKeyTerms{k.seg, ((k.seg == 2) ? 1 : 0), ((k.seg == 1) ? 1 : 0), k.c0, (((k.seg == 1) && (tp_floormod(k.c0, 4) == 0) && (tp_floordiv(k.c0, 4) < 2)) ? 1 : 0)};
+}
+// allowed(q, k) of pattern text_video_a2_t8x45x80_l120 over the terms; padding tokens are never allowed.
+__device__ __forceinline__ bool tp_allowed(TpQueryTerms q, TpKeyTerms k) {
+  return q.seg != 0 & k.seg != 0 & ((q.t0 != 0) | (k.t0 != 0) | ((k.t1 != 0) & (q.t1 != 0) & (q.t2 == k.t2)) | (q.t3 != 0) | (k.t3 != 0));
 }
 
 // ---- head dim 64, bfloat16, sm_90a wgmma: kernel tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d64_bf16, 256 threads, 124440 B dynamic shared memory
@@ -116,6 +151,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 128;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
+constexpr int kNumQBlocks = 226;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -240,7 +276,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -327,10 +365,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
   const unsigned sV = sK + kStages * kTileBytes;    // the same
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
-  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -359,13 +398,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
-  TpToken qtok[2];
-  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));
-  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);
+  TpQueryTerms qtok[2];
+  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));
+  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));
 
   float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout
   float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK
@@ -400,7 +439,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -419,21 +458,24 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
         tp_wgmma_rs_n64(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
-    unsigned long long keep = ~0ull;
+    unsigned keep0 = ~0u, keep1 = ~0u;
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
-      keep = 0;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
+      keep0 = 0;
+      keep1 = 0;
       if (mode == kMaskElements) {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
+          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
         }
       } else {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(kt.seg != 0) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
+          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
         }
       }
     }
@@ -441,7 +483,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
     tp_fence_regs(s);
     if (mode != kMaskNone) {
 #pragma unroll
-      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();
+      for (int i = 0; i < kTileK / 2; ++i) {
+        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
+        if (!bit) s[i] = tp_neg_inf();
+      }
     }
 
     // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by
@@ -543,6 +588,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 128;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
+constexpr int kNumQBlocks = 226;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -667,7 +713,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -754,10 +802,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
   const unsigned sV = sK + kStages * kTileBytes;    // the same
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
-  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -786,13 +835,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
-  TpToken qtok[2];
-  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));
-  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);
+  TpQueryTerms qtok[2];
+  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));
+  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));
 
   float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout
   float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK
@@ -827,7 +876,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -846,21 +895,24 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
         tp_wgmma_rs_n96(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
-    unsigned long long keep = ~0ull;
+    unsigned keep0 = ~0u, keep1 = ~0u;
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
-      keep = 0;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
+      keep0 = 0;
+      keep1 = 0;
       if (mode == kMaskElements) {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
+          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
         }
       } else {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(kt.seg != 0) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
+          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
         }
       }
     }
@@ -868,7 +920,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
     tp_fence_regs(s);
     if (mode != kMaskNone) {
 #pragma unroll
-      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();
+      for (int i = 0; i < kTileK / 2; ++i) {
+        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
+        if (!bit) s[i] = tp_neg_inf();
+      }
     }
 
     // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by
@@ -970,6 +1025,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
+constexpr int kNumQBlocks = 226;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1094,7 +1150,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -1181,10 +1239,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
   const unsigned sV = sK + kStages * kTileBytes;    // the same
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
-  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1213,13 +1272,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
-  TpToken qtok[2];
-  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));
-  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);
+  TpQueryTerms qtok[2];
+  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));
+  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));
 
   float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout
   float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK
@@ -1254,7 +1313,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -1273,21 +1332,24 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
         tp_wgmma_rs_n128(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
-    unsigned long long keep = ~0ull;
+    unsigned keep0 = ~0u, keep1 = ~0u;
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
-      keep = 0;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
+      keep0 = 0;
+      keep1 = 0;
       if (mode == kMaskElements) {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
+          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
         }
       } else {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(kt.seg != 0) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
+          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
         }
       }
     }
@@ -1295,7 +1357,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
     tp_fence_regs(s);
     if (mode != kMaskNone) {
 #pragma unroll
-      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();
+      for (int i = 0; i < kTileK / 2; ++i) {
+        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
+        if (!bit) s[i] = tp_neg_inf();
+      }
     }
 
     // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by
@@ -1397,6 +1462,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 128;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
+constexpr int kNumQBlocks = 226;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1521,7 +1587,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -1608,10 +1676,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
   const unsigned sV = sK + kStages * kTileBytes;    // the same
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
-  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -1640,13 +1709,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
-  TpToken qtok[2];
-  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));
-  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);
+  TpQueryTerms qtok[2];
+  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));
+  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));
 
   float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout
   float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK
@@ -1681,7 +1750,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -1700,21 +1769,24 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
         tp_wgmma_rs_n64(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
-    unsigned long long keep = ~0ull;
+    unsigned keep0 = ~0u, keep1 = ~0u;
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
-      keep = 0;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
+      keep0 = 0;
+      keep1 = 0;
       if (mode == kMaskElements) {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
+          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
         }
       } else {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(kt.seg != 0) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
+          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
         }
       }
     }
@@ -1722,7 +1794,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
     tp_fence_regs(s);
     if (mode != kMaskNone) {
 #pragma unroll
-      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();
+      for (int i = 0; i < kTileK / 2; ++i) {
+        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
+        if (!bit) s[i] = tp_neg_inf();
+      }
     }
 
     // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by
@@ -1824,6 +1899,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 128;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
+constexpr int kNumQBlocks = 226;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -1948,7 +2024,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -2035,10 +2113,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
   const unsigned sV = sK + kStages * kTileBytes;    // the same
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
-  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -2067,13 +2146,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
-  TpToken qtok[2];
-  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));
-  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);
+  TpQueryTerms qtok[2];
+  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));
+  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));
 
   float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout
   float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK
@@ -2108,7 +2187,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -2127,21 +2206,24 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
         tp_wgmma_rs_n96(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
-    unsigned long long keep = ~0ull;
+    unsigned keep0 = ~0u, keep1 = ~0u;
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
-      keep = 0;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
+      keep0 = 0;
+      keep1 = 0;
       if (mode == kMaskElements) {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
+          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
         }
       } else {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(kt.seg != 0) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
+          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
         }
       }
     }
@@ -2149,7 +2231,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
     tp_fence_regs(s);
     if (mode != kMaskNone) {
 #pragma unroll
-      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();
+      for (int i = 0; i < kTileK / 2; ++i) {
+        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
+        if (!bit) s[i] = tp_neg_inf();
+      }
     }
 
     // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by
@@ -2251,6 +2336,7 @@ constexpr int kBlockK = 128;   // plan key block
 constexpr int kTileK = 64;     // keys per pipeline stage
 constexpr int kSubTiles = kBlockK / kTileK;
 constexpr int kSeqLen = 28920;
+constexpr int kNumQBlocks = 226;   // CTAs per (batch, head)
 constexpr int kChunks = kHeadDim / 8;   // 16-byte chunks per row
 constexpr int kMaskNone = 0;
 constexpr int kMaskPadding = 1;   // full tile holding padding keys
@@ -2375,7 +2461,9 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.y = batch * heads)
+  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
+  int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
@@ -2462,10 +2550,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
   const unsigned sV = sK + kStages * kTileBytes;    // the same
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
-  TpToken* sTok = reinterpret_cast<TpToken*>(tp_smem + kTokOffset);  // [kStages][kTileK] decoded keys
+  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
 
-  const int qb = p.schedule[blockIdx.x];  // heavy query blocks first
-  const int bh = blockIdx.y;
+  int bh, pos;
+  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
+  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
   const int batch = bh / p.heads;
   const int head = bh - batch * p.heads;
   const int tid = threadIdx.x;
@@ -2494,13 +2583,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_decode(key0 + i);
+    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
-  TpToken qtok[2];
-  qtok[0] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2));
-  qtok[1] = tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8);
+  TpQueryTerms qtok[2];
+  qtok[0] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2)));
+  qtok[1] = tp_query_terms(tp_decode(q0 + wg * 64 + warp * 16 + (lane >> 2) + 8));
 
   float acc[kHeadDim / 2];  // O: this warpgroup's 64 rows x kHeadDim, wgmma accumulator layout
   float s[kTileK / 2];      // S of the current tile: 64 rows x kTileK
@@ -2535,7 +2624,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
       if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_decode(next_key0 + i);
+        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -2554,21 +2643,24 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
         tp_wgmma_rs_n128(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
-    unsigned long long keep = ~0ull;
+    unsigned keep0 = ~0u, keep1 = ~0u;
     if (mode != kMaskNone) {
-      const TpToken* tTok = sTok + stage * kTileK;
-      keep = 0;
+      const TpKeyTerms* tTok = sTok + stage * kTileK;
+      keep0 = 0;
+      keep1 = 0;
       if (mode == kMaskElements) {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(tp_allowed((i & 2) ? qtok[1] : qtok[0], kt)) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
+          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
         }
       } else {
-#pragma unroll 1
-        for (int i = 0; i < kTileK / 2; ++i) {
-          const TpToken kt = tTok[(i >> 2) * 8 + 2 * (lane & 3) + (i & 1)];
-          keep |= static_cast<unsigned long long>(kt.seg != 0) << i;
+#pragma unroll 4
+        for (int c = 0; c < kTileK / 4; ++c) {
+          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
+          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
+          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
         }
       }
     }
@@ -2576,7 +2668,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_text_vid
     tp_fence_regs(s);
     if (mode != kMaskNone) {
 #pragma unroll
-      for (int i = 0; i < kTileK / 2; ++i) if (!((keep >> i) & 1ull)) s[i] = tp_neg_inf();
+      for (int i = 0; i < kTileK / 2; ++i) {
+        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
+        if (!bit) s[i] = tp_neg_inf();
+      }
     }
 
     // Online softmax in base 2. Registers 4 j + 2 r and 4 j + 2 r + 1 belong to row half r. The rescale of O by

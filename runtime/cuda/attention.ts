@@ -4,6 +4,7 @@
  * described by their strides. Operands are checked once per call; a wrong shape, dtype, device or stride
  * names the tensor and what was expected.
  */
+import { ctaLookahead, heavyQueryBlocks } from '../../codegen/cuda/cta-order.js';
 import { ATTN_PARAM_FIELDS_SM90A, packAttnParams } from '../../codegen/cuda/kernel-params.js';
 import {
   type CudaDType,
@@ -105,12 +106,18 @@ export function defaultKernelFamily(device: CudaDevice): CudaKernelFamily {
   return device.arch === 'sm_90' ? 'wgmma' : 'mma';
 }
 
+/** CUDA's limit on gridDim.x. */
+const MAX_GRID_X = 2 ** 31 - 1;
+
 /** A plan compiled for one device, head dim and dtype; callable many times. */
 export class CudaAttention {
   readonly kernel: CudaKernel;
   readonly loaded: LoadedKernel;
   private readonly tables: DeviceTensor[];
   private readonly tablePtrs: Record<string, bigint>;
+  /** Leading schedule entries the CTA order treats as heavy, and how far ahead they run (cta-order.ts). */
+  private readonly heavyBlocks: number;
+  private readonly lookahead: number;
 
   constructor(
     private readonly device: CudaDevice,
@@ -144,6 +151,8 @@ export class CudaAttention {
     ];
     this.tables = entries.map(([name, data]) => upload(`${plan.key}.${name}`, data));
     this.tablePtrs = Object.fromEntries(entries.map(([name], i) => [name, this.tables[i]!.ptr]));
+    this.heavyBlocks = heavyQueryBlocks(plan);
+    this.lookahead = ctaLookahead(plan, device.info.multiprocessors);
   }
 
   /** Launch the kernel (asynchronously); outputs are allocated when not given. */
@@ -181,8 +190,13 @@ export class CudaAttention {
         `expected float32 [${lseShape.join(', ')}] on ${device}, got ${lse.dtype} [${lse.shape.join(', ')}] on ${lse.device}`,
       );
     }
-    if (q.batch * q.heads > 65535)
-      throw new TensorError('q', `batch * heads = ${q.batch * q.heads} exceeds the grid limit 65535`);
+    const ctas = this.kernel.ctasPerHead * q.batch * q.heads;
+    if (ctas > MAX_GRID_X) {
+      throw new TensorError(
+        'q',
+        `batch * heads = ${q.batch * q.heads} times ${this.kernel.ctasPerHead} query blocks is ${ctas} CTAs, over the grid limit ${MAX_GRID_X}`,
+      );
+    }
     const scale = ops.scale ?? 1 / Math.sqrt(D);
     const values: Record<string, bigint | number> = {
       ...this.tablePtrs,
@@ -192,6 +206,8 @@ export class CudaAttention {
       o: out.ptr,
       lse: lse.ptr,
       heads: q.heads,
+      heavy_blocks: this.heavyBlocks,
+      lookahead: this.lookahead,
       scale_log2: scale * Math.LOG2E,
     };
     for (const [prefix, a] of [
@@ -204,18 +220,12 @@ export class CudaAttention {
       values[`${prefix}_head`] = BigInt(a.strides.head);
       values[`${prefix}_seq`] = BigInt(a.strides.seq);
     }
-    if (this.plan.numQBlocks > 0 && q.batch * q.heads > 0) {
+    if (ctas > 0) {
       const args =
         this.kernel.family === 'wgmma'
           ? packAttnParams({ ...values, ...this.tensorMaps(ops.k, k, ops.v, v) }, ATTN_PARAM_FIELDS_SM90A)
           : packAttnParams(values);
-      this.device.launch(
-        this.loaded,
-        [this.kernel.gridX, q.batch * q.heads, 1],
-        this.kernel.threads,
-        args,
-        true,
-      );
+      this.device.launch(this.loaded, [ctas, 1, 1], this.kernel.threads, args, true);
     }
     return { out, lse };
   }

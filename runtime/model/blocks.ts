@@ -82,7 +82,7 @@ export function transformerBlock<T extends OpTensor>(
   const p = `transformer_blocks.${layer}`;
   const mod = ops.modulationRows(weight(`${p}.scale_shift_table`), ctx.timestep);
 
-  const normed = ops.modulate(ops.layerNorm(x, config.normEps), mod, MOD.shiftMsa, MOD.scaleMsa);
+  const normed = ops.layerNormModulate(x, config.normEps, mod, MOD.shiftMsa, MOD.scaleMsa);
   const q = ops.rope3d(dense(ops, weight, normed, `${p}.attn1.to_q`), config.heads, ctx.grid, ctx.rope);
   const k = ops.rope3d(dense(ops, weight, normed, `${p}.attn1.to_k`), config.heads, ctx.grid, ctx.rope);
   const v = dense(ops, weight, normed, `${p}.attn1.to_v`);
@@ -105,7 +105,7 @@ export function transformerBlock<T extends OpTensor>(
   );
   x = ops.add(x, crossOut);
 
-  const ffIn = ops.modulate(ops.layerNorm(x, config.normEps), mod, MOD.shiftMlp, MOD.scaleMlp);
+  const ffIn = ops.layerNormModulate(x, config.normEps, mod, MOD.shiftMlp, MOD.scaleMlp);
   const ffOut = dense(
     ops,
     weight,
@@ -126,7 +126,7 @@ export function outputLayer<T extends OpTensor>(
 ): T {
   // Row 0 shift, row 1 scale, each the top-level table plus the embedded timestep (not its SiLU).
   const mod = ops.modulationRows(weight('scale_shift_table'), embedded);
-  const normed = ops.modulate(ops.layerNorm(x, config.normEps), mod, 0, 1);
+  const normed = ops.layerNormModulate(x, config.normEps, mod, 0, 1);
   const patches = dense(ops, weight, normed, 'proj_out');
   return ops.unpatchify(patches, grid, config.patch, config.outChannels);
 }

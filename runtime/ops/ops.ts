@@ -66,6 +66,12 @@ export interface ModelOps<T extends OpTensor> {
   layerNorm(x: T, eps: number): T;
   /** x * (1 + mod[b, scaleRow]) + mod[b, shiftRow]; x [B, N, D], mod [B, K, D]. */
   modulate(x: T, mod: T, shiftRow: number, scaleRow: number): T;
+  /**
+   * `modulate(layerNorm(x, eps), mod, shiftRow, scaleRow)`: LayerNorm over the last axis without affine
+   * parameters, then x * (1 + mod[b, scaleRow]) + mod[b, shiftRow]; x [B, N, D], mod [B, K, D]. One pass on
+   * backends that fuse it, so the normalised activations are never stored (nor rounded) in between.
+   */
+  layerNormModulate(x: T, eps: number, mod: T, shiftRow: number, scaleRow: number): T;
   /** x + mod[b, gateRow] * y (the gated residual); x, y [B, N, D], mod [B, K, D]. */
   gatedAdd(x: T, y: T, mod: T, gateRow: number): T;
   /** x + y, same shapes. */

@@ -5,7 +5,8 @@
  * as well as partial ones.
  */
 import fc from 'fast-check';
-import type { BoolExpr, CmpOp, IntExpr, Side } from '../../compiler/ir.js';
+import type { BoolExpr, CmpOp, IntExpr, PatternInstance, Side } from '../../compiler/ir.js';
+import { layoutArbitrary } from './layout.js';
 
 const sides: Side[] = ['q', 'k'];
 const cmps: CmpOp[] = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'];
@@ -111,4 +112,17 @@ export function irArbitraries(
 /** Random predicates over `axes` coordinates. */
 export function predicateArbitrary(axes: number, depth = 3): fc.Arbitrary<BoolExpr> {
   return irArbitraries(axes, depth).bool;
+}
+
+/** Random pattern instances: a random layout of at most `maxLength` tokens and a random predicate over it. */
+export function patternInstanceArbitrary(maxLength: number): fc.Arbitrary<PatternInstance> {
+  return layoutArbitrary({ maxLength }).chain((layout) =>
+    predicateArbitrary(layout.axisNames.length).map((predicate) => ({
+      key: 'p',
+      name: 'p',
+      params: {},
+      layout,
+      predicate,
+    })),
+  );
 }

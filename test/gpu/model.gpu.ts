@@ -126,13 +126,17 @@ describe('CUDA model ops against the float64 CPU ops', { skip }, () => {
     check('linear', [x, w, b], (ops, a, wt, bias) => ops.linear(a!, wt!, bias!));
   });
 
-  it('layerNorm, modulationRows, modulate, gatedAdd, add', () => {
+  it('layerNorm, modulationRows, modulate, layerNormModulate, gatedAdd, add', () => {
     check('layerNorm', [x], (ops, a) => ops.layerNorm(a!, 1e-6));
     check('modulationRows', [table, emb], (ops, t, e) => ops.modulationRows(t!, e!));
     check('modulationRows (broadcast)', [table, [random(7, 2 * D), [2, D]]], (ops, t, e) =>
       ops.modulationRows(t!, e!),
     );
     check('modulate', [x, table, emb], (ops, a, t, e) => ops.modulate(a!, ops.modulationRows(t!, e!), 0, 1));
+    // The fused tp_layer_norm path, on the MLP rows (3, 4) so a row offset inside each batch block is exercised.
+    check('layerNormModulate', [x, table, emb], (ops, a, t, e) =>
+      ops.layerNormModulate(a!, 1e-6, ops.modulationRows(t!, e!), 3, 4),
+    );
     check('gatedAdd', [x, y, table, emb], (ops, a, b, t, e) =>
       ops.gatedAdd(a!, b!, ops.modulationRows(t!, e!), 2),
     );

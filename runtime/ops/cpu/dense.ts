@@ -27,22 +27,32 @@ export function linear(precision: OpPrecision, x: CpuTensor, w: CpuTensor, b: Cp
   return y;
 }
 
+/** Mean and 1 / sqrt(biased variance + eps) of `width` values of `data` from `o`: one LayerNorm row. */
+function rowStats(
+  data: ArrayLike<number>,
+  o: number,
+  width: number,
+  eps: number,
+): { mean: number; inv: number } {
+  let mean = 0;
+  for (let i = 0; i < width; i++) mean += data[o + i]!;
+  mean /= width;
+  let variance = 0;
+  for (let i = 0; i < width; i++) {
+    const d = data[o + i]! - mean;
+    variance += d * d;
+  }
+  variance /= width;
+  return { mean, inv: 1 / Math.sqrt(variance + eps) };
+}
+
 /** LayerNorm over the last axis without affine parameters: (x - mean) / sqrt(var + eps), biased variance. */
 export function layerNorm(precision: OpPrecision, x: CpuTensor, eps: number): CpuTensor {
   const { rows, width } = rowsAndWidth(x);
   const y = allocate(precision, x.shape);
   for (let r = 0; r < rows; r++) {
     const o = r * width;
-    let mean = 0;
-    for (let i = 0; i < width; i++) mean += x.data[o + i]!;
-    mean /= width;
-    let variance = 0;
-    for (let i = 0; i < width; i++) {
-      const d = x.data[o + i]! - mean;
-      variance += d * d;
-    }
-    variance /= width;
-    const inv = 1 / Math.sqrt(variance + eps);
+    const { mean, inv } = rowStats(x.data, o, width, eps);
     for (let i = 0; i < width; i++) y.data[o + i] = (x.data[o + i]! - mean) * inv;
   }
   return y;
@@ -82,6 +92,36 @@ export function modulate(
       const o = (b * N + n) * D;
       for (let d = 0; d < D; d++)
         y.data[o + d] = x.data[o + d]! * (1 + mod.data[scale + d]!) + mod.data[shift + d]!;
+    }
+  }
+  return y;
+}
+
+/**
+ * LayerNorm over the last axis (no affine, biased variance) then x * (1 + scale) + shift with per-batch
+ * shift/scale rows of `mod`, in one pass per row: the normalised value is modulated before it is stored, so
+ * float32 storage rounds once; in float64 it is the same arithmetic as `modulate(layerNorm(x))`.
+ */
+export function layerNormModulate(
+  precision: OpPrecision,
+  x: CpuTensor,
+  eps: number,
+  mod: CpuTensor,
+  shiftRow: number,
+  scaleRow: number,
+): CpuTensor {
+  const { B, N, D, K } = modDims(x, mod, [shiftRow, scaleRow]);
+  const y = allocate(precision, x.shape);
+  const xs = x.data;
+  const ms = mod.data;
+  for (let b = 0; b < B; b++) {
+    const shift = (b * K + shiftRow) * D;
+    const scale = (b * K + scaleRow) * D;
+    for (let n = 0; n < N; n++) {
+      const o = (b * N + n) * D;
+      const { mean, inv } = rowStats(xs, o, D, eps);
+      for (let d = 0; d < D; d++)
+        y.data[o + d] = (xs[o + d]! - mean) * inv * (1 + ms[scale + d]!) + ms[shift + d]!;
     }
   }
   return y;

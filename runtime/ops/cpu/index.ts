@@ -3,7 +3,17 @@ import { TensorError } from '../../tensor.js';
 import type { ModelOps, OpPrecision } from '../ops.js';
 import { crossAttention, selfAttention } from './attention.js';
 import { allocate, type CpuTensor, sizeOf } from './cpu-tensor.js';
-import { add, gatedAdd, geluTanh, layerNorm, linear, modulate, modulationRows, silu } from './dense.js';
+import {
+  add,
+  gatedAdd,
+  geluTanh,
+  layerNorm,
+  layerNormModulate,
+  linear,
+  modulate,
+  modulationRows,
+  silu,
+} from './dense.js';
 import { patchify, rope3d, timestepFeatures, unpatchify } from './positional.js';
 
 export type { CpuTensor } from './cpu-tensor.js';
@@ -33,6 +43,8 @@ export function createCpuOps(precision: OpPrecision = 'float64'): ModelOps<CpuTe
     linear: (x, w, b) => linear(p, x, w, b),
     layerNorm: (x, eps) => layerNorm(p, x, eps),
     modulate: (x, mod, shiftRow, scaleRow) => modulate(p, x, mod, shiftRow, scaleRow),
+    layerNormModulate: (x, eps, mod, shiftRow, scaleRow) =>
+      layerNormModulate(p, x, eps, mod, shiftRow, scaleRow),
     gatedAdd: (x, y, mod, gateRow) => gatedAdd(p, x, y, mod, gateRow),
     add: (x, y) => add(p, x, y),
     geluTanh: (x) => geluTanh(p, x),

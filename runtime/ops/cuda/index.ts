@@ -113,6 +113,9 @@ export function createCudaOps(options: CudaOpsOptions = {}): CudaOps {
     linear: (x, w, b) => dense.linear(x, w, b),
     layerNorm: (x, eps) => dense.layerNorm(x, eps),
     modulate: (x, mod, shiftRow, scaleRow) => dense.modulate(x, mod, shiftRow, scaleRow),
+    // One tp_layer_norm launch with the modulation applied before the bf16 store.
+    layerNormModulate: (x, eps, mod, shiftRow, scaleRow) =>
+      dense.layerNorm(x, eps, { t: mod, shiftRow, scaleRow }),
     gatedAdd: (x, y, mod, gateRow) => dense.gatedAdd(x, y, mod, gateRow),
     add: (x, y) => dense.gatedAdd(x, y, null, 0),
     geluTanh: (x) => dense.activation('geluTanh', x),

@@ -7,25 +7,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MASK_SYMBOLS, renderMaskFunctions } from '../../../codegen/common/render-mask.js';
+import { renderSplitMaskFunctions } from '../../../codegen/common/split-mask.js';
 import { cudaDialect } from '../../../codegen/cuda/dialect.js';
 import { eagerAllowed, renderCudaMaskFunctions } from '../../../codegen/cuda/eager-mask.js';
 import { evalBool, type PatternInstance } from '../../../compiler/ir.js';
 import { decodeToken } from '../../../compiler/layout.js';
-import { predicateArbitrary } from '../../arbitraries/ir.js';
-import { layoutArbitrary } from '../../arbitraries/layout.js';
+import { patternInstanceArbitrary } from '../../arbitraries/ir.js';
 import { JS_PRELUDE, jsDialect } from '../common/js-dialect.js';
 
 const runs = Number(process.env.TESSERA_TEST_RUNS ?? 60);
 
-const patternArb: fc.Arbitrary<PatternInstance> = layoutArbitrary({ maxLength: 48 }).chain((layout) =>
-  predicateArbitrary(layout.axisNames.length).map((predicate) => ({
-    key: 'p',
-    name: 'p',
-    params: {},
-    layout,
-    predicate,
-  })),
-);
+const patternArb = patternInstanceArbitrary(48);
 
 function eagerJs(pattern: PatternInstance): {
   decode(i: number): object;
@@ -63,7 +55,7 @@ describe('the branch-free element mask', () => {
   it('changes only the connectives of tp_allowed in the CUDA text', () => {
     fc.assert(
       fc.property(patternArb, (pattern) => {
-        const neutral = renderMaskFunctions(pattern, cudaDialect).split('\n');
+        const neutral = renderSplitMaskFunctions(pattern, cudaDialect).split('\n');
         const eager = renderCudaMaskFunctions(pattern).split('\n');
         expect(eager).toHaveLength(neutral.length);
         const changed = eager.flatMap((line, i) => (line === neutral[i] ? [] : [i]));

@@ -1,7 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   ATTN_PARAM_BYTES,
@@ -20,6 +16,7 @@ import {
 import { TP_TENSOR_MAP_STRUCT } from '../../../codegen/cuda/wgmma-helpers.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
 import { builtinPlan } from '../../gpu/builtin-plans.js';
+import { hasCxx, runCxx } from './host-cxx.js';
 
 const plan = builtinPlan('attention_tile', { sizes: { t: 2, h: 8, w: 16 }, params: { a: 1 } }, 128);
 
@@ -111,12 +108,9 @@ describe('TpAttnParams', () => {
     ['sm_80', ATTN_PARAM_FIELDS, ''],
     ['sm_90a', ATTN_PARAM_FIELDS_SM90A, TP_TENSOR_MAP_STRUCT],
   ] as const)('packs the %s fields at the offsets a C++ compiler gives them', (_, fields, prelude) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-params-'));
     const offsets = fields.map((f) => `std::printf("%zu ", offsetof(TpAttnParams, ${f.name}));`).join('\n');
     const program = `#include <cstddef>\n#include <cstdio>\n${prelude}\n${renderParamStruct(fields)}\nint main() {\n${offsets}\nstd::printf("%zu", sizeof(TpAttnParams));\n}\n`;
-    writeFileSync(join(dir, 'p.cc'), program);
-    execFileSync('c++', ['-std=c++17', '-o', join(dir, 'p'), join(dir, 'p.cc')]);
-    const numbers = execFileSync(join(dir, 'p')).toString().trim().split(' ').map(Number);
+    const numbers = runCxx(program).trim().split(' ').map(Number);
     expect(numbers.at(-1)).toBe(paramBytes(fields));
     if (fields === ATTN_PARAM_FIELDS) expect(numbers.at(-1)).toBe(ATTN_PARAM_BYTES);
     // Pack distinct values and read each back at the compiler's offset.
@@ -144,12 +138,3 @@ describe('TpAttnParams', () => {
     });
   });
 });
-
-function hasCxx(): boolean {
-  try {
-    execFileSync('c++', ['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -187,7 +187,16 @@ describe('dispatchVisitRanges', () => {
         // Found by CI: the split once opened a fresh dispatch for a visit without checking that it fit alone.
         examples: [
           [
-            { frames: 5, height: 4, width: 2, globals: 3, blockQ: 2, blockK: 11, headDim: 40, subgroups: true },
+            {
+              frames: 5,
+              height: 4,
+              width: 2,
+              globals: 3,
+              blockQ: 2,
+              blockK: 11,
+              headDim: 40,
+              subgroups: true,
+            },
             0.6404494382022472,
           ],
         ],
