@@ -65,6 +65,19 @@ function partialsAsFull(plan: BlockPlan): BlockPlan {
  */
 const ROUNDS = 4;
 
+/**
+ * `TESSERA_WGMMA_TUNING=tileK,minBlocksPerSm` (e.g. `64,2`) times the wgmma kernel at that tuning instead of the
+ * per-plan default, for tuning studies in the benchmark's own round-robin timing.
+ */
+function wgmmaTuningFromEnv(): CudaAttentionOptions {
+  const text = process.env.TESSERA_WGMMA_TUNING;
+  if (!text) return {};
+  const [tileK, minBlocksPerSm] = text.split(',').map(Number);
+  if (!(tileK === 64 || tileK === 128) || !(minBlocksPerSm === 1 || minBlocksPerSm === 2))
+    throw new Error(`TESSERA_WGMMA_TUNING: expected "64|128,1|2", got "${text}"`);
+  return { wgmmaTuning: { tileK, minBlocksPerSm } };
+}
+
 async function main(): Promise<void> {
   const outDir = process.argv[2] ?? 'bench-out';
   const iterations = Number(process.argv[3] ?? 20);
@@ -90,7 +103,7 @@ async function main(): Promise<void> {
     };
   }
   /** The plan's kernel ready to time on the shared inputs of its length. */
-  const prepare = (plan: BlockPlan, options: CudaAttentionOptions = {}) => {
+  const prepare = (plan: BlockPlan, options: CudaAttentionOptions = wgmmaTuningFromEnv()) => {
     const S = plan.seqLen;
     if (!shapes.has(S)) shapes.set(S, inputSets(S));
     const { sets, out, lse } = shapes.get(S)!;
