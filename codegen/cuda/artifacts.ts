@@ -91,7 +91,7 @@ export function emitCudaArtifacts(
     seqLen: plan.seqLen,
     blockQ: plan.blockQ,
     blockK: plan.blockK,
-    grid: 'x = numQBlocks * batch * heads, in the order of tp_cta_work (heavy query blocks of the next head before the light ones of this head)',
+    grid: 'x = numQBlocks * batch * heads, in the order of tp_cta_work (heavy query blocks run lookahead heads ahead of the light ones)',
     heavyBlocks: heavyQueryBlocks(plan),
     numQBlocks: plan.numQBlocks,
     kernels: modules.flatMap(({ family, path, module }) =>

@@ -439,7 +439,7 @@ export function renderCudaModule(plan: BlockPlan, instances: readonly CudaKernel
     `// Pattern ${plan.pattern.key}, plan ${plan.key}: ${plan.seqLen} tokens, blocks ${plan.blockQ} x ${plan.blockK}.`,
     `// Blocks: ${s.full} full, ${s.partial} partial, ${s.empty} empty of ${s.total} (sparsity ${(100 * s.sparsity).toFixed(1)}%);` +
       ` key walk: ${plan.closedForm ? `closed form '${plan.closedForm.kind}'` : 'CSR tables'}.`,
-    `// Kernels: ${parts.map((p) => p.kernel.name).join(', ')}; fp32 accumulation, grid (query blocks, batch * heads).`,
+    `// Kernels: ${parts.map((p) => p.kernel.name).join(', ')}; fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).`,
     ...(FAMILY_ARCH[family] ? [`// Target: ${FAMILY_ARCH[family]} only (warpgroup wgmma).`] : []),
     '',
     TESSERA_CUH,

@@ -2,7 +2,7 @@
 // Source: models/patterns/frame-window.tile
 // Pattern frame_window_r1_t8x45x80, plan frame_window_r1_t8x45x80_b128x128: 28800 tokens, blocks 128 x 128.
 // Blocks: 17023 full, 674 partial, 32928 empty of 50625 (sparsity 65.0%); key walk: CSR tables.
-// Kernels: tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d64_bf16, tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d96_bf16, tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d128_bf16, tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d64_fp16, tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d96_fp16, tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d128_fp16; fp32 accumulation, grid (query blocks, batch * heads).
+// Kernels: tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d64_bf16, tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d96_bf16, tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d128_bf16, tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d64_fp16, tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d96_fp16, tessera_fwd90_frame_window_r1_t8x45x80_b128x128_d128_fp16; fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 // Target: sm_90a only (warpgroup wgmma).
 
 // ---- tessera.cuh: device helpers shared by every tessera CUDA kernel -------------------------------

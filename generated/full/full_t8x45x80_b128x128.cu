@@ -2,7 +2,7 @@
 // Source: models/patterns/full.tile
 // Pattern full_t8x45x80, plan full_t8x45x80_b128x128: 28800 tokens, blocks 128 x 128.
 // Blocks: 50625 full, 0 partial, 0 empty of 50625 (sparsity 0.0%); key walk: closed form 'dense'.
-// Kernels: tessera_fwd_full_t8x45x80_b128x128_d64_bf16, tessera_fwd_full_t8x45x80_b128x128_d96_bf16, tessera_fwd_full_t8x45x80_b128x128_d128_bf16, tessera_fwd_full_t8x45x80_b128x128_d64_fp16, tessera_fwd_full_t8x45x80_b128x128_d96_fp16, tessera_fwd_full_t8x45x80_b128x128_d128_fp16; fp32 accumulation, grid (query blocks, batch * heads).
+// Kernels: tessera_fwd_full_t8x45x80_b128x128_d64_bf16, tessera_fwd_full_t8x45x80_b128x128_d96_bf16, tessera_fwd_full_t8x45x80_b128x128_d128_bf16, tessera_fwd_full_t8x45x80_b128x128_d64_fp16, tessera_fwd_full_t8x45x80_b128x128_d96_fp16, tessera_fwd_full_t8x45x80_b128x128_d128_fp16; fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 
 // ---- tessera.cuh: device helpers shared by every tessera CUDA kernel -------------------------------
 #define TP_DEVICE __device__ __forceinline__

@@ -2,7 +2,7 @@
 // Source: models/patterns/sliding-tile.tile
 // Pattern sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8, plan sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128: 46080 tokens, blocks 128 x 128.
 // Blocks: 19440 full, 0 partial, 110160 empty of 129600 (sparsity 85.0%); key walk: CSR tables.
-// Kernels: tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_bf16, tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d96_bf16, tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d128_bf16, tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_fp16, tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d96_fp16, tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d128_fp16; fp32 accumulation, grid (query blocks, batch * heads).
+// Kernels: tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_bf16, tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d96_bf16, tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d128_bf16, tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_fp16, tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d96_fp16, tessera_fwd90_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d128_fp16; fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 // Target: sm_90a only (warpgroup wgmma).
 
 // ---- tessera.cuh: device helpers shared by every tessera CUDA kernel -------------------------------

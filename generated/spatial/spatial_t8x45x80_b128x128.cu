@@ -2,7 +2,7 @@
 // Source: models/patterns/spatial.tile
 // Pattern spatial_t8x45x80, plan spatial_t8x45x80_b128x128: 28800 tokens, blocks 128 x 128.
 // Blocks: 5942 full, 779 partial, 43904 empty of 50625 (sparsity 86.7%); key walk: CSR tables.
-// Kernels: tessera_fwd_spatial_t8x45x80_b128x128_d64_bf16, tessera_fwd_spatial_t8x45x80_b128x128_d96_bf16, tessera_fwd_spatial_t8x45x80_b128x128_d128_bf16, tessera_fwd_spatial_t8x45x80_b128x128_d64_fp16, tessera_fwd_spatial_t8x45x80_b128x128_d96_fp16, tessera_fwd_spatial_t8x45x80_b128x128_d128_fp16; fp32 accumulation, grid (query blocks, batch * heads).
+// Kernels: tessera_fwd_spatial_t8x45x80_b128x128_d64_bf16, tessera_fwd_spatial_t8x45x80_b128x128_d96_bf16, tessera_fwd_spatial_t8x45x80_b128x128_d128_bf16, tessera_fwd_spatial_t8x45x80_b128x128_d64_fp16, tessera_fwd_spatial_t8x45x80_b128x128_d96_fp16, tessera_fwd_spatial_t8x45x80_b128x128_d128_fp16; fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 
 // ---- tessera.cuh: device helpers shared by every tessera CUDA kernel -------------------------------
 #define TP_DEVICE __device__ __forceinline__

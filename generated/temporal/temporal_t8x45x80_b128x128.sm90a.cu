@@ -2,7 +2,7 @@
 // Source: models/patterns/temporal.tile
 // Pattern temporal_t8x45x80, plan temporal_t8x45x80_b128x128: 28800 tokens, blocks 128 x 128.
 // Blocks: 0 full, 3375 partial, 47250 empty of 50625 (sparsity 93.3%); key walk: CSR tables.
-// Kernels: tessera_fwd90_temporal_t8x45x80_b128x128_d64_bf16, tessera_fwd90_temporal_t8x45x80_b128x128_d96_bf16, tessera_fwd90_temporal_t8x45x80_b128x128_d128_bf16, tessera_fwd90_temporal_t8x45x80_b128x128_d64_fp16, tessera_fwd90_temporal_t8x45x80_b128x128_d96_fp16, tessera_fwd90_temporal_t8x45x80_b128x128_d128_fp16; fp32 accumulation, grid (query blocks, batch * heads).
+// Kernels: tessera_fwd90_temporal_t8x45x80_b128x128_d64_bf16, tessera_fwd90_temporal_t8x45x80_b128x128_d96_bf16, tessera_fwd90_temporal_t8x45x80_b128x128_d128_bf16, tessera_fwd90_temporal_t8x45x80_b128x128_d64_fp16, tessera_fwd90_temporal_t8x45x80_b128x128_d96_fp16, tessera_fwd90_temporal_t8x45x80_b128x128_d128_fp16; fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 // Target: sm_90a only (warpgroup wgmma).
 
 // ---- tessera.cuh: device helpers shared by every tessera CUDA kernel -------------------------------

@@ -2,7 +2,7 @@
 // Source: models/patterns/text-video.tile
 // Pattern text_video_a2_t8x45x80_l120, plan text_video_a2_t8x45x80_l120_b128x128: 28920 tokens, blocks 128 x 128.
 // Blocks: 26770 full, 1288 partial, 23018 empty of 51076 (sparsity 45.1%); key walk: CSR tables.
-// Kernels: tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d64_bf16, tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d96_bf16, tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d128_bf16, tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d64_fp16, tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d96_fp16, tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d128_fp16; fp32 accumulation, grid (query blocks, batch * heads).
+// Kernels: tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d64_bf16, tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d96_bf16, tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d128_bf16, tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d64_fp16, tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d96_fp16, tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d128_fp16; fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 // Target: sm_90a only (warpgroup wgmma).
 
 // ---- tessera.cuh: device helpers shared by every tessera CUDA kernel -------------------------------
