@@ -1,6 +1,5 @@
 /** Shared helpers of the model tests: seeded data, error norms, tiny configs. */
 
-import { relativeError } from '../../../runtime/cpu/error-metrics.js';
 import { type OpenSoraConfig, parseModelConfig } from '../../../runtime/model/config.js';
 import { seededUniform } from '../../../runtime/model/random-weights.js';
 

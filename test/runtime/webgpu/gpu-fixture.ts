@@ -5,7 +5,6 @@
 import { elementMask } from '../../../compiler/analysis/element-mask.js';
 import type { BlockPlan } from '../../../compiler/plan.js';
 import { denseAttention } from '../../../runtime/cpu/attention.js';
-import { relativeError } from '../../../runtime/cpu/error-metrics.js';
 import type { AttentionLayout } from '../../../runtime/tensor.js';
 import type { WebGpuBackend } from '../../../runtime/webgpu/backend.js';
 import { createNodeWebGpuBackend } from '../../../runtime/webgpu/node-gpu.js';
