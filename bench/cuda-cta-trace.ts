@@ -12,7 +12,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ctaLookahead, ctaWork, heavyQueryBlocks } from '../codegen/cuda/cta-order.js';
+import { ctaOrder, ctaWork } from '../codegen/cuda/cta-order.js';
 import { FAMILY_ARCH } from '../codegen/cuda/kernel-source.js';
 import type { BlockPlan } from '../compiler/plan.js';
 import { CudaAttention, CudaDevice } from '../runtime/cuda/index.js';
@@ -88,9 +88,8 @@ interface Cta {
 }
 
 function analyse(plan: BlockPlan, records: BigUint64Array, sms: number) {
-  const lookahead = ctaLookahead(plan, sms);
+  const { heavyBlocks: heavy, lookahead } = ctaOrder(plan, sms);
   const blocks = plan.numQBlocks;
-  const heavy = heavyQueryBlocks(plan);
   const ctas: Cta[] = [];
   let t0 = records[0]!; // the earliest start (bigint: Math.min does not apply)
   for (let at = 0; at < records.length; at += RECORD) if (records[at]! < t0) t0 = records[at]!;

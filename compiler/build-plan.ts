@@ -10,7 +10,7 @@ import { realTokensPerBlock } from './analysis/boxes.js';
 import { allowedPairCounter, classifyBlocks } from './analysis/classify.js';
 import { recognizeClosedForm } from './closed-form.js';
 import type { PatternInstance } from './ir.js';
-import { type BlockCsr, type BlockPlan, blockGeometry } from './plan.js';
+import { type BlockCsr, type BlockPlan, blockGeometry, queryBlockWork } from './plan.js';
 
 /** Reject block sizes that are not positive integers, as a user-facing diagnostic. */
 export function checkBlockSizes(blockQ: number, blockK: number): void {
@@ -105,8 +105,7 @@ function paddingFlags(real: Int32Array, blockSize: number, seqLen: number): Uint
 
 /** Query blocks by descending full + partial count; ties keep block order (stable). */
 function scheduleOf(full: BlockCsr, partial: BlockCsr, numQ: number): Int32Array {
-  const work = (qb: number): number =>
-    full.offsets[qb + 1]! - full.offsets[qb]! + partial.offsets[qb + 1]! - partial.offsets[qb]!;
+  const work = (qb: number): number => queryBlockWork({ full, partial }, qb);
   const order = Array.from({ length: numQ }, (_, i) => i);
   order.sort((a, b) => work(b) - work(a) || a - b);
   return Int32Array.from(order);
@@ -116,7 +115,12 @@ function scheduleOf(full: BlockCsr, partial: BlockCsr, numQ: number): Int32Array
  * Build the plan of `pattern` at block sizes `blockQ x blockK`. `classes` may pass the classification the
  * pipeline's classify stage already made (row-major, {@link classifyBlocks}'s format) to avoid redoing it.
  */
-export function buildPlan(pattern: PatternInstance, blockQ: number, blockK: number, classes?: Uint8Array): BlockPlan {
+export function buildPlan(
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+  classes?: Uint8Array,
+): BlockPlan {
   checkBlockSizes(blockQ, blockK);
   const { layout } = pattern;
   const geometry = blockGeometry(layout.length, blockQ, blockK);

@@ -30,6 +30,18 @@ export interface BlockCsr {
   readonly indices: Int32Array;
 }
 
+/**
+ * The work of query block `qb`: how many key blocks it visits, full and partial. The schedule orders query
+ * blocks by it, and the CUDA launch order (codegen/cuda/cta-order.ts) balances it.
+ */
+export function queryBlockWork(
+  plan: { readonly full: BlockCsr; readonly partial: BlockCsr },
+  qb: number,
+): number {
+  const { full, partial } = plan;
+  return full.offsets[qb + 1]! - full.offsets[qb]! + partial.offsets[qb + 1]! - partial.offsets[qb]!;
+}
+
 /** An arithmetic progression `start + m * stride` for `m < count`. */
 export interface Progression {
   readonly start: number;

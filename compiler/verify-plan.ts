@@ -6,7 +6,7 @@
  */
 import { realTokensPerBlock } from './analysis/boxes.js';
 import { enumerateClosedFormKeyBlocks } from './closed-form.js';
-import type { BlockCsr, BlockPlan } from './plan.js';
+import { type BlockCsr, type BlockPlan, queryBlockWork } from './plan.js';
 
 /** Structural checks of one CSR table. */
 function checkCsr(name: string, csr: BlockCsr, rows: number, cols: number, problems: string[]): void {
@@ -90,7 +90,7 @@ export function verifyPlan(plan: BlockPlan): string[] {
 
   const order = plan.schedule;
   const seen = new Uint8Array(nq);
-  const work = (qb: number): number => row(plan.full, qb).length + row(plan.partial, qb).length;
+  const work = (qb: number): number => queryBlockWork(plan, qb);
   if (order.length !== nq) problems.push(`schedule has ${order.length} entries, expected ${nq}`);
   for (let m = 0; m < order.length; m++) {
     const qb = order[m]!;

@@ -76,10 +76,9 @@ export function tokenExprNames(d: Dialect): ExprNames {
   };
 }
 
-/** Target source for `TpToken`, `tp_decode` and `tp_allowed` of a pattern instance. */
-export function renderMaskFunctions(pattern: PatternInstance, d: Dialect, indent = '  '): string {
+/** Target source for `TpToken` and `tp_decode` of a pattern instance's layout (no trailing blank line). */
+export function renderTokenFunctions(pattern: PatternInstance, d: Dialect, indent = '  '): string {
   const layout = pattern.layout;
-  const names = tokenExprNames(d);
   const out: string[] = [];
   out.push(d.struct(MASK_SYMBOLS.token, fieldNames(layout)));
   out.push('');
@@ -87,14 +86,21 @@ export function renderMaskFunctions(pattern: PatternInstance, d: Dialect, indent
   out.push(d.functionHeader(MASK_SYMBOLS.decode, [{ name: 'i', type: d.intType }], MASK_SYMBOLS.token));
   for (const line of decodeBody(layout, d)) out.push(indent + line);
   out.push('}');
-  out.push('');
+  return out.join('\n');
+}
+
+/** Target source for `TpToken`, `tp_decode` and `tp_allowed` of a pattern instance. */
+export function renderMaskFunctions(pattern: PatternInstance, d: Dialect, indent = '  '): string {
+  const out = [renderTokenFunctions(pattern, d, indent), ''];
   out.push(`// allowed(q, k) of pattern ${pattern.key}; padding tokens are never allowed.`);
   const params = [
     { name: 'q', type: MASK_SYMBOLS.token },
     { name: 'k', type: MASK_SYMBOLS.token },
   ];
   out.push(d.functionHeader(MASK_SYMBOLS.allowed, params, d.boolType));
-  out.push(`${indent}return q.seg != 0 && k.seg != 0 && ${renderBool(pattern.predicate, d, names)};`);
+  out.push(
+    `${indent}return q.seg != 0 && k.seg != 0 && ${renderBool(pattern.predicate, d, tokenExprNames(d))};`,
+  );
   out.push('}');
   return out.join('\n');
 }

@@ -17,7 +17,7 @@
 import type { BoolExpr, IntExpr, PatternInstance, Side } from '../../compiler/ir.js';
 import type { Dialect } from './dialect.js';
 import { renderBool, renderInt } from './render-expr.js';
-import { MASK_SYMBOLS, renderMaskFunctions, tokenExprNames } from './render-mask.js';
+import { MASK_SYMBOLS, renderTokenFunctions, tokenExprNames } from './render-mask.js';
 
 /** Names of the split mask's symbols (`tp_allowed` keeps its name, over terms instead of tokens). */
 export const SPLIT_MASK_SYMBOLS = {
@@ -145,14 +145,11 @@ export function splitPredicate(predicate: BoolExpr): SplitPredicate {
 }
 
 /**
- * Target source for `TpToken` and `tp_decode` (as {@link renderMaskFunctions} writes them), the two terms
+ * Target source for `TpToken` and `tp_decode` ({@link renderTokenFunctions}), the two terms
  * structs and their functions, and `tp_allowed` over terms.
  */
 export function renderSplitMaskFunctions(pattern: PatternInstance, d: Dialect, indent = '  '): string {
-  const tokenPart = renderMaskFunctions(pattern, d, indent);
-  // Keep the token struct and the decoder; the pairwise tp_allowed over tokens is replaced below.
-  const allowedAt = tokenPart.indexOf(`// allowed(q, k) of pattern`);
-  const out = [tokenPart.slice(0, allowedAt).trimEnd(), ''];
+  const out = [renderTokenFunctions(pattern, d, indent), ''];
   const { terms, residual } = splitPredicate(pattern.predicate);
   const tokenNames = tokenExprNames(d);
   const structs = [

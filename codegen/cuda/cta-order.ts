@@ -14,13 +14,7 @@
  * The longest CTAs start early and the light ones fill the end, like a longest-first list schedule, while at
  * most d + 1 heads' keys and values are being read at a time, so they stay in L2.
  */
-import type { BlockPlan } from '../../compiler/plan.js';
-
-/** Key blocks (full and partial) query block `qb` visits. */
-function workOf(plan: BlockPlan, qb: number): number {
-  const { full, partial } = plan;
-  return full.offsets[qb + 1]! - full.offsets[qb]! + partial.offsets[qb + 1]! - partial.offsets[qb]!;
-}
+import { type BlockPlan, queryBlockWork } from '../../compiler/plan.js';
 
 /**
  * How many leading entries of `plan.schedule` are heavy: their work is over the midpoint of the lightest and
@@ -29,26 +23,36 @@ function workOf(plan: BlockPlan, qb: number): number {
  */
 export function heavyQueryBlocks(plan: BlockPlan): number {
   if (plan.numQBlocks === 0) return 0;
-  const most = workOf(plan, plan.schedule[0]!);
-  const least = workOf(plan, plan.schedule[plan.numQBlocks - 1]!);
+  const most = queryBlockWork(plan, plan.schedule[0]!);
+  const least = queryBlockWork(plan, plan.schedule[plan.numQBlocks - 1]!);
   let heavy = 0;
-  while (heavy < plan.numQBlocks && 2 * workOf(plan, plan.schedule[heavy]!) > most + least) heavy++;
+  while (heavy < plan.numQBlocks && 2 * queryBlockWork(plan, plan.schedule[heavy]!) > most + least) heavy++;
   return heavy;
 }
 
+/** The launch's CTA order: the heavy schedule entries, and how many units ahead of the light ones they run. */
+export interface CtaOrder {
+  readonly heavyBlocks: number;
+  readonly lookahead: number;
+}
+
 /**
- * How many units ahead the heavy blocks run: enough that the light blocks left after the last unit's heavy
- * ones start keep every SM busy until those finish (the light work of `lookahead` units at least the heaviest
- * block's work on each of `multiprocessors` SMs), and at most 3, so at most 4 units' keys and values are read
- * at a time. 1 when there is nothing to balance.
+ * The CTA order of `plan` on a GPU of `multiprocessors` SMs. The lookahead is enough that the light blocks left
+ * after the last unit's heavy ones start keep every SM busy until those finish (the light work of `lookahead`
+ * units at least the heaviest block's work on each SM), and at most 3, so at most 4 units' keys and values are
+ * read at a time; 1 when there is nothing to balance.
  */
-export function ctaLookahead(plan: BlockPlan, multiprocessors: number): number {
-  const heavy = heavyQueryBlocks(plan);
-  if (heavy === 0 || heavy === plan.numQBlocks) return 1;
+export function ctaOrder(plan: BlockPlan, multiprocessors: number): CtaOrder {
+  const heavyBlocks = heavyQueryBlocks(plan);
+  if (heavyBlocks === 0 || heavyBlocks === plan.numQBlocks) return { heavyBlocks, lookahead: 1 };
   let light = 0;
-  for (let i = heavy; i < plan.numQBlocks; i++) light += workOf(plan, plan.schedule[i]!);
-  const most = workOf(plan, plan.schedule[0]!);
-  return Math.min(MAX_LOOKAHEAD, Math.max(1, Math.ceil((multiprocessors * most) / Math.max(1, light))));
+  for (let i = heavyBlocks; i < plan.numQBlocks; i++) light += queryBlockWork(plan, plan.schedule[i]!);
+  const most = queryBlockWork(plan, plan.schedule[0]!);
+  const lookahead = Math.min(
+    MAX_LOOKAHEAD,
+    Math.max(1, Math.ceil((multiprocessors * most) / Math.max(1, light))),
+  );
+  return { heavyBlocks, lookahead };
 }
 
 const MAX_LOOKAHEAD = 3;

@@ -13,7 +13,7 @@
  * pass (a probe in test/runtime/webgpu/loop-budget.test.ts pins the rules) plus the passes measured but not
  * visible in the WGSL, and the same tests check it against the device on both sides of the limit.
  */
-import type { BlockPlan } from '../../compiler/plan.js';
+import { type BlockPlan, queryBlockWork } from '../../compiler/plan.js';
 import { TesseraError } from '../../dsl/diagnostics.js';
 import { START_OF_FILE } from '../../dsl/source.js';
 import type { WgslVisitRange } from './bindings.js';
@@ -102,9 +102,7 @@ function queryBlockPasses(plan: BlockPlan, config: WgslKernelConfig): QueryBlock
     if (form === null) {
       // Full blocks, then partial ones, in one loop: the order of renderCsrEnumeration.
       const { full, partial } = plan;
-      enumeration = passes(
-        full.offsets[qb + 1]! - full.offsets[qb]! + partial.offsets[qb + 1]! - partial.offsets[qb]!,
-      );
+      enumeration = passes(queryBlockWork(plan, qb));
       for (let j = full.offsets[qb]!; j < full.offsets[qb + 1]!; j++) {
         const kb = full.indices[j]!;
         visits.push(walk(kb, padded(kb)));

@@ -4,7 +4,7 @@
  * described by their strides. Operands are checked once per call; a wrong shape, dtype, device or stride
  * names the tensor and what was expected.
  */
-import { ctaLookahead, heavyQueryBlocks } from '../../codegen/cuda/cta-order.js';
+import { type CtaOrder, ctaOrder } from '../../codegen/cuda/cta-order.js';
 import { ATTN_PARAM_FIELDS_SM90A, packAttnParams } from '../../codegen/cuda/kernel-params.js';
 import {
   type CudaDType,
@@ -115,9 +115,8 @@ export class CudaAttention {
   readonly loaded: LoadedKernel;
   private readonly tables: DeviceTensor[];
   private readonly tablePtrs: Record<string, bigint>;
-  /** Leading schedule entries the CTA order treats as heavy, and how far ahead they run (cta-order.ts). */
-  private readonly heavyBlocks: number;
-  private readonly lookahead: number;
+  /** The launch's CTA order (codegen/cuda/cta-order.ts). */
+  private readonly order: CtaOrder;
 
   constructor(
     private readonly device: CudaDevice,
@@ -151,8 +150,7 @@ export class CudaAttention {
     ];
     this.tables = entries.map(([name, data]) => upload(`${plan.key}.${name}`, data));
     this.tablePtrs = Object.fromEntries(entries.map(([name], i) => [name, this.tables[i]!.ptr]));
-    this.heavyBlocks = heavyQueryBlocks(plan);
-    this.lookahead = ctaLookahead(plan, device.info.multiprocessors);
+    this.order = ctaOrder(plan, device.info.multiprocessors);
   }
 
   /** Launch the kernel (asynchronously); outputs are allocated when not given. */
@@ -206,8 +204,8 @@ export class CudaAttention {
       o: out.ptr,
       lse: lse.ptr,
       heads: q.heads,
-      heavy_blocks: this.heavyBlocks,
-      lookahead: this.lookahead,
+      heavy_blocks: this.order.heavyBlocks,
+      lookahead: this.order.lookahead,
       scale_log2: scale * Math.LOG2E,
     };
     for (const [prefix, a] of [

@@ -6,12 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  CTA_ORDER_HELPER,
-  ctaLookahead,
-  ctaWork,
-  heavyQueryBlocks,
-} from '../../../codegen/cuda/cta-order.js';
+import { CTA_ORDER_HELPER, ctaOrder, ctaWork, heavyQueryBlocks } from '../../../codegen/cuda/cta-order.js';
 import {
   attentionTilePattern,
   fullPattern,
@@ -128,18 +123,19 @@ describe('heavyQueryBlocks', () => {
   });
 });
 
-describe('ctaLookahead', () => {
-  it('is 1 without heavy blocks, and grows with the SM count up to 3', () => {
-    expect(ctaLookahead(buildPlan(fullPattern(videoLayout(3, 4, 6)), 16, 16), 132)).toBe(1);
+describe('ctaOrder', () => {
+  it('has lookahead 1 without heavy blocks, growing with the SM count up to 3', () => {
+    expect(ctaOrder(buildPlan(fullPattern(videoLayout(3, 4, 6)), 16, 16), 132).lookahead).toBe(1);
     const plan = buildPlan(attentionTilePattern(videoLayout(8, 6, 8), 1), 16, 16);
     let last = 0;
     for (const sms of [1, 4, 16, 64, 132, 1000]) {
-      const d = ctaLookahead(plan, sms);
+      const d = ctaOrder(plan, sms).lookahead;
       expect(d).toBeGreaterThanOrEqual(Math.max(1, last));
       expect(d).toBeLessThanOrEqual(3);
       last = d;
     }
-    expect(ctaLookahead(plan, 1)).toBe(1);
-    expect(ctaLookahead(plan, 1000)).toBe(3);
+    expect(ctaOrder(plan, 1).lookahead).toBe(1);
+    expect(ctaOrder(plan, 1000).lookahead).toBe(3);
+    expect(ctaOrder(plan, 132).heavyBlocks).toBe(heavyQueryBlocks(plan));
   });
 });
