@@ -144,13 +144,19 @@ export function splitPredicate(predicate: BoolExpr): SplitPredicate {
   return { terms, residual };
 }
 
+/** The fields of one side's terms struct: the segment, then `t0`, `t1`, ... (one per term). */
+export function termFields(split: SplitPredicate, side: Side): string[] {
+  return ['seg', ...split.terms[side].map((_, i) => `t${i}`)];
+}
+
 /**
  * Target source for `TpToken` and `tp_decode` ({@link renderTokenFunctions}), the two terms
  * structs and their functions, and `tp_allowed` over terms.
  */
 export function renderSplitMaskFunctions(pattern: PatternInstance, d: Dialect, indent = '  '): string {
   const out = [renderTokenFunctions(pattern, d, indent), ''];
-  const { terms, residual } = splitPredicate(pattern.predicate);
+  const split = splitPredicate(pattern.predicate);
+  const { terms, residual } = split;
   const tokenNames = tokenExprNames(d);
   const structs = [
     ['q', SPLIT_MASK_SYMBOLS.queryTerms, SPLIT_MASK_SYMBOLS.queryTermsOf, 'query row'],
@@ -161,7 +167,7 @@ export function renderSplitMaskFunctions(pattern: PatternInstance, d: Dialect, i
     out.push(
       `// What tp_allowed needs of a ${what}: its segment and ${list.length} term(s), computed once per token.`,
     );
-    out.push(d.struct(struct, ['seg', ...list.map((_, i) => `t${i}`)]));
+    out.push(d.struct(struct, termFields(split, side)));
     out.push(d.functionHeader(fn, [{ name: side, type: MASK_SYMBOLS.token }], struct));
     const values = list.map((t) =>
       t.kind === 'int'

@@ -6,12 +6,10 @@
  * `cuda_fp16.h` nor `cuda_bf16.h` is needed.
  */
 import { CTA_ORDER_HELPER } from './cta-order.js';
+import { KEY_RUN_BITS_HELPER } from './key-runs.js';
 
-/** Text of `tessera.cuh`. */
-export const TESSERA_CUH = String.raw`// ---- tessera.cuh: device helpers shared by every tessera CUDA kernel -------------------------------
-#define TP_DEVICE __device__ __forceinline__
-
-// Floor division and modulo with the pattern IR's semantics (compiler/ir.ts): floor, and x / 0 == x % 0 == 0.
+/** The integer helpers of the pattern IR, plain C++ (the tests compile them with the host compiler). */
+export const INTEGER_HELPERS = `// Floor division and modulo with the pattern IR's semantics (compiler/ir.ts): floor, and x / 0 == x % 0 == 0.
 TP_DEVICE int tp_floordiv(int a, int b) {
   if (b == 0) return 0;
   const int q = a / b;
@@ -21,7 +19,13 @@ TP_DEVICE int tp_floormod(int a, int b) {
   if (b == 0) return 0;
   const int r = a % b;
   return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
-}
+}`;
+
+/** Text of `tessera.cuh`. */
+export const TESSERA_CUH = String.raw`// ---- tessera.cuh: device helpers shared by every tessera CUDA kernel -------------------------------
+#define TP_DEVICE __device__ __forceinline__
+
+${INTEGER_HELPERS}
 
 constexpr float kLog2e = 1.4426950408889634f;   // softmax runs in base 2: exp(x) = exp2(x * kLog2e)
 constexpr float kLn2 = 0.6931471805599453f;     // back to natural log for the log-sum-exp output
@@ -83,6 +87,8 @@ TP_DEVICE unsigned tp_pack_fp16(float lo, float hi) {
   return r;
 }
 ${CTA_ORDER_HELPER}
+
+${KEY_RUN_BITS_HELPER}
 
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 `;

@@ -13,6 +13,7 @@ import { TESSERA_CUH } from './device-helpers.js';
 import { renderCudaMaskFunctions } from './eager-mask.js';
 import { renderKernelBody } from './kernel-body.js';
 import { ATTN_PARAM_FIELDS_SM90A, renderParamStruct } from './kernel-params.js';
+import { renderKeyTermHelpers } from './key-runs.js';
 import { keysNeedPaddingMask, MASK_MODE, renderKeyWalk } from './key-walk.js';
 import { renderWgmmaKernelBody } from './wgmma-body.js';
 import { renderWgmmaHelpers } from './wgmma-helpers.js';
@@ -246,14 +247,18 @@ function wgmmaSharedBytes(plan: BlockPlan, headDim: number, tileK: number): numb
 
 /**
  * Byte offsets of the `wgmma` kernel's shared memory: kStages K tiles, kStages V tiles (64-byte swizzled slabs,
- * so first, on 1024-byte boundaries), Q in the row-group layout, the decoded key tokens, the mbarriers.
+ * so first, on 1024-byte boundaries), Q in the row-group layout, the decoded key terms and the run-opening
+ * marks of each stage (key-runs.ts; 16-byte aligned), the mbarriers.
  */
 function wgmmaSharedLayout(plan: BlockPlan, headDim: number, tileK: number, decodeKeys: boolean) {
   const q = 2 * WGMMA_STAGES * tileK * headDim * 2;
   const tokens = q + (plan.blockQ / 8) * (headDim / 8) * CORE_STRIDE;
-  const bars = tokens + (decodeKeys ? WGMMA_STAGES * tileK * tokenBytes(plan) : 0);
-  return { q, tokens, bars, bytes: bars + 8 * WGMMA_STAGES };
+  const runs = roundUp(tokens + (decodeKeys ? WGMMA_STAGES * tileK * tokenBytes(plan) : 0), 16);
+  const bars = runs + (decodeKeys ? WGMMA_STAGES * (tileK / 32) * 4 : 0);
+  return { q, tokens, runs, bars: roundUp(bars, 8), bytes: roundUp(bars, 8) + 8 * WGMMA_STAGES };
 }
+
+const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 
 /**
  * The `wgmma` tuning of an instantiation: the one asked for, else {@link DEFAULT_WGMMA_TUNING} where the plan's
@@ -344,6 +349,7 @@ function renderWgmmaInstance(plan: BlockPlan, options: CudaKernelOptions): Insta
     'constexpr int kTileBytes = kSlabs * kSlabBytes;',
     `constexpr int kQOffset = ${layout.q};     // shared-memory byte offsets: Q, decoded key tokens, mbarriers`,
     `constexpr int kTokOffset = ${layout.tokens};`,
+    `constexpr int kRunOffset = ${layout.runs};`,
     `constexpr int kBarOffset = ${layout.bars};`,
     `constexpr int kStages = ${WGMMA_STAGES};   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)`,
     '',
@@ -444,7 +450,8 @@ export function renderCudaModule(plan: BlockPlan, instances: readonly CudaKernel
     '',
     TESSERA_CUH,
   ];
-  if (needsMaskFunctions) lines.push(renderCudaMaskFunctions(plan.pattern), '');
+  if (needsMaskFunctions)
+    lines.push(renderCudaMaskFunctions(plan.pattern), renderKeyTermHelpers(plan.pattern), '');
   for (const p of parts) lines.push(p.text);
   return { source: lines.join('\n'), kernels: parts.map((p) => p.kernel), family };
 }

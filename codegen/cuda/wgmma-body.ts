@@ -20,6 +20,7 @@
 
 import { renderCtaWork } from './cta-order.js';
 import type { KernelBodyOptions } from './kernel-body.js';
+import { renderKeyRunFunctions } from './key-runs.js';
 
 /**
  * What the body needs beyond the constants the caller emits: the name, mask needs and register cap as for the
@@ -37,7 +38,9 @@ export interface WgmmaBodyOptions
 
 /**
  * The `extern "C"` kernel; relies on the constants (kHeadDim, kBlockQ, kTileK, kSeqLen, kThreads, kChunks,
- * kCoreStride, kGroupBytes, kMask*), `TpAttnParams`, the key walk, the wgmma helpers and, if masking, `tp_decode` and the split mask's terms (codegen/common/split-mask.ts).
+ * kCoreStride, kGroupBytes, kMask*, the shared-memory offsets), `TpAttnParams`, the key walk, the wgmma helpers
+ * and, if masking, `tp_decode`, the split mask's terms (codegen/common/split-mask.ts) and the key-term helpers
+ * of key-runs.ts.
  */
 export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
   const decodeKeys = o.elementMask || o.keyPadding;
@@ -45,6 +48,7 @@ export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
   const L: string[] = [];
   const push = (...lines: string[]) => L.push(...lines);
 
+  if (decodeKeys) push(renderKeyRunFunctions({ elementMask: o.elementMask }), '');
   push(
     '// Byte offset of row `row`, 16-byte chunk `chunk` in the row-group layout (wgmma-helpers.ts).',
     'TP_DEVICE unsigned tp_rg_offset(int row, int chunk) {',
@@ -91,6 +95,7 @@ export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
   if (decodeKeys) {
     push(
       '  TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys',
+      '  unsigned* sRuns = reinterpret_cast<unsigned*>(tp_smem + kRunOffset);   // [kStages][kRunWords] run-opening keys',
     );
   }
   push(
@@ -104,31 +109,27 @@ export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
     '  const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;',
     '  unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;',
     '',
-    '  if (tid == 0) {',
-    '#pragma unroll',
-    '    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);',
-    '    asm volatile("fence.mbarrier_init.release.cluster;\\n" ::: "memory");',
-    '  }',
+    '  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can',
+    '  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0',
+    '  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).',
     '  tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);',
     '  tp_cp_async_commit();',
-    '  __syncthreads();  // the mbarriers are initialised before anyone waits on them',
     '  TpKeyWalk walk{};',
     '  tp_walk_begin(walk, p, qb);',
     '  bool has = tp_walk_next(walk, p);',
     `  int key0 = walk.key0${decodeKeys ? ', mode = walk.mode' : ''};`,
-    '  if (has) {',
-    '    if (tid == 0) {',
+    '  if (tid == 0) {',
+    '#pragma unroll',
+    '    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);',
+    '    asm volatile("fence.mbarrier_init.release.cluster;\\n" ::: "memory");',
+    '    if (has) {',
     '      tp_mbar_expect_bytes(bars, 2 * kTileBytes);',
     '      tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);',
     '      tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);',
     '    }',
+    '  }',
   );
-  if (decodeKeys) {
-    push(
-      '    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));',
-    );
-  }
-  push('  }');
+  if (decodeKeys) push('  if (has && mode != kMaskNone) tp_decode_key_tile(sTok, sRuns, key0, tid);');
   if (decodeRows) {
     push(
       '',
@@ -154,7 +155,7 @@ export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
     '  // tile j + 1 streams in, hence three stages.',
     '  tp_cp_async_wait_all();  // Q',
     '  tp_fence_proxy_async();',
-    '  __syncthreads();',
+    "  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place",
     '  int stage = 0;',
     '  int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile',
     "  unsigned phase = 0;   // bit st: parity of stage st's next completion",
@@ -173,12 +174,6 @@ export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
     '        tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);',
     '      }',
   );
-  if (decodeKeys) {
-    push(
-      '      if (next_mode != kMaskNone)',
-      '        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));',
-    );
-  }
   push(
     '    }',
     '',
@@ -200,42 +195,20 @@ export function renderWgmmaKernelBody(o: WgmmaBodyOptions): string {
     '    tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration',
   );
   if (decodeKeys) {
-    // While the tensor cores work: this thread's keep-bits, one word per row half r (accumulator rows lane / 4
-    // and lane / 4 + 8), bit c for key column 8 (c / 2) + 2 (lane % 4) + c % 2, i.e. accumulator register
-    // 4 (c / 2) + 2 r + c % 2. Each key's terms are read once and tested against both rows; unrolled by 4 for
-    // independent work (fully unrolled, the temporaries compete with the accumulators and spill).
-    const bitsLoop = (indent: string, keep: (row: string) => string) => [
-      '#pragma unroll 4',
-      `${indent}for (int c = 0; c < kTileK / 4; ++c) {`,
-      `${indent}  const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];`,
-      `${indent}  keep0 |= static_cast<unsigned>(${keep('qtok[0]')}) << c;`,
-      `${indent}  keep1 |= static_cast<unsigned>(${keep('qtok[1]')}) << c;`,
-      `${indent}}`,
-    ];
+    // While the tensor cores work: decode the next tile's keys (its stage was freed by the barrier above), and
+    // compute this thread's keep bits for this one (key-runs.ts).
     push(
+      '    if (next_has && next_mode != kMaskNone)',
+      '      tp_decode_key_tile(sTok + next_stage * kTileK, sRuns + next_stage * kRunWords, next_key0, tid);',
       '    unsigned keep0 = ~0u, keep1 = ~0u;',
-      '    if (mode != kMaskNone) {',
-      '      const TpKeyTerms* tTok = sTok + stage * kTileK;',
-      '      keep0 = 0;',
-      '      keep1 = 0;',
+      '    if (mode != kMaskNone)',
+      `      tp_tile_keep(sTok + stage * kTileK, sRuns + stage * kRunWords, mode, ${o.elementMask ? 'qtok, ' : ''}lane & 3, keep0, keep1);`,
     );
-    if (o.elementMask) {
-      push(
-        '      if (mode == kMaskElements) {',
-        ...bitsLoop('        ', (q) => `tp_allowed(${q}, kt)`),
-        '      } else {',
-        ...bitsLoop('        ', () => 'kt.seg != 0'),
-        '      }',
-      );
-    } else {
-      push(...bitsLoop('      ', () => 'kt.seg != 0'));
-    }
-    push('    }');
   }
   push('    tp_wgmma_wait_1();  // S_j is done; P_{j-1} V_{j-1} may still run', '    tp_fence_regs(s);');
   if (decodeKeys) {
     push(
-      '    if (mode != kMaskNone) {',
+      '    if ((keep0 & keep1 & kKeepAll) != kKeepAll) {  // some column of a row is masked',
       '#pragma unroll',
       '      for (int i = 0; i < kTileK / 2; ++i) {',
       '        const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;',

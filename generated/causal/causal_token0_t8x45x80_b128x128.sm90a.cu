@@ -104,6 +104,18 @@ TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookah
   pos = heavy + (tail - c * light);
 }
 
+// How many of this thread's key columns (8 g + 2 quad + {0, 1}) lie below column x.
+TP_DEVICE int tp_columns_below(int x, int quad) {
+  const int in_group = (x & 7) - 2 * quad;
+  return 2 * (x >> 3) + (in_group < 0 ? 0 : in_group > 2 ? 2 : in_group);
+}
+
+// This thread's keep bits for the key columns [begin, end) of a tile: its columns are increasing in the bit
+// index, so the range is a run of bits.
+TP_DEVICE unsigned tp_run_bits(int begin, int end, int quad) {
+  return static_cast<unsigned>((1ull << tp_columns_below(end, quad)) - (1ull << tp_columns_below(begin, quad)));
+}
+
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 
 struct TpToken { int seg; int c0; int c1; int c2; };
@@ -138,8 +150,17 @@ __device__ __forceinline__ TpKeyTerms tp_key_terms(TpToken k) {
 __device__ __forceinline__ bool tp_allowed(TpQueryTerms q, TpKeyTerms k) {
   return q.seg != 0 & k.seg != 0 & ((k.t0 < q.t0) | (k.t0 == q.t0));
 }
+// The key terms of lane - 1 (lane 0 gets its own back), and equality of key terms: runs of equal terms.
+__device__ __forceinline__ TpKeyTerms tp_shfl_up_key_terms(TpKeyTerms k) {
+  k.seg = __shfl_up_sync(0xffffffffu, k.seg, 1);
+  k.t0 = __shfl_up_sync(0xffffffffu, k.t0, 1);
+  return k;
+}
+__device__ __forceinline__ bool tp_same_key_terms(TpKeyTerms a, TpKeyTerms b) {
+  return a.seg == b.seg && a.t0 == b.t0;
+}
 
-// ---- head dim 64, bfloat16, sm_90a wgmma: kernel tessera_fwd90_causal_token0_t8x45x80_b128x128_d64_bf16, 256 threads, 119832 B dynamic shared memory
+// ---- head dim 64, bfloat16, sm_90a wgmma: kernel tessera_fwd90_causal_token0_t8x45x80_b128x128_d64_bf16, 256 threads, 119880 B dynamic shared memory
 namespace tp90_d64_bf16 {
 constexpr int kHeadDim = 64;
 constexpr int kBlockQ = 128;   // plan query block
@@ -160,7 +181,8 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 98304;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 116736;
-constexpr int kBarOffset = 119808;
+constexpr int kRunOffset = 119808;
+constexpr int kBarOffset = 119856;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_bf16(lo, hi); }
@@ -320,6 +342,78 @@ __device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p
   return false;
 }
 
+constexpr int kRunWords = kTileK / 32;   // words of run-opening marks per tile
+constexpr int kMaxRuns = 8;              // above this, the keys of a tile are tested one by one
+constexpr unsigned kKeepAll = kTileK / 4 == 32 ? ~0u : (1u << kTileK / 4) - 1;   // a thread keeps every column
+
+// The mask terms of the kTileK keys from key0 into tok[], and the keys that open a run of equal terms as bit
+// i % 32 of starts[i / 32] (key 0 always does). Each warpgroup decodes kTileK / kWarpgroups consecutive keys,
+// one per thread, so the warpgroups share the work.
+TP_DEVICE void tp_decode_key_tile(TpKeyTerms* tok, unsigned* starts, int key0, int tid) {
+  constexpr int kPerGroup = kTileK / (kThreads / 128);
+  static_assert(kPerGroup % 32 == 0 && kPerGroup <= 128, "whole warps decode the keys of a tile");
+  if ((tid & 127) >= kPerGroup) return;
+  const int i = (tid >> 7) * kPerGroup + (tid & 127);
+  const TpKeyTerms k = tp_key_terms(tp_decode(key0 + i));
+  tok[i] = k;
+  TpKeyTerms before = tp_shfl_up_key_terms(k);
+  if ((tid & 31) == 0 && i > 0) before = tp_key_terms(tp_decode(key0 + i - 1));
+  const unsigned opens = __ballot_sync(0xffffffffu, i == 0 || !tp_same_key_terms(k, before));
+  if ((tid & 31) == 0) starts[i >> 5] = opens;
+}
+
+// Add the run of keys [begin, end), whose terms are k, to the rows that may see it.
+TP_DEVICE void tp_keep_run(const TpKeyTerms& k, int begin, int end, int mode, const TpQueryTerms (&q)[2], int quad, unsigned& keep0,
+                            unsigned& keep1) {
+  const unsigned bits = tp_run_bits(begin, end, quad);
+  if ((mode == kMaskElements ? tp_allowed(q[0], k) : k.seg != 0)) keep0 |= bits;
+  if ((mode == kMaskElements ? tp_allowed(q[1], k) : k.seg != 0)) keep1 |= bits;
+}
+
+// This thread's keep bits for a masked tile (keep0: row lane / 4, keep1: row lane / 4 + 8; bit c: column
+// 8 (c / 2) + 2 quad + c % 2): one test per run of equal key terms, or per key past kMaxRuns runs.
+TP_DEVICE void tp_tile_keep(const TpKeyTerms* tok, const unsigned* starts, int mode, const TpQueryTerms (&q)[2], int quad,
+                             unsigned& keep0, unsigned& keep1) {
+  keep0 = 0;
+  keep1 = 0;
+  unsigned marks[kRunWords];
+  int runs = 0;
+#pragma unroll
+  for (int w = 0; w < kRunWords; ++w) {
+    marks[w] = starts[w];
+    runs += __popc(marks[w]);
+  }
+  if (runs <= kMaxRuns) {
+    marks[0] &= ~1u;  // key 0 opens the first run
+    int begin = 0;
+#pragma unroll
+    for (int w = 0; w < kRunWords; ++w) {
+      for (unsigned bits = marks[w]; bits != 0; bits &= bits - 1) {
+        const int end = 32 * w + __ffs(bits) - 1;
+        tp_keep_run(tok[begin], begin, end, mode, q, quad, keep0, keep1);
+        begin = end;
+      }
+    }
+    tp_keep_run(tok[begin], begin, kTileK, mode, q, quad, keep0, keep1);
+    return;
+  }
+  if (mode == kMaskElements) {
+#pragma unroll 4
+    for (int c = 0; c < kTileK / 4; ++c) {
+      const TpKeyTerms k = tok[(c >> 1) * 8 + 2 * quad + (c & 1)];
+      keep0 |= static_cast<unsigned>(tp_allowed(q[0], k)) << c;
+      keep1 |= static_cast<unsigned>(tp_allowed(q[1], k)) << c;
+    }
+  } else {
+#pragma unroll 4
+    for (int c = 0; c < kTileK / 4; ++c) {
+      const TpKeyTerms k = tok[(c >> 1) * 8 + 2 * quad + (c & 1)];
+      keep0 |= static_cast<unsigned>(k.seg != 0) << c;
+      keep1 |= static_cast<unsigned>(k.seg != 0) << c;
+    }
+  }
+}
+
 // Byte offset of row `row`, 16-byte chunk `chunk` in the row-group layout (wgmma-helpers.ts).
 TP_DEVICE unsigned tp_rg_offset(int row, int chunk) {
   return (row >> 3) * kGroupBytes + chunk * kCoreStride + (row & 7) * 16;
@@ -362,6 +456,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
   TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
+  unsigned* sRuns = reinterpret_cast<unsigned*>(tp_smem + kRunOffset);   // [kStages][kRunWords] run-opening keys
 
   int bh, pos;
   tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
@@ -376,26 +471,26 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
   unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
-  if (tid == 0) {
-#pragma unroll
-    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
+  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
+  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
   tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
   tp_cp_async_commit();
-  __syncthreads();  // the mbarriers are initialised before anyone waits on them
   TpKeyWalk walk{};
   tp_walk_begin(walk, p, qb);
   bool has = tp_walk_next(walk, p);
   int key0 = walk.key0, mode = walk.mode;
-  if (has) {
-    if (tid == 0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (has) {
       tp_mbar_expect_bytes(bars, 2 * kTileBytes);
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
+  if (has && mode != kMaskNone) tp_decode_key_tile(sTok, sRuns, key0, tid);
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
   TpQueryTerms qtok[2];
@@ -416,7 +511,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   // tile j + 1 streams in, hence three stages.
   tp_cp_async_wait_all();  // Q
   tp_fence_proxy_async();
-  __syncthreads();
+  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place
   int stage = 0;
   int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile
   unsigned phase = 0;   // bit st: parity of stage st's next completion
@@ -434,8 +529,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
         tp_tma_tile(sK + next_stage * kTileBytes, &p.tmap_k, p, next_key0, head, batch, bar);
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
-      if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -454,30 +547,14 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
         tp_wgmma_rs_n64(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
+    if (next_has && next_mode != kMaskNone)
+      tp_decode_key_tile(sTok + next_stage * kTileK, sRuns + next_stage * kRunWords, next_key0, tid);
     unsigned keep0 = ~0u, keep1 = ~0u;
-    if (mode != kMaskNone) {
-      const TpKeyTerms* tTok = sTok + stage * kTileK;
-      keep0 = 0;
-      keep1 = 0;
-      if (mode == kMaskElements) {
-#pragma unroll 4
-        for (int c = 0; c < kTileK / 4; ++c) {
-          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
-          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
-          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
-        }
-      } else {
-#pragma unroll 4
-        for (int c = 0; c < kTileK / 4; ++c) {
-          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
-          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
-          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
-        }
-      }
-    }
+    if (mode != kMaskNone)
+      tp_tile_keep(sTok + stage * kTileK, sRuns + stage * kRunWords, mode, qtok, lane & 3, keep0, keep1);
     tp_wgmma_wait_1();  // S_j is done; P_{j-1} V_{j-1} may still run
     tp_fence_regs(s);
-    if (mode != kMaskNone) {
+    if ((keep0 & keep1 & kKeepAll) != kKeepAll) {  // some column of a row is masked
 #pragma unroll
       for (int i = 0; i < kTileK / 2; ++i) {
         const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
@@ -576,7 +653,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
 }
 }  // namespace tp90_d64_bf16
 
-// ---- head dim 96, bfloat16, sm_90a wgmma: kernel tessera_fwd90_causal_token0_t8x45x80_b128x128_d96_bf16, 256 threads, 178200 B dynamic shared memory
+// ---- head dim 96, bfloat16, sm_90a wgmma: kernel tessera_fwd90_causal_token0_t8x45x80_b128x128_d96_bf16, 256 threads, 178248 B dynamic shared memory
 namespace tp90_d96_bf16 {
 constexpr int kHeadDim = 96;
 constexpr int kBlockQ = 128;   // plan query block
@@ -597,7 +674,8 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 147456;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 175104;
-constexpr int kBarOffset = 178176;
+constexpr int kRunOffset = 178176;
+constexpr int kBarOffset = 178224;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_bf16(lo, hi); }
@@ -757,6 +835,78 @@ __device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p
   return false;
 }
 
+constexpr int kRunWords = kTileK / 32;   // words of run-opening marks per tile
+constexpr int kMaxRuns = 8;              // above this, the keys of a tile are tested one by one
+constexpr unsigned kKeepAll = kTileK / 4 == 32 ? ~0u : (1u << kTileK / 4) - 1;   // a thread keeps every column
+
+// The mask terms of the kTileK keys from key0 into tok[], and the keys that open a run of equal terms as bit
+// i % 32 of starts[i / 32] (key 0 always does). Each warpgroup decodes kTileK / kWarpgroups consecutive keys,
+// one per thread, so the warpgroups share the work.
+TP_DEVICE void tp_decode_key_tile(TpKeyTerms* tok, unsigned* starts, int key0, int tid) {
+  constexpr int kPerGroup = kTileK / (kThreads / 128);
+  static_assert(kPerGroup % 32 == 0 && kPerGroup <= 128, "whole warps decode the keys of a tile");
+  if ((tid & 127) >= kPerGroup) return;
+  const int i = (tid >> 7) * kPerGroup + (tid & 127);
+  const TpKeyTerms k = tp_key_terms(tp_decode(key0 + i));
+  tok[i] = k;
+  TpKeyTerms before = tp_shfl_up_key_terms(k);
+  if ((tid & 31) == 0 && i > 0) before = tp_key_terms(tp_decode(key0 + i - 1));
+  const unsigned opens = __ballot_sync(0xffffffffu, i == 0 || !tp_same_key_terms(k, before));
+  if ((tid & 31) == 0) starts[i >> 5] = opens;
+}
+
+// Add the run of keys [begin, end), whose terms are k, to the rows that may see it.
+TP_DEVICE void tp_keep_run(const TpKeyTerms& k, int begin, int end, int mode, const TpQueryTerms (&q)[2], int quad, unsigned& keep0,
+                            unsigned& keep1) {
+  const unsigned bits = tp_run_bits(begin, end, quad);
+  if ((mode == kMaskElements ? tp_allowed(q[0], k) : k.seg != 0)) keep0 |= bits;
+  if ((mode == kMaskElements ? tp_allowed(q[1], k) : k.seg != 0)) keep1 |= bits;
+}
+
+// This thread's keep bits for a masked tile (keep0: row lane / 4, keep1: row lane / 4 + 8; bit c: column
+// 8 (c / 2) + 2 quad + c % 2): one test per run of equal key terms, or per key past kMaxRuns runs.
+TP_DEVICE void tp_tile_keep(const TpKeyTerms* tok, const unsigned* starts, int mode, const TpQueryTerms (&q)[2], int quad,
+                             unsigned& keep0, unsigned& keep1) {
+  keep0 = 0;
+  keep1 = 0;
+  unsigned marks[kRunWords];
+  int runs = 0;
+#pragma unroll
+  for (int w = 0; w < kRunWords; ++w) {
+    marks[w] = starts[w];
+    runs += __popc(marks[w]);
+  }
+  if (runs <= kMaxRuns) {
+    marks[0] &= ~1u;  // key 0 opens the first run
+    int begin = 0;
+#pragma unroll
+    for (int w = 0; w < kRunWords; ++w) {
+      for (unsigned bits = marks[w]; bits != 0; bits &= bits - 1) {
+        const int end = 32 * w + __ffs(bits) - 1;
+        tp_keep_run(tok[begin], begin, end, mode, q, quad, keep0, keep1);
+        begin = end;
+      }
+    }
+    tp_keep_run(tok[begin], begin, kTileK, mode, q, quad, keep0, keep1);
+    return;
+  }
+  if (mode == kMaskElements) {
+#pragma unroll 4
+    for (int c = 0; c < kTileK / 4; ++c) {
+      const TpKeyTerms k = tok[(c >> 1) * 8 + 2 * quad + (c & 1)];
+      keep0 |= static_cast<unsigned>(tp_allowed(q[0], k)) << c;
+      keep1 |= static_cast<unsigned>(tp_allowed(q[1], k)) << c;
+    }
+  } else {
+#pragma unroll 4
+    for (int c = 0; c < kTileK / 4; ++c) {
+      const TpKeyTerms k = tok[(c >> 1) * 8 + 2 * quad + (c & 1)];
+      keep0 |= static_cast<unsigned>(k.seg != 0) << c;
+      keep1 |= static_cast<unsigned>(k.seg != 0) << c;
+    }
+  }
+}
+
 // Byte offset of row `row`, 16-byte chunk `chunk` in the row-group layout (wgmma-helpers.ts).
 TP_DEVICE unsigned tp_rg_offset(int row, int chunk) {
   return (row >> 3) * kGroupBytes + chunk * kCoreStride + (row & 7) * 16;
@@ -799,6 +949,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
   TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
+  unsigned* sRuns = reinterpret_cast<unsigned*>(tp_smem + kRunOffset);   // [kStages][kRunWords] run-opening keys
 
   int bh, pos;
   tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
@@ -813,26 +964,26 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
   unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
-  if (tid == 0) {
-#pragma unroll
-    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
+  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
+  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
   tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
   tp_cp_async_commit();
-  __syncthreads();  // the mbarriers are initialised before anyone waits on them
   TpKeyWalk walk{};
   tp_walk_begin(walk, p, qb);
   bool has = tp_walk_next(walk, p);
   int key0 = walk.key0, mode = walk.mode;
-  if (has) {
-    if (tid == 0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (has) {
       tp_mbar_expect_bytes(bars, 2 * kTileBytes);
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
+  if (has && mode != kMaskNone) tp_decode_key_tile(sTok, sRuns, key0, tid);
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
   TpQueryTerms qtok[2];
@@ -853,7 +1004,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   // tile j + 1 streams in, hence three stages.
   tp_cp_async_wait_all();  // Q
   tp_fence_proxy_async();
-  __syncthreads();
+  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place
   int stage = 0;
   int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile
   unsigned phase = 0;   // bit st: parity of stage st's next completion
@@ -871,8 +1022,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
         tp_tma_tile(sK + next_stage * kTileBytes, &p.tmap_k, p, next_key0, head, batch, bar);
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
-      if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -891,30 +1040,14 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
         tp_wgmma_rs_n96(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
+    if (next_has && next_mode != kMaskNone)
+      tp_decode_key_tile(sTok + next_stage * kTileK, sRuns + next_stage * kRunWords, next_key0, tid);
     unsigned keep0 = ~0u, keep1 = ~0u;
-    if (mode != kMaskNone) {
-      const TpKeyTerms* tTok = sTok + stage * kTileK;
-      keep0 = 0;
-      keep1 = 0;
-      if (mode == kMaskElements) {
-#pragma unroll 4
-        for (int c = 0; c < kTileK / 4; ++c) {
-          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
-          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
-          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
-        }
-      } else {
-#pragma unroll 4
-        for (int c = 0; c < kTileK / 4; ++c) {
-          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
-          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
-          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
-        }
-      }
-    }
+    if (mode != kMaskNone)
+      tp_tile_keep(sTok + stage * kTileK, sRuns + stage * kRunWords, mode, qtok, lane & 3, keep0, keep1);
     tp_wgmma_wait_1();  // S_j is done; P_{j-1} V_{j-1} may still run
     tp_fence_regs(s);
-    if (mode != kMaskNone) {
+    if ((keep0 & keep1 & kKeepAll) != kKeepAll) {  // some column of a row is masked
 #pragma unroll
       for (int i = 0; i < kTileK / 2; ++i) {
         const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
@@ -1013,7 +1146,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
 }
 }  // namespace tp90_d96_bf16
 
-// ---- head dim 128, bfloat16, sm_90a wgmma: kernel tessera_fwd90_causal_token0_t8x45x80_b128x128_d128_bf16, 256 threads, 136728 B dynamic shared memory
+// ---- head dim 128, bfloat16, sm_90a wgmma: kernel tessera_fwd90_causal_token0_t8x45x80_b128x128_d128_bf16, 256 threads, 136752 B dynamic shared memory
 namespace tp90_d128_bf16 {
 constexpr int kHeadDim = 128;
 constexpr int kBlockQ = 128;   // plan query block
@@ -1034,7 +1167,8 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 98304;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 135168;
-constexpr int kBarOffset = 136704;
+constexpr int kRunOffset = 136704;
+constexpr int kBarOffset = 136728;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_bf16(lo, hi); }
@@ -1194,6 +1328,78 @@ __device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p
   return false;
 }
 
+constexpr int kRunWords = kTileK / 32;   // words of run-opening marks per tile
+constexpr int kMaxRuns = 8;              // above this, the keys of a tile are tested one by one
+constexpr unsigned kKeepAll = kTileK / 4 == 32 ? ~0u : (1u << kTileK / 4) - 1;   // a thread keeps every column
+
+// The mask terms of the kTileK keys from key0 into tok[], and the keys that open a run of equal terms as bit
+// i % 32 of starts[i / 32] (key 0 always does). Each warpgroup decodes kTileK / kWarpgroups consecutive keys,
+// one per thread, so the warpgroups share the work.
+TP_DEVICE void tp_decode_key_tile(TpKeyTerms* tok, unsigned* starts, int key0, int tid) {
+  constexpr int kPerGroup = kTileK / (kThreads / 128);
+  static_assert(kPerGroup % 32 == 0 && kPerGroup <= 128, "whole warps decode the keys of a tile");
+  if ((tid & 127) >= kPerGroup) return;
+  const int i = (tid >> 7) * kPerGroup + (tid & 127);
+  const TpKeyTerms k = tp_key_terms(tp_decode(key0 + i));
+  tok[i] = k;
+  TpKeyTerms before = tp_shfl_up_key_terms(k);
+  if ((tid & 31) == 0 && i > 0) before = tp_key_terms(tp_decode(key0 + i - 1));
+  const unsigned opens = __ballot_sync(0xffffffffu, i == 0 || !tp_same_key_terms(k, before));
+  if ((tid & 31) == 0) starts[i >> 5] = opens;
+}
+
+// Add the run of keys [begin, end), whose terms are k, to the rows that may see it.
+TP_DEVICE void tp_keep_run(const TpKeyTerms& k, int begin, int end, int mode, const TpQueryTerms (&q)[2], int quad, unsigned& keep0,
+                            unsigned& keep1) {
+  const unsigned bits = tp_run_bits(begin, end, quad);
+  if ((mode == kMaskElements ? tp_allowed(q[0], k) : k.seg != 0)) keep0 |= bits;
+  if ((mode == kMaskElements ? tp_allowed(q[1], k) : k.seg != 0)) keep1 |= bits;
+}
+
+// This thread's keep bits for a masked tile (keep0: row lane / 4, keep1: row lane / 4 + 8; bit c: column
+// 8 (c / 2) + 2 quad + c % 2): one test per run of equal key terms, or per key past kMaxRuns runs.
+TP_DEVICE void tp_tile_keep(const TpKeyTerms* tok, const unsigned* starts, int mode, const TpQueryTerms (&q)[2], int quad,
+                             unsigned& keep0, unsigned& keep1) {
+  keep0 = 0;
+  keep1 = 0;
+  unsigned marks[kRunWords];
+  int runs = 0;
+#pragma unroll
+  for (int w = 0; w < kRunWords; ++w) {
+    marks[w] = starts[w];
+    runs += __popc(marks[w]);
+  }
+  if (runs <= kMaxRuns) {
+    marks[0] &= ~1u;  // key 0 opens the first run
+    int begin = 0;
+#pragma unroll
+    for (int w = 0; w < kRunWords; ++w) {
+      for (unsigned bits = marks[w]; bits != 0; bits &= bits - 1) {
+        const int end = 32 * w + __ffs(bits) - 1;
+        tp_keep_run(tok[begin], begin, end, mode, q, quad, keep0, keep1);
+        begin = end;
+      }
+    }
+    tp_keep_run(tok[begin], begin, kTileK, mode, q, quad, keep0, keep1);
+    return;
+  }
+  if (mode == kMaskElements) {
+#pragma unroll 4
+    for (int c = 0; c < kTileK / 4; ++c) {
+      const TpKeyTerms k = tok[(c >> 1) * 8 + 2 * quad + (c & 1)];
+      keep0 |= static_cast<unsigned>(tp_allowed(q[0], k)) << c;
+      keep1 |= static_cast<unsigned>(tp_allowed(q[1], k)) << c;
+    }
+  } else {
+#pragma unroll 4
+    for (int c = 0; c < kTileK / 4; ++c) {
+      const TpKeyTerms k = tok[(c >> 1) * 8 + 2 * quad + (c & 1)];
+      keep0 |= static_cast<unsigned>(k.seg != 0) << c;
+      keep1 |= static_cast<unsigned>(k.seg != 0) << c;
+    }
+  }
+}
+
 // Byte offset of row `row`, 16-byte chunk `chunk` in the row-group layout (wgmma-helpers.ts).
 TP_DEVICE unsigned tp_rg_offset(int row, int chunk) {
   return (row >> 3) * kGroupBytes + chunk * kCoreStride + (row & 7) * 16;
@@ -1236,6 +1442,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
   TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
+  unsigned* sRuns = reinterpret_cast<unsigned*>(tp_smem + kRunOffset);   // [kStages][kRunWords] run-opening keys
 
   int bh, pos;
   tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
@@ -1250,26 +1457,26 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
   unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
-  if (tid == 0) {
-#pragma unroll
-    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
+  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
+  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
   tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
   tp_cp_async_commit();
-  __syncthreads();  // the mbarriers are initialised before anyone waits on them
   TpKeyWalk walk{};
   tp_walk_begin(walk, p, qb);
   bool has = tp_walk_next(walk, p);
   int key0 = walk.key0, mode = walk.mode;
-  if (has) {
-    if (tid == 0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (has) {
       tp_mbar_expect_bytes(bars, 2 * kTileBytes);
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
+  if (has && mode != kMaskNone) tp_decode_key_tile(sTok, sRuns, key0, tid);
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
   TpQueryTerms qtok[2];
@@ -1290,7 +1497,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   // tile j + 1 streams in, hence three stages.
   tp_cp_async_wait_all();  // Q
   tp_fence_proxy_async();
-  __syncthreads();
+  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place
   int stage = 0;
   int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile
   unsigned phase = 0;   // bit st: parity of stage st's next completion
@@ -1308,8 +1515,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
         tp_tma_tile(sK + next_stage * kTileBytes, &p.tmap_k, p, next_key0, head, batch, bar);
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
-      if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -1328,30 +1533,14 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
         tp_wgmma_rs_n128(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
+    if (next_has && next_mode != kMaskNone)
+      tp_decode_key_tile(sTok + next_stage * kTileK, sRuns + next_stage * kRunWords, next_key0, tid);
     unsigned keep0 = ~0u, keep1 = ~0u;
-    if (mode != kMaskNone) {
-      const TpKeyTerms* tTok = sTok + stage * kTileK;
-      keep0 = 0;
-      keep1 = 0;
-      if (mode == kMaskElements) {
-#pragma unroll 4
-        for (int c = 0; c < kTileK / 4; ++c) {
-          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
-          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
-          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
-        }
-      } else {
-#pragma unroll 4
-        for (int c = 0; c < kTileK / 4; ++c) {
-          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
-          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
-          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
-        }
-      }
-    }
+    if (mode != kMaskNone)
+      tp_tile_keep(sTok + stage * kTileK, sRuns + stage * kRunWords, mode, qtok, lane & 3, keep0, keep1);
     tp_wgmma_wait_1();  // S_j is done; P_{j-1} V_{j-1} may still run
     tp_fence_regs(s);
-    if (mode != kMaskNone) {
+    if ((keep0 & keep1 & kKeepAll) != kKeepAll) {  // some column of a row is masked
 #pragma unroll
       for (int i = 0; i < kTileK / 2; ++i) {
         const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
@@ -1450,7 +1639,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
 }
 }  // namespace tp90_d128_bf16
 
-// ---- head dim 64, float16, sm_90a wgmma: kernel tessera_fwd90_causal_token0_t8x45x80_b128x128_d64_fp16, 256 threads, 119832 B dynamic shared memory
+// ---- head dim 64, float16, sm_90a wgmma: kernel tessera_fwd90_causal_token0_t8x45x80_b128x128_d64_fp16, 256 threads, 119880 B dynamic shared memory
 namespace tp90_d64_fp16 {
 constexpr int kHeadDim = 64;
 constexpr int kBlockQ = 128;   // plan query block
@@ -1471,7 +1660,8 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 98304;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 116736;
-constexpr int kBarOffset = 119808;
+constexpr int kRunOffset = 119808;
+constexpr int kBarOffset = 119856;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_fp16(lo, hi); }
@@ -1631,6 +1821,78 @@ __device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p
   return false;
 }
 
+constexpr int kRunWords = kTileK / 32;   // words of run-opening marks per tile
+constexpr int kMaxRuns = 8;              // above this, the keys of a tile are tested one by one
+constexpr unsigned kKeepAll = kTileK / 4 == 32 ? ~0u : (1u << kTileK / 4) - 1;   // a thread keeps every column
+
+// The mask terms of the kTileK keys from key0 into tok[], and the keys that open a run of equal terms as bit
+// i % 32 of starts[i / 32] (key 0 always does). Each warpgroup decodes kTileK / kWarpgroups consecutive keys,
+// one per thread, so the warpgroups share the work.
+TP_DEVICE void tp_decode_key_tile(TpKeyTerms* tok, unsigned* starts, int key0, int tid) {
+  constexpr int kPerGroup = kTileK / (kThreads / 128);
+  static_assert(kPerGroup % 32 == 0 && kPerGroup <= 128, "whole warps decode the keys of a tile");
+  if ((tid & 127) >= kPerGroup) return;
+  const int i = (tid >> 7) * kPerGroup + (tid & 127);
+  const TpKeyTerms k = tp_key_terms(tp_decode(key0 + i));
+  tok[i] = k;
+  TpKeyTerms before = tp_shfl_up_key_terms(k);
+  if ((tid & 31) == 0 && i > 0) before = tp_key_terms(tp_decode(key0 + i - 1));
+  const unsigned opens = __ballot_sync(0xffffffffu, i == 0 || !tp_same_key_terms(k, before));
+  if ((tid & 31) == 0) starts[i >> 5] = opens;
+}
+
+// Add the run of keys [begin, end), whose terms are k, to the rows that may see it.
+TP_DEVICE void tp_keep_run(const TpKeyTerms& k, int begin, int end, int mode, const TpQueryTerms (&q)[2], int quad, unsigned& keep0,
+                            unsigned& keep1) {
+  const unsigned bits = tp_run_bits(begin, end, quad);
+  if ((mode == kMaskElements ? tp_allowed(q[0], k) : k.seg != 0)) keep0 |= bits;
+  if ((mode == kMaskElements ? tp_allowed(q[1], k) : k.seg != 0)) keep1 |= bits;
+}
+
+// This thread's keep bits for a masked tile (keep0: row lane / 4, keep1: row lane / 4 + 8; bit c: column
+// 8 (c / 2) + 2 quad + c % 2): one test per run of equal key terms, or per key past kMaxRuns runs.
+TP_DEVICE void tp_tile_keep(const TpKeyTerms* tok, const unsigned* starts, int mode, const TpQueryTerms (&q)[2], int quad,
+                             unsigned& keep0, unsigned& keep1) {
+  keep0 = 0;
+  keep1 = 0;
+  unsigned marks[kRunWords];
+  int runs = 0;
+#pragma unroll
+  for (int w = 0; w < kRunWords; ++w) {
+    marks[w] = starts[w];
+    runs += __popc(marks[w]);
+  }
+  if (runs <= kMaxRuns) {
+    marks[0] &= ~1u;  // key 0 opens the first run
+    int begin = 0;
+#pragma unroll
+    for (int w = 0; w < kRunWords; ++w) {
+      for (unsigned bits = marks[w]; bits != 0; bits &= bits - 1) {
+        const int end = 32 * w + __ffs(bits) - 1;
+        tp_keep_run(tok[begin], begin, end, mode, q, quad, keep0, keep1);
+        begin = end;
+      }
+    }
+    tp_keep_run(tok[begin], begin, kTileK, mode, q, quad, keep0, keep1);
+    return;
+  }
+  if (mode == kMaskElements) {
+#pragma unroll 4
+    for (int c = 0; c < kTileK / 4; ++c) {
+      const TpKeyTerms k = tok[(c >> 1) * 8 + 2 * quad + (c & 1)];
+      keep0 |= static_cast<unsigned>(tp_allowed(q[0], k)) << c;
+      keep1 |= static_cast<unsigned>(tp_allowed(q[1], k)) << c;
+    }
+  } else {
+#pragma unroll 4
+    for (int c = 0; c < kTileK / 4; ++c) {
+      const TpKeyTerms k = tok[(c >> 1) * 8 + 2 * quad + (c & 1)];
+      keep0 |= static_cast<unsigned>(k.seg != 0) << c;
+      keep1 |= static_cast<unsigned>(k.seg != 0) << c;
+    }
+  }
+}
+
 // Byte offset of row `row`, 16-byte chunk `chunk` in the row-group layout (wgmma-helpers.ts).
 TP_DEVICE unsigned tp_rg_offset(int row, int chunk) {
   return (row >> 3) * kGroupBytes + chunk * kCoreStride + (row & 7) * 16;
@@ -1673,6 +1935,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
   TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
+  unsigned* sRuns = reinterpret_cast<unsigned*>(tp_smem + kRunOffset);   // [kStages][kRunWords] run-opening keys
 
   int bh, pos;
   tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
@@ -1687,26 +1950,26 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
   unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
-  if (tid == 0) {
-#pragma unroll
-    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
+  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
+  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
   tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
   tp_cp_async_commit();
-  __syncthreads();  // the mbarriers are initialised before anyone waits on them
   TpKeyWalk walk{};
   tp_walk_begin(walk, p, qb);
   bool has = tp_walk_next(walk, p);
   int key0 = walk.key0, mode = walk.mode;
-  if (has) {
-    if (tid == 0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (has) {
       tp_mbar_expect_bytes(bars, 2 * kTileBytes);
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
+  if (has && mode != kMaskNone) tp_decode_key_tile(sTok, sRuns, key0, tid);
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
   TpQueryTerms qtok[2];
@@ -1727,7 +1990,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   // tile j + 1 streams in, hence three stages.
   tp_cp_async_wait_all();  // Q
   tp_fence_proxy_async();
-  __syncthreads();
+  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place
   int stage = 0;
   int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile
   unsigned phase = 0;   // bit st: parity of stage st's next completion
@@ -1745,8 +2008,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
         tp_tma_tile(sK + next_stage * kTileBytes, &p.tmap_k, p, next_key0, head, batch, bar);
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
-      if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -1765,30 +2026,14 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
         tp_wgmma_rs_n64(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
+    if (next_has && next_mode != kMaskNone)
+      tp_decode_key_tile(sTok + next_stage * kTileK, sRuns + next_stage * kRunWords, next_key0, tid);
     unsigned keep0 = ~0u, keep1 = ~0u;
-    if (mode != kMaskNone) {
-      const TpKeyTerms* tTok = sTok + stage * kTileK;
-      keep0 = 0;
-      keep1 = 0;
-      if (mode == kMaskElements) {
-#pragma unroll 4
-        for (int c = 0; c < kTileK / 4; ++c) {
-          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
-          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
-          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
-        }
-      } else {
-#pragma unroll 4
-        for (int c = 0; c < kTileK / 4; ++c) {
-          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
-          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
-          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
-        }
-      }
-    }
+    if (mode != kMaskNone)
+      tp_tile_keep(sTok + stage * kTileK, sRuns + stage * kRunWords, mode, qtok, lane & 3, keep0, keep1);
     tp_wgmma_wait_1();  // S_j is done; P_{j-1} V_{j-1} may still run
     tp_fence_regs(s);
-    if (mode != kMaskNone) {
+    if ((keep0 & keep1 & kKeepAll) != kKeepAll) {  // some column of a row is masked
 #pragma unroll
       for (int i = 0; i < kTileK / 2; ++i) {
         const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
@@ -1887,7 +2132,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
 }
 }  // namespace tp90_d64_fp16
 
-// ---- head dim 96, float16, sm_90a wgmma: kernel tessera_fwd90_causal_token0_t8x45x80_b128x128_d96_fp16, 256 threads, 178200 B dynamic shared memory
+// ---- head dim 96, float16, sm_90a wgmma: kernel tessera_fwd90_causal_token0_t8x45x80_b128x128_d96_fp16, 256 threads, 178248 B dynamic shared memory
 namespace tp90_d96_fp16 {
 constexpr int kHeadDim = 96;
 constexpr int kBlockQ = 128;   // plan query block
@@ -1908,7 +2153,8 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 147456;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 175104;
-constexpr int kBarOffset = 178176;
+constexpr int kRunOffset = 178176;
+constexpr int kBarOffset = 178224;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_fp16(lo, hi); }
@@ -2068,6 +2314,78 @@ __device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p
   return false;
 }
 
+constexpr int kRunWords = kTileK / 32;   // words of run-opening marks per tile
+constexpr int kMaxRuns = 8;              // above this, the keys of a tile are tested one by one
+constexpr unsigned kKeepAll = kTileK / 4 == 32 ? ~0u : (1u << kTileK / 4) - 1;   // a thread keeps every column
+
+// The mask terms of the kTileK keys from key0 into tok[], and the keys that open a run of equal terms as bit
+// i % 32 of starts[i / 32] (key 0 always does). Each warpgroup decodes kTileK / kWarpgroups consecutive keys,
+// one per thread, so the warpgroups share the work.
+TP_DEVICE void tp_decode_key_tile(TpKeyTerms* tok, unsigned* starts, int key0, int tid) {
+  constexpr int kPerGroup = kTileK / (kThreads / 128);
+  static_assert(kPerGroup % 32 == 0 && kPerGroup <= 128, "whole warps decode the keys of a tile");
+  if ((tid & 127) >= kPerGroup) return;
+  const int i = (tid >> 7) * kPerGroup + (tid & 127);
+  const TpKeyTerms k = tp_key_terms(tp_decode(key0 + i));
+  tok[i] = k;
+  TpKeyTerms before = tp_shfl_up_key_terms(k);
+  if ((tid & 31) == 0 && i > 0) before = tp_key_terms(tp_decode(key0 + i - 1));
+  const unsigned opens = __ballot_sync(0xffffffffu, i == 0 || !tp_same_key_terms(k, before));
+  if ((tid & 31) == 0) starts[i >> 5] = opens;
+}
+
+// Add the run of keys [begin, end), whose terms are k, to the rows that may see it.
+TP_DEVICE void tp_keep_run(const TpKeyTerms& k, int begin, int end, int mode, const TpQueryTerms (&q)[2], int quad, unsigned& keep0,
+                            unsigned& keep1) {
+  const unsigned bits = tp_run_bits(begin, end, quad);
+  if ((mode == kMaskElements ? tp_allowed(q[0], k) : k.seg != 0)) keep0 |= bits;
+  if ((mode == kMaskElements ? tp_allowed(q[1], k) : k.seg != 0)) keep1 |= bits;
+}
+
+// This thread's keep bits for a masked tile (keep0: row lane / 4, keep1: row lane / 4 + 8; bit c: column
+// 8 (c / 2) + 2 quad + c % 2): one test per run of equal key terms, or per key past kMaxRuns runs.
+TP_DEVICE void tp_tile_keep(const TpKeyTerms* tok, const unsigned* starts, int mode, const TpQueryTerms (&q)[2], int quad,
+                             unsigned& keep0, unsigned& keep1) {
+  keep0 = 0;
+  keep1 = 0;
+  unsigned marks[kRunWords];
+  int runs = 0;
+#pragma unroll
+  for (int w = 0; w < kRunWords; ++w) {
+    marks[w] = starts[w];
+    runs += __popc(marks[w]);
+  }
+  if (runs <= kMaxRuns) {
+    marks[0] &= ~1u;  // key 0 opens the first run
+    int begin = 0;
+#pragma unroll
+    for (int w = 0; w < kRunWords; ++w) {
+      for (unsigned bits = marks[w]; bits != 0; bits &= bits - 1) {
+        const int end = 32 * w + __ffs(bits) - 1;
+        tp_keep_run(tok[begin], begin, end, mode, q, quad, keep0, keep1);
+        begin = end;
+      }
+    }
+    tp_keep_run(tok[begin], begin, kTileK, mode, q, quad, keep0, keep1);
+    return;
+  }
+  if (mode == kMaskElements) {
+#pragma unroll 4
+    for (int c = 0; c < kTileK / 4; ++c) {
+      const TpKeyTerms k = tok[(c >> 1) * 8 + 2 * quad + (c & 1)];
+      keep0 |= static_cast<unsigned>(tp_allowed(q[0], k)) << c;
+      keep1 |= static_cast<unsigned>(tp_allowed(q[1], k)) << c;
+    }
+  } else {
+#pragma unroll 4
+    for (int c = 0; c < kTileK / 4; ++c) {
+      const TpKeyTerms k = tok[(c >> 1) * 8 + 2 * quad + (c & 1)];
+      keep0 |= static_cast<unsigned>(k.seg != 0) << c;
+      keep1 |= static_cast<unsigned>(k.seg != 0) << c;
+    }
+  }
+}
+
 // Byte offset of row `row`, 16-byte chunk `chunk` in the row-group layout (wgmma-helpers.ts).
 TP_DEVICE unsigned tp_rg_offset(int row, int chunk) {
   return (row >> 3) * kGroupBytes + chunk * kCoreStride + (row & 7) * 16;
@@ -2110,6 +2428,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
   TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
+  unsigned* sRuns = reinterpret_cast<unsigned*>(tp_smem + kRunOffset);   // [kStages][kRunWords] run-opening keys
 
   int bh, pos;
   tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
@@ -2124,26 +2443,26 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
   unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
-  if (tid == 0) {
-#pragma unroll
-    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
+  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
+  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
   tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
   tp_cp_async_commit();
-  __syncthreads();  // the mbarriers are initialised before anyone waits on them
   TpKeyWalk walk{};
   tp_walk_begin(walk, p, qb);
   bool has = tp_walk_next(walk, p);
   int key0 = walk.key0, mode = walk.mode;
-  if (has) {
-    if (tid == 0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (has) {
       tp_mbar_expect_bytes(bars, 2 * kTileBytes);
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
+  if (has && mode != kMaskNone) tp_decode_key_tile(sTok, sRuns, key0, tid);
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
   TpQueryTerms qtok[2];
@@ -2164,7 +2483,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   // tile j + 1 streams in, hence three stages.
   tp_cp_async_wait_all();  // Q
   tp_fence_proxy_async();
-  __syncthreads();
+  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place
   int stage = 0;
   int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile
   unsigned phase = 0;   // bit st: parity of stage st's next completion
@@ -2182,8 +2501,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
         tp_tma_tile(sK + next_stage * kTileBytes, &p.tmap_k, p, next_key0, head, batch, bar);
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
-      if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -2202,30 +2519,14 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
         tp_wgmma_rs_n96(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
+    if (next_has && next_mode != kMaskNone)
+      tp_decode_key_tile(sTok + next_stage * kTileK, sRuns + next_stage * kRunWords, next_key0, tid);
     unsigned keep0 = ~0u, keep1 = ~0u;
-    if (mode != kMaskNone) {
-      const TpKeyTerms* tTok = sTok + stage * kTileK;
-      keep0 = 0;
-      keep1 = 0;
-      if (mode == kMaskElements) {
-#pragma unroll 4
-        for (int c = 0; c < kTileK / 4; ++c) {
-          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
-          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
-          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
-        }
-      } else {
-#pragma unroll 4
-        for (int c = 0; c < kTileK / 4; ++c) {
-          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
-          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
-          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
-        }
-      }
-    }
+    if (mode != kMaskNone)
+      tp_tile_keep(sTok + stage * kTileK, sRuns + stage * kRunWords, mode, qtok, lane & 3, keep0, keep1);
     tp_wgmma_wait_1();  // S_j is done; P_{j-1} V_{j-1} may still run
     tp_fence_regs(s);
-    if (mode != kMaskNone) {
+    if ((keep0 & keep1 & kKeepAll) != kKeepAll) {  // some column of a row is masked
 #pragma unroll
       for (int i = 0; i < kTileK / 2; ++i) {
         const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;
@@ -2324,7 +2625,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
 }
 }  // namespace tp90_d96_fp16
 
-// ---- head dim 128, float16, sm_90a wgmma: kernel tessera_fwd90_causal_token0_t8x45x80_b128x128_d128_fp16, 256 threads, 136728 B dynamic shared memory
+// ---- head dim 128, float16, sm_90a wgmma: kernel tessera_fwd90_causal_token0_t8x45x80_b128x128_d128_fp16, 256 threads, 136752 B dynamic shared memory
 namespace tp90_d128_fp16 {
 constexpr int kHeadDim = 128;
 constexpr int kBlockQ = 128;   // plan query block
@@ -2345,7 +2646,8 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 98304;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 135168;
-constexpr int kBarOffset = 136704;
+constexpr int kRunOffset = 136704;
+constexpr int kBarOffset = 136728;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
 TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_fp16(lo, hi); }
@@ -2505,6 +2807,78 @@ __device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p
   return false;
 }
 
+constexpr int kRunWords = kTileK / 32;   // words of run-opening marks per tile
+constexpr int kMaxRuns = 8;              // above this, the keys of a tile are tested one by one
+constexpr unsigned kKeepAll = kTileK / 4 == 32 ? ~0u : (1u << kTileK / 4) - 1;   // a thread keeps every column
+
+// The mask terms of the kTileK keys from key0 into tok[], and the keys that open a run of equal terms as bit
+// i % 32 of starts[i / 32] (key 0 always does). Each warpgroup decodes kTileK / kWarpgroups consecutive keys,
+// one per thread, so the warpgroups share the work.
+TP_DEVICE void tp_decode_key_tile(TpKeyTerms* tok, unsigned* starts, int key0, int tid) {
+  constexpr int kPerGroup = kTileK / (kThreads / 128);
+  static_assert(kPerGroup % 32 == 0 && kPerGroup <= 128, "whole warps decode the keys of a tile");
+  if ((tid & 127) >= kPerGroup) return;
+  const int i = (tid >> 7) * kPerGroup + (tid & 127);
+  const TpKeyTerms k = tp_key_terms(tp_decode(key0 + i));
+  tok[i] = k;
+  TpKeyTerms before = tp_shfl_up_key_terms(k);
+  if ((tid & 31) == 0 && i > 0) before = tp_key_terms(tp_decode(key0 + i - 1));
+  const unsigned opens = __ballot_sync(0xffffffffu, i == 0 || !tp_same_key_terms(k, before));
+  if ((tid & 31) == 0) starts[i >> 5] = opens;
+}
+
+// Add the run of keys [begin, end), whose terms are k, to the rows that may see it.
+TP_DEVICE void tp_keep_run(const TpKeyTerms& k, int begin, int end, int mode, const TpQueryTerms (&q)[2], int quad, unsigned& keep0,
+                            unsigned& keep1) {
+  const unsigned bits = tp_run_bits(begin, end, quad);
+  if ((mode == kMaskElements ? tp_allowed(q[0], k) : k.seg != 0)) keep0 |= bits;
+  if ((mode == kMaskElements ? tp_allowed(q[1], k) : k.seg != 0)) keep1 |= bits;
+}
+
+// This thread's keep bits for a masked tile (keep0: row lane / 4, keep1: row lane / 4 + 8; bit c: column
+// 8 (c / 2) + 2 quad + c % 2): one test per run of equal key terms, or per key past kMaxRuns runs.
+TP_DEVICE void tp_tile_keep(const TpKeyTerms* tok, const unsigned* starts, int mode, const TpQueryTerms (&q)[2], int quad,
+                             unsigned& keep0, unsigned& keep1) {
+  keep0 = 0;
+  keep1 = 0;
+  unsigned marks[kRunWords];
+  int runs = 0;
+#pragma unroll
+  for (int w = 0; w < kRunWords; ++w) {
+    marks[w] = starts[w];
+    runs += __popc(marks[w]);
+  }
+  if (runs <= kMaxRuns) {
+    marks[0] &= ~1u;  // key 0 opens the first run
+    int begin = 0;
+#pragma unroll
+    for (int w = 0; w < kRunWords; ++w) {
+      for (unsigned bits = marks[w]; bits != 0; bits &= bits - 1) {
+        const int end = 32 * w + __ffs(bits) - 1;
+        tp_keep_run(tok[begin], begin, end, mode, q, quad, keep0, keep1);
+        begin = end;
+      }
+    }
+    tp_keep_run(tok[begin], begin, kTileK, mode, q, quad, keep0, keep1);
+    return;
+  }
+  if (mode == kMaskElements) {
+#pragma unroll 4
+    for (int c = 0; c < kTileK / 4; ++c) {
+      const TpKeyTerms k = tok[(c >> 1) * 8 + 2 * quad + (c & 1)];
+      keep0 |= static_cast<unsigned>(tp_allowed(q[0], k)) << c;
+      keep1 |= static_cast<unsigned>(tp_allowed(q[1], k)) << c;
+    }
+  } else {
+#pragma unroll 4
+    for (int c = 0; c < kTileK / 4; ++c) {
+      const TpKeyTerms k = tok[(c >> 1) * 8 + 2 * quad + (c & 1)];
+      keep0 |= static_cast<unsigned>(k.seg != 0) << c;
+      keep1 |= static_cast<unsigned>(k.seg != 0) << c;
+    }
+  }
+}
+
 // Byte offset of row `row`, 16-byte chunk `chunk` in the row-group layout (wgmma-helpers.ts).
 TP_DEVICE unsigned tp_rg_offset(int row, int chunk) {
   return (row >> 3) * kGroupBytes + chunk * kCoreStride + (row & 7) * 16;
@@ -2547,6 +2921,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   const unsigned sQ = sK + kQOffset;                // kBlockQ rows, row-group layout
   const unsigned bars = sK + kBarOffset;            // [kStages] mbarriers: tile landed
   TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);  // [kStages][kTileK] mask terms of the keys
+  unsigned* sRuns = reinterpret_cast<unsigned*>(tp_smem + kRunOffset);   // [kStages][kRunWords] run-opening keys
 
   int bh, pos;
   tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
@@ -2561,26 +2936,26 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
   unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
-  if (tid == 0) {
-#pragma unroll
-    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
+  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
+  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
   tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
   tp_cp_async_commit();
-  __syncthreads();  // the mbarriers are initialised before anyone waits on them
   TpKeyWalk walk{};
   tp_walk_begin(walk, p, qb);
   bool has = tp_walk_next(walk, p);
   int key0 = walk.key0, mode = walk.mode;
-  if (has) {
-    if (tid == 0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (has) {
       tp_mbar_expect_bytes(bars, 2 * kTileBytes);
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
     }
-    if (mode != kMaskNone) for (int i = tid; i < kTileK; i += kThreads) sTok[i] = tp_key_terms(tp_decode(key0 + i));
   }
+  if (has && mode != kMaskNone) tp_decode_key_tile(sTok, sRuns, key0, tid);
 
   // This thread's two query rows (accumulator rows lane / 4 and lane / 4 + 8 of its warp), decoded once.
   TpQueryTerms qtok[2];
@@ -2601,7 +2976,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
   // tile j + 1 streams in, hence three stages.
   tp_cp_async_wait_all();  // Q
   tp_fence_proxy_async();
-  __syncthreads();
+  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place
   int stage = 0;
   int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile
   unsigned phase = 0;   // bit st: parity of stage st's next completion
@@ -2619,8 +2994,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
         tp_tma_tile(sK + next_stage * kTileBytes, &p.tmap_k, p, next_key0, head, batch, bar);
         tp_tma_tile(sV + next_stage * kTileBytes, &p.tmap_v, p, next_key0, head, batch, bar);
       }
-      if (next_mode != kMaskNone)
-        for (int i = tid; i < kTileK; i += kThreads) sTok[next_stage * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
     }
 
     // S_j = Q K_j^T: one m64 x kTileK x 16 product per 16 columns of the head dim, operands in shared memory;
@@ -2639,30 +3012,14 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_causal_t
         tp_wgmma_rs_n128(acc, pa[kk], tp_desc(tV + kk * 1024, kSlabBytes, 512, kSwizzle64));
     }
     tp_wgmma_commit();  // possibly empty: the group count stays the same on every iteration
+    if (next_has && next_mode != kMaskNone)
+      tp_decode_key_tile(sTok + next_stage * kTileK, sRuns + next_stage * kRunWords, next_key0, tid);
     unsigned keep0 = ~0u, keep1 = ~0u;
-    if (mode != kMaskNone) {
-      const TpKeyTerms* tTok = sTok + stage * kTileK;
-      keep0 = 0;
-      keep1 = 0;
-      if (mode == kMaskElements) {
-#pragma unroll 4
-        for (int c = 0; c < kTileK / 4; ++c) {
-          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
-          keep0 |= static_cast<unsigned>(tp_allowed(qtok[0], kt)) << c;
-          keep1 |= static_cast<unsigned>(tp_allowed(qtok[1], kt)) << c;
-        }
-      } else {
-#pragma unroll 4
-        for (int c = 0; c < kTileK / 4; ++c) {
-          const TpKeyTerms kt = tTok[(c >> 1) * 8 + 2 * (lane & 3) + (c & 1)];
-          keep0 |= static_cast<unsigned>(kt.seg != 0) << c;
-          keep1 |= static_cast<unsigned>(kt.seg != 0) << c;
-        }
-      }
-    }
+    if (mode != kMaskNone)
+      tp_tile_keep(sTok + stage * kTileK, sRuns + stage * kRunWords, mode, qtok, lane & 3, keep0, keep1);
     tp_wgmma_wait_1();  // S_j is done; P_{j-1} V_{j-1} may still run
     tp_fence_regs(s);
-    if (mode != kMaskNone) {
+    if ((keep0 & keep1 & kKeepAll) != kKeepAll) {  // some column of a row is masked
 #pragma unroll
       for (int i = 0; i < kTileK / 2; ++i) {
         const unsigned bit = (i >> 1 & 1 ? keep1 : keep0) >> ((i >> 2) * 2 + (i & 1)) & 1u;

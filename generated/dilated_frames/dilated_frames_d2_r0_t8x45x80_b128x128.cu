@@ -103,6 +103,18 @@ TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookah
   pos = heavy + (tail - c * light);
 }
 
+// How many of this thread's key columns (8 g + 2 quad + {0, 1}) lie below column x.
+TP_DEVICE int tp_columns_below(int x, int quad) {
+  const int in_group = (x & 7) - 2 * quad;
+  return 2 * (x >> 3) + (in_group < 0 ? 0 : in_group > 2 ? 2 : in_group);
+}
+
+// This thread's keep bits for the key columns [begin, end) of a tile: its columns are increasing in the bit
+// index, so the range is a run of bits.
+TP_DEVICE unsigned tp_run_bits(int begin, int end, int quad) {
+  return static_cast<unsigned>((1ull << tp_columns_below(end, quad)) - (1ull << tp_columns_below(begin, quad)));
+}
+
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 
 struct TpToken { int seg; int c0; int c1; int c2; };
@@ -136,6 +148,15 @@ __device__ __forceinline__ TpKeyTerms tp_key_terms(TpToken k) {
 // allowed(q, k) of pattern dilated_frames_d2_r0_t8x45x80 over the terms; padding tokens are never allowed.
 __device__ __forceinline__ bool tp_allowed(TpQueryTerms q, TpKeyTerms k) {
   return q.seg != 0 & k.seg != 0 & (tp_floormod((q.t0 - k.t0), 2) == 0);
+}
+// The key terms of lane - 1 (lane 0 gets its own back), and equality of key terms: runs of equal terms.
+__device__ __forceinline__ TpKeyTerms tp_shfl_up_key_terms(TpKeyTerms k) {
+  k.seg = __shfl_up_sync(0xffffffffu, k.seg, 1);
+  k.t0 = __shfl_up_sync(0xffffffffu, k.t0, 1);
+  return k;
+}
+__device__ __forceinline__ bool tp_same_key_terms(TpKeyTerms a, TpKeyTerms b) {
+  return a.seg == b.seg && a.t0 == b.t0;
 }
 
 // ---- head dim 64, bfloat16: kernel tessera_fwd_dilated_frames_d2_r0_t8x45x80_b128x128_d64_bf16, 256 threads, 56320 B dynamic shared memory

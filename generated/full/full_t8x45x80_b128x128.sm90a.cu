@@ -104,6 +104,18 @@ TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookah
   pos = heavy + (tail - c * light);
 }
 
+// How many of this thread's key columns (8 g + 2 quad + {0, 1}) lie below column x.
+TP_DEVICE int tp_columns_below(int x, int quad) {
+  const int in_group = (x & 7) - 2 * quad;
+  return 2 * (x >> 3) + (in_group < 0 ? 0 : in_group > 2 ? 2 : in_group);
+}
+
+// This thread's keep bits for the key columns [begin, end) of a tile: its columns are increasing in the bit
+// index, so the range is a run of bits.
+TP_DEVICE unsigned tp_run_bits(int begin, int end, int quad) {
+  return static_cast<unsigned>((1ull << tp_columns_below(end, quad)) - (1ull << tp_columns_below(begin, quad)));
+}
+
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 
 // ---- head dim 64, bfloat16, sm_90a wgmma: kernel tessera_fwd90_full_t8x45x80_b128x128_d64_bf16, 256 threads, 116760 B dynamic shared memory
@@ -127,6 +139,7 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 98304;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 116736;
+constexpr int kRunOffset = 116736;
 constexpr int kBarOffset = 116736;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
@@ -321,20 +334,20 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_full_t8x
   const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
   unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
-  if (tid == 0) {
-#pragma unroll
-    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
+  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
+  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
   tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
   tp_cp_async_commit();
-  __syncthreads();  // the mbarriers are initialised before anyone waits on them
   TpKeyWalk walk{};
   tp_walk_begin(walk, p, qb);
   bool has = tp_walk_next(walk, p);
   int key0 = walk.key0;
-  if (has) {
-    if (tid == 0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (has) {
       tp_mbar_expect_bytes(bars, 2 * kTileBytes);
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
@@ -355,7 +368,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_full_t8x
   // tile j + 1 streams in, hence three stages.
   tp_cp_async_wait_all();  // Q
   tp_fence_proxy_async();
-  __syncthreads();
+  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place
   int stage = 0;
   int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile
   unsigned phase = 0;   // bit st: parity of stage st's next completion
@@ -505,6 +518,7 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 147456;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 175104;
+constexpr int kRunOffset = 175104;
 constexpr int kBarOffset = 175104;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
@@ -699,20 +713,20 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_full_t8x
   const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
   unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
-  if (tid == 0) {
-#pragma unroll
-    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
+  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
+  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
   tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
   tp_cp_async_commit();
-  __syncthreads();  // the mbarriers are initialised before anyone waits on them
   TpKeyWalk walk{};
   tp_walk_begin(walk, p, qb);
   bool has = tp_walk_next(walk, p);
   int key0 = walk.key0;
-  if (has) {
-    if (tid == 0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (has) {
       tp_mbar_expect_bytes(bars, 2 * kTileBytes);
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
@@ -733,7 +747,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_full_t8x
   // tile j + 1 streams in, hence three stages.
   tp_cp_async_wait_all();  // Q
   tp_fence_proxy_async();
-  __syncthreads();
+  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place
   int stage = 0;
   int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile
   unsigned phase = 0;   // bit st: parity of stage st's next completion
@@ -883,6 +897,7 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 98304;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 135168;
+constexpr int kRunOffset = 135168;
 constexpr int kBarOffset = 135168;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
@@ -1077,20 +1092,20 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_full_t8x
   const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
   unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
-  if (tid == 0) {
-#pragma unroll
-    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
+  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
+  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
   tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
   tp_cp_async_commit();
-  __syncthreads();  // the mbarriers are initialised before anyone waits on them
   TpKeyWalk walk{};
   tp_walk_begin(walk, p, qb);
   bool has = tp_walk_next(walk, p);
   int key0 = walk.key0;
-  if (has) {
-    if (tid == 0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (has) {
       tp_mbar_expect_bytes(bars, 2 * kTileBytes);
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
@@ -1111,7 +1126,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_full_t8x
   // tile j + 1 streams in, hence three stages.
   tp_cp_async_wait_all();  // Q
   tp_fence_proxy_async();
-  __syncthreads();
+  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place
   int stage = 0;
   int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile
   unsigned phase = 0;   // bit st: parity of stage st's next completion
@@ -1261,6 +1276,7 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 98304;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 116736;
+constexpr int kRunOffset = 116736;
 constexpr int kBarOffset = 116736;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
@@ -1455,20 +1471,20 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_full_t8x
   const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
   unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
-  if (tid == 0) {
-#pragma unroll
-    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
+  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
+  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
   tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
   tp_cp_async_commit();
-  __syncthreads();  // the mbarriers are initialised before anyone waits on them
   TpKeyWalk walk{};
   tp_walk_begin(walk, p, qb);
   bool has = tp_walk_next(walk, p);
   int key0 = walk.key0;
-  if (has) {
-    if (tid == 0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (has) {
       tp_mbar_expect_bytes(bars, 2 * kTileBytes);
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
@@ -1489,7 +1505,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_full_t8x
   // tile j + 1 streams in, hence three stages.
   tp_cp_async_wait_all();  // Q
   tp_fence_proxy_async();
-  __syncthreads();
+  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place
   int stage = 0;
   int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile
   unsigned phase = 0;   // bit st: parity of stage st's next completion
@@ -1639,6 +1655,7 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 147456;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 175104;
+constexpr int kRunOffset = 175104;
 constexpr int kBarOffset = 175104;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
@@ -1833,20 +1850,20 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_full_t8x
   const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
   unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
-  if (tid == 0) {
-#pragma unroll
-    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
+  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
+  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
   tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
   tp_cp_async_commit();
-  __syncthreads();  // the mbarriers are initialised before anyone waits on them
   TpKeyWalk walk{};
   tp_walk_begin(walk, p, qb);
   bool has = tp_walk_next(walk, p);
   int key0 = walk.key0;
-  if (has) {
-    if (tid == 0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (has) {
       tp_mbar_expect_bytes(bars, 2 * kTileBytes);
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
@@ -1867,7 +1884,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_full_t8x
   // tile j + 1 streams in, hence three stages.
   tp_cp_async_wait_all();  // Q
   tp_fence_proxy_async();
-  __syncthreads();
+  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place
   int stage = 0;
   int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile
   unsigned phase = 0;   // bit st: parity of stage st's next completion
@@ -2017,6 +2034,7 @@ constexpr int kSlabBytes = kTileK * 64;
 constexpr int kTileBytes = kSlabs * kSlabBytes;
 constexpr int kQOffset = 98304;     // shared-memory byte offsets: Q, decoded key tokens, mbarriers
 constexpr int kTokOffset = 135168;
+constexpr int kRunOffset = 135168;
 constexpr int kBarOffset = 135168;
 constexpr int kStages = 3;   // K/V tiles in shared memory: j - 1 (its P V runs), j, j + 1 (loading)
 
@@ -2211,20 +2229,20 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_full_t8x
   const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
   unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
-  if (tid == 0) {
-#pragma unroll
-    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
+  // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
+  // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
+  // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
   tp_load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
   tp_cp_async_commit();
-  __syncthreads();  // the mbarriers are initialised before anyone waits on them
   TpKeyWalk walk{};
   tp_walk_begin(walk, p, qb);
   bool has = tp_walk_next(walk, p);
   int key0 = walk.key0;
-  if (has) {
-    if (tid == 0) {
+  if (tid == 0) {
+#pragma unroll
+    for (int st = 0; st < kStages; ++st) tp_mbar_init(bars + 8 * st, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    if (has) {
       tp_mbar_expect_bytes(bars, 2 * kTileBytes);
       tp_tma_tile(sK, &p.tmap_k, p, key0, head, batch, bars);
       tp_tma_tile(sV, &p.tmap_v, p, key0, head, batch, bars);
@@ -2245,7 +2263,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1) tessera_fwd90_full_t8x
   // tile j + 1 streams in, hence three stages.
   tp_cp_async_wait_all();  // Q
   tp_fence_proxy_async();
-  __syncthreads();
+  __syncthreads();  // Q, the mbarriers and the first tile's key terms are in place
   int stage = 0;
   int prev_stage = -1;  // stage of the tile whose P waits in pa; -1 before the first tile
   unsigned phase = 0;   // bit st: parity of stage st's next completion

@@ -103,6 +103,18 @@ TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookah
   pos = heavy + (tail - c * light);
 }
 
+// How many of this thread's key columns (8 g + 2 quad + {0, 1}) lie below column x.
+TP_DEVICE int tp_columns_below(int x, int quad) {
+  const int in_group = (x & 7) - 2 * quad;
+  return 2 * (x >> 3) + (in_group < 0 ? 0 : in_group > 2 ? 2 : in_group);
+}
+
+// This thread's keep bits for the key columns [begin, end) of a tile: its columns are increasing in the bit
+// index, so the range is a run of bits.
+TP_DEVICE unsigned tp_run_bits(int begin, int end, int quad) {
+  return static_cast<unsigned>((1ull << tp_columns_below(end, quad)) - (1ull << tp_columns_below(begin, quad)));
+}
+
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 
 // ---- head dim 64, bfloat16: kernel tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_bf16, 256 threads, 55296 B dynamic shared memory

@@ -103,6 +103,18 @@ TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookah
   pos = heavy + (tail - c * light);
 }
 
+// How many of this thread's key columns (8 g + 2 quad + {0, 1}) lie below column x.
+TP_DEVICE int tp_columns_below(int x, int quad) {
+  const int in_group = (x & 7) - 2 * quad;
+  return 2 * (x >> 3) + (in_group < 0 ? 0 : in_group > 2 ? 2 : in_group);
+}
+
+// This thread's keep bits for the key columns [begin, end) of a tile: its columns are increasing in the bit
+// index, so the range is a run of bits.
+TP_DEVICE unsigned tp_run_bits(int begin, int end, int quad) {
+  return static_cast<unsigned>((1ull << tp_columns_below(end, quad)) - (1ull << tp_columns_below(begin, quad)));
+}
+
 // ---- end of tessera.cuh ----------------------------------------------------------------------------
 
 struct TpToken { int seg; int c0; int c1; int c2; int c3; };
@@ -140,6 +152,18 @@ __device__ __forceinline__ TpKeyTerms tp_key_terms(TpToken k) {
 // allowed(q, k) of pattern text_video_a2_t8x45x80_l120 over the terms; padding tokens are never allowed.
 __device__ __forceinline__ bool tp_allowed(TpQueryTerms q, TpKeyTerms k) {
   return q.seg != 0 & k.seg != 0 & ((q.t0 != 0) | (k.t0 != 0) | ((k.t1 != 0) & (q.t1 != 0) & (q.t2 == k.t2)) | (q.t3 != 0) | (k.t3 != 0));
+}
+// The key terms of lane - 1 (lane 0 gets its own back), and equality of key terms: runs of equal terms.
+__device__ __forceinline__ TpKeyTerms tp_shfl_up_key_terms(TpKeyTerms k) {
+  k.seg = __shfl_up_sync(0xffffffffu, k.seg, 1);
+  k.t0 = __shfl_up_sync(0xffffffffu, k.t0, 1);
+  k.t1 = __shfl_up_sync(0xffffffffu, k.t1, 1);
+  k.t2 = __shfl_up_sync(0xffffffffu, k.t2, 1);
+  k.t3 = __shfl_up_sync(0xffffffffu, k.t3, 1);
+  return k;
+}
+__device__ __forceinline__ bool tp_same_key_terms(TpKeyTerms a, TpKeyTerms b) {
+  return a.seg == b.seg && a.t0 == b.t0 && a.t1 == b.t1 && a.t2 == b.t2 && a.t3 == b.t3;
 }
 
 // ---- head dim 64, bfloat16: kernel tessera_fwd_text_video_a2_t8x45x80_l120_b128x128_d64_bf16, 256 threads, 57856 B dynamic shared memory

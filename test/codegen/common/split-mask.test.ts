@@ -12,6 +12,7 @@ import {
   type SideTerm,
   SPLIT_MASK_SYMBOLS,
   splitPredicate,
+  termFields,
 } from '../../../codegen/common/split-mask.js';
 import { eagerAllowed } from '../../../codegen/cuda/eager-mask.js';
 import {
@@ -36,11 +37,11 @@ interface EmittedSplit {
 }
 
 function emitAndLoad(pattern: PatternInstance): EmittedSplit {
-  const { terms } = splitPredicate(pattern.predicate);
+  const split = splitPredicate(pattern.predicate);
   const fields: Record<string, string[]> = {
     [MASK_SYMBOLS.token]: ['seg', ...pattern.layout.axisNames.map((_, i) => `c${i}`)],
-    [SPLIT_MASK_SYMBOLS.queryTerms]: ['seg', ...terms.q.map((_, i) => `t${i}`)],
-    [SPLIT_MASK_SYMBOLS.keyTerms]: ['seg', ...terms.k.map((_, i) => `t${i}`)],
+    [SPLIT_MASK_SYMBOLS.queryTerms]: termFields(split, 'q'),
+    [SPLIT_MASK_SYMBOLS.keyTerms]: termFields(split, 'k'),
   };
   const dialect = {
     ...jsDialect([]),
