@@ -2,9 +2,11 @@
  * One sampling step of the full-size Open-Sora-Plan 1.2 network on CUDA (SPEC §2: 32 blocks, 24 heads x 96)
  * with random bf16 weights made on the device: 29 frames at 720p (8 x 90 x 160 latents, 28,800 tokens),
  * classifier-free guidance as a batch of 2, 120 text tokens. Times the step with device events for full
- * attention everywhere and for a per-layer plan (`models/plans/example-t8.json`), the self-attention calls
- * alone, and prints the attention share and the speedup the plan's computed blocks predict. Writes
- * `model-step.json` into the output folder; `bench/gpu/model-step.py` times the same network in PyTorch.
+ * attention everywhere and for a per-layer plan (`models/plans/example-t8.json`), each three ways (eager on the
+ * arena's pool, on a planned slab, replayed as a CUDA graph: runtime/ops/cuda/step-graph.ts) with the device
+ * memory each holds for activations; then a small network (2 blocks, 128 tokens) where launch overhead counts;
+ * then the self-attention calls alone, the attention share and the speedup the plan's computed blocks predict.
+ * Writes `model-step.json` into the output folder; `bench/gpu/model-step.py` times the same network in PyTorch.
  *
  * Usage: node dist/bench/model-step.js <outDir> [layers] [iterations]
  */
@@ -12,17 +14,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLayerPlan } from '../compiler/layer-plan.js';
 import { compileLayerPlan, layerPlanSpeedup } from '../driver/layer-plans.js';
-import {
-  embedPatches,
-  embedTimesteps,
-  outputLayer,
-  projectCaption,
-  transformerBlock,
-} from '../runtime/model/blocks.js';
-import { readModelConfig } from '../runtime/model/config.js';
+import { forwardPass, type NetworkInputs } from '../runtime/model/blocks.js';
+import { type OpenSoraConfig, readModelConfig } from '../runtime/model/config.js';
 import { resolveLayerPlan } from '../runtime/model/layer-attention.js';
 import {
+  type CudaExecution,
   type CudaOps,
+  CudaStepGraph,
   type CudaTensor,
   createCudaOps,
   randomDeviceWeights,
@@ -36,8 +34,33 @@ const PLAN_FILE = 'models/plans/example-t8.json';
 const BATCH = 2;
 const TEXT_TOKENS = 120;
 const LATENT = { frames: 8, height: 90, width: 160 };
+/** The small network: 2 blocks over 2 latent frames of 16 x 16 (128 tokens), timed over more steps. */
+const SMALL_LATENT = { frames: 2, height: 16, width: 16 };
+const SMALL_ITERATIONS = 20;
+const EXECUTIONS: readonly CudaExecution[] = ['eager', 'planned', 'graph'];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+
+/** One step's network and its inputs on the device (the timesteps go up each step, as in sampling). */
+interface StepSetup {
+  readonly name: string;
+  readonly config: OpenSoraConfig;
+  readonly grid: TokenGrid;
+  readonly attention: readonly SelfAttentionSpec[];
+  readonly latents: CudaTensor;
+  readonly text: CudaTensor;
+}
+
+/** What one execution of a step measured. */
+interface StepMeasurement {
+  readonly ms: number;
+  readonly runs: readonly number[];
+  /** Bytes the arena holds beyond weights and inputs: the pool (eager) or the slab. */
+  readonly activationBytes: number;
+  readonly lowerBound: number;
+  readonly graphNodes: number;
+}
 
 async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
@@ -51,10 +74,21 @@ async function main(): Promise<void> {
   );
 
   const weight = randomDeviceWeights(ops, config, 0);
-  const inputs = {
-    x: deviceRandom(ops, [BATCH, 4, LATENT.frames, LATENT.height, LATENT.width], 1),
-    text: deviceRandom(ops, [BATCH, TEXT_TOKENS, config.captionChannels], 2),
+  const text = deviceRandom(ops, [BATCH, TEXT_TOKENS, config.captionChannels], 2);
+  const x = deviceRandom(ops, [BATCH, 4, LATENT.frames, LATENT.height, LATENT.width], 1);
+  const small = { ...config, layers: Math.min(2, config.layers), name: `${full.name} (2 layers, small)` };
+  const smallGrid: TokenGrid = {
+    frames: SMALL_LATENT.frames,
+    height: SMALL_LATENT.height / 2,
+    width: SMALL_LATENT.width / 2,
   };
+  const smallX = deviceRandom(
+    ops,
+    [BATCH, 4, SMALL_LATENT.frames, SMALL_LATENT.height, SMALL_LATENT.width],
+    3,
+  );
+  // Weights and the bench's inputs: what the arena holds beyond this is activations.
+  const fixedBytes = ops.arena.heldBytes;
   const textMask = new Uint8Array(BATCH * TEXT_TOKENS).fill(1);
   const timesteps = Float32Array.of(500, 500);
 
@@ -62,43 +96,73 @@ async function main(): Promise<void> {
   const planned = resolveLayerPlan({ ...plan, layers: 32 }, 32, grid).slice(0, config.layers);
   const dense: SelfAttentionSpec[] = Array.from({ length: config.layers }, () => ({ kind: 'dense' }));
 
-  /** One forward pass (the step's model evaluation), activations released layer by layer. */
-  const step = (attention: readonly SelfAttentionSpec[]) => {
-    const outer = ops.mark();
-    const { embedded, modulation } = embedTimesteps(ops, weight, timesteps, config);
-    const caption = projectCaption(ops, weight, inputs.text);
-    const ctx = {
-      ops,
-      config,
-      weight,
-      grid,
-      rope: { base: config.ropeBase, interpolation: config.ropeInterpolation },
-      timestep: modulation,
-      text: caption,
-      textMask,
+  /**
+   * Median step ms of `execution` with device events, after warm-up steps that trace (and plan, and capture),
+   * and the bytes the arena then holds for activations (the pool is emptied first, so they are this step's).
+   */
+  const measureStep = (s: StepSetup, execution: CudaExecution, runs: number): StepMeasurement => {
+    ops.synchronize();
+    ops.arena.trim();
+    const steps = new CudaStepGraph(ops, execution);
+    const pass = {
+      inputs: (): NetworkInputs<CudaTensor> => ({
+        latents: s.latents,
+        text: s.text,
+        textMask,
+        timestepFeatures: ops.timestepFeatures(timesteps, s.config.timestepChannels),
+      }),
+      forward: (inputs: NetworkInputs<CudaTensor>) =>
+        forwardPass(ops, weight, s.config, s.grid, s.attention, inputs),
     };
-    const layerMark = ops.mark();
-    let h: CudaTensor = embedPatches(ops, weight, inputs.x, config);
-    ops.release(layerMark, [h]);
-    for (let layer = 0; layer < config.layers; layer++) {
-      h = transformerBlock(ctx, layer, h, attention[layer]!);
-      ops.release(layerMark, [h]);
-    }
-    outputLayer(ops, weight, h, embedded, config, grid);
-    ops.release(outer);
+    const warmup = execution === 'eager' ? 1 : 2;
+    const times = ops.device.time(() => steps.run(s.name, pass, () => undefined), runs, warmup);
+    const stats = steps.stats();
+    const activationBytes = ops.arena.heldBytes - fixedBytes;
+    steps.dispose();
+    return {
+      ms: median(times),
+      runs: times,
+      activationBytes,
+      lowerBound: stats.lowerBound,
+      graphNodes: stats.graphNodes,
+    };
   };
 
   const results: Record<string, number> = {};
-  for (const [name, attention] of [
-    ['full', dense],
-    ['plan', planned],
-  ] as const) {
-    const times = ops.device.time(() => step(attention), iterations, 1);
-    results[`${name}_step_ms`] = median(times);
-    console.log(
-      `${name}: step ${median(times).toFixed(1)} ms (runs ${times.map((t) => t.toFixed(1)).join(', ')})`,
-    );
-  }
+  const rows: string[] = [];
+  const measure = (s: StepSetup, runs: number) => {
+    for (const execution of EXECUTIONS) {
+      const m = measureStep(s, execution, runs);
+      const prefix = `${s.name}_${execution}`;
+      results[`${prefix}_step_ms`] = m.ms;
+      results[`${prefix}_activation_bytes`] = m.activationBytes;
+      if (execution !== 'eager') results[`${prefix}_lower_bound_bytes`] = m.lowerBound;
+      if (execution === 'graph') results[`${prefix}_nodes`] = m.graphNodes;
+      const memory =
+        execution === 'eager'
+          ? `${gib(m.activationBytes)} (pool)`
+          : `${gib(m.activationBytes)} (slab; lower bound ${gib(m.lowerBound)})`;
+      const how = execution === 'graph' ? `graph (${m.graphNodes} nodes)` : execution;
+      const vsEager = results[`${s.name}_eager_step_ms`]! / m.ms;
+      rows.push(`| ${s.name} | ${how} | ${m.ms.toFixed(2)} | ${vsEager.toFixed(2)}x | ${memory} |`);
+      console.log(
+        `${s.name} ${execution}: step ${m.ms.toFixed(2)} ms (runs ${m.runs.map((t) => t.toFixed(2)).join(', ')})`,
+      );
+    }
+  };
+  measure({ name: 'full', config, grid, attention: dense, latents: x, text }, iterations);
+  measure({ name: 'plan', config, grid, attention: planned, latents: x, text }, iterations);
+  // A small network of the same width where launches, not arithmetic, set the pace.
+  const smallDense = dense.slice(0, small.layers);
+  measure(
+    { name: 'small', config: small, grid: smallGrid, attention: smallDense, latents: smallX, text },
+    SMALL_ITERATIONS,
+  );
+  // The eager steps under the names model-step.py and the earlier results use.
+  results.full_step_ms = results.full_eager_step_ms!;
+  results.plan_step_ms = results.plan_eager_step_ms!;
+  results.small_layers = small.layers;
+  results.small_tokens = smallGrid.frames * smallGrid.height * smallGrid.width;
 
   // Self-attention alone, per distinct spec, on [B, N, 2304] bf16 operands.
   const D = config.heads * config.headDim;
@@ -132,6 +196,7 @@ async function main(): Promise<void> {
   results.measured_attention_speedup = results.full_attention_ms / results.plan_attention_ms;
   results.layers = config.layers;
   results.tokens = N;
+  results.weights_bytes = fixedBytes;
   writeFileSync(join(outDir, 'model-step.json'), `${JSON.stringify(results, null, 2)}\n`);
 
   console.log('\n| attention | step ms | self-attention ms (sum over layers) | attention share |');
@@ -148,7 +213,15 @@ async function main(): Promise<void> {
   console.log(
     `step speedup: measured ${results.measured_step_speedup.toFixed(2)}x, predicted ${results.predicted_step_speedup.toFixed(2)}x (attention share ${(100 * share).toFixed(1)}%)`,
   );
-  console.log(`device memory held by the arena: ${(ops.arena.heldBytes / 2 ** 30).toFixed(1)} GiB`);
+  console.log(
+    `\nExecution: eager on the arena's pool; planned on one slab from the first step's trace; graph planned, the forward replayed as one CUDA graph. small = ${results.small_layers} layers, ${results.small_tokens} tokens, batch ${BATCH}.`,
+  );
+  console.log('| network | execution | step ms | vs eager | activation memory held |');
+  console.log('| --- | --- | ---: | ---: | ---: |');
+  for (const row of rows) console.log(row);
+  console.log(
+    `device memory held by the arena, full attention: eager ${gib(fixedBytes + results.full_eager_activation_bytes!)}, planned ${gib(fixedBytes + results.full_planned_activation_bytes!)} (weights and inputs ${gib(fixedBytes)})`,
+  );
   ops.dispose();
 }
 

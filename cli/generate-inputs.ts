@@ -49,6 +49,7 @@ export interface GenerateCliOptions {
   seed: string;
   out: string;
   backend: string;
+  execution?: string;
   json?: boolean;
 }
 
@@ -69,8 +70,14 @@ export interface GenerateOptions {
   readonly seed: number;
   readonly out: string;
   readonly backend: GenerateBackend;
+  /** How the CUDA network runs its steps (runtime/ops/cuda/step-graph.ts); absent: the backend's default. */
+  readonly execution?: GenerateExecution;
   readonly json: boolean;
 }
+
+/** `--execution` values: the CUDA network's step execution (eager pool, planned memory, CUDA graph). */
+export const GENERATE_EXECUTIONS = ['eager', 'planned', 'graph'] as const;
+export type GenerateExecution = (typeof GENERATE_EXECUTIONS)[number];
 
 /** Named video sizes: Open-Sora-Plan 1.2's 720p (1280 x 720) and 480p (640 x 480). */
 export const NAMED_SIZES: Readonly<Record<string, { width: number; height: number }>> = {
@@ -137,7 +144,15 @@ export function parseGenerateOptions(cli: GenerateCliOptions): GenerateOptions {
     json: cli.json === true,
     ...(cli.spacing === undefined ? {} : { spacing: choice('--spacing', cli.spacing, TIMESTEP_SPACINGS) }),
     ...(cli.plan === undefined ? {} : { plan: cli.plan }),
+    ...(cli.execution === undefined
+      ? {}
+      : { execution: choice('--execution', cli.execution, GENERATE_EXECUTIONS) }),
   };
+  if (options.execution !== undefined && options.backend !== 'cuda') {
+    throw new OptionError(
+      `--execution: planned memory and CUDA graphs belong to --backend cuda; the ${options.backend} backend runs each step as it comes`,
+    );
+  }
   if ((options.frames - 1) % VAE_STRIDE.frames !== 0) {
     throw new OptionError(
       `--frames: the VAE compresses time 4x after the first frame, so frames must be 4k + 1 (e.g. 29, 93), found ${options.frames}`,

@@ -28,6 +28,11 @@ export async function createModelDenoiser(request: DenoiserRequest): Promise<Den
     latent: { frames, height, width },
     ...(layerPlan === undefined ? {} : { layerPlan, planFile: request.plan }),
   };
-  if (cuda && cudaOps) return cuda.createCudaOpenSoraModel(request.config, weights, cudaOps, options);
+  if (cuda && cudaOps) {
+    // Planned memory by default: the same kernels in the same order as eager, on one slab sized by the first
+    // step's allocations (bench/RESULTS.md: 7.9 GiB against 9.1 for the pool at full size, same step time).
+    const execution = request.execution ?? 'planned';
+    return cuda.createCudaOpenSoraModel(request.config, weights, cudaOps, { ...options, execution });
+  }
   return createOpenSoraModel(request.config, weights, options);
 }

@@ -21,6 +21,7 @@ import {
   emptyCondition,
   type GenerateBackend,
   type GenerateCliOptions,
+  type GenerateExecution,
   type GenerateOptions,
   latentShape,
   parseGenerateOptions,
@@ -37,6 +38,8 @@ export interface DenoiserRequest {
   readonly plan?: string;
   readonly latent: LatentShape;
   readonly backend: GenerateBackend;
+  /** The CUDA network's step execution; absent: planned memory. */
+  readonly execution?: GenerateExecution;
 }
 
 /** A text sink (stdout, stderr, or a test's buffer); `isTTY` turns on the updating progress line. */
@@ -57,7 +60,10 @@ export interface GenerateReport {
   readonly out: string;
   readonly sampler: string;
   readonly timesteps: readonly number[];
+  /** Building the network: reading the checkpoint, uploading the weights, compiling the per-layer plan. */
+  readonly setupMs: number;
   readonly steps: readonly StepReport[];
+  /** Sum of the step times (the setup and writing the latents excluded). */
   readonly totalMs: number;
   /** Share of step time spent in attention, when the network reports attention time for every step. */
   readonly attentionShare?: number;
@@ -84,6 +90,7 @@ function formatTimestep(t: number): string {
 export function formatGenerateReport(report: GenerateReport): string {
   const lines = [
     `wrote ${report.out}`,
+    `network built in ${report.setupMs.toFixed(1)} ms (weights read and uploaded, plan compiled)`,
     `${report.sampler}: ${report.steps.length} steps, ${report.totalMs.toFixed(1)} ms`,
   ];
   const withAttention = report.attentionShare !== undefined;
@@ -118,13 +125,16 @@ export async function generate(
     );
     uncond = emptyCondition(text.cond.mask.length, config.captionChannels);
   }
+  const setupStart = performance.now();
   const denoiser = await deps.createDenoiser({
     config,
     weights: options.weights,
     latent,
     backend: options.backend,
     ...(options.plan === undefined ? {} : { plan: options.plan }),
+    ...(options.execution === undefined ? {} : { execution: options.execution }),
   });
+  const setupMs = performance.now() - setupStart;
   const model = guidedPredictor(denoiser, {
     cond: text.cond,
     scale: options.guidance,
@@ -174,6 +184,7 @@ export async function generate(
     out: options.out,
     sampler: options.sampler,
     timesteps,
+    setupMs,
     steps,
     totalMs,
     ...(attentionMs === undefined || totalMs === 0 ? {} : { attentionShare: attentionMs / totalMs }),

@@ -125,6 +125,11 @@ program
   .option('--seed <n>', 'seed of the initial noise and of ancestral noise', '0')
   .option('-o, --out <file>', 'where to write the latents', 'latents.safetensors')
   .option('--backend <name>', 'cpu or cuda', 'cpu')
+  .option(
+    '--execution <mode>',
+    'cuda: eager (pooled buffers), planned (one memory slab planned from the first step; default) or graph ' +
+      '(planned, every later step replayed as one CUDA graph)',
+  )
   .option('--json', 'print the timing report as JSON')
   .action(async (options) => {
     process.exitCode = await runGenerate(options, { createDenoiser: createModelDenoiser });

@@ -171,6 +171,11 @@ def main():
             ours = json.load(f)
         print(f"tessera full {ours['full_step_ms']:.1f} ms vs PyTorch {step:.1f} ms: "
               f"{step / ours['full_step_ms']:.2f}x; tessera plan {ours['plan_step_ms']:.1f} ms")
+        if "full_graph_step_ms" in ours:  # written by bench/model-step.ts since the memory plan and CUDA graphs
+            held = (ours["weights_bytes"] + ours["full_planned_activation_bytes"]) / 2**30
+            print(f"tessera full as a CUDA graph {ours['full_graph_step_ms']:.1f} ms "
+                  f"({step / ours['full_graph_step_ms']:.2f}x PyTorch); planned memory {held:.1f} GiB "
+                  f"vs PyTorch peak {result['peak_memory_gib']:.1f} GiB")
 
 
 if __name__ == "__main__":

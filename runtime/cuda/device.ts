@@ -1,6 +1,7 @@
 /**
  * One CUDA device: its facts, kernels JIT-compiled by NVRTC for its architecture (through the cubin cache),
- * device tensors (plain device allocations, never managed memory), copies, launches and event timing.
+ * device tensors (plain device allocations, never managed memory, and byte views into them), copies, launches,
+ * event timing and CUDA graph capture. All work goes to the addon's one stream, in the order it is queued.
  */
 import {
   contiguousStrides,
@@ -12,6 +13,7 @@ import {
 } from '../tensor.js';
 import { CONVERT_KERNELS, CONVERT_SOURCE, CONVERT_THREADS, packConvertArgs } from './convert-kernels.js';
 import { cachedCompile } from './cubin-cache.js';
+import { type CudaGraph, captureGraph } from './graph.js';
 import { loadNative, type NativeCuda, type NativeDeviceInfo, type NativeFunction } from './native-binding.js';
 
 /** The error for a CUDA backend that cannot run here (no addon, no driver, no device). */
@@ -32,6 +34,28 @@ export interface DeviceTensor {
   readonly ptr: bigint;
   /** Bytes allocated at `ptr`. */
   readonly bytes: number;
+  /** Set on a view ({@link byteView}): the allocation it lies in. Views are never freed themselves. */
+  readonly base?: DeviceTensor;
+}
+
+/** `bytes` bytes of `base` from `offset` on, as a uint8 tensor (a view: freeing it is refused). */
+export function byteView(base: DeviceTensor, offset: number, bytes: number, name = 'view'): DeviceTensor {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(bytes) || offset < 0 || bytes < 0)
+    throw new TensorError(name, `offset ${offset} and size ${bytes} must be non-negative integers`);
+  if (offset + bytes > base.bytes)
+    throw new TensorError(
+      name,
+      `bytes [${offset}, ${offset + bytes}) lie outside the ${base.bytes}-byte allocation`,
+    );
+  return {
+    dtype: 'uint8',
+    shape: [bytes],
+    strides: [1],
+    device: base.device,
+    ptr: base.ptr + BigInt(offset),
+    bytes,
+    base: base.base ?? base,
+  };
 }
 
 /** A kernel ready to launch. */
@@ -56,6 +80,8 @@ export class CudaDevice {
   private readonly modules: bigint[] = [];
   private readonly allocations = new Set<bigint>();
   private convert: Record<string, LoadedKernel> | null = null;
+  /** True while {@link capture} records: host copies and synchronisation are refused then. */
+  private capturingNow = false;
 
   private constructor(
     native: NativeCuda,
@@ -145,7 +171,37 @@ export class CudaDevice {
 
   /** Wait for all work; errors of earlier launches surface here, naming `kernelName` when given. */
   synchronize(kernelName?: string): void {
+    this.refuseWhileCapturing('synchronize');
     this.native.synchronize(kernelName);
+  }
+
+  /** Whether {@link capture} is recording (work queued now is recorded, not run). */
+  get capturing(): boolean {
+    return this.capturingNow;
+  }
+
+  /**
+   * Record the device work `record` queues into a CUDA graph (nothing of it runs now) and instantiate it.
+   * Inside, host copies and synchronisation throw (they cannot be replayed); allocations are allowed but a
+   * replay writes the addresses recorded, so everything the graph touches must outlive it.
+   */
+  capture(record: () => void): CudaGraph {
+    this.refuseWhileCapturing('capture');
+    this.capturingNow = true;
+    try {
+      return captureGraph(this.native, record);
+    } finally {
+      this.capturingNow = false;
+    }
+  }
+
+  /**
+   * Host bytes into device memory at `ptr`, ordered after the work queued before (the host array may change as
+   * soon as this returns).
+   */
+  write(ptr: bigint, data: ArrayBufferView): void {
+    this.refuseWhileCapturing('a host-to-device copy');
+    this.native.copyToDevice(ptr, data);
   }
 
   /** An uninitialised contiguous device tensor. */
@@ -166,6 +222,7 @@ export class CudaDevice {
 
   /** Raw bytes to a fresh device buffer (plan tables and the like). */
   uploadBytes(data: ArrayBufferView, name = 'buffer'): DeviceTensor {
+    this.refuseWhileCapturing(`the upload of '${name}'`);
     const t = this.empty('uint8', [data.byteLength], name);
     this.native.copyToDevice(t.ptr, data);
     return t;
@@ -181,6 +238,7 @@ export class CudaDevice {
     if (host.dtype !== dtype && !(half && fromFloat)) {
       throw new TensorError(name, `cannot upload ${host.dtype} as ${dtype}`);
     }
+    this.refuseWhileCapturing(`the upload of '${name}'`);
     const n = host.data.length;
     if (host.dtype === dtype) {
       const t = this.allocLike(dtype, host, n, name);
@@ -209,6 +267,7 @@ export class CudaDevice {
 
   /** A device tensor back on the host: 16-bit floats come back as float32 (converted on the device). */
   download(t: DeviceTensor): Tensor {
+    this.refuseWhileCapturing('a download');
     const n = t.bytes / itemSize(t.dtype);
     if (t.dtype === 'bfloat16' || t.dtype === 'float16') {
       const staging = this.empty('float32', [n]);
@@ -231,8 +290,10 @@ export class CudaDevice {
     return host;
   }
 
-  /** Release a device tensor. */
+  /** Release a device tensor (not a view: free the allocation it lies in). */
   free(t: DeviceTensor): void {
+    if (t.base !== undefined)
+      throw new RangeError(`a ${t.bytes}-byte view is not an allocation; free the allocation it lies in`);
     if (!this.allocations.delete(t.ptr)) return;
     this.native.free(t.ptr);
   }
@@ -267,6 +328,13 @@ export class CudaDevice {
     this.allocations.clear();
     for (const m of this.modules.splice(0)) this.native.unloadModule(m);
     this.convert = null;
+  }
+
+  private refuseWhileCapturing(what: string): void {
+    if (this.capturingNow)
+      throw new RangeError(
+        `${what} cannot happen while a CUDA graph is being captured (a replay could not repeat it); do it before the capture`,
+      );
   }
 
   private allocLike(dtype: DType, host: Tensor, n: number, name: string): DeviceTensor {

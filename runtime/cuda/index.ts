@@ -20,7 +20,14 @@ export {
   defaultKernelFamily,
 } from './attention.js';
 export { cubinCacheDir, cubinCacheKey } from './cubin-cache.js';
-export { CudaDevice, CudaUnavailableError, type DeviceTensor, type LoadedKernel } from './device.js';
+export {
+  byteView,
+  CudaDevice,
+  CudaUnavailableError,
+  type DeviceTensor,
+  type LoadedKernel,
+} from './device.js';
+export { CudaGraph } from './graph.js';
 
 /** Whether the CUDA backend can run here, and if not, why (never throws). */
 export function cudaAvailable(): { available: boolean; reason: string } {

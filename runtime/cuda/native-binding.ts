@@ -69,7 +69,18 @@ export interface NativeGemmDesc {
   readonly outType: 'bfloat16' | 'float16' | 'float32';
 }
 
-/** The addon's functions (see runtime/cuda/native/addon.cc); every failure throws an Error naming the call. */
+/** An instantiated CUDA graph (`graphInstantiate`). */
+export interface NativeGraphExec {
+  readonly exec: bigint;
+  /** Nodes of the captured graph (kernels, copies, memsets). */
+  readonly nodes: number;
+}
+
+/**
+ * The addon's functions (see runtime/cuda/native/addon.cc); every failure throws an Error naming the call.
+ * Launches, copies, fills, event records and GEMMs go to one stream that `init` creates (non-blocking, so it
+ * can be captured into a CUDA graph).
+ */
 export interface NativeCuda {
   probe(): NativeProbe;
   init(ordinal: number): NativeDeviceInfo;
@@ -107,6 +118,15 @@ export interface NativeCuda {
   ): Uint8Array;
   gemmProbe(): NativeGemmProbe;
   gemm(desc: NativeGemmDesc): void;
+  /** Record the stream's later work into a graph instead of running it (relaxed capture mode). */
+  captureBegin(): void;
+  /** The graph the stream recorded; throws when the capture was invalidated. */
+  captureEnd(): bigint;
+  graphInstantiate(graph: bigint): NativeGraphExec;
+  /** Queue one run of the graph on the stream. */
+  graphLaunch(exec: bigint): void;
+  graphExecDestroy(exec: bigint): void;
+  graphDestroy(graph: bigint): void;
 }
 
 const ADDON_RELATIVE = join('build', 'Release', 'tessera_cuda.node');

@@ -225,21 +225,31 @@ export function parseHeader(
   return { metadata, entries, dataStart: 8 + headerLength };
 }
 
-/** One tensor to write: its dtype, shape and raw little-endian bytes. */
-export interface SafetensorsBlob {
+/** What the header records of one tensor: its dtype and shape (its byte size follows from them). */
+export interface SafetensorsLayout {
   readonly dtype: SafetensorsDType;
   readonly shape: readonly number[];
+}
+
+/** One tensor to write: its dtype, shape and raw little-endian bytes. */
+export interface SafetensorsBlob extends SafetensorsLayout {
   readonly bytes: Uint8Array;
 }
 
+/** Bytes a tensor of `layout` takes in the data region. */
+export function layoutBytes(layout: SafetensorsLayout): number {
+  return layout.shape.reduce((a, d) => a * d, SAFETENSORS_ITEM_SIZE[layout.dtype]);
+}
+
 /**
- * The 8-byte length plus JSON header for `blobs` stored back to back in the given order, padded with spaces so
+ * The 8-byte length plus JSON header for tensors stored back to back in the given order, padded with spaces so
  * the data region starts 8-byte aligned. Keys are written in the given order (not JS object key order, which
- * would move integer-like names first), so the same input always gives the same file.
+ * would move integer-like names first), so the same input always gives the same file. A tensor given with its
+ * `bytes` is checked against its shape; one given by layout alone is checked by the writer that streams it.
  */
 export function encodeHeader(
   file: string,
-  blobs: readonly (readonly [string, SafetensorsBlob])[],
+  tensors: readonly (readonly [string, SafetensorsLayout | SafetensorsBlob])[],
   metadata: Readonly<Record<string, string>>,
 ): Uint8Array {
   const parts: string[] = [];
@@ -255,27 +265,27 @@ export function encodeHeader(
   }
   const seen = new Set<string>();
   let offset = 0;
-  for (const [name, blob] of blobs) {
+  for (const [name, tensor] of tensors) {
     if (name === '__metadata__') throw new SafetensorsError(file, name, 'the name is reserved for metadata');
     if (seen.has(name)) throw new SafetensorsError(file, name, 'the name appears twice');
     seen.add(name);
-    if (!Object.hasOwn(SAFETENSORS_ITEM_SIZE, blob.dtype))
-      throw new SafetensorsError(file, name, `unknown dtype '${blob.dtype}'`);
-    if (!blob.shape.every((d) => isSize(d)))
+    if (!Object.hasOwn(SAFETENSORS_ITEM_SIZE, tensor.dtype))
+      throw new SafetensorsError(file, name, `unknown dtype '${tensor.dtype}'`);
+    if (!tensor.shape.every((d) => isSize(d)))
       throw new SafetensorsError(
         file,
         name,
-        `shape [${blob.shape.join(', ')}] must hold non-negative integers`,
+        `shape [${tensor.shape.join(', ')}] must hold non-negative integers`,
       );
-    const need = blob.shape.reduce((a, d) => a * d, SAFETENSORS_ITEM_SIZE[blob.dtype]);
-    if (need !== blob.bytes.byteLength) {
+    const need = layoutBytes(tensor);
+    if ('bytes' in tensor && need !== tensor.bytes.byteLength) {
       throw new SafetensorsError(
         file,
         name,
-        `shape [${blob.shape.join(', ')}] of ${blob.dtype} needs ${need} bytes, got ${blob.bytes.byteLength}`,
+        `shape [${tensor.shape.join(', ')}] of ${tensor.dtype} needs ${need} bytes, got ${tensor.bytes.byteLength}`,
       );
     }
-    const entry = { dtype: blob.dtype, shape: blob.shape, data_offsets: [offset, offset + need] };
+    const entry = { dtype: tensor.dtype, shape: tensor.shape, data_offsets: [offset, offset + need] };
     parts.push(`${JSON.stringify(name)}:${JSON.stringify(entry)}`);
     offset += need;
   }

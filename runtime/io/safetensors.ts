@@ -4,7 +4,8 @@
  *
  * The reader opens a file handle, reads and validates only the header, and reads each tensor on request with a
  * positioned read, so a multi-gigabyte checkpoint is never held twice in memory and no byte past the end of the
- * file (or outside the tensor asked for) is ever read. The writer streams tensors to disk one by one.
+ * file (or outside the tensor asked for) is ever read. The writers stream tensors to disk one by one, from memory
+ * or from sources that produce each tensor's bytes in chunks (checkpoints larger than memory).
  */
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { endianness } from 'node:os';
@@ -12,6 +13,7 @@ import { contiguous, type DType, fromStorage, type Tensor } from '../tensor.js';
 import {
   checkHeaderLength,
   encodeHeader,
+  layoutBytes,
   parseHeader,
   SAFETENSORS_ITEM_SIZE,
   type SafetensorsBlob,
@@ -19,6 +21,7 @@ import {
   type SafetensorsEntry,
   SafetensorsError,
   type SafetensorsHeader,
+  type SafetensorsLayout,
 } from './safetensors-header.js';
 
 export type {
@@ -26,6 +29,7 @@ export type {
   SafetensorsDType,
   SafetensorsEntry,
   SafetensorsHeader,
+  SafetensorsLayout,
 } from './safetensors-header.js';
 export { MAX_HEADER_BYTES, SAFETENSORS_ITEM_SIZE, SafetensorsError } from './safetensors-header.js';
 
@@ -94,22 +98,75 @@ export function encodeSafetensors(
 }
 
 /**
- * Write a safetensors file, streaming one tensor at a time. The file appears atomically (written under a
- * temporary name, then renamed), so a crash never leaves a truncated file behind under `path`.
+ * Write a safetensors file from tensors held in memory, one tensor at a time. The file appears atomically
+ * (see {@link writeSafetensorsStream}).
  */
 export async function writeSafetensors(
   path: string,
   tensors: SafetensorsInputs,
   metadata: Readonly<Record<string, string>> = {},
 ): Promise<void> {
+  // The blob rides along with its source, so the header checks its size before anything is written.
+  const sources = blobList(tensors).map(
+    ([name, blob]) => [name, { ...blob, chunks: () => [blob.bytes] }] as const,
+  );
+  await writeSafetensorsStream(path, sources, metadata);
+}
+
+/**
+ * A tensor whose bytes are produced while the file is written (a checkpoint too large to hold in memory):
+ * its dtype and shape go into the header first, then its data is asked for.
+ */
+export interface SafetensorsSource extends SafetensorsLayout {
+  /**
+   * The tensor's little-endian bytes in order, in chunks of any size adding up to exactly what the shape and
+   * dtype need. The writer is done with a chunk before it asks for the next, so a producer may refill one buffer.
+   */
+  chunks(): Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+}
+
+async function writeFully(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  // A single write may store less than asked (large buffers), so go on from where it stopped.
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done);
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Write a safetensors file whose tensors are produced chunk by chunk, so memory stays bounded by one chunk
+ * however large the file. A source that yields more or fewer bytes than its shape needs is an error naming the
+ * tensor. The file appears atomically (written under a temporary name, then renamed), so a crash or an error
+ * never leaves a truncated file behind under `path`.
+ */
+export async function writeSafetensorsStream(
+  path: string,
+  sources: readonly (readonly [string, SafetensorsSource])[],
+  metadata: Readonly<Record<string, string>> = {},
+): Promise<void> {
   checkLittleEndian(path);
-  const blobs = blobList(tensors);
-  const header = encodeHeader(path, blobs, metadata);
+  const header = encodeHeader(path, sources, metadata);
   const temporary = `${path}.${process.pid}.tmp`;
   const handle = await open(temporary, 'w');
   try {
-    await handle.write(header);
-    for (const [, blob] of blobs) await handle.write(blob.bytes);
+    await writeFully(handle, header);
+    for (const [name, source] of sources) {
+      const need = layoutBytes(source);
+      const wrongSize = (got: string) =>
+        new SafetensorsError(
+          path,
+          name,
+          `shape [${source.shape.join(', ')}] of ${source.dtype} needs ${need} bytes, the source produced ${got}`,
+        );
+      let written = 0;
+      for await (const chunk of source.chunks()) {
+        if (written + chunk.byteLength > need) throw wrongSize('more');
+        await writeFully(handle, chunk);
+        written += chunk.byteLength;
+      }
+      if (written !== need) throw wrongSize(String(written));
+    }
     await handle.close();
     await rename(temporary, path);
   } catch (e) {

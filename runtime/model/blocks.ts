@@ -34,6 +34,14 @@ export interface BlockContext<T extends OpTensor> {
   readonly textMask: Uint8Array;
 }
 
+/** `fn`'s result, with everything else `fn` allocated released after it (on backends with scoped memory). */
+function scoped<T extends OpTensor>(ops: ModelOps<T>, fn: () => T): T {
+  const mark = ops.mark?.();
+  const out = fn();
+  if (mark !== undefined) ops.release?.(mark, [out]);
+  return out;
+}
+
 function dense<T extends OpTensor>(ops: ModelOps<T>, weight: DeviceWeights<T>, x: T, layer: string): T {
   return ops.linear(x, weight(`${layer}.weight`), weight(`${layer}.bias`));
 }
@@ -58,7 +66,15 @@ export function embedTimesteps<T extends OpTensor>(
   timesteps: Float32Array,
   config: OpenSoraConfig,
 ): { embedded: T; modulation: T } {
-  const features = ops.timestepFeatures(timesteps, config.timestepChannels);
+  return embedTimestepFeatures(ops, weight, ops.timestepFeatures(timesteps, config.timestepChannels));
+}
+
+/** {@link embedTimesteps} from the sinusoidal features [B, timestepChannels] already on the backend. */
+export function embedTimestepFeatures<T extends OpTensor>(
+  ops: ModelOps<T>,
+  weight: DeviceWeights<T>,
+  features: T,
+): { embedded: T; modulation: T } {
   const hidden = ops.silu(dense(ops, weight, features, 'adaln_single.emb.timestep_embedder.linear_1'));
   const embedded = dense(ops, weight, hidden, 'adaln_single.emb.timestep_embedder.linear_2');
   const modulation = dense(ops, weight, ops.silu(embedded), 'adaln_single.linear');
@@ -82,37 +98,41 @@ export function transformerBlock<T extends OpTensor>(
   const p = `transformer_blocks.${layer}`;
   const mod = ops.modulationRows(weight(`${p}.scale_shift_table`), ctx.timestep);
 
-  const normed = ops.layerNormModulate(x, config.normEps, mod, MOD.shiftMsa, MOD.scaleMsa);
-  const q = ops.rope3d(dense(ops, weight, normed, `${p}.attn1.to_q`), config.heads, ctx.grid, ctx.rope);
-  const k = ops.rope3d(dense(ops, weight, normed, `${p}.attn1.to_k`), config.heads, ctx.grid, ctx.rope);
-  const v = dense(ops, weight, normed, `${p}.attn1.to_v`);
-  const selfOut = dense(
-    ops,
-    weight,
-    ops.selfAttention(q, k, v, config.heads, attention),
-    `${p}.attn1.to_out.0`,
-  );
-  x = ops.gatedAdd(x, selfOut, mod, MOD.gateMsa);
+  const norm = (h: T, shiftRow: number, scaleRow: number) =>
+    ops.layerNormModulate(h, config.normEps, mod, shiftRow, scaleRow);
+  const rope = (t: T) => ops.rope3d(t, config.heads, ctx.grid, ctx.rope);
 
-  const cq = dense(ops, weight, x, `${p}.attn2.to_q`);
-  const ck = dense(ops, weight, ctx.text, `${p}.attn2.to_k`);
-  const cv = dense(ops, weight, ctx.text, `${p}.attn2.to_v`);
-  const crossOut = dense(
-    ops,
-    weight,
-    ops.crossAttention(cq, ck, cv, config.heads, ctx.textMask),
-    `${p}.attn2.to_out.0`,
-  );
-  x = ops.add(x, crossOut);
+  // Each sub-block releases its intermediates when it ends (the projections before RoPE as soon as it ran, the
+  // residual after self-attention once cross-attention has added to it), so a pass holds one sub-block's
+  // activations rather than a whole block's: the same ops in the same order.
+  x = scoped(ops, () => {
+    const afterSelf = scoped(ops, () => {
+      const attended = scoped(ops, () => {
+        const normed = norm(x, MOD.shiftMsa, MOD.scaleMsa);
+        const q = scoped(ops, () => rope(dense(ops, weight, normed, `${p}.attn1.to_q`)));
+        const k = scoped(ops, () => rope(dense(ops, weight, normed, `${p}.attn1.to_k`)));
+        const v = dense(ops, weight, normed, `${p}.attn1.to_v`);
+        return ops.selfAttention(q, k, v, config.heads, attention);
+      });
+      return ops.gatedAdd(x, dense(ops, weight, attended, `${p}.attn1.to_out.0`), mod, MOD.gateMsa);
+    });
+    const attended = scoped(ops, () => {
+      const cq = dense(ops, weight, afterSelf, `${p}.attn2.to_q`);
+      const ck = dense(ops, weight, ctx.text, `${p}.attn2.to_k`);
+      const cv = dense(ops, weight, ctx.text, `${p}.attn2.to_v`);
+      return ops.crossAttention(cq, ck, cv, config.heads, ctx.textMask);
+    });
+    return ops.add(afterSelf, dense(ops, weight, attended, `${p}.attn2.to_out.0`));
+  });
 
-  const ffIn = ops.layerNormModulate(x, config.normEps, mod, MOD.shiftMlp, MOD.scaleMlp);
-  const ffOut = dense(
-    ops,
-    weight,
-    ops.geluTanh(dense(ops, weight, ffIn, `${p}.ff.net.0.proj`)),
-    `${p}.ff.net.2`,
-  );
-  return ops.gatedAdd(x, ffOut, mod, MOD.gateMlp);
+  return scoped(ops, () => {
+    const hidden = scoped(ops, () =>
+      ops.geluTanh(
+        scoped(ops, () => dense(ops, weight, norm(x, MOD.shiftMlp, MOD.scaleMlp), `${p}.ff.net.0.proj`)),
+      ),
+    );
+    return ops.gatedAdd(x, dense(ops, weight, hidden, `${p}.ff.net.2`), mod, MOD.gateMlp);
+  });
 }
 
 /** Output layer and unpatchify: hidden [B, N, D] -> [B, outChannels, T, H, W]. */
@@ -129,4 +149,56 @@ export function outputLayer<T extends OpTensor>(
   const normed = ops.layerNormModulate(x, config.normEps, mod, 0, 1);
   const patches = dense(ops, weight, normed, 'proj_out');
   return ops.unpatchify(patches, grid, config.patch, config.outChannels);
+}
+
+/** One evaluation's inputs on the backend: what {@link forwardPass} reads (uploading them is all the host traffic). */
+export interface NetworkInputs<T extends OpTensor> {
+  /** Noisy latents [B, C, T, H, W]. */
+  readonly latents: T;
+  /** Text-encoder embeddings [B, L, captionChannels]. */
+  readonly text: T;
+  /** Sinusoidal timestep features [B, timestepChannels] (`ops.timestepFeatures`). */
+  readonly timestepFeatures: T;
+  /** [B * L], 1 = real text token. */
+  readonly textMask: Uint8Array;
+}
+
+/**
+ * The whole network on uploaded inputs: embeddings, every block with `attention[layer]`, the output layer;
+ * returns [B, outChannels, T, H, W] on the backend. Backends with scoped memory get everything but the residual
+ * stream released after each block, so a pass holds one block's activations at a time.
+ */
+export function forwardPass<T extends OpTensor>(
+  ops: ModelOps<T>,
+  weight: DeviceWeights<T>,
+  config: OpenSoraConfig,
+  grid: TokenGrid,
+  attention: readonly SelfAttentionSpec[],
+  inputs: NetworkInputs<T>,
+): T {
+  const { embedded, modulation } = embedTimestepFeatures(ops, weight, inputs.timestepFeatures);
+  const caption = projectCaption(ops, weight, inputs.text);
+  const rope: RopeSpec = { base: config.ropeBase, interpolation: config.ropeInterpolation };
+  const ctx = {
+    ops,
+    config,
+    weight,
+    grid,
+    rope,
+    timestep: modulation,
+    text: caption,
+    textMask: inputs.textMask,
+  };
+  // Everything allocated after this mark but the residual stream is released after each layer.
+  const layerMark = ops.mark?.();
+  const endLayer = (h: T): void => {
+    if (layerMark !== undefined) ops.release?.(layerMark, [h]);
+  };
+  let h = embedPatches(ops, weight, inputs.latents, config);
+  endLayer(h);
+  for (let layer = 0; layer < config.layers; layer++) {
+    h = transformerBlock(ctx, layer, h, attention[layer]!);
+    endLayer(h);
+  }
+  return outputLayer(ops, weight, h, embedded, config, grid);
 }

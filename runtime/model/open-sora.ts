@@ -5,9 +5,9 @@
  */
 import type { LayerPlan } from '../../compiler/layer-plan.js';
 import { createCpuOps } from '../ops/cpu/index.js';
-import type { ModelOps, OpPrecision, OpTensor, RopeSpec, SelfAttentionSpec, TokenGrid } from '../ops/ops.js';
+import type { ModelOps, OpPrecision, OpTensor, SelfAttentionSpec, TokenGrid } from '../ops/ops.js';
 import { TensorError } from '../tensor.js';
-import { embedPatches, embedTimesteps, outputLayer, projectCaption, transformerBlock } from './blocks.js';
+import { forwardPass, type NetworkInputs } from './blocks.js';
 import type { OpenSoraConfig } from './config.js';
 import type { Denoiser, LatentShape } from './denoiser.js';
 import { type PlanBlockSizes, resolveLayerPlan } from './layer-attention.js';
@@ -45,16 +45,21 @@ export interface OpenSoraModel extends Denoiser {
 }
 
 /**
- * The backend's ops with self- and cross-attention timed (wall clock around each call: exact for the synchronous
- * CPU ops; a device backend must synchronise inside its attention ops for the split to mean anything).
+ * The backend's ops with self- and cross-attention timed: wall clock around each call, exact for the synchronous
+ * CPU ops; an asynchronous backend settles its queue before the timer starts and before it stops
+ * ({@link ModelOps.settle}), or the split means nothing.
  */
 function timeAttention<T extends OpTensor>(ops: ModelOps<T>, add: (ms: number) => void): ModelOps<T> {
   const timed =
     <A extends unknown[]>(f: (...args: A) => T) =>
     (...args: A): T => {
+      // Queued work first, outside the timer: an asynchronous backend would otherwise count it as attention.
+      ops.settle?.();
       const start = performance.now();
       try {
-        return f(...args);
+        const out = f(...args);
+        ops.settle?.();
+        return out;
       } finally {
         add(performance.now() - start);
       }
@@ -81,12 +86,48 @@ function checkLatent(config: OpenSoraConfig, latent: OpenSoraModelOptions<OpTens
   return { frames: latent.frames, height: latent.height / ph, width: latent.width / pw };
 }
 
-/** Build the network on a backend. Weights must have been loaded for the same config. */
-export function createOpenSoraModel<T extends OpTensor = OpTensor>(
+/** Host inputs of one evaluation, checked ({@link OpenSoraNetwork.check}). */
+export interface OpenSoraHostInputs {
+  readonly batch: number;
+  readonly x: Float32Array;
+  readonly timesteps: Float32Array;
+  readonly text: Float32Array;
+  /** Text tokens per batch element (L). */
+  readonly textTokens: number;
+  /** [B * L], 1 = real text token (any non-zero input counts as 1). */
+  readonly textMask: Uint8Array;
+}
+
+/**
+ * The network in the pieces of one evaluation: host inputs checked, uploaded (the pass's only host-to-device
+ * copies), the forward pass on the backend (launches only), and the output turned into epsilon. `predictNoise`
+ * is these in order; a backend that replays the forward (CUDA graphs) runs them itself.
+ */
+export interface OpenSoraNetwork<T extends OpTensor> extends Omit<OpenSoraModel, 'predictNoise'> {
+  /** The backend ops, with self- and cross-attention timed for {@link OpenSoraModel.lastAttentionMs}. */
+  readonly ops: ModelOps<T>;
+  /** Throws a TensorError naming the first input whose size does not fit the model and `batch`. */
+  check(
+    x: Float32Array,
+    timesteps: Float32Array,
+    text: Float32Array,
+    textMask: Float32Array | Uint8Array,
+    batch: number,
+  ): OpenSoraHostInputs;
+  /** The inputs on the backend (the timestep features are computed there). */
+  upload(host: OpenSoraHostInputs): NetworkInputs<T>;
+  /** {@link forwardPass} with the model's weights and attention, timing its attention. */
+  forward(inputs: NetworkInputs<T>): T;
+  /** The downloaded output [B, outChannels, ...] as epsilon [B, C, ...] (drops variance channels). */
+  epsilon(out: Float32Array, batch: number): Float32Array;
+}
+
+/** Build the network on a backend, in pieces (see {@link OpenSoraNetwork}). Weights must match the config. */
+export function createOpenSoraNetwork<T extends OpTensor = OpTensor>(
   config: OpenSoraConfig,
   weights: ModelWeights,
   options: OpenSoraModelOptions<T>,
-): OpenSoraModel {
+): OpenSoraNetwork<T> {
   if (weights.config !== config && JSON.stringify(weights.config) !== JSON.stringify(config)) {
     throw new TensorError('weights', `were loaded for ${weights.config.name}, not for ${config.name}`);
   }
@@ -128,66 +169,8 @@ export function createOpenSoraModel<T extends OpTensor = OpTensor>(
     if (!t) throw new TensorError(name, `no such weight in ${config.name}`);
     return t;
   };
-  const rope: RopeSpec = { base: config.ropeBase, interpolation: config.ropeInterpolation };
   const { channels: C, frames: F, height: H, width: W } = latent;
-
-  async function predictNoise(
-    x: Float32Array,
-    timesteps: Float32Array,
-    text: Float32Array,
-    textMask: Float32Array | Uint8Array,
-    batch: number,
-  ): Promise<Float32Array> {
-    if (!Number.isSafeInteger(batch) || batch < 1)
-      throw new TensorError('batch', `must be a positive integer, got ${batch}`);
-    const perLatent = C * F * H * W;
-    if (x.length !== batch * perLatent)
-      throw new TensorError(
-        'x',
-        `expected [${batch}, ${C}, ${F}, ${H}, ${W}] (${batch * perLatent} values), got ${x.length}`,
-      );
-    if (timesteps.length !== batch)
-      throw new TensorError('timesteps', `expected ${batch} values, got ${timesteps.length}`);
-    const perToken = batch * config.captionChannels;
-    if (text.length % perToken !== 0)
-      throw new TensorError(
-        'text',
-        `expected [${batch}, L, ${config.captionChannels}], got ${text.length} values`,
-      );
-    const L = text.length / perToken;
-    if (textMask.length !== batch * L)
-      throw new TensorError('textMask', `expected [${batch}, ${L}], got ${textMask.length} values`);
-    const mask = Uint8Array.from(textMask, (m) => (m !== 0 ? 1 : 0));
-    attentionMs = 0;
-
-    const outer = ops.mark?.();
-    const { embedded, modulation } = embedTimesteps(ops, weight, timesteps, config);
-    const caption = projectCaption(ops, weight, ops.upload(text, [batch, L, config.captionChannels]));
-    const ctx = { ops, config, weight, grid, rope, timestep: modulation, text: caption, textMask: mask };
-    // Everything allocated after this mark but the residual stream is released after each layer.
-    const layerMark = ops.mark?.();
-    const endLayer = (h: T): void => {
-      if (layerMark !== undefined) ops.release?.(layerMark, [h]);
-    };
-    let h = embedPatches(ops, weight, ops.upload(x, [batch, C, F, H, W]), config);
-    endLayer(h);
-    for (let layer = 0; layer < config.layers; layer++) {
-      h = transformerBlock(ctx, layer, h, attention[layer]!);
-      endLayer(h);
-    }
-    const out = ops.download(outputLayer(ops, weight, h, embedded, config, grid));
-    if (outer !== undefined) ops.release?.(outer);
-    lastAttentionMs = attentionMs;
-    if (config.outChannels === C) return out;
-    // A variance-predicting head: keep the epsilon channels (the first C of each batch element).
-    const eps = new Float32Array(batch * perLatent);
-    for (let b = 0; b < batch; b++)
-      eps.set(
-        out.subarray(b * config.outChannels * F * H * W, b * config.outChannels * F * H * W + perLatent),
-        b * perLatent,
-      );
-    return eps;
-  }
+  const perLatent = C * F * H * W;
 
   return {
     latent,
@@ -196,7 +179,76 @@ export function createOpenSoraModel<T extends OpTensor = OpTensor>(
     grid,
     attention,
     backend: backend.name,
-    predictNoise,
+    ops,
     lastAttentionMs: () => lastAttentionMs,
+    check(x, timesteps, text, textMask, batch) {
+      if (!Number.isSafeInteger(batch) || batch < 1)
+        throw new TensorError('batch', `must be a positive integer, got ${batch}`);
+      if (x.length !== batch * perLatent)
+        throw new TensorError(
+          'x',
+          `expected [${batch}, ${C}, ${F}, ${H}, ${W}] (${batch * perLatent} values), got ${x.length}`,
+        );
+      if (timesteps.length !== batch)
+        throw new TensorError('timesteps', `expected ${batch} values, got ${timesteps.length}`);
+      const perToken = batch * config.captionChannels;
+      if (text.length % perToken !== 0)
+        throw new TensorError(
+          'text',
+          `expected [${batch}, L, ${config.captionChannels}], got ${text.length} values`,
+        );
+      const L = text.length / perToken;
+      if (textMask.length !== batch * L)
+        throw new TensorError('textMask', `expected [${batch}, ${L}], got ${textMask.length} values`);
+      const mask = Uint8Array.from(textMask, (m) => (m !== 0 ? 1 : 0));
+      return { batch, x, timesteps, text, textTokens: L, textMask: mask };
+    },
+    upload(host) {
+      const { batch, textTokens } = host;
+      return {
+        latents: ops.upload(host.x, [batch, C, F, H, W]),
+        text: ops.upload(host.text, [batch, textTokens, config.captionChannels]),
+        timestepFeatures: ops.timestepFeatures(host.timesteps, config.timestepChannels),
+        textMask: host.textMask,
+      };
+    },
+    forward(inputs) {
+      attentionMs = 0;
+      const out = forwardPass(ops, weight, config, grid, attention, inputs);
+      lastAttentionMs = attentionMs;
+      return out;
+    },
+    epsilon(out, batch) {
+      if (config.outChannels === C) return out;
+      // A variance-predicting head: keep the epsilon channels (the first C of each batch element).
+      const eps = new Float32Array(batch * perLatent);
+      for (let b = 0; b < batch; b++)
+        eps.set(
+          out.subarray(b * config.outChannels * F * H * W, b * config.outChannels * F * H * W + perLatent),
+          b * perLatent,
+        );
+      return eps;
+    },
+  };
+}
+
+/** Build the network on a backend. Weights must have been loaded for the same config. */
+export function createOpenSoraModel<T extends OpTensor = OpTensor>(
+  config: OpenSoraConfig,
+  weights: ModelWeights,
+  options: OpenSoraModelOptions<T>,
+): OpenSoraModel {
+  const { check, upload, forward, epsilon, ops, ...model } = createOpenSoraNetwork(config, weights, options);
+  return {
+    ...model,
+    async predictNoise(x, timesteps, text, textMask, batch) {
+      const host = check(x, timesteps, text, textMask, batch);
+      const outer = ops.mark?.();
+      try {
+        return epsilon(ops.download(forward(upload(host))), batch);
+      } finally {
+        if (outer !== undefined) ops.release?.(outer);
+      }
+    },
   };
 }

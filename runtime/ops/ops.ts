@@ -56,6 +56,11 @@ export interface ModelOps<T extends OpTensor> {
    */
   mark?(): number;
   release?(mark: number, keep?: readonly T[]): void;
+  /**
+   * Optional, for asynchronous backends: wait for the work queued so far, so a wall-clock timer started after
+   * it (the model's attention share) measures only what runs between two calls. Host backends leave it out.
+   */
+  settle?(): void;
   /** A backend tensor's values as float32 on the host. */
   download(t: T): Float32Array;
   /** The same elements under another shape with the same element count. */

@@ -17,6 +17,9 @@ cp -r node_modules/fast-check node_modules/pure-rand node_modules/chevrotain nod
 cp -r node_modules/pngjs node_modules/ts-morph node_modules/@ts-morph node_modules/code-block-writer \
   node_modules/minimatch node_modules/brace-expansion node_modules/balanced-match node_modules/path-browserify \
   node_modules/tinyglobby node_modules/fdir node_modules/picomatch .gpu/dist/node_modules/
+# The command line (bench/model-generate.js runs `tessera generate` as a child process) loads commander and
+# listr2; copy them with everything they depend on.
+cp -r $(node scripts/gpu/dependency-closure.mjs commander listr2) .gpu/dist/node_modules/
 tar -C .gpu -cJf .gpu/bundle/dist.tar.xz dist
 [ -f .gpu/bundle/node.xz ] || xz -T2 -c "$(command -v node)" > .gpu/bundle/node.xz
 du -sh .gpu/bundle/*

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # On the GPU machine (repository root, .gpu/bundle carried): unpack Node and the compiled tests, run the GPU
 # tests against the float64 reference, the FlexAttention comparison, then the benchmark; logs go to $OUT.
-# Usage: scripts/gpu/run-all.sh [tests|attention|bench|all]   (TESSERA_TEST_RUNS sets the test intensity)
+# Usage: scripts/gpu/run-all.sh [tests|attention|bench|model|all|generate [OPTIONS]]   (TESSERA_TEST_RUNS sets
+# the test intensity)
 #   tests: GPU tests and the Flex comparison; attention: tests and the attention benchmark;
-#   bench: attention and DiT-step benchmarks; all: everything.
+#   bench: attention and DiT-step benchmarks; model: the CUDA model tests and the DiT-step benchmark;
+#   all: tests, attention and bench;
+#   generate: `tessera generate` at full size (bench/model-generate.js; OPTIONS go to it), checkpoint under /tmp.
 set -uo pipefail
 what="${1:-all}"
 OUT="${OUT:-/tmp/tessera-out}"; mkdir -p "$OUT"
@@ -23,14 +26,26 @@ if [ "$what" = attention ] || [ "$what" = bench ] || [ "$what" = all ]; then
   python3 bench/gpu/bench_attention.py "$T/bench" 2>&1 | tee "$OUT/bench.log" || status=1
   cp "$T/bench/results.md" "$T/bench/results.json" "$OUT/" 2>/dev/null
 fi
-if [ "$what" = bench ] || [ "$what" = all ]; then
-  # One sampling step of the full-size DiT (ours, then PyTorch), run from the repository root for its files.
+if [ "$what" = model ]; then
+  (cd "$T/dist" && node --test --test-reporter=spec test/gpu/model.gpu.js) 2>&1 | tee "$OUT/tests.log" || status=1
+fi
+if [ "$what" = bench ] || [ "$what" = all ] || [ "$what" = model ]; then
+  # One sampling step of the full-size DiT (ours: eager, planned memory, CUDA graph; then PyTorch), run from the
+  # repository root for its files.
   node "$T/dist/bench/model-step.js" "$T/model" 2>&1 | tee "$OUT/bench-model.log" || status=1
   python3 bench/gpu/model-step.py "$T/model" 2>&1 | tee -a "$OUT/bench-model.log" || status=1
+  cp "$T/model/model-step.json" "$T/model/model-step-torch.json" "$OUT/" 2>/dev/null
+fi
+if [ "$what" = bench ] || [ "$what" = all ]; then
   # Machine-code opcode counts of the dense and the sparsest 8-frame kernels (cuobjdump is on the GPU machine);
   # sass-summary.sh compiles the wgmma sources for the sm_90a their header names.
   if command -v cuobjdump >/dev/null; then
     bash scripts/gpu/sass-summary.sh sm_90 "$T/bench/T8_full.cu" "$T/bench/T8_1-7.cu" 2>&1 | tee "$OUT/sass.txt"
   fi
+fi
+if [ "$what" = generate ]; then
+  # A 5.5 GB random-weight checkpoint, then the command line with the example plan and with full attention.
+  node "$T/dist/bench/model-generate.js" --out /tmp/tessera-generate "${@:2}" 2>&1 | tee "$OUT/generate.log" || status=1
+  cp /tmp/tessera-generate/model-generate.json "$OUT/" 2>/dev/null
 fi
 exit $status

@@ -156,6 +156,7 @@ describe('tessera generate', () => {
     expect(stderr.text().trim().split('\n')).toHaveLength(5);
     expect(stderr.text()).toMatch(/step 5\/5 {2}t=0/);
     expect(stdout.text()).toMatch(/ddim: 5 steps/);
+    expect(stdout.text()).toMatch(/network built in \d+\.\d ms/);
     expect(stdout.text()).toMatch(/attention .*% of step time/);
   });
 
@@ -178,6 +179,7 @@ describe('tessera generate', () => {
       expect(denoiser.calls).toHaveLength(3);
       const report = JSON.parse(stdout.text());
       expect(report.steps).toHaveLength(3);
+      expect(report.setupMs).toBeGreaterThanOrEqual(0);
       expect(report.attentionShare).toBeUndefined();
       expect(report.timesteps).toEqual(sampler === 'segment' ? [999, 666, 332] : [999, 499.5, 0]);
       expect(stderr.text().split('\r')).toHaveLength(4);
@@ -236,6 +238,11 @@ describe('tessera generate', () => {
       [{ seed: '-4' }, /--seed/],
       [{ spacing: 'cosine' }, /--spacing/],
       [{ backend: 'tpu' }, /--backend/],
+      [
+        { backend: 'cuda', execution: 'turbo' },
+        /--execution: unknown value "turbo"; choose from eager, planned, graph/,
+      ],
+      [{ execution: 'graph' }, /--execution: .*--backend cuda; the cpu backend/],
       [{ config: 'no-such-config' }, /--config: "no-such-config" is neither/],
       [{ textEmbeddings: join(dir, 'missing.safetensors') }, /missing.safetensors: cannot open the file/],
       [{ textEmbeddings: badWidth }, /prompt_embeds'.*8 wide.*takes 32/],

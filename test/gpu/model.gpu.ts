@@ -2,8 +2,10 @@
  * GPU verification of the CUDA model ops (run by `npm run test:gpu`, never by CI): each op against the CPU op
  * in float64 on the same bf16-rounded random inputs, then the whole Open-Sora-Plan graph (a small config with
  * the real structure and head dim 96, random weights written as a checkpoint and loaded back) against the CPU
- * graph in float64: dense, a plan of `full` everywhere (equal to dense), and sparse plans. Without CUDA or
- * cuBLASLt every test is skipped with the reason.
+ * graph in float64: dense, a plan of `full` everywhere (equal to dense), and sparse plans. Then the executions
+ * of a pass: on a planned slab and replayed as a CUDA graph, bit for bit equal to eager (the same kernels in the
+ * same order on the same values; only the addresses differ). Without CUDA or cuBLASLt every test is skipped
+ * with the reason.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -27,7 +29,12 @@ import {
 } from '../../runtime/model/random-weights.js';
 import { loadOpenSoraWeights, type ModelWeights } from '../../runtime/model/weights.js';
 import { createCpuOps } from '../../runtime/ops/cpu/index.js';
-import { type CudaOps, createCudaOpenSoraModel, createCudaOps } from '../../runtime/ops/cuda/index.js';
+import {
+  type CudaExecution,
+  type CudaOps,
+  createCudaOpenSoraModel,
+  createCudaOps,
+} from '../../runtime/ops/cuda/index.js';
 import type { ModelOps, OpTensor, SelfAttentionSpec, TokenGrid } from '../../runtime/ops/ops.js';
 import { roundToDType } from '../../runtime/tensor.js';
 
@@ -74,6 +81,16 @@ const D = CONFIG.heads * CONFIG.headDim;
 function random(seed: number, n: number, spread = 1): Float32Array {
   const u = seededUniform(seed);
   return Float32Array.from({ length: n }, () => roundToDType('bfloat16', (2 * u() - 1) * spread));
+}
+
+/** Bit-for-bit equality, or a message with the first differing element and the relative error. */
+function assertSameBits(got: Float32Array, want: Float32Array, what: string): void {
+  assert.equal(got.length, want.length, `${what}: output size`);
+  const first = got.findIndex((v, i) => !Object.is(v, want[i]));
+  if (first >= 0)
+    assert.fail(
+      `${what}: element ${first} is ${got[first]}, eager gave ${want[first]} (relative error ${relativeError(got, want)})`,
+    );
 }
 
 /** Relative error after checking every element is finite (a poisoned output fails here, naming the element). */
@@ -253,6 +270,90 @@ describe('the Open-Sora-Plan graph on CUDA against the float64 CPU graph', { ski
     const viaDense = await run(createCudaOpenSoraModel(CONFIG, weights, cuda, { latent: LATENT }));
     const err = checkedError(viaPlan, viaDense);
     assert.ok(err < TOLERANCE.same, `relative error ${err}`);
+  });
+
+  it('planned memory and a replayed CUDA graph give the eager bits, with new inputs every step', async () => {
+    // Per step: new latents and timesteps (a replay must read them); step 3 changes the text mask, which is baked
+    // into the graph, so it traces, plans and captures again; its replay follows.
+    const steps = [0, 1, 2, 3, 4, 5].map((i) => ({
+      ...inputs,
+      x: i === 0 ? inputs.x : random(40 + i, inputs.x.length),
+      timesteps: Float32Array.of(999 - 150 * i, 10 + 40 * i),
+      textMask: i >= 3 ? Uint8Array.of(1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0) : inputs.textMask,
+    }));
+    const call = (model: Denoiser, s: (typeof steps)[number]) =>
+      model.predictNoise(s.x, s.timesteps, s.text, s.textMask, B);
+    const eager = createCudaOpenSoraModel(CONFIG, weights, cuda, { latent: LATENT });
+    const want: Float32Array[] = [];
+    for (const s of steps) want.push(await call(eager, s));
+    assert.ok(checkedError(want[1]!, want[0]!) > 1e-2, 'the steps differ');
+    const layerPlan = parseLayerPlan(
+      {
+        format: 'tessera.layer-plan/1',
+        layers: 2,
+        sizes: { t: 4, h: 8, w: 8 },
+        patterns: { tile: { builtin: 'attention_tile', params: { a: 1 } } },
+        default: 'tile',
+      },
+      '/tmp/gpu-plan.json',
+    );
+    const sparse = { latent: LATENT, layerPlan, blocks: BLOCKS };
+    const sparseEager = createCudaOpenSoraModel(CONFIG, weights, cuda, sparse);
+    const sparseWant = await call(sparseEager, steps[1]!);
+    for (const execution of ['planned', 'graph'] as const satisfies readonly CudaExecution[]) {
+      const model = createCudaOpenSoraModel(CONFIG, weights, cuda, { latent: LATENT, execution });
+      for (const [i, s] of steps.entries())
+        assertSameBits(await call(model, s), want[i]!, `${execution}, step ${i}`);
+      const stats = model.stepStats();
+      assert.equal(stats.traces, 2, `${execution}: traced at step 0 and at the new mask`);
+      assert.equal(stats.plans, 2);
+      assert.ok(stats.slabBytes >= stats.lowerBound && stats.lowerBound > 0, `slab ${stats.slabBytes} B`);
+      if (execution === 'graph') {
+        assert.deepEqual([stats.captures, stats.replays], [2, 2]);
+        assert.ok(stats.graphNodes > 0);
+        assert.equal(model.lastAttentionMs(), undefined, 'a replayed step does not time attention');
+      }
+      model.dispose();
+      // A sparse plan: the same executions through the block-sparse kernels.
+      const sparseModel = createCudaOpenSoraModel(CONFIG, weights, cuda, { ...sparse, execution });
+      for (let i = 0; i < 3; i++)
+        assertSameBits(await call(sparseModel, steps[1]!), sparseWant, `sparse ${execution}, call ${i}`);
+      sparseModel.dispose();
+    }
+  });
+
+  it('a capture refuses synchronisation and host copies; a captured op replays', () => {
+    const n = 4096;
+    const values = random(50, n);
+    const mark = cuda.mark();
+    const a = cuda.upload(values, [n]);
+    const b = cuda.upload(values, [n]);
+    const warm = cuda.mark();
+    cuda.add(a, b); // leaves an output buffer in the pool, so the capture allocates nothing
+    cuda.release(warm);
+    const refused = cuda.mark();
+    assert.throws(
+      () => cuda.device.capture(() => cuda.synchronize()),
+      /synchronize cannot happen while a CUDA graph/,
+    );
+    assert.throws(
+      () => cuda.device.capture(() => cuda.upload(values, [n])),
+      /a host-to-device copy cannot happen while a CUDA graph/,
+    );
+    cuda.release(refused);
+    let sum: ReturnType<CudaOps['add']> | undefined;
+    const graph = cuda.device.capture(() => {
+      sum = cuda.add(a, b);
+    });
+    assert.ok(graph.nodes >= 1, `${graph.nodes} nodes`);
+    cuda.device.fillBytes(sum!.buffer, 0xff);
+    graph.launch();
+    graph.launch();
+    const got = cuda.download(sum!);
+    graph.dispose();
+    cuda.release(mark);
+    const want = values.map((v) => roundToDType('bfloat16', 2 * v));
+    assertSameBits(got, Float32Array.from(want), 'captured add');
   });
 
   it('a sparse layer plan equals the CPU graph under the element mask', async () => {

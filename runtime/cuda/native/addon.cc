@@ -1,6 +1,11 @@
-// The tessera CUDA addon: a thin, synchronous Node-API surface over the driver API and NVRTC. Handles (device
-// pointers, modules, functions, events) cross into JavaScript as BigInt values; every failing call throws a
-// JavaScript Error naming the call, the CUDA or NVRTC error and, where there is one, the kernel.
+// The tessera CUDA addon: a thin Node-API surface over the driver API and NVRTC. Handles (device pointers,
+// modules, functions, events, streams, graphs) cross into JavaScript as BigInt values; every failing call throws
+// a JavaScript Error naming the call, the CUDA or NVRTC error and, where there is one, the kernel.
+//
+// All work is ordered on one stream, created by init() without implicit synchronisation with the legacy default
+// stream (which cannot be captured): launches, copies, fills, event records and cuBLASLt matmuls all go to it, so
+// any stretch of it can be captured into a CUDA graph. Host-to-device copies return once the host bytes are
+// staged (the caller may reuse its array); device-to-host copies return when the bytes have arrived.
 #include <napi.h>
 
 #include <algorithm>
@@ -15,6 +20,7 @@ namespace {
 const DriverApi* g_driver = nullptr;
 CUcontext g_context = nullptr;
 CUdevice g_device = 0;
+CUstream g_stream = nullptr;
 
 [[noreturn]] void Throw(Napi::Env env, const std::string& message) {
   throw Napi::Error::New(env, message);
@@ -99,6 +105,8 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   Check(env, api->cuDeviceGet(&g_device, ordinal), "cuDeviceGet");
   Check(env, api->cuDevicePrimaryCtxRetain(&g_context, g_device), "cuDevicePrimaryCtxRetain");
   Check(env, api->cuCtxSetCurrent(g_context), "cuCtxSetCurrent");
+  // One stream for the process, like the context: never destroyed.
+  if (g_stream == nullptr) Check(env, api->cuStreamCreate(&g_stream, kStreamNonBlocking), "cuStreamCreate");
   char name[256] = {0};
   Check(env, api->cuDeviceGetName(name, sizeof(name) - 1, g_device), "cuDeviceGetName");
   auto attr = [&](int which, const char* label) {
@@ -240,7 +248,7 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   void* params[] = {args};
   Check(env,
         api.cuLaunchKernel(fn, dim(grid, 0), dim(grid, 1), dim(grid, 2), dim(block, 0), dim(block, 1), dim(block, 2),
-                           shared, nullptr, singleParam ? params : nullptr, singleParam ? nullptr : extra),
+                           shared, g_stream, singleParam ? params : nullptr, singleParam ? nullptr : extra),
         "cuLaunchKernel", kernel);
   return env.Undefined();
 }
@@ -308,34 +316,38 @@ Napi::Value Free(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// copyToDevice(ptr, typedArray): the whole array.
+// copyToDevice(ptr, typedArray): the whole array, ordered on the stream. From pageable memory the driver
+// stages the bytes before returning, so the array may change as soon as this returns.
 Napi::Value CopyToDevice(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const DriverApi& api = Driver(env);
   const CUdeviceptr ptr = HandleArg(info, 0, "ptr");
   auto [bytes, size] = BytesArg(info, 1, "source");
-  if (size > 0) Check(env, api.cuMemcpyHtoD(ptr, bytes, size), "cuMemcpyHtoD");
+  if (size > 0) Check(env, api.cuMemcpyHtoDAsync(ptr, bytes, size, g_stream), "cuMemcpyHtoDAsync");
   return env.Undefined();
 }
 
-// copyToHost(typedArray, ptr): fills the whole array.
+// copyToHost(typedArray, ptr): fills the whole array once the stream's earlier work is done.
 Napi::Value CopyToHost(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const DriverApi& api = Driver(env);
   auto [bytes, size] = BytesArg(info, 0, "destination");
   const CUdeviceptr ptr = HandleArg(info, 1, "ptr");
-  if (size > 0) Check(env, api.cuMemcpyDtoH(bytes, ptr, size), "cuMemcpyDtoH");
+  if (size > 0) {
+    Check(env, api.cuMemcpyDtoHAsync(bytes, ptr, size, g_stream), "cuMemcpyDtoHAsync");
+    Check(env, api.cuStreamSynchronize(g_stream), "cuStreamSynchronize (after cuMemcpyDtoHAsync)");
+  }
   return env.Undefined();
 }
 
-// fill(ptr, byteValue, bytes)
+// fill(ptr, byteValue, bytes), ordered on the stream.
 Napi::Value Fill(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const DriverApi& api = Driver(env);
   const CUdeviceptr ptr = HandleArg(info, 0, "ptr");
   const auto value = static_cast<unsigned char>(NumberArg(info, 1, "value"));
   const auto bytes = static_cast<size_t>(NumberArg(info, 2, "bytes"));
-  Check(env, api.cuMemsetD8(ptr, value, bytes), "cuMemsetD8");
+  Check(env, api.cuMemsetD8Async(ptr, value, bytes, g_stream), "cuMemsetD8Async");
   return env.Undefined();
 }
 
@@ -350,7 +362,7 @@ Napi::Value EventCreate(const Napi::CallbackInfo& info) {
 Napi::Value EventRecord(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const DriverApi& api = Driver(env);
-  Check(env, api.cuEventRecord(reinterpret_cast<CUevent>(HandleArg(info, 0, "event")), nullptr), "cuEventRecord");
+  Check(env, api.cuEventRecord(reinterpret_cast<CUevent>(HandleArg(info, 0, "event")), g_stream), "cuEventRecord");
   return env.Undefined();
 }
 
@@ -373,7 +385,75 @@ Napi::Value EventDestroy(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+const DriverApi& GraphDriver(Napi::Env env) {
+  const DriverApi& api = Driver(env);
+  if (api.cuStreamBeginCapture == nullptr)
+    Throw(env, "CUDA graphs need a CUDA 11.4 or newer driver (cuGraphInstantiateWithFlags and the capture entry points)");
+  return api;
+}
+
+// captureBegin(): later work on the stream is recorded into a graph instead of running (relaxed mode: other API
+// calls of this thread stay allowed; synchronising ones still fail, and invalidate the capture).
+Napi::Value CaptureBegin(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const DriverApi& api = GraphDriver(env);
+  Check(env, api.cuStreamBeginCapture(g_stream, kStreamCaptureModeRelaxed), "cuStreamBeginCapture");
+  return env.Undefined();
+}
+
+// captureEnd() -> BigInt graph: what the stream recorded since captureBegin. Throws (naming the call) when an
+// operation during the capture invalidated it.
+Napi::Value CaptureEnd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const DriverApi& api = GraphDriver(env);
+  CUgraph graph = nullptr;
+  const CUresult r = api.cuStreamEndCapture(g_stream, &graph);
+  if (r != 0 && graph != nullptr) api.cuGraphDestroy(graph);
+  Check(env, r, "cuStreamEndCapture");
+  return Handle(env, graph);
+}
+
+// graphInstantiate(graph) -> { exec, nodes }: the executable graph and how many nodes it holds.
+Napi::Value GraphInstantiate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const DriverApi& api = GraphDriver(env);
+  auto graph = reinterpret_cast<CUgraph>(HandleArg(info, 0, "graph"));
+  size_t nodes = 0;
+  Check(env, api.cuGraphGetNodes(graph, nullptr, &nodes), "cuGraphGetNodes");
+  CUgraphExec exec = nullptr;
+  Check(env, api.cuGraphInstantiateWithFlags(&exec, graph, 0), "cuGraphInstantiateWithFlags");
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("exec", Handle(env, exec));
+  out.Set("nodes", Napi::Number::New(env, static_cast<double>(nodes)));
+  return out;
+}
+
+// graphLaunch(exec): queue one run of the executable graph on the stream, after the work queued before it.
+Napi::Value GraphLaunch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const DriverApi& api = GraphDriver(env);
+  auto exec = reinterpret_cast<CUgraphExec>(HandleArg(info, 0, "exec"));
+  Check(env, api.cuGraphLaunch(exec, g_stream), "cuGraphLaunch");
+  return env.Undefined();
+}
+
+Napi::Value GraphExecDestroy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const DriverApi& api = GraphDriver(env);
+  Check(env, api.cuGraphExecDestroy(reinterpret_cast<CUgraphExec>(HandleArg(info, 0, "exec"))), "cuGraphExecDestroy");
+  return env.Undefined();
+}
+
+Napi::Value GraphDestroy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const DriverApi& api = GraphDriver(env);
+  Check(env, api.cuGraphDestroy(reinterpret_cast<CUgraph>(HandleArg(info, 0, "graph"))), "cuGraphDestroy");
+  return env.Undefined();
+}
+
 }  // namespace
+
+CUstream CurrentStream() { return g_stream; }
 
 // cuBLASLt entries, in cublaslt.cc.
 void RegisterGemm(Napi::Env env, Napi::Object exports);
@@ -389,6 +469,10 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
       {"fill", Fill},             {"eventCreate", EventCreate},
       {"eventRecord", EventRecord}, {"eventElapsed", EventElapsed},
       {"eventDestroy", EventDestroy}, {"encodeTensorMap", EncodeTensorMap},
+      {"captureBegin", CaptureBegin}, {"captureEnd", CaptureEnd},
+      {"graphInstantiate", GraphInstantiate},
+      {"graphLaunch", GraphLaunch}, {"graphExecDestroy", GraphExecDestroy},
+      {"graphDestroy", GraphDestroy},
   };
   for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
   RegisterGemm(env, exports);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cublaslt-api.h"
+#include "cuda-api.h"
 
 namespace tessera {
 namespace {
@@ -200,7 +201,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   // cuBLAS' A is our B and vice versa (see above).
   CheckLt(env,
           api.cublasLtMatmul(g_handle, plan.desc, &alpha, bPtr, plan.a, aPtr, plan.b, &beta, cPtr, plan.d, cPtr, plan.d,
-                             &plan.algo, reinterpret_cast<void*>(workspace), plan.workspace, nullptr),
+                             &plan.algo, reinterpret_cast<void*>(workspace), plan.workspace, CurrentStream()),
           "cublasLtMatmul", key);
   return env.Undefined();
 }

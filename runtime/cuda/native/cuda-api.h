@@ -16,6 +16,9 @@ using CUmodule = struct CUmod_st*;
 using CUfunction = struct CUfunc_st*;
 using CUstream = struct CUstream_st*;
 using CUevent = struct CUevent_st*;
+using CUgraph = struct CUgraph_st*;
+using CUgraphNode = struct CUgraphNode_st*;
+using CUgraphExec = struct CUgraphExec_st*;
 using nvrtcResult = int;
 using nvrtcProgram = struct _nvrtcProgram*;
 
@@ -28,6 +31,10 @@ constexpr int kAttrMaxSharedMemoryPerBlockOptin = 97;
 constexpr int kFuncAttrMaxDynamicSharedSizeBytes = 8;
 constexpr int kFuncAttrNumRegs = 4;
 constexpr int kFuncAttrLocalSizeBytes = 3;
+// cuStreamCreate flags: no implicit synchronisation with the legacy default stream (a capturable stream).
+constexpr unsigned kStreamNonBlocking = 0x1;
+// CUstreamCaptureMode: other API calls of this thread stay allowed while a stream captures.
+constexpr int kStreamCaptureModeRelaxed = 2;
 // cuLaunchKernel 'extra' keys: the kernel arguments as one packed buffer.
 #define TP_CU_LAUNCH_PARAM_END (reinterpret_cast<void*>(0x00))
 #define TP_CU_LAUNCH_PARAM_BUFFER_POINTER (reinterpret_cast<void*>(0x01))
@@ -54,9 +61,11 @@ struct DriverApi {
                              CUstream, void**, void**);
   CUresult (*cuMemAlloc)(CUdeviceptr*, size_t);
   CUresult (*cuMemFree)(CUdeviceptr);
-  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void*, size_t);
-  CUresult (*cuMemcpyDtoH)(void*, CUdeviceptr, size_t);
-  CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
+  CUresult (*cuMemcpyHtoDAsync)(CUdeviceptr, const void*, size_t, CUstream);
+  CUresult (*cuMemcpyDtoHAsync)(void*, CUdeviceptr, size_t, CUstream);
+  CUresult (*cuMemsetD8Async)(CUdeviceptr, unsigned char, size_t, CUstream);
+  CUresult (*cuStreamCreate)(CUstream*, unsigned);
+  CUresult (*cuStreamSynchronize)(CUstream);
   CUresult (*cuEventCreate)(CUevent*, unsigned);
   CUresult (*cuEventRecord)(CUevent, CUstream);
   CUresult (*cuEventSynchronize)(CUevent);
@@ -69,6 +78,14 @@ struct DriverApi {
                                      const unsigned long long* globalDim, const unsigned long long* globalStrides,
                                      const unsigned* boxDim, const unsigned* elementStrides, int interleave,
                                      int swizzle, int l2Promotion, int oobFill);
+  // Stream capture and CUDA graphs (CUDA 11.4+ drivers: cuGraphInstantiateWithFlags); all null when any is missing.
+  CUresult (*cuStreamBeginCapture)(CUstream, int mode);
+  CUresult (*cuStreamEndCapture)(CUstream, CUgraph*);
+  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec*, CUgraph, unsigned long long flags);
+  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
+  CUresult (*cuGraphExecDestroy)(CUgraphExec);
+  CUresult (*cuGraphDestroy)(CUgraph);
+  CUresult (*cuGraphGetNodes)(CUgraph, CUgraphNode*, size_t*);
 };
 
 // cuTensorMapEncodeTiled enums (CUtensorMapDataType, ...Interleave, ...L2promotion, ...FloatOOBfill) and size.
@@ -96,6 +113,8 @@ struct NvrtcApi {
 const DriverApi* LoadDriver(std::string& why);
 // Load NVRTC (TESSERA_NVRTC_PATH, then versioned names, then CUDA_HOME / /usr/local/cuda); nullptr + `why` on failure.
 const NvrtcApi* LoadNvrtc(std::string& why);
+// The addon's stream (created by init()): every launch, copy, fill, event record and cuBLASLt matmul goes to it.
+CUstream CurrentStream();
 // "cuMemAlloc failed: CUDA_ERROR_OUT_OF_MEMORY (out of memory)" for a driver result.
 std::string DriverErrorText(const DriverApi& api, const char* call, CUresult result);
 

@@ -68,9 +68,11 @@ const DriverApi* LoadDriver(std::string& why) {
             Resolve(lib, "cuFuncGetAttribute", api.cuFuncGetAttribute, why) &&
             Resolve(lib, "cuLaunchKernel", api.cuLaunchKernel, why) &&
             Resolve(lib, "cuMemAlloc_v2", api.cuMemAlloc, why) && Resolve(lib, "cuMemFree_v2", api.cuMemFree, why) &&
-            Resolve(lib, "cuMemcpyHtoD_v2", api.cuMemcpyHtoD, why) &&
-            Resolve(lib, "cuMemcpyDtoH_v2", api.cuMemcpyDtoH, why) &&
-            Resolve(lib, "cuMemsetD8_v2", api.cuMemsetD8, why) &&
+            Resolve(lib, "cuMemcpyHtoDAsync_v2", api.cuMemcpyHtoDAsync, why) &&
+            Resolve(lib, "cuMemcpyDtoHAsync_v2", api.cuMemcpyDtoHAsync, why) &&
+            Resolve(lib, "cuMemsetD8Async", api.cuMemsetD8Async, why) &&
+            Resolve(lib, "cuStreamCreate", api.cuStreamCreate, why) &&
+            Resolve(lib, "cuStreamSynchronize", api.cuStreamSynchronize, why) &&
             Resolve(lib, "cuEventCreate", api.cuEventCreate, why) &&
             Resolve(lib, "cuEventRecord", api.cuEventRecord, why) &&
             Resolve(lib, "cuEventSynchronize", api.cuEventSynchronize, why) &&
@@ -86,6 +88,16 @@ const DriverApi* LoadDriver(std::string& why) {
   // Optional: resolved when present, so drivers older than CUDA 12 still run the sm_80 kernels.
   std::string ignored;
   if (!Resolve(lib, "cuTensorMapEncodeTiled", api.cuTensorMapEncodeTiled, ignored)) api.cuTensorMapEncodeTiled = nullptr;
+  // Optional as a group: CUDA graphs need every one of them (cuStreamBeginCapture_v2 is the entry cuda.h maps
+  // cuStreamBeginCapture to; cuGraphInstantiateWithFlags came with CUDA 11.4).
+  const bool graphs = Resolve(lib, "cuStreamBeginCapture_v2", api.cuStreamBeginCapture, ignored) &&
+                      Resolve(lib, "cuStreamEndCapture", api.cuStreamEndCapture, ignored) &&
+                      Resolve(lib, "cuGraphInstantiateWithFlags", api.cuGraphInstantiateWithFlags, ignored) &&
+                      Resolve(lib, "cuGraphLaunch", api.cuGraphLaunch, ignored) &&
+                      Resolve(lib, "cuGraphExecDestroy", api.cuGraphExecDestroy, ignored) &&
+                      Resolve(lib, "cuGraphDestroy", api.cuGraphDestroy, ignored) &&
+                      Resolve(lib, "cuGraphGetNodes", api.cuGraphGetNodes, ignored);
+  if (!graphs) api.cuStreamBeginCapture = nullptr;
   loaded = true;
   return &api;
 }

@@ -2,15 +2,14 @@
  * The CUDA implementation of the graph's operations ({@link ModelOps}): bf16 activations and weights, fp32
  * modulation vectors, fp32 math everywhere; GEMMs through cuBLASLt, elementwise and fused ops through the
  * generated kernels of codegen/cuda/model, self-attention through the compiled pattern kernels. Launches are
- * asynchronous on the default stream; `download` (and attention, when timed) synchronise.
+ * asynchronous on the device's stream; `download` and `settle` (around timed attention) synchronise.
  *
  * Memory: every op returns a tensor of the ops' {@link DeviceArena}; callers scope lifetimes with
  * `mark` / `release` (see {@link createCudaOpenSoraModel} for whole forward passes) and upload weights inside
- * `persistent`.
+ * `persistent`. A whole pass can run on a memory plan and be replayed as a CUDA graph: {@link CudaStepGraph}.
  */
 import { CudaDevice } from '../../cuda/device.js';
 import { CudaGemm } from '../../cuda/gemm.js';
-import { loadNative } from '../../cuda/native-binding.js';
 import { TensorError } from '../../tensor.js';
 import type { ModelOps } from '../ops.js';
 import { CudaModelAttention, deviceView } from './attention.js';
@@ -18,8 +17,9 @@ import { CudaDenseOps } from './dense.js';
 import { type CudaTensor, DeviceArena } from './device-arena.js';
 import { ModelKernels } from './kernels.js';
 
-export type { CudaOpDType, CudaTensor } from './device-arena.js';
+export type { ArenaPlan, CudaOpDType, CudaTensor } from './device-arena.js';
 export { DeviceArena } from './device-arena.js';
+export { type AllocationTrace, type MemoryPlan, MemoryPlanError, planMemory } from './memory-plan.js';
 
 /** Options of {@link createCudaOps}. */
 export interface CudaOpsOptions {
@@ -27,8 +27,9 @@ export interface CudaOpsOptions {
   readonly device?: CudaDevice;
   readonly ordinal?: number;
   /**
-   * Synchronise before and after each attention call so a wall-clock timer around it (the model's attention
-   * share) measures the attention alone; default true. Off for benchmarks that time with device events.
+   * Let {@link ModelOps.settle} synchronise, so the model's wall-clock timer around each attention call (its
+   * attention share) measures the attention alone; default true. Off for benchmarks that time with device events. Never
+   * while a CUDA graph is captured (a capture cannot synchronise; its replays are timed as a whole).
    */
   readonly syncAttention?: boolean;
 }
@@ -64,18 +65,11 @@ export function createCudaOps(options: CudaOpsOptions = {}): CudaOps {
   const dense = new CudaDenseOps(device, arena, kernels, gemm);
   const attention = new CudaModelAttention(device, arena, kernels, gemm);
   const sync = options.syncAttention ?? true;
-  const timed = <R>(fn: () => R): R => {
-    if (sync) device.synchronize();
-    const result = fn();
-    if (sync) device.synchronize('attention');
-    return result;
-  };
   const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-  const native = loadNative().native!;
-  /** Host fp32 values in a pooled fp32 tensor (the copy waits for queued work, so pooled reuse is safe). */
+  /** Host fp32 values in a pooled fp32 tensor (the copy is queued after earlier work, so pooled reuse is safe). */
   const hostToDevice = (data: Float32Array): CudaTensor => {
     const t = arena.tensor('float32', [data.length], 'host data', true);
-    native.copyToDevice(t.buffer.ptr, data);
+    device.write(t.buffer.ptr, data);
     return t;
   };
   return {
@@ -130,8 +124,11 @@ export function createCudaOps(options: CudaOpsOptions = {}): CudaOps {
     patchify: (x, patch) => dense.patchify(x, patch),
     unpatchify: (y, grid, patch, channels) => dense.unpatchify(y, grid, patch, channels),
     rope3d: (x, heads, grid, rope) => dense.rope3d(x, heads, grid, rope),
-    selfAttention: (q, k, v, heads, spec) => timed(() => attention.self(q, k, v, heads, spec)),
-    crossAttention: (q, k, v, heads, keyMask) => timed(() => attention.cross(q, k, v, heads, keyMask)),
+    selfAttention: (q, k, v, heads, spec) => attention.self(q, k, v, heads, spec),
+    crossAttention: (q, k, v, heads, keyMask) => attention.cross(q, k, v, heads, keyMask),
+    settle() {
+      if (sync && !device.capturing) device.synchronize();
+    },
     mark: () => arena.mark(),
     release: (mark, keep) => arena.release(mark, keep),
     persistent: (fn) => arena.persistent(fn),
@@ -146,4 +143,10 @@ export function createCudaOps(options: CudaOpsOptions = {}): CudaOps {
   };
 }
 
-export { createCudaOpenSoraModel, randomDeviceWeights } from './model.js';
+export {
+  type CudaOpenSoraModel,
+  type CudaOpenSoraModelOptions,
+  createCudaOpenSoraModel,
+  randomDeviceWeights,
+} from './model.js';
+export { type CudaExecution, type CudaPass, CudaStepGraph, type CudaStepStats } from './step-graph.js';

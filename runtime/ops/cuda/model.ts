@@ -1,38 +1,76 @@
 /**
- * The Open-Sora-Plan graph on the CUDA ops: weights uploaded once (kept for good), and every forward pass's
- * activations returned to the pool when it ends. Plus seeded random weights generated on the device, for
- * benchmarks of the full-size model without a multi-gigabyte checkpoint.
+ * The Open-Sora-Plan graph on the CUDA ops: weights uploaded once (kept for good), then every forward pass run
+ * eagerly on the arena's pool, on a memory plan, or replayed as a CUDA graph (see {@link CudaStepGraph}). Plus
+ * seeded random weights generated on the device, for benchmarks of the full-size model without a
+ * multi-gigabyte checkpoint.
  */
 import { openSoraWeightSpecs } from '../../../models/weights/open-sora-plan-1.2.js';
 import type { DeviceWeights } from '../../model/blocks.js';
 import type { OpenSoraConfig } from '../../model/config.js';
-import { createOpenSoraModel, type OpenSoraModel, type OpenSoraModelOptions } from '../../model/open-sora.js';
+import {
+  createOpenSoraNetwork,
+  type OpenSoraModel,
+  type OpenSoraModelOptions,
+} from '../../model/open-sora.js';
 import type { ModelWeights } from '../../model/weights.js';
 import { TensorError } from '../../tensor.js';
 import type { CudaTensor } from './device-arena.js';
 import type { CudaOps } from './index.js';
+import { type CudaExecution, CudaStepGraph, type CudaStepStats } from './step-graph.js';
+
+/** Options of {@link createCudaOpenSoraModel}. */
+export interface CudaOpenSoraModelOptions
+  extends Omit<OpenSoraModelOptions<CudaTensor>, 'ops' | 'precision'> {
+  /**
+   * How each `predictNoise` runs (default `eager`): `eager` on the arena's pool; `planned` on one slab planned
+   * from the first pass's allocations; `graph` planned, with the forward captured once into a CUDA graph and
+   * replayed after its inputs are uploaded. Planned and graph passes are re-planned when the batch, the text
+   * length or the text mask changes. In `graph` execution `lastAttentionMs` is undefined after a captured or
+   * replayed step (only the first, eager step of a shape times attention).
+   */
+  readonly execution?: CudaExecution;
+}
+
+/** The CUDA network, with its execution's counters. */
+export interface CudaOpenSoraModel extends OpenSoraModel {
+  readonly execution: CudaExecution;
+  /** Traces, plans, captures and replays so far; the slab and graph in use. */
+  stepStats(): CudaStepStats;
+  /** Free the slab and the graph (the weights stay in the ops' arena). */
+  dispose(): void;
+}
 
 /**
- * The network on `ops`. Memory is scoped per `predictNoise` call: the pass's activations go back to the pool
- * after the output is downloaded, so peak memory is one pass (weights + that pass's activations).
+ * The network on `ops`. Memory is scoped per `predictNoise` call: the pass's activations are released after the
+ * output is downloaded, so peak memory is one pass (weights + that pass's activations, or the slab).
  */
 export function createCudaOpenSoraModel(
   config: OpenSoraConfig,
   weights: ModelWeights,
   ops: CudaOps,
-  options: Omit<OpenSoraModelOptions<CudaTensor>, 'ops' | 'precision'>,
-): OpenSoraModel {
-  const model = ops.persistent(() => createOpenSoraModel(config, weights, { ...options, ops }));
+  options: CudaOpenSoraModelOptions,
+): CudaOpenSoraModel {
+  const { execution = 'eager', ...modelOptions } = options;
+  const network = ops.persistent(() => createOpenSoraNetwork(config, weights, { ...modelOptions, ops }));
+  const { check, upload, forward, epsilon, lastAttentionMs, ops: _timedOps, ...model } = network;
+  const steps = new CudaStepGraph(ops, execution);
+  // Attention is timed by the JavaScript forward, which a captured step only records and a replay skips.
+  let timed = true;
   return {
     ...model,
+    execution,
     async predictNoise(x, timesteps, text, textMask, batch) {
-      const mark = ops.mark();
-      try {
-        return await model.predictNoise(x, timesteps, text, textMask, batch);
-      } finally {
-        ops.release(mark);
-      }
+      const host = check(x, timesteps, text, textMask, batch);
+      // What shapes the pass: sizes, and the text mask, which cross-attention uploads once per content.
+      const key = `${batch}/${host.textTokens}/${Buffer.from(host.textMask).toString('base64')}`;
+      const traces = steps.stats().traces;
+      const out = steps.run(key, { inputs: () => upload(host), forward }, (t) => ops.download(t));
+      timed = execution !== 'graph' || steps.stats().traces > traces;
+      return epsilon(out, batch);
     },
+    lastAttentionMs: () => (timed ? lastAttentionMs() : undefined),
+    stepStats: () => steps.stats(),
+    dispose: () => steps.dispose(),
   };
 }
 

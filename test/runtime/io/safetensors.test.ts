@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -9,7 +9,9 @@ import {
   readSafetensors,
   SafetensorsError,
   SafetensorsFile,
+  type SafetensorsSource,
   writeSafetensors,
+  writeSafetensorsStream,
 } from '../../../runtime/io/safetensors.js';
 import { decodeValues, fromValues, type Tensor } from '../../../runtime/tensor.js';
 import { seededRandom, testRuns } from '../cpu/support.js';
@@ -143,6 +145,76 @@ describe('safetensors round trip', () => {
     expect(() => encodeSafetensors({}, { n: 3 as unknown as string })).toThrow(
       /metadata 'n' must be a string/,
     );
+  });
+});
+
+describe('streaming safetensors writer', () => {
+  /** The bytes in chunks of `size` (and one empty chunk), through one reused buffer as a generator would. */
+  function* refilled(bytes: Uint8Array, size: number): Generator<Uint8Array> {
+    const scratch = new Uint8Array(size);
+    yield scratch.subarray(0, 0);
+    for (let start = 0; start < bytes.length; start += size) {
+      const n = Math.min(size, bytes.length - start);
+      scratch.set(bytes.subarray(start, start + n));
+      yield scratch.subarray(0, n);
+    }
+  }
+  async function* later(chunks: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for (const chunk of chunks) yield await Promise.resolve(chunk);
+  }
+
+  it('writes tensors produced in chunks (sync and async, one buffer refilled) byte for byte as encodeSafetensors', async () => {
+    const tensors = sampleEntries();
+    const metadata = { format: 'pt' };
+    const expected = encodeSafetensors(tensors, metadata);
+    const blobs = decodeSafetensors(expected).tensors;
+    const sources = tensors.map(([name], i): [string, SafetensorsSource] => {
+      const blob = blobs.get(name)!;
+      const size = [1, 3, 7, 64][i % 4]!;
+      return [
+        name,
+        {
+          dtype: blob.dtype,
+          shape: blob.shape,
+          chunks: () => (i % 2 === 0 ? refilled(blob.bytes, size) : later(refilled(blob.bytes, size))),
+        },
+      ];
+    });
+    const path = join(dir, 'streamed.safetensors');
+    await writeSafetensorsStream(path, sources, metadata);
+    expect(new Uint8Array(await readFile(path))).toEqual(expected);
+  });
+
+  it('rejects a source that yields too few or too many bytes, or fails, naming the tensor and leaving no file', async () => {
+    const out = await mkdtemp(join(dir, 'stream-errors-'));
+    const path = join(out, 'bad.safetensors');
+    const source = (chunks: () => Iterable<Uint8Array>): [string, SafetensorsSource][] => [
+      ['a', { dtype: 'F32', shape: [1], chunks: () => [new Uint8Array(4)] }],
+      ['b', { dtype: 'F32', shape: [2], chunks }],
+    ];
+    const cases: [() => Iterable<Uint8Array>, RegExp][] = [
+      [() => [new Uint8Array(4)], /tensor 'b': shape \[2\] of F32 needs 8 bytes, the source produced 4$/],
+      [
+        () => [new Uint8Array(4), new Uint8Array(8)],
+        /tensor 'b': shape \[2\] of F32 needs 8 bytes, the source produced more$/,
+      ],
+      [
+        function* () {
+          yield new Uint8Array(4);
+          throw new Error('generator broke');
+        },
+        /generator broke/,
+      ],
+    ];
+    for (const [chunks, message] of cases) {
+      await expect(writeSafetensorsStream(path, source(chunks))).rejects.toThrow(message);
+      expect(await readdir(out)).toEqual([]);
+    }
+    // A bad layout fails in the header, before the file is opened.
+    await expect(
+      writeSafetensorsStream(path, [['c', { dtype: 'F32', shape: [-1], chunks: () => [] }]]),
+    ).rejects.toThrow(/tensor 'c': shape \[-1\] must hold non-negative integers/);
+    expect(await readdir(out)).toEqual([]);
   });
 });
 

@@ -1,8 +1,8 @@
 /**
- * Weight names, configs and the checkpoint loader: round trips in every float dtype, and every kind of bad
- * checkpoint rejected with one error naming each offending tensor.
+ * Weight names, configs and the checkpoint loader: round trips in every float dtype, every kind of bad
+ * checkpoint rejected with one error naming each offending tensor, and streamed random checkpoints.
  */
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,12 @@ import { OPEN_SORA_PLAN_1_2, TINY_CONFIG } from '../../../models/configs/index.j
 import { openSoraWeightSpecs } from '../../../models/weights/open-sora-plan-1.2.js';
 import { SafetensorsError, writeSafetensors } from '../../../runtime/io/safetensors.js';
 import { ModelConfigError, parseModelConfig } from '../../../runtime/model/config.js';
-import { randomOpenSoraWeights, writeOpenSoraCheckpoint } from '../../../runtime/model/random-weights.js';
+import {
+  randomOpenSoraWeights,
+  weightInits,
+  writeOpenSoraCheckpoint,
+  writeRandomOpenSoraCheckpoint,
+} from '../../../runtime/model/random-weights.js';
 import { loadOpenSoraWeights, WeightsError } from '../../../runtime/model/weights.js';
 import { fromValues, type Tensor } from '../../../runtime/tensor.js';
 import { TEST_CONFIG } from './support.js';
@@ -163,5 +168,45 @@ describe('loading checkpoints', () => {
     const path = join(dir, 'garbage.safetensors');
     await writeFile(path, Buffer.from('\xff\xff\xff\xff\xff\xff\xff\x7fnot a header', 'latin1'));
     await expect(loadOpenSoraWeights(path, TEST_CONFIG)).rejects.toThrow(SafetensorsError);
+  });
+});
+
+describe('streamed random checkpoints', () => {
+  // An odd FFN width gives odd-sized biases, the generator's tail case.
+  const config = parseModelConfig({ ...TEST_CONFIG, ffnDim: 47 });
+
+  it('writes bf16 weights the loader accepts, within the scale of each layer, whatever the chunk size', async () => {
+    const specs = openSoraWeightSpecs(config);
+    const path = join(dir, 'random-a.safetensors');
+    const bytes = await writeRandomOpenSoraCheckpoint(path, config, 7);
+    expect(bytes).toBe(2 * specs.reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0));
+    const loaded = await loadOpenSoraWeights(path, config);
+    const inits = weightInits(specs);
+    for (const spec of specs) {
+      const data = loaded.get(spec.name).data;
+      const init = inits.get(spec.name)!;
+      const bound = init.kind === 'uniform' ? init.bound : Math.sqrt(3) * init.std;
+      // Within the bound up to bf16 rounding (half a unit in the last of 8 significant bits).
+      expect(Math.max(...data.map(Math.abs)), spec.name).toBeLessThanOrEqual(bound * (1 + 2 ** -8));
+      if (data.length >= 500) {
+        const mean = data.reduce((a, v) => a + v, 0) / data.length;
+        const std = Math.sqrt(data.reduce((a, v) => a + v * v, 0) / data.length);
+        // Uniform: std = bound / sqrt(3); 8% is about 4 standard errors at 500 samples.
+        expect(Math.abs(std / (bound / Math.sqrt(3)) - 1), spec.name).toBeLessThan(0.08);
+        expect(Math.abs(mean), spec.name).toBeLessThan(0.15 * bound);
+      }
+    }
+    // Every tensor draws from a stream of its own.
+    expect(loaded.get('transformer_blocks.0.attn1.to_q.weight').data).not.toEqual(
+      loaded.get('transformer_blocks.0.attn1.to_k.weight').data,
+    );
+    const other = join(dir, 'random-b.safetensors');
+    await writeRandomOpenSoraCheckpoint(other, config, 7, { chunkElements: 10 });
+    expect(await readFile(other)).toEqual(await readFile(path));
+    await writeRandomOpenSoraCheckpoint(other, config, 8);
+    expect(await readFile(other)).not.toEqual(await readFile(path));
+    await expect(writeRandomOpenSoraCheckpoint(other, config, 7, { chunkElements: 9 })).rejects.toThrow(
+      /even integer/,
+    );
   });
 });
