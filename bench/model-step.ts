@@ -1,8 +1,9 @@
 /**
  * One sampling step of the full-size Open-Sora-Plan 1.2 network on CUDA (SPEC §2: 32 blocks, 24 heads x 96)
- * with random bf16 weights made on the device: 29 frames at 720p (8 x 90 x 160 latents, 28,800 tokens),
+ * with random bf16 weights made on the device: 29 frames at 720p (8 x 90 x 160 latents, 28,800 tokens; or 93
+ * frames, 24 latent frames and 86,400 tokens, with TESSERA_LATENT_FRAMES=24),
  * classifier-free guidance as a batch of 2, 120 text tokens. Times the step with device events for full
- * attention everywhere and for a per-layer plan (`models/plans/example-t8.json`), each three ways (eager on the
+ * attention everywhere and for a per-layer plan (`models/plans/example-t<frames>.json`), each three ways (eager on the
  * arena's pool, on a planned slab, replayed as a CUDA graph: runtime/ops/cuda/step-graph.ts) with the device
  * memory each holds for activations; then a small network (2 blocks, 128 tokens) where launch overhead counts;
  * then the self-attention calls alone, the attention share and the speedup the plan's computed blocks predict.
@@ -30,10 +31,12 @@ import type { SelfAttentionSpec, TokenGrid } from '../runtime/ops/ops.js';
 const outDir = process.argv[2] ?? 'out/bench-model';
 const layersArg = Number(process.argv[3] ?? 32);
 const iterations = Number(process.argv[4] ?? 2);
-const PLAN_FILE = 'models/plans/example-t8.json';
 const BATCH = 2;
 const TEXT_TOKENS = 120;
-const LATENT = { frames: 8, height: 90, width: 160 };
+/** Latent frames: 8 (29 video frames) or 24 (93); the plan file is the example for that many. */
+const FRAMES = Number(process.env.TESSERA_LATENT_FRAMES ?? 8);
+const LATENT = { frames: FRAMES, height: 90, width: 160 };
+const PLAN_FILE = `models/plans/example-t${FRAMES}.json`;
 /** The small network: 2 blocks over 2 latent frames of 16 x 16 (128 tokens), timed over more steps. */
 const SMALL_LATENT = { frames: 2, height: 16, width: 16 };
 const SMALL_ITERATIONS = 20;

@@ -1,7 +1,8 @@
 """The PyTorch side of bench/model-step.ts: the same Open-Sora-Plan 1.2 network (SPEC 2; 32 blocks, 24 heads x
 96, FFN 9216, adaLN-single, RoPE3D, cross-attention to 120 text tokens) written directly in PyTorch, bf16,
 attention through SDPA with the cuDNN backend, random weights with the same scales. Times one sampling step
-with guidance (batch 2) at 29 frames 720p (28,800 tokens) with CUDA events, and the self-attention calls alone.
+with guidance (batch 2) at 29 frames 720p (28,800 tokens; 93 frames, 86,400 tokens, with TESSERA_LATENT_FRAMES=24)
+with CUDA events, and the self-attention calls alone.
 
 Usage: python3 bench/gpu/model-step.py <outDir> [layers] [iterations]
 """
@@ -18,7 +19,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 DEV, DT = "cuda", torch.bfloat16
 D, HEADS, HEAD_DIM, FFN = 2304, 24, 96, 9216
 CHANNELS, CAPTION, T_CHANNELS = 4, 4096, 256
-FRAMES, HEIGHT, WIDTH = 8, 90, 160
+FRAMES, HEIGHT, WIDTH = int(os.environ.get("TESSERA_LATENT_FRAMES", "8")), 90, 160
 HP, WP = HEIGHT // 2, WIDTH // 2
 N = FRAMES * HP * WP
 BATCH, TEXT = 2, 120

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # On the GPU machine (repository root, .gpu/bundle carried): unpack Node and the compiled tests, run the GPU
 # tests against the float64 reference, the FlexAttention comparison, then the benchmark; logs go to $OUT.
-# Usage: scripts/gpu/run-all.sh [tests|attention|bench|model|all|generate [OPTIONS]]   (TESSERA_TEST_RUNS sets
+# Usage: scripts/gpu/run-all.sh [tests|attention|bench|model|model-t24|all|generate [OPTIONS]]   (TESSERA_TEST_RUNS sets
 # the test intensity)
 #   tests: GPU tests and the Flex comparison; attention: tests and the attention benchmark;
 #   bench: attention and DiT-step benchmarks; model: the CUDA model tests and the DiT-step benchmark;
+#   model-t24: the DiT-step benchmark at 93 frames (24 latent frames) with models/plans/example-t24.json;
 #   all: tests, attention and bench;
 #   generate: `tessera generate` at full size (bench/model-generate.js; OPTIONS go to it), checkpoint under /tmp.
 set -uo pipefail
@@ -35,6 +36,13 @@ if [ "$what" = bench ] || [ "$what" = all ] || [ "$what" = model ]; then
   node "$T/dist/bench/model-step.js" "$T/model" 2>&1 | tee "$OUT/bench-model.log" || status=1
   python3 bench/gpu/model-step.py "$T/model" 2>&1 | tee -a "$OUT/bench-model.log" || status=1
   cp "$T/model/model-step.json" "$T/model/model-step-torch.json" "$OUT/" 2>/dev/null
+fi
+if [ "$what" = model-t24 ]; then
+  # The same step at 93 frames (24 latent frames, 86,400 tokens) with models/plans/example-t24.json.
+  export TESSERA_LATENT_FRAMES=24
+  node "$T/dist/bench/model-step.js" "$T/model24" 2>&1 | tee "$OUT/bench-model-t24.log" || status=1
+  python3 bench/gpu/model-step.py "$T/model24" 2>&1 | tee -a "$OUT/bench-model-t24.log" || status=1
+  for f in model-step model-step-torch; do cp "$T/model24/$f.json" "$OUT/$f-t24.json" 2>/dev/null; done
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
   # Machine-code opcode counts of the dense and the sparsest 8-frame kernels (cuobjdump is on the GPU machine);
