@@ -254,8 +254,8 @@ function wgmmaSharedLayout(plan: BlockPlan, headDim: number, tileK: number, deco
   const q = 2 * WGMMA_STAGES * tileK * headDim * 2;
   const tokens = q + (plan.blockQ / 8) * (headDim / 8) * CORE_STRIDE;
   const runs = roundUp(tokens + (decodeKeys ? WGMMA_STAGES * tileK * tokenBytes(plan) : 0), 16);
-  const bars = runs + (decodeKeys ? WGMMA_STAGES * (tileK / 32) * 4 : 0);
-  return { q, tokens, runs, bars: roundUp(bars, 8), bytes: roundUp(bars, 8) + 8 * WGMMA_STAGES };
+  const bars = roundUp(runs + (decodeKeys ? WGMMA_STAGES * (tileK / 32) * 4 : 0), 8);
+  return { q, tokens, runs, bars, bytes: bars + 8 * WGMMA_STAGES };
 }
 
 const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;

@@ -57,19 +57,9 @@ export function embedPatches<T extends OpTensor>(
 }
 
 /**
- * adaLN-single: sinusoidal features -> linear_1 -> SiLU -> linear_2 = the embedded timestep [B, D]; then
- * SiLU -> linear gives the shared modulation [B, 6 * D].
+ * adaLN-single: the sinusoidal features [B, timestepChannels] (`ops.timestepFeatures`) -> linear_1 -> SiLU ->
+ * linear_2 = the embedded timestep [B, D]; then SiLU -> linear gives the shared modulation [B, 6 * D].
  */
-export function embedTimesteps<T extends OpTensor>(
-  ops: ModelOps<T>,
-  weight: DeviceWeights<T>,
-  timesteps: Float32Array,
-  config: OpenSoraConfig,
-): { embedded: T; modulation: T } {
-  return embedTimestepFeatures(ops, weight, ops.timestepFeatures(timesteps, config.timestepChannels));
-}
-
-/** {@link embedTimesteps} from the sinusoidal features [B, timestepChannels] already on the backend. */
 export function embedTimestepFeatures<T extends OpTensor>(
   ops: ModelOps<T>,
   weight: DeviceWeights<T>,

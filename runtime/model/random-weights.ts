@@ -16,8 +16,6 @@ import { fromValues, toBfloat16Bits } from '../tensor.js';
 import type { OpenSoraConfig } from './config.js';
 import { type ModelWeights, weightsFromArrays } from './weights.js';
 
-export { seededUniform } from '../random.js';
-
 /** Standard normal samples from a uniform source (Box-Muller). */
 export function gaussian(uniform: () => number): () => number {
   return () => {
@@ -54,6 +52,11 @@ export function weightInits(specs: readonly WeightSpec[]): Map<string, WeightIni
     }
   }
   return inits;
+}
+
+/** The uniform bound of `init`: its own, or for a normal init the uniform with the same standard deviation. */
+export function uniformBound(init: WeightInit): number {
+  return init.kind === 'uniform' ? init.bound : Math.sqrt(3) * init.std;
 }
 
 /** Random weights for `config` with seed `seed`. */
@@ -163,7 +166,7 @@ export async function writeRandomOpenSoraCheckpoint(
   let total = 0;
   const sources = specs.map((spec, index): [string, SafetensorsSource] => {
     const init = inits.get(spec.name)!;
-    const bound = init.kind === 'uniform' ? init.bound : Math.sqrt(3) * init.std;
+    const bound = uniformBound(init);
     const count = spec.shape.reduce((a, b) => a * b, 1);
     total += 2 * count;
     return [

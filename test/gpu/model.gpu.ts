@@ -22,11 +22,7 @@ import { parseModelConfig } from '../../runtime/model/config.js';
 import type { Denoiser } from '../../runtime/model/denoiser.js';
 import { maskedAttention, planAttention } from '../../runtime/model/layer-attention.js';
 import { createOpenSoraModel } from '../../runtime/model/open-sora.js';
-import {
-  randomOpenSoraWeights,
-  seededUniform,
-  writeOpenSoraCheckpoint,
-} from '../../runtime/model/random-weights.js';
+import { randomOpenSoraWeights, writeOpenSoraCheckpoint } from '../../runtime/model/random-weights.js';
 import { loadOpenSoraWeights, type ModelWeights } from '../../runtime/model/weights.js';
 import { createCpuOps } from '../../runtime/ops/cpu/index.js';
 import {
@@ -36,6 +32,7 @@ import {
   createCudaOps,
 } from '../../runtime/ops/cuda/index.js';
 import type { ModelOps, OpTensor, SelfAttentionSpec, TokenGrid } from '../../runtime/ops/ops.js';
+import { seededUniform } from '../../runtime/random.js';
 import { roundToDType } from '../../runtime/tensor.js';
 
 const gpu = cudaAvailable();

@@ -12,6 +12,7 @@ import {
   type OpenSoraModel,
   type OpenSoraModelOptions,
 } from '../../model/open-sora.js';
+import { uniformBound, weightInits } from '../../model/random-weights.js';
 import type { ModelWeights } from '../../model/weights.js';
 import { TensorError } from '../../tensor.js';
 import type { CudaTensor } from './device-arena.js';
@@ -75,7 +76,7 @@ export function createCudaOpenSoraModel(
 }
 
 /**
- * Seeded random weights for `config` made on the device (bf16), with the scales of `randomOpenSoraWeights`:
+ * Seeded random weights for `config` made on the device (bf16), with the scales of `weightInits` (random-weights.ts):
  * linear weights and biases uniform in +-1/sqrt(fan-in), modulation tables with standard deviation
  * 1/sqrt(dim) (uniform here). The values differ from the host generator's (another random source); the
  * patch conv's kernel comes as the [D, C * ph * pw] matrix the graph uses.
@@ -86,24 +87,17 @@ export function randomDeviceWeights(
   seed: number,
 ): DeviceWeights<CudaTensor> {
   const specs = openSoraWeightSpecs(config);
-  const fanIn = new Map<string, number>();
-  for (const spec of specs) {
-    if (spec.name.endsWith('.weight'))
-      fanIn.set(
-        spec.name.slice(0, -'.weight'.length),
-        spec.shape.slice(1).reduce((a, b) => a * b, 1),
-      );
-  }
+  const inits = weightInits(specs);
   const tensors = new Map<string, CudaTensor>();
   ops.persistent(() => {
     specs.forEach((spec, index) => {
       const shape =
-        spec.name === 'pos_embed.proj.weight' ? [spec.shape[0]!, fanIn.get('pos_embed.proj')!] : spec.shape;
+        spec.name === 'pos_embed.proj.weight'
+          ? [spec.shape[0]!, spec.shape.slice(1).reduce((a, b) => a * b, 1)]
+          : spec.shape;
       const t = ops.arena.tensor('bfloat16', shape, spec.name);
       const total = shape.reduce((a, b) => a * b, 1);
-      const bound = spec.name.endsWith('scale_shift_table')
-        ? Math.sqrt(3 / spec.shape[1]!)
-        : 1 / Math.sqrt(fanIn.get(spec.name.slice(0, spec.name.lastIndexOf('.'))) ?? spec.shape[0]!);
+      const bound = uniformBound(inits.get(spec.name)!);
       ops.kernels.elementwise('randomUniform', total, {
         out: t.buffer.ptr,
         total,

@@ -1,7 +1,7 @@
 /** Shared helpers of the model tests: seeded data, error norms, tiny configs. */
 
 import { type OpenSoraConfig, parseModelConfig } from '../../../runtime/model/config.js';
-import { seededUniform } from '../../../runtime/model/random-weights.js';
+import { seededUniform } from '../../../runtime/random.js';
 
 export { relativeError } from '../../../runtime/cpu/error-metrics.js';
 
