@@ -2,11 +2,12 @@
  * tessera's public entry: compile patterns (`compile`, `compileSource`), inspect plans, and run them on the
  * CPU reference. GPU backends live under `tessera/runtime/*`.
  */
+
+export { type CompileRequest, type CompileResult, compile, readSource } from './compiler/compile.js';
 export * from './compiler/index.js';
-export { type CompileRequest, type CompileResult, compile, readSource } from './driver/compile.js';
-export { type CompileOptions, makeCompileOptions, type Target, TARGETS } from './driver/options.js';
-export { type CompileReport, formatReport, makeReport } from './driver/report.js';
-export { STAGE_NAMES, STAGES, type StageName } from './driver/stages.js';
+export { type CompileOptions, makeCompileOptions, TARGETS, type Target } from './compiler/options.js';
+export { STAGE_NAMES, STAGES, type StageName } from './compiler/pipeline.js';
+export { type CompileReport, formatReport, makeReport } from './compiler/report.js';
 export {
   BUILTIN_FUNCTIONS,
   type Diagnostic,
@@ -20,7 +21,7 @@ export {
   TesseraError,
   type TileFile,
 } from './dsl/index.js';
-export { BUILTIN_PATTERNS, findBuiltinPattern } from './models/patterns/index.js';
-export type { AttentionBackend, Capability, KernelDtype } from './runtime/backend.js';
+export { BUILTIN_PATTERNS, findBuiltinPattern } from './patterns/index.js';
+export type { AttentionBackend, Capability, KernelDtype } from './runtime/attention-backend.js';
 export { createCpuBackend } from './runtime/cpu/backend.js';
 export * from './runtime/cpu/index.js';

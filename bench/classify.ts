@@ -9,15 +9,15 @@
 
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { classifyBlocksWithMethod } from '../compiler/analysis/classify.js';
+import { classifyBlocksWithMethod } from '../compiler/classify/classify.js';
 import {
   attentionTilePattern,
   fullPattern,
   slidingTilePattern,
   videoLayout,
-} from '../compiler/analysis/reference-patterns.js';
-import { buildPlan } from '../compiler/build-plan.js';
+} from '../compiler/classify/reference-patterns.js';
 import type { PatternInstance } from '../compiler/ir.js';
+import { buildPlan } from '../compiler/plan/build.js';
 
 /** One benchmark case: a label and its pattern. */
 export interface BenchCase {

@@ -1,7 +1,7 @@
 /**
  * CUDA kernel benchmark at Open-Sora-Plan shapes (batch 1, 24 heads, head dim 96, bf16; 28,800 and 86,400
  * tokens): full attention and the Attention Tile masks, timed with device events (warm-up, then rounds that
- * time every mask in turn; median). Plans come from the built-in patterns (`models/patterns/attention-tile.tile`,
+ * time every mask in turn; median). Plans come from the built-in patterns (`patterns/attention-tile.tile`,
  * `full.tile`) through the front end and `buildPlan`. Writes `ours.json` and, per mask, the FlexAttention block mask
  * (`codegen/flex/block-mask.ts`, safetensors) and mask_mod into the output folder, for
  * `bench/gpu/bench_attention.py`, which times PyTorch SDPA (flash, cuDNN) and FlexAttention on the same masks
@@ -11,9 +11,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderFlexMaskMod } from '../codegen/cuda/flex-mask-mod.js';
 import { writeFlexBlockMask } from '../codegen/flex/block-mask.js';
-import type { BlockPlan } from '../compiler/plan.js';
+import { renderFlexMaskMod } from '../codegen/flex/mask-mod.js';
+import type { BlockPlan } from '../compiler/plan/plan.js';
 import {
   CudaAttention,
   type CudaAttentionOptions,

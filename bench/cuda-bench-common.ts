@@ -3,10 +3,10 @@
  * 128, a device-side random bf16 filler and the median.
  */
 import { readFileSync } from 'node:fs';
-import { buildPlan } from '../compiler/build-plan.js';
 import { compileSource } from '../compiler/frontend.js';
-import type { BlockPlan } from '../compiler/plan.js';
-import { findBuiltinPattern } from '../models/patterns/index.js';
+import { buildPlan } from '../compiler/plan/build.js';
+import type { BlockPlan } from '../compiler/plan/plan.js';
+import { findBuiltinPattern } from '../patterns/index.js';
 import type { CudaDevice, DeviceTensor } from '../runtime/cuda/index.js';
 
 /** Heads and head dim of Open-Sora-Plan 1.2. */

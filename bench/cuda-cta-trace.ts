@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ctaOrder, ctaWork } from '../codegen/cuda/cta-order.js';
 import { FAMILY_ARCH } from '../codegen/cuda/kernel-source.js';
-import type { BlockPlan } from '../compiler/plan.js';
+import type { BlockPlan } from '../compiler/plan/plan.js';
 import { CudaAttention, CudaDevice } from '../runtime/cuda/index.js';
 import { benchPlan, HEAD_DIM, HEADS, median, randomFiller } from './cuda-bench-common.js';
 

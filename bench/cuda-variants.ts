@@ -10,7 +10,6 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderFlexMaskMod } from '../codegen/cuda/flex-mask-mod.js';
 import {
   type CudaKernelFamily,
   type CudaKernelTuning,
@@ -19,15 +18,16 @@ import {
   type WgmmaKernelTuning,
 } from '../codegen/cuda/kernel-source.js';
 import { writeFlexBlockMask } from '../codegen/flex/block-mask.js';
-import { compiledElementMask } from '../compiler/analysis/element-mask.js';
-import type { BlockPlan } from '../compiler/plan.js';
+import { renderFlexMaskMod } from '../codegen/flex/mask-mod.js';
+import { compiledElementMask } from '../compiler/classify/element-mask.js';
+import type { BlockPlan } from '../compiler/plan/plan.js';
+import { relativeError } from '../core/error-metrics.js';
+import { fromStorage, roundToDType } from '../core/tensor.js';
 import { TesseraError } from '../dsl/diagnostics.js';
 import { denseAttention } from '../runtime/cpu/attention.js';
-import { relativeError } from '../runtime/cpu/error-metrics.js';
 import { CudaAttention, CudaDevice } from '../runtime/cuda/index.js';
-import { fromStorage, roundToDType } from '../runtime/tensor.js';
-import { builtinPlan } from '../test/gpu/builtin-plans.js';
-import { randomValues } from '../test/gpu/cases.js';
+import { builtinPlan } from '../test/device/builtin-plans.js';
+import { randomValues } from '../test/device/cases.js';
 import { benchPlan, HEAD_DIM, HEADS, median, randomFiller } from './cuda-bench-common.js';
 
 /**

@@ -6,7 +6,7 @@
  * values) and reports the network build time, per-step times, the attention share, the total and the peak
  * device memory (nvidia-smi, sampled) and host memory of the run. Writes `model-generate.json` into the folder.
  *
- * Usage (from the repository root, for models/plans and models/configs):
+ * Usage (from the repository root, for plans and models/open-sora-plan/configs):
  *   node dist/bench/model-generate.js [--out DIR] [--config NAME|FILE] [--backend cuda|cpu] [--frames 29]
  *     [--size 720p] [--sampler segment] [--steps 20] [--full-steps 4] [--guidance 7.5]
  *     [--plan FILE|none] [--seed 0] [--text-tokens 120] [--reuse] [--execution eager|planned|graph]
@@ -21,18 +21,18 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { GenerateReport } from '../cli/generate.js';
 import { parseSize, resolveConfig, VAE_STRIDE } from '../cli/generate-inputs.js';
-import { openSoraWeightSpecs } from '../models/weights/open-sora-plan-1.2.js';
-import { readSafetensors, SafetensorsFile, writeSafetensors } from '../runtime/io/safetensors.js';
-import type { OpenSoraConfig } from '../runtime/model/config.js';
-import { writeRandomOpenSoraCheckpoint } from '../runtime/model/random-weights.js';
-import { checkWeightEntries } from '../runtime/model/weights.js';
-import { gaussianNoise } from '../runtime/random.js';
-import { fromValues } from '../runtime/tensor.js';
+import { gaussianNoise } from '../core/random.js';
+import { readSafetensors, SafetensorsFile, writeSafetensors } from '../core/safetensors.js';
+import { fromValues } from '../core/tensor.js';
+import type { OpenSoraConfig } from '../models/open-sora-plan/config.js';
+import { writeRandomOpenSoraCheckpoint } from '../models/open-sora-plan/random-weights.js';
+import { openSoraWeightSpecs } from '../models/open-sora-plan/weight-names.js';
+import { checkWeightEntries } from '../models/open-sora-plan/weights.js';
 
 const { values: args } = parseArgs({
   options: {
     out: { type: 'string', default: 'out/bench-generate' },
-    config: { type: 'string', default: 'models/configs/open-sora-plan-1.2.json' },
+    config: { type: 'string', default: 'models/open-sora-plan/configs/open-sora-plan-1.2.json' },
     backend: { type: 'string', default: 'cuda' },
     frames: { type: 'string', default: '29' },
     size: { type: 'string', default: '720p' },
@@ -40,7 +40,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '20' },
     'full-steps': { type: 'string', default: '4' },
     guidance: { type: 'string', default: '7.5' },
-    plan: { type: 'string', default: 'models/plans/example-t8.json' },
+    plan: { type: 'string', default: 'plans/example-t8.json' },
     seed: { type: 'string', default: '0' },
     'text-tokens': { type: 'string', default: '120' },
     reuse: { type: 'boolean', default: false },

@@ -3,8 +3,8 @@
  * with random bf16 weights made on the device: 29 frames at 720p (8 x 90 x 160 latents, 28,800 tokens; or 93
  * frames, 24 latent frames and 86,400 tokens, with TESSERA_LATENT_FRAMES=24),
  * classifier-free guidance as a batch of 2, 120 text tokens. Times the step with device events for full
- * attention everywhere and for a per-layer plan (`models/plans/example-t<frames>.json`), each three ways (eager on the
- * arena's pool, on a planned slab, replayed as a CUDA graph: runtime/ops/cuda/step-graph.ts) with the device
+ * attention everywhere and for a per-layer plan (`plans/example-t<frames>.json`), each three ways (eager on the
+ * arena's pool, on a planned slab, replayed as a CUDA graph: runtime/cuda/step-graph.ts) with the device
  * memory each holds for activations; then a small network (2 blocks, 128 tokens) where launch overhead counts;
  * then the self-attention calls alone, the attention share and the speedup the plan's computed blocks predict.
  * Writes `model-step.json` into the output folder; `bench/gpu/model-step.py` times the same network in PyTorch.
@@ -14,10 +14,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLayerPlan } from '../compiler/layer-plan.js';
-import { compileLayerPlan, layerPlanSpeedup } from '../driver/layer-plans.js';
-import { forwardPass, type NetworkInputs } from '../runtime/model/blocks.js';
-import { type OpenSoraConfig, readModelConfig } from '../runtime/model/config.js';
-import { resolveLayerPlan } from '../runtime/model/layer-attention.js';
+import { compileLayerPlan, layerPlanSpeedup } from '../compiler/layer-plans.js';
+import { forwardPass, type NetworkInputs } from '../models/open-sora-plan/blocks.js';
+import { type OpenSoraConfig, readModelConfig } from '../models/open-sora-plan/config.js';
+import { resolveLayerPlan } from '../models/open-sora-plan/layer-attention.js';
 import {
   type CudaExecution,
   type CudaOps,
@@ -25,8 +25,8 @@ import {
   type CudaTensor,
   createCudaOps,
   randomDeviceWeights,
-} from '../runtime/ops/cuda/index.js';
-import type { SelfAttentionSpec, TokenGrid } from '../runtime/ops/ops.js';
+} from '../runtime/cuda/model-ops.js';
+import type { SelfAttentionSpec, TokenGrid } from '../runtime/model-ops.js';
 
 const outDir = process.argv[2] ?? 'out/bench-model';
 const layersArg = Number(process.argv[3] ?? 32);
@@ -36,7 +36,7 @@ const TEXT_TOKENS = 120;
 /** Latent frames: 8 (29 video frames) or 24 (93); the plan file is the example for that many. */
 const FRAMES = Number(process.env.TESSERA_LATENT_FRAMES ?? 8);
 const LATENT = { frames: FRAMES, height: 90, width: 160 };
-const PLAN_FILE = `models/plans/example-t${FRAMES}.json`;
+const PLAN_FILE = `plans/example-t${FRAMES}.json`;
 /** The small network: 2 blocks over 2 latent frames of 16 x 16 (128 tokens), timed over more steps. */
 const SMALL_LATENT = { frames: 2, height: 16, width: 16 };
 const SMALL_ITERATIONS = 20;
@@ -67,7 +67,7 @@ interface StepMeasurement {
 
 async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
-  const full = await readModelConfig('models/configs/open-sora-plan-1.2.json');
+  const full = await readModelConfig('models/open-sora-plan/configs/open-sora-plan-1.2.json');
   const config = { ...full, layers: layersArg, name: `${full.name} (${layersArg} layers)` };
   const grid: TokenGrid = { frames: LATENT.frames, height: LATENT.height / 2, width: LATENT.width / 2 };
   const N = grid.frames * grid.height * grid.width;

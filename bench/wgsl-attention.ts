@@ -11,10 +11,10 @@
  * Usage: node dist/bench/wgsl-attention.js [frames=8] [height=6] [width=8] [heads=4] [headDim=64] [iterations=5]
  */
 
-import { elementMask } from '../compiler/analysis/element-mask.js';
-import { attentionTilePattern, fullPattern, videoLayout } from '../compiler/analysis/reference-patterns.js';
-import { buildPlan } from '../compiler/build-plan.js';
-import type { BlockPlan } from '../compiler/plan.js';
+import { elementMask } from '../compiler/classify/element-mask.js';
+import { attentionTilePattern, fullPattern, videoLayout } from '../compiler/classify/reference-patterns.js';
+import { buildPlan } from '../compiler/plan/build.js';
+import type { BlockPlan } from '../compiler/plan/plan.js';
 import { denseAttention } from '../runtime/cpu/attention.js';
 import type { WebGpuBackend } from '../runtime/webgpu/backend.js';
 import { createNodeWebGpuBackend } from '../runtime/webgpu/node-gpu.js';

@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { Listr } from 'listr2';
 import { cubinArchsFor } from '../codegen/cuda/artifacts.js';
 import { buildCubins } from '../codegen/cuda/nvcc.js';
+import { type CompileResult, compile, readSource } from '../compiler/compile.js';
 import { layoutChoices } from '../compiler/layout-choice.js';
-import { bestBackend, smallVerificationPlan, verificationBlock } from '../driver/backends.js';
-import { type CompileResult, compile, readSource } from '../driver/compile.js';
 import {
   makeCompileOptions,
   OptionError,
@@ -19,12 +18,13 @@ import {
   parseBlockSizes,
   parseTargets,
   type Target,
-} from '../driver/options.js';
-import { type CompileReport, formatReport, type LayoutAlternative, makeReport } from '../driver/report.js';
-import { STAGE_NAMES, STAGES, type StageName } from '../driver/stages.js';
-import { type VerifyReport, verifyCompiled } from '../driver/verify.js';
+} from '../compiler/options.js';
+import { STAGE_NAMES, STAGES, type StageName } from '../compiler/pipeline.js';
+import { type CompileReport, formatReport, type LayoutAlternative, makeReport } from '../compiler/report.js';
 import type { SourceFile } from '../dsl/source.js';
-import { BUILTIN_PATTERNS, findBuiltinPattern } from '../models/patterns/index.js';
+import { BUILTIN_PATTERNS, findBuiltinPattern } from '../patterns/index.js';
+import { bestBackend, smallVerificationPlan, verificationBlock } from '../verify/backends.js';
+import { type VerifyReport, verifyCompiled } from '../verify/verify.js';
 import { EXIT, handleFailure, printDiagnostics } from './exit.js';
 
 /** Options of `compile` and `inspect` as commander hands them over. */

@@ -12,24 +12,24 @@
  * branch sees no text at all), and a warning says so.
  */
 import { existsSync } from 'node:fs';
-import { OptionError } from '../driver/options.js';
-import { configFile } from '../models/configs/index.js';
+import { OptionError } from '../compiler/options.js';
 import {
   blobToTensor,
   SafetensorsError,
   SafetensorsFile,
   type SafetensorsTensor,
-} from '../runtime/io/safetensors.js';
-import { ModelConfigError, type OpenSoraConfig, readModelConfig } from '../runtime/model/config.js';
-import type { LatentShape } from '../runtime/model/denoiser.js';
-import type { TextCondition } from '../runtime/samplers/guidance.js';
+} from '../core/safetensors.js';
+import { decodeValues } from '../core/tensor.js';
+import { ModelConfigError, type OpenSoraConfig, readModelConfig } from '../models/open-sora-plan/config.js';
+import { configFile } from '../models/open-sora-plan/configs/index.js';
+import type { LatentShape } from '../models/open-sora-plan/denoiser.js';
+import type { TextCondition } from '../models/samplers/guidance.js';
 import {
   SAMPLER_NAMES,
   type SamplerName,
   TIMESTEP_SPACINGS,
   type TimestepSpacing,
-} from '../runtime/samplers/index.js';
-import { decodeValues } from '../runtime/tensor.js';
+} from '../models/samplers/index.js';
 
 /** Backends a model can be built on. */
 export type GenerateBackend = 'cpu' | 'cuda';
@@ -70,7 +70,7 @@ export interface GenerateOptions {
   readonly seed: number;
   readonly out: string;
   readonly backend: GenerateBackend;
-  /** How the CUDA network runs its steps (runtime/ops/cuda/step-graph.ts); absent: the backend's default. */
+  /** How the CUDA network runs its steps (runtime/cuda/step-graph.ts); absent: the backend's default. */
   readonly execution?: GenerateExecution;
   readonly json: boolean;
 }
@@ -161,12 +161,12 @@ export function parseGenerateOptions(cli: GenerateCliOptions): GenerateOptions {
   return options;
 }
 
-/** A config name (a file in models/configs, without `.json`) or a path to a config JSON file. */
+/** A config name (a file in models/open-sora-plan/configs, without `.json`) or a path to a config JSON file. */
 export async function resolveConfig(nameOrPath: string): Promise<OpenSoraConfig> {
   const path = existsSync(nameOrPath) ? nameOrPath : configFile(`${nameOrPath}.json`);
   if (!existsSync(path)) {
     throw new OptionError(
-      `--config: "${nameOrPath}" is neither a file nor a config in models/configs (e.g. open-sora-plan-1.2, tiny)`,
+      `--config: "${nameOrPath}" is neither a file nor a config in models/open-sora-plan/configs (e.g. open-sora-plan-1.2, tiny)`,
     );
   }
   try {

@@ -4,10 +4,10 @@
  */
 import { access } from 'node:fs/promises';
 import { readLayerPlan } from '../compiler/layer-plan.js';
-import { OptionError } from '../driver/options.js';
-import type { Denoiser } from '../runtime/model/denoiser.js';
-import { createOpenSoraModel } from '../runtime/model/open-sora.js';
-import { loadOpenSoraWeights } from '../runtime/model/weights.js';
+import { OptionError } from '../compiler/options.js';
+import type { Denoiser } from '../models/open-sora-plan/denoiser.js';
+import { createOpenSoraModel } from '../models/open-sora-plan/network.js';
+import { loadOpenSoraWeights } from '../models/open-sora-plan/weights.js';
 import type { DenoiserRequest } from './generate.js';
 
 /** Build the Open-Sora-Plan DiT for a `tessera generate` run. */
@@ -20,7 +20,7 @@ export async function createModelDenoiser(request: DenoiserRequest): Promise<Den
     layerPlan = await readLayerPlan(request.plan);
   }
   // Open CUDA before reading gigabytes of weights, so an unusable backend is reported at once.
-  const cuda = request.backend === 'cuda' ? await import('../runtime/ops/cuda/index.js') : null;
+  const cuda = request.backend === 'cuda' ? await import('../runtime/cuda/model-ops.js') : null;
   const cudaOps = cuda?.createCudaOps();
   const weights = await loadOpenSoraWeights(request.weights, request.config);
   const { frames, height, width } = request.latent;

@@ -4,9 +4,10 @@
  * stderr (one updating line on a terminal, a line per step otherwise); the timing report goes to stdout (JSON
  * with --json).
  */
-import { writeSafetensors } from '../runtime/io/safetensors.js';
-import type { OpenSoraConfig } from '../runtime/model/config.js';
-import type { Denoiser, LatentShape } from '../runtime/model/denoiser.js';
+import { writeSafetensors } from '../core/safetensors.js';
+import { fromStorage } from '../core/tensor.js';
+import type { OpenSoraConfig } from '../models/open-sora-plan/config.js';
+import type { Denoiser, LatentShape } from '../models/open-sora-plan/denoiser.js';
 import {
   DEFAULT_SPACING,
   guidedPredictor,
@@ -14,8 +15,7 @@ import {
   type StepReport,
   sample,
   sampleTimesteps,
-} from '../runtime/samplers/index.js';
-import { fromStorage } from '../runtime/tensor.js';
+} from '../models/samplers/index.js';
 import { handleFailure } from './exit.js';
 import {
   emptyCondition,

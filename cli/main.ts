@@ -108,7 +108,7 @@ program
   )
   .requiredOption(
     '--config <name>',
-    'model config: a name in models/configs (open-sora-plan-1.2, tiny) or a JSON path',
+    'model config: a name in models/open-sora-plan/configs (open-sora-plan-1.2, tiny) or a JSON path',
   )
   .requiredOption('--weights <file>', 'diffusers-style safetensors checkpoint')
   .requiredOption(

@@ -5,16 +5,16 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { checkTile } from '../compiler/check/index.js';
+import { readSource } from '../compiler/compile.js';
 import { readLayerPlan } from '../compiler/layer-plan.js';
-import { readSource } from '../driver/compile.js';
-import { generateBuiltins, generatedRoot, listGenerated } from '../driver/generate.js';
-import { compileLayerPlan, layerPlanSpeedup } from '../driver/layer-plans.js';
-import { parseBlockSizes } from '../driver/options.js';
+import { compileLayerPlan, layerPlanSpeedup } from '../compiler/layer-plans.js';
+import { parseBlockSizes } from '../compiler/options.js';
 import { hasErrors } from '../dsl/diagnostics.js';
 import { formatTile } from '../dsl/format.js';
 import { parseTile } from '../dsl/parse.js';
-import { BUILTIN_PATTERNS } from '../models/patterns/index.js';
+import { BUILTIN_PATTERNS } from '../patterns/index.js';
 import { EXIT, handleFailure, printDiagnostics } from './exit.js';
+import { generateBuiltins, generatedRoot, listGenerated } from './generated-files.js';
 
 /** `tessera check`. */
 export async function runCheck(files: string[]): Promise<number> {

@@ -22,7 +22,7 @@ import { dirname, resolve } from 'node:path';
 
 /** Where one named instance's pattern comes from, and how it is instantiated. */
 export interface LayerPatternRef {
-  /** A built-in pattern name (models/patterns), or null when `file` is given. */
+  /** A built-in pattern name (patterns), or null when `file` is given. */
   readonly builtin: string | null;
   /** An absolute `.tile` path, or null for a built-in. */
   readonly file: string | null;

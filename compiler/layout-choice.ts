@@ -4,12 +4,12 @@
  * sizes, and (b) block sizes that divide the unit's token count (multiples of 16 between 64 and 256). The
  * predicate is over coordinates, so re-laying the tokens out never changes which real pairs are allowed.
  */
-import { realTokensPerBlock } from './analysis/boxes.js';
-import { classifyBlocks } from './analysis/classify.js';
-import { FULL, PARTIAL } from './analysis/element-mask.js';
-import { checkBlockSizes } from './build-plan.js';
+import { realTokensPerBlock } from './classify/boxes.js';
+import { classifyBlocks } from './classify/classify.js';
+import { FULL, PARTIAL } from './classify/element-mask.js';
 import type { PatternInstance } from './ir.js';
 import { type ConcreteLayout, type LayoutSpec, layoutSignature, makeLayout } from './layout.js';
+import { checkBlockSizes } from './plan/build.js';
 
 /** One layout / block-size choice with its block counts and costs. */
 export interface LayoutChoice {

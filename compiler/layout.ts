@@ -59,7 +59,12 @@ export interface LayoutSpec {
   readonly tile: readonly number[] | null;
   /** Pad each video unit (frame or tile) to a multiple of this (1 = no padding). */
   readonly unitPad: number;
-  readonly text: { readonly axis: string; readonly length: number; readonly position: 'before' | 'after'; readonly pad: number } | null;
+  readonly text: {
+    readonly axis: string;
+    readonly length: number;
+    readonly position: 'before' | 'after';
+    readonly pad: number;
+  } | null;
 }
 
 function roundUp(value: number, multiple: number): number {
@@ -147,7 +152,8 @@ export function layoutSignature(layout: ConcreteLayout): string {
   let sig = `${layout.videoAxes[0]}${layout.videoSizes.join('x')}`;
   if (layout.tiled) sig += `_tile${layout.tile.join('x')}`;
   if (layout.unitSlot !== layout.unitTokens) sig += `_pad${layout.unitSlot}`;
-  if (layout.textAxis !== null) sig += `_${layout.textPosition === 'before' ? 'pre' : ''}${layout.textAxis}${layout.textLength}`;
+  if (layout.textAxis !== null)
+    sig += `_${layout.textPosition === 'before' ? 'pre' : ''}${layout.textAxis}${layout.textLength}`;
   if (layout.textSlots !== layout.textLength) sig += `p${layout.textSlots}`;
   return sig;
 }

@@ -1,6 +1,6 @@
 """Compare tessera's CUDA kernel output with FlexAttention on the same inputs and the same block mask.
 
-Reads what `test/gpu/attention.gpu.ts` exported (TESSERA_FLEX_DIR): flex_case.tensors.safetensors (q, k, v as
+Reads what `test/device/attention.gpu.ts` exported (TESSERA_FLEX_DIR): flex_case.tensors.safetensors (q, k, v as
 bf16 values in float32, our out and lse), the block mask (safetensors) and mask_mod. Prints the relative errors; exits 1 above 1e-2.
 Usage: python3 bench/gpu/flex_compare.py <dir>
 """

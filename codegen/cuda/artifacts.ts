@@ -5,7 +5,7 @@
  * layout) so a program that ships the kernels can launch them without tessera. Pure: the CLI writes the files,
  * and compiles each `.cu` for its targets ({@link cubinArchsFor}) when nvcc is installed.
  */
-import type { BlockPlan } from '../../compiler/plan.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { heavyQueryBlocks } from './cta-order.js';
 import { ATTN_PARAM_FIELDS, ATTN_PARAM_FIELDS_SM90A, paramBytes } from './kernel-params.js';
 import {

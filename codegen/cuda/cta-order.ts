@@ -14,7 +14,7 @@
  * The longest CTAs start early and the light ones fill the end, like a longest-first list schedule, while at
  * most d + 1 heads' keys and values are being read at a time, so they stay in L2.
  */
-import { type BlockPlan, queryBlockWork } from '../../compiler/plan.js';
+import { type BlockPlan, queryBlockWork } from '../../compiler/plan/plan.js';
 
 /**
  * How many leading entries of `plan.schedule` are heavy: their work is over the midpoint of the lightest and

@@ -5,7 +5,7 @@
  * self-contained (no #include), so NVRTC and nvcc compile it as is.
  */
 
-import type { BlockPlan } from '../../compiler/plan.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { type Diagnostic, TesseraError } from '../../dsl/diagnostics.js';
 import { START_OF_FILE } from '../../dsl/source.js';
 import { splitPredicate } from '../common/split-mask.js';

@@ -16,7 +16,7 @@
  * `p` is the kernel parameter struct (only its table fields are read); the constants kSeqLen, kBlockK, kTileK,
  * kSubTiles and kMask* are in scope where the walk is emitted.
  */
-import type { BlockPlan, Progression } from '../../compiler/plan.js';
+import type { BlockPlan, Progression } from '../../compiler/plan/plan.js';
 import type { Dialect } from '../common/dialect.js';
 import { cudaDialect } from './dialect.js';
 

@@ -15,9 +15,9 @@
  * FlexAttention knows nothing of tessera's padding tokens, so a plan's full block is exported as partial when
  * its key block or its query block holds padding: there `mask_mod` (which returns False on padding) must run.
  */
-import type { BlockCsr, BlockPlan } from '../../compiler/plan.js';
-import { encodeSafetensors, writeSafetensors } from '../../runtime/io/safetensors.js';
-import { type Tensor, zeros } from '../../runtime/tensor.js';
+import type { BlockCsr, BlockPlan } from '../../compiler/plan/plan.js';
+import { encodeSafetensors, writeSafetensors } from '../../core/safetensors.js';
+import { type Tensor, zeros } from '../../core/tensor.js';
 
 /** A plan in FlexAttention's layout. */
 export interface FlexBlockMask {

@@ -4,7 +4,7 @@
  * thin lines at unit (frame) boundaries, and a small labelled legend strip under the grid.
  */
 import { PNG } from 'pngjs';
-import { TensorError } from '../../runtime/tensor.js';
+import { TensorError } from '../../core/tensor.js';
 import { drawText, GLYPH_HEIGHT, textWidth } from './tiny-font.js';
 
 /** Cell classes of a grid, as stored in its Uint8Array. */

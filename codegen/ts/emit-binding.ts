@@ -4,7 +4,7 @@
  * large table stays a compact literal and the module works unchanged in Node and in browsers).
  */
 import { Project, VariableDeclarationKind } from 'ts-morph';
-import type { BlockPlan } from '../../compiler/plan.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { renderMaskFunctions } from '../common/render-mask.js';
 import { TYPESCRIPT_PRELUDE, typescriptDialect } from './dialect.js';
 

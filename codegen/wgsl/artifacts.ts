@@ -2,7 +2,7 @@
  * `tessera compile --target wgsl`: the WGSL kernel of a plan and a small typed TypeScript module that loads
  * it on any `GPUDevice` (Node through Dawn, or a browser), both as in-memory files. Pure and deterministic.
  */
-import type { BlockPlan } from '../../compiler/plan.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { WGSL_BINDINGS, WGSL_PARAMS_BYTES } from './bindings.js';
 import { packPlanTables } from './plan-tables.js';
 import { type RenderWgslOptions, renderWgslModule, type WgslModule } from './render-module.js';

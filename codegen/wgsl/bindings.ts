@@ -3,7 +3,7 @@
  * binding module emitted next to the shader): binding numbers, the uniform block and the dispatch grid.
  * Kept in one place so the renderer and the launchers cannot disagree.
  */
-import type { BlockPlan } from '../../compiler/plan.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
 
 /** Binding numbers in group 0. */
 export const WGSL_BINDINGS = { params: 0, q: 1, k: 2, v: 3, out: 4, lse: 5, tables: 6 } as const;

@@ -4,7 +4,7 @@
  * renderer only spells them and the runtime only reads them.
  */
 
-import type { BlockPlan } from '../../compiler/plan.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { TesseraError } from '../../dsl/diagnostics.js';
 import { START_OF_FILE } from '../../dsl/source.js';
 

@@ -13,7 +13,7 @@
  * pass (a probe in test/runtime/webgpu/loop-budget.test.ts pins the rules) plus the passes measured but not
  * visible in the WGSL, and the same tests check it against the device on both sides of the limit.
  */
-import { type BlockPlan, queryBlockWork } from '../../compiler/plan.js';
+import { type BlockPlan, queryBlockWork } from '../../compiler/plan/plan.js';
 import { TesseraError } from '../../dsl/diagnostics.js';
 import { START_OF_FILE } from '../../dsl/source.js';
 import type { WgslVisitRange } from './bindings.js';

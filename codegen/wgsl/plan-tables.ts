@@ -6,7 +6,7 @@
  * Packed order: schedule | full offsets | full indices | partial offsets | partial indices | key padding flags.
  * The section starts are compile-time constants of the shader, so the buffer carries no header.
  */
-import type { BlockPlan, ClosedForm, Progression } from '../../compiler/plan.js';
+import type { BlockPlan, ClosedForm, Progression } from '../../compiler/plan/plan.js';
 
 /** Where each section of the packed table starts, in i32 elements. */
 export interface PlanTableLayout {

@@ -2,7 +2,7 @@
  * How a kernel walks the key blocks of its query block `qb`: the plan's CSR tables (full blocks, then
  * partial ones), or the closed form enumerated by arithmetic with no table reads besides the padding flags.
  */
-import type { ClosedForm, Progression } from '../../compiler/plan.js';
+import type { ClosedForm, Progression } from '../../compiler/plan/plan.js';
 import { WGSL_DIALECT } from './dialect.js';
 
 const lit = WGSL_DIALECT.intLiteral;

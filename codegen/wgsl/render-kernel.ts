@@ -12,7 +12,7 @@
  * split by the runtime into dispatches over ranges of key blocks (`params.visitBegin/visitEnd`); each
  * dispatch after the first merges its softmax into the output and lse the earlier ones stored.
  */
-import type { BlockPlan } from '../../compiler/plan.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { WGSL_BINDINGS, WGSL_PARAMS_STRUCT } from './bindings.js';
 import type { WgslKernelConfig } from './kernel-config.js';
 import { STAGE_CHUNK } from './loop-budget.js';

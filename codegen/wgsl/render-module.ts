@@ -4,7 +4,7 @@
  * depends only on the plan and the options, so generated snapshots are reproducible byte for byte.
  */
 
-import type { BlockPlan } from '../../compiler/plan.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { TesseraError } from '../../dsl/diagnostics.js';
 import { START_OF_FILE } from '../../dsl/source.js';
 import { renderMaskFunctions } from '../common/render-mask.js';

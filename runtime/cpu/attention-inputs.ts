@@ -11,7 +11,7 @@ import {
   expectShape,
   type Tensor,
   TensorError,
-} from '../tensor.js';
+} from '../../core/tensor.js';
 
 /** Q, K and V of one attention call. */
 export interface AttentionInputs {

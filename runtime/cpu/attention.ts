@@ -6,8 +6,8 @@
  * it visits only the plan's key blocks, with a flash-style online softmax that rescales its running sum and
  * accumulator per key block. Both give out = 0 and lse = -Infinity on rows with no allowed key, never NaN.
  */
-import type { BlockPlan } from '../../compiler/plan.js';
-import { TensorError } from '../tensor.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
+import { TensorError } from '../../core/tensor.js';
 import {
   type AttentionGeometry,
   type AttentionInputs,

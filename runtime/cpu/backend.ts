@@ -3,10 +3,10 @@
  * resort of "the best backend present" and the oracle of every other.
  */
 
-import { compiledElementMask } from '../../compiler/analysis/element-mask.js';
+import { compiledElementMask } from '../../compiler/classify/element-mask.js';
 import { isRealToken } from '../../compiler/layout.js';
-import type { BlockPlan } from '../../compiler/plan.js';
-import type { AttentionBackend, KernelDtype } from '../backend.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
+import type { AttentionBackend, KernelDtype } from '../attention-backend.js';
 import { blockSparseAttention } from './attention.js';
 import type { AttentionInputs, AttentionResult } from './attention-inputs.js';
 

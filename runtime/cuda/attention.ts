@@ -14,8 +14,8 @@ import {
   renderCudaKernel,
   type WgmmaKernelTuning,
 } from '../../codegen/cuda/kernel-source.js';
-import type { BlockPlan } from '../../compiler/plan.js';
-import { type AttentionLayout, TensorError } from '../tensor.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
+import { type AttentionLayout, TensorError } from '../../core/tensor.js';
 import type { CudaDevice, DeviceTensor, LoadedKernel } from './device.js';
 
 /** Operands of one call: Q, K, V (and optionally preallocated outputs) in one token layout. */

@@ -3,6 +3,13 @@
  * device tensors (plain device allocations, never managed memory, and byte views into them), copies, launches,
  * event timing and CUDA graph capture. All work goes to the addon's one stream, in the order it is queued.
  */
+
+import {
+  CONVERT_KERNELS,
+  CONVERT_SOURCE,
+  CONVERT_THREADS,
+  packConvertArgs,
+} from '../../codegen/cuda/ops/convert-kernels.js';
 import {
   contiguousStrides,
   type DType,
@@ -10,8 +17,7 @@ import {
   itemSize,
   type Tensor,
   TensorError,
-} from '../tensor.js';
-import { CONVERT_KERNELS, CONVERT_SOURCE, CONVERT_THREADS, packConvertArgs } from './convert-kernels.js';
+} from '../../core/tensor.js';
 import { cachedCompile } from './cubin-cache.js';
 import { type CudaGraph, captureGraph } from './graph.js';
 import { loadNative, type NativeCuda, type NativeDeviceInfo, type NativeFunction } from './native-binding.js';

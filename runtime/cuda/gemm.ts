@@ -3,7 +3,7 @@
  * fp32 accumulation, bf16 / fp16 / fp32 output, an optional bias epilogue, strided batches. Shapes are
  * row-major as the model uses them; the addon maps them onto cuBLASLt's column-major operands.
  */
-import { TensorError } from '../tensor.js';
+import { TensorError } from '../../core/tensor.js';
 import { type CudaDevice, CudaUnavailableError, type DeviceTensor } from './device.js';
 import { loadNative, type NativeCuda, type NativeGemmDesc } from './native-binding.js';
 

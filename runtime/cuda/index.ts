@@ -4,10 +4,10 @@
  * {@link createCudaBackend} throws a readable {@link CudaUnavailableError}.
  */
 import type { CudaDType } from '../../codegen/cuda/kernel-source.js';
-import type { BlockPlan } from '../../compiler/plan.js';
-import type { AttentionBackend, KernelDtype } from '../backend.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
+import { attentionShape, fromStorage, TensorError } from '../../core/tensor.js';
+import type { AttentionBackend, KernelDtype } from '../attention-backend.js';
 import type { AttentionInputs, AttentionResult } from '../cpu/attention-inputs.js';
-import { attentionShape, fromStorage, TensorError } from '../tensor.js';
 import { CudaAttention, type CudaAttentionOptions } from './attention.js';
 import { CudaDevice } from './device.js';
 import { loadNative } from './native-binding.js';

@@ -2,10 +2,10 @@
  * The WebGPU backend behind the common {@link AttentionBackend} interface (Dawn in Node), so the driver's
  * "best backend present" and shared checks can use it without knowing its own API.
  */
-import type { BlockPlan } from '../../compiler/plan.js';
-import type { AttentionBackend, Capability, KernelDtype } from '../backend.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
+import { TensorError } from '../../core/tensor.js';
+import type { AttentionBackend, Capability, KernelDtype } from '../attention-backend.js';
 import type { AttentionInputs, AttentionResult } from '../cpu/attention-inputs.js';
-import { TensorError } from '../tensor.js';
 import { createNodeWebGpuBackend } from './node-gpu.js';
 
 /** Open Dawn's best adapter; throws `WebGpuUnavailableError` when there is none. */

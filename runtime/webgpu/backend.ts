@@ -11,14 +11,14 @@ import type { WgslEnumeration, WgslIoType, WgslKernelConfig } from '../../codege
 import { dispatchVisitRanges } from '../../codegen/wgsl/loop-budget.js';
 import { packPlanTables } from '../../codegen/wgsl/plan-tables.js';
 import { renderWgslModule } from '../../codegen/wgsl/render-module.js';
-import type { BlockPlan } from '../../compiler/plan.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
 import {
   type AttentionLayout,
   attentionStrides,
   fromFloat16Bits,
   TensorError,
   toFloat16Bits,
-} from '../tensor.js';
+} from '../../core/tensor.js';
 import { openDevice, type WebGpuCapabilities } from './device.js';
 import { WebGpuUnavailableError } from './errors.js';
 import { type CompiledKernel, compileAttentionKernel } from './pipeline.js';

@@ -2,14 +2,14 @@
 # Pack the WebGPU GPU check for the GPU machine into .gpu/web/ (git-ignored): the compiled test/gpu files,
 # the built-in .tile files, the runtime dependencies (fast-check, chevrotain, Dawn's `webgpu` for linux-x64
 # only) and this machine's Node. On the GPU machine: unpack, install the Vulkan loader (.gl, see
-# /work/.library/device/README.md) and run `node --test .../test/gpu/webgpu.gpu.js`.
+# /work/.library/device/README.md) and run `node --test .../test/device/webgpu.gpu.js`.
 set -euo pipefail
 out=.gpu/web
 rm -rf "$out" && mkdir -p "$out/stage"
 npx tsc -p scripts/gpu/tsconfig.json --outDir "$out/stage/dist"
 echo '{"type": "module"}' > "$out/stage/dist/package.json"
-mkdir -p "$out/stage/dist/models/patterns" "$out/stage/dist/node_modules/webgpu/dist"
-cp models/patterns/*.tile "$out/stage/dist/models/patterns/"
+mkdir -p "$out/stage/dist/patterns" "$out/stage/dist/node_modules/webgpu/dist"
+cp patterns/*.tile "$out/stage/dist/patterns/"
 cp -r node_modules/fast-check node_modules/pure-rand node_modules/chevrotain node_modules/@chevrotain \
   node_modules/lodash-es "$out/stage/dist/node_modules/"
 cp node_modules/webgpu/package.json node_modules/webgpu/index.js "$out/stage/dist/node_modules/webgpu/"

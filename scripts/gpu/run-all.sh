@@ -5,7 +5,7 @@
 # the test intensity)
 #   tests: GPU tests and the Flex comparison; attention: tests and the attention benchmark;
 #   bench: attention and DiT-step benchmarks; model: the CUDA model tests and the DiT-step benchmark;
-#   model-t24: the DiT-step benchmark at 93 frames (24 latent frames) with models/plans/example-t24.json;
+#   model-t24: the DiT-step benchmark at 93 frames (24 latent frames) with plans/example-t24.json;
 #   all: tests, attention and bench;
 #   generate: `tessera generate` at full size (bench/model-generate.js; OPTIONS go to it), checkpoint under /tmp.
 set -uo pipefail
@@ -19,7 +19,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.g
 status=0
 if [ "$what" = tests ] || [ "$what" = attention ] || [ "$what" = all ]; then
   export TESSERA_FLEX_DIR="$T/flex"
-  (cd "$T/dist" && node --test --test-reporter=spec test/gpu/attention.gpu.js test/gpu/model.gpu.js) 2>&1 | tee "$OUT/tests.log" || status=1
+  (cd "$T/dist" && node --test --test-reporter=spec test/device/attention.gpu.js test/device/model.gpu.js) 2>&1 | tee "$OUT/tests.log" || status=1
   python3 bench/gpu/flex_compare.py "$T/flex" 2>&1 | tee "$OUT/flex-compare.log" || status=1
 fi
 if [ "$what" = attention ] || [ "$what" = bench ] || [ "$what" = all ]; then
@@ -28,7 +28,7 @@ if [ "$what" = attention ] || [ "$what" = bench ] || [ "$what" = all ]; then
   cp "$T/bench/results.md" "$T/bench/results.json" "$OUT/" 2>/dev/null
 fi
 if [ "$what" = model ]; then
-  (cd "$T/dist" && node --test --test-reporter=spec test/gpu/model.gpu.js) 2>&1 | tee "$OUT/tests.log" || status=1
+  (cd "$T/dist" && node --test --test-reporter=spec test/device/model.gpu.js) 2>&1 | tee "$OUT/tests.log" || status=1
 fi
 if [ "$what" = bench ] || [ "$what" = all ] || [ "$what" = model ]; then
   # One sampling step of the full-size DiT (ours: eager, planned memory, CUDA graph; then PyTorch), run from the
@@ -38,7 +38,7 @@ if [ "$what" = bench ] || [ "$what" = all ] || [ "$what" = model ]; then
   cp "$T/model/model-step.json" "$T/model/model-step-torch.json" "$OUT/" 2>/dev/null
 fi
 if [ "$what" = model-t24 ]; then
-  # The same step at 93 frames (24 latent frames, 86,400 tokens) with models/plans/example-t24.json.
+  # The same step at 93 frames (24 latent frames, 86,400 tokens) with plans/example-t24.json.
   export TESSERA_LATENT_FRAMES=24
   node "$T/dist/bench/model-step.js" "$T/model24" 2>&1 | tee "$OUT/bench-model-t24.log" || status=1
   python3 bench/gpu/model-step.py "$T/model24" 2>&1 | tee -a "$OUT/bench-model-t24.log" || status=1

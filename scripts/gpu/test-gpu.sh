@@ -5,7 +5,7 @@ set -euo pipefail
 npx tsc -p scripts/gpu/tsconfig.json
 bash scripts/gpu/copy-patterns.sh
 export TESSERA_FLEX_DIR="${TESSERA_FLEX_DIR:-.gpu/flex}"
-node --test --test-reporter=spec .gpu/dist/test/gpu/attention.gpu.js .gpu/dist/test/gpu/model.gpu.js
+node --test --test-reporter=spec .gpu/dist/test/device/attention.gpu.js .gpu/dist/test/device/model.gpu.js
 if [ -f "$TESSERA_FLEX_DIR/flex_case.json" ] && python3 -c 'import torch' 2>/dev/null; then
   python3 bench/gpu/flex_compare.py "$TESSERA_FLEX_DIR"
 else

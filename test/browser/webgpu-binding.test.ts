@@ -13,13 +13,13 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { emitWgslArtifacts } from '../../codegen/wgsl/artifacts.js';
-import { compiledElementMask } from '../../compiler/analysis/element-mask.js';
-import { buildPlan } from '../../compiler/build-plan.js';
+import { compiledElementMask } from '../../compiler/classify/element-mask.js';
 import { compileSource } from '../../compiler/frontend.js';
-import { randomInputs } from '../../driver/verify.js';
-import { findBuiltinPattern } from '../../models/patterns/index.js';
+import { buildPlan } from '../../compiler/plan/build.js';
+import { relativeError } from '../../core/error-metrics.js';
+import { findBuiltinPattern } from '../../patterns/index.js';
 import { denseAttention } from '../../runtime/cpu/attention.js';
-import { relativeError } from '../../runtime/cpu/error-metrics.js';
+import { randomInputs } from '../../verify/verify.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const mustRun = process.env.CI === 'true';

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCompile, runInspect } from '../../cli/commands.js';
 import { EXIT } from '../../cli/exit.js';
 import { runCheck, runFormat, runLayers } from '../../cli/tools.js';
-import { buildPlan } from '../../compiler/build-plan.js';
 import { compileSource } from '../../compiler/frontend.js';
-import { findBuiltinPattern } from '../../models/patterns/index.js';
-import { SafetensorsFile } from '../../runtime/io/safetensors.js';
+import { buildPlan } from '../../compiler/plan/build.js';
+import { SafetensorsFile } from '../../core/safetensors.js';
+import { findBuiltinPattern } from '../../patterns/index.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -78,7 +78,7 @@ describe('tessera compile', () => {
   it('writes every artefact and verifies on the best backend present', async () => {
     const out = join(dir, 'tile');
     const r = await capture(() =>
-      runCompile('models/patterns/attention-tile.tile', {
+      runCompile('patterns/attention-tile.tile', {
         ...base,
         set: ['a=2'],
         layout: 't=4,h=6,w=10',
@@ -112,37 +112,32 @@ describe('tessera compile', () => {
     ['a file that does not exist', 'no/such.tile', {}, /no such file/],
     [
       'a parameter value that is not a number',
-      'models/patterns/attention-tile.tile',
+      'patterns/attention-tile.tile',
       { set: ['a=two'] },
       /--set: a=two/,
     ],
     [
       'an unknown parameter',
-      'models/patterns/attention-tile.tile',
+      'patterns/attention-tile.tile',
       { set: ['b=1'], layout: 't=8,h=2,w=2' },
       /TP3\d\d/,
     ],
     [
       'a failed require',
-      'models/patterns/attention-tile.tile',
+      'patterns/attention-tile.tile',
       { set: ['a=9'], layout: 't=8,h=2,w=2' },
       /between 1 and the frame count/,
     ],
-    [
-      'a bad block size',
-      'models/patterns/attention-tile.tile',
-      { block: '0', layout: 't=8,h=2,w=2' },
-      /--block/,
-    ],
+    ['a bad block size', 'patterns/attention-tile.tile', { block: '0', layout: 't=8,h=2,w=2' }, /--block/],
     [
       'an unknown target',
-      'models/patterns/attention-tile.tile',
+      'patterns/attention-tile.tile',
       { target: 'metal', layout: 't=8,h=2,w=2' },
       /unknown target "metal"/,
     ],
     [
       'an unknown dump stage',
-      'models/patterns/attention-tile.tile',
+      'patterns/attention-tile.tile',
       { dump: 'codegen', layout: 't=8,h=2,w=2' },
       /--dump: unknown stage/,
     ],
@@ -166,7 +161,7 @@ describe('tessera compile', () => {
 
   it('dumps a stage instead of writing files', async () => {
     const r = await capture(() =>
-      runCompile('models/patterns/full.tile', {
+      runCompile('patterns/full.tile', {
         ...base,
         layout: 't=2,h=2,w=4',
         block: '4',
@@ -180,9 +175,7 @@ describe('tessera compile', () => {
 
 describe('tessera check and format', () => {
   it('accept the pattern library and reject a broken file', async () => {
-    const ok = await capture(() =>
-      runCheck(['models/patterns/attention-tile.tile', 'models/patterns/text-video.tile']),
-    );
+    const ok = await capture(() => runCheck(['patterns/attention-tile.tile', 'patterns/text-video.tile']));
     expect(ok.code).toBe(EXIT.ok);
     const path = join(dir, 'undefined-name.tile');
     await writeFile(path, 'layout video(t, h, w)\npattern p() on video { attend q.t == frames }\n');
@@ -193,7 +186,7 @@ describe('tessera check and format', () => {
 
   it('keeps the library in canonical form', async () => {
     const r = await capture(() =>
-      runFormat(['models/patterns/attention-tile.tile', 'models/patterns/sliding-tile.tile'], {
+      runFormat(['patterns/attention-tile.tile', 'patterns/sliding-tile.tile'], {
         check: true,
       }),
     );
@@ -205,7 +198,7 @@ describe('tessera check and format', () => {
 describe('tessera layers', () => {
   it("compiles each instance of a per-layer plan once and predicts the stack's attention speedup", async () => {
     const r = await capture(() =>
-      runLayers('models/plans/example-t8.json', { block: '128', json: true, cache: true }),
+      runLayers('plans/example-t8.json', { block: '128', json: true, cache: true }),
     );
     expect(r.code).toBe(EXIT.ok);
     const summary = JSON.parse(r.out);

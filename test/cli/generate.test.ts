@@ -6,15 +6,18 @@ import { EXIT } from '../../cli/exit.js';
 import { type DenoiserRequest, runGenerate, type TextSink } from '../../cli/generate.js';
 import type { GenerateCliOptions } from '../../cli/generate-inputs.js';
 import { createModelDenoiser } from '../../cli/generate-model.js';
-import { TINY_CONFIG } from '../../models/configs/index.js';
-import { readSafetensors, writeSafetensors } from '../../runtime/io/safetensors.js';
-import type { Denoiser, LatentShape } from '../../runtime/model/denoiser.js';
-import { randomOpenSoraWeights, writeOpenSoraCheckpoint } from '../../runtime/model/random-weights.js';
-import { gaussianNoise } from '../../runtime/random.js';
-import { decodeValues, fromStorage, fromValues } from '../../runtime/tensor.js';
-import { ALPHA_BAR, alphaBarAt, maxAbsDiff } from '../runtime/samplers/support.js';
+import { gaussianNoise } from '../../core/random.js';
+import { readSafetensors, writeSafetensors } from '../../core/safetensors.js';
+import { decodeValues, fromStorage, fromValues } from '../../core/tensor.js';
+import { TINY_CONFIG } from '../../models/open-sora-plan/configs/index.js';
+import type { Denoiser, LatentShape } from '../../models/open-sora-plan/denoiser.js';
+import {
+  randomOpenSoraWeights,
+  writeOpenSoraCheckpoint,
+} from '../../models/open-sora-plan/random-weights.js';
+import { ALPHA_BAR, alphaBarAt, maxAbsDiff } from '../models/samplers/support.js';
 
-/** The tiny config (models/configs/tiny.json): 4 latent channels, patch 1x2x2, caption width 32. */
+/** The tiny config (models/open-sora-plan/configs/tiny.json): 4 latent channels, patch 1x2x2, caption width 32. */
 const WIDTH = 32;
 let dir: string;
 

@@ -4,7 +4,7 @@ import { checkTile } from '../../compiler/check/index.js';
 import { editDistance } from '../../compiler/check/suggest.js';
 import { renderDiagnostics } from '../../dsl/diagnostics.js';
 import { parseTile } from '../../dsl/parse.js';
-import { BUILTIN_PATTERNS } from '../../models/patterns/index.js';
+import { BUILTIN_PATTERNS } from '../../patterns/index.js';
 
 function check(text: string) {
   const parsed = parseTile({ name: 'bad.tile', text });

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { foldBool, foldInt, makeAnd, makeNot, makeOr } from '../../compiler/fold.js';
 import { type BoolExpr, evalBool, evalInt, type IntExpr, type TokenCoords } from '../../compiler/ir.js';
-import { irArbs, testRuns } from '../arbitraries/ast.js';
+import { irArbs, testRuns } from '../support/arbitraries/ast.js';
 
 const runs = testRuns(300);
 const AXES = 3;

@@ -7,8 +7,8 @@ import { decodeToken } from '../../compiler/layout.js';
 import { instantiatePattern } from '../../compiler/lower.js';
 import { type Diagnostic, TesseraError } from '../../dsl/diagnostics.js';
 import { parseTile } from '../../dsl/parse.js';
-import { findBuiltinPattern } from '../../models/patterns/index.js';
-import { testRuns } from '../arbitraries/ast.js';
+import { findBuiltinPattern } from '../../patterns/index.js';
+import { testRuns } from '../support/arbitraries/ast.js';
 
 const runs = testRuns(100);
 

@@ -5,17 +5,17 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { classifyBlocks } from '../../compiler/analysis/classify.js';
-import { bruteForceClasses, compiledElementMask } from '../../compiler/analysis/element-mask.js';
-import { buildPlan } from '../../compiler/build-plan.js';
+import { classifyBlocks } from '../../compiler/classify/classify.js';
+import { bruteForceClasses, compiledElementMask } from '../../compiler/classify/element-mask.js';
 import { compileSource } from '../../compiler/frontend.js';
 import type { PatternInstance } from '../../compiler/ir.js';
-import { verifyPlan } from '../../compiler/verify-plan.js';
+import { buildPlan } from '../../compiler/plan/build.js';
+import { verifyPlan } from '../../compiler/plan/verify.js';
 import { TesseraError } from '../../dsl/diagnostics.js';
 import { formatTile } from '../../dsl/format.js';
 import { parseTile } from '../../dsl/parse.js';
-import { testRuns } from '../arbitraries/layout.js';
-import { patternSourceArb } from '../arbitraries/pattern-source.js';
+import { testRuns } from '../support/arbitraries/layout.js';
+import { patternSourceArb } from '../support/arbitraries/pattern-source.js';
 
 /** Compile, or undefined when the only errors are legitimate rejections: a constant divisor 0 (TP309), 32-bit overflow (TP310). */
 function tryCompile(text: string, sizes: Record<string, number>): PatternInstance | undefined {

@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatTile } from '../../dsl/format.js';
 import { parseTile } from '../../dsl/parse.js';
-import { BUILTIN_PATTERNS } from '../../models/patterns/index.js';
-import { stripRanges, testRuns, tileFileArb } from '../arbitraries/ast.js';
+import { BUILTIN_PATTERNS } from '../../patterns/index.js';
+import { stripRanges, testRuns, tileFileArb } from '../support/arbitraries/ast.js';
 
 const runs = testRuns(200);
 

@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Diagnostic } from '../../dsl/diagnostics.js';
 import { parseTile } from '../../dsl/parse.js';
-import { BUILTIN_PATTERNS } from '../../models/patterns/index.js';
-import { testRuns } from '../arbitraries/ast.js';
+import { BUILTIN_PATTERNS } from '../../patterns/index.js';
+import { testRuns } from '../support/arbitraries/ast.js';
 
 const runs = testRuns(200);
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { AttendRule, BinaryExpr, PatternDecl } from '../../dsl/ast.js';
 import { renderDiagnostics } from '../../dsl/diagnostics.js';
 import { parseTile } from '../../dsl/parse.js';
-import { BUILTIN_PATTERNS } from '../../models/patterns/index.js';
+import { BUILTIN_PATTERNS } from '../../patterns/index.js';
 
 function parse(text: string) {
   return parseTile({ name: 'bad.tile', text });

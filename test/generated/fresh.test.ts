@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generateBuiltins, generatedRoot, listGenerated } from '../../driver/generate.js';
+import { generateBuiltins, generatedRoot, listGenerated } from '../../cli/generated-files.js';
 
 describe('generated/', () => {
   it('matches what the compiler writes today (run `npm run build && npm run generate`, i.e. `tessera regenerate`, after changing it)', async () => {

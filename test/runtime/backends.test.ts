@@ -6,18 +6,18 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compiledElementMask } from '../../compiler/analysis/element-mask.js';
-import { buildPlan } from '../../compiler/build-plan.js';
+import { compiledElementMask } from '../../compiler/classify/element-mask.js';
 import { compileSource } from '../../compiler/frontend.js';
-import { GPU_PROBES, verificationBlock } from '../../driver/backends.js';
-import { TOLERANCE } from '../../driver/tolerances.js';
-import { randomInputs } from '../../driver/verify.js';
-import { findBuiltinPattern } from '../../models/patterns/index.js';
-import { type AttentionBackend, preferredDtype } from '../../runtime/backend.js';
+import { buildPlan } from '../../compiler/plan/build.js';
+import { relativeError } from '../../core/error-metrics.js';
+import { findBuiltinPattern } from '../../patterns/index.js';
+import { type AttentionBackend, preferredDtype } from '../../runtime/attention-backend.js';
 import { denseAttention } from '../../runtime/cpu/attention.js';
 import { createCpuBackend } from '../../runtime/cpu/backend.js';
-import { relativeError } from '../../runtime/cpu/error-metrics.js';
-import { testRuns } from '../arbitraries/layout.js';
+import { GPU_PROBES, verificationBlock } from '../../verify/backends.js';
+import { TOLERANCE } from '../../verify/tolerances.js';
+import { randomInputs } from '../../verify/verify.js';
+import { testRuns } from '../support/arbitraries/layout.js';
 
 const backends: AttentionBackend[] = [];
 

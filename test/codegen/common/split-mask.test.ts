@@ -23,8 +23,8 @@ import {
   type PatternInstance,
 } from '../../../compiler/ir.js';
 import { decodeToken } from '../../../compiler/layout.js';
-import { patternInstanceArbitrary, predicateArbitrary } from '../../arbitraries/ir.js';
-import { testRuns } from '../../arbitraries/layout.js';
+import { patternInstanceArbitrary, predicateArbitrary } from '../../support/arbitraries/ir.js';
+import { testRuns } from '../../support/arbitraries/layout.js';
 import { JS_PRELUDE, jsDialect } from './js-dialect.js';
 
 const patternArb = patternInstanceArbitrary(40);

@@ -11,9 +11,9 @@ import {
   attentionTilePattern,
   fullPattern,
   videoLayout,
-} from '../../../compiler/analysis/reference-patterns.js';
-import { buildPlan } from '../../../compiler/build-plan.js';
-import { testRuns } from '../../arbitraries/layout.js';
+} from '../../../compiler/classify/reference-patterns.js';
+import { buildPlan } from '../../../compiler/plan/build.js';
+import { testRuns } from '../../support/arbitraries/layout.js';
 import { hasCxx, runCxx } from './host-cxx.js';
 
 const orderArb = fc

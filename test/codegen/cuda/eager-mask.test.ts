@@ -12,7 +12,7 @@ import { cudaDialect } from '../../../codegen/cuda/dialect.js';
 import { eagerAllowed, renderCudaMaskFunctions } from '../../../codegen/cuda/eager-mask.js';
 import { evalBool, type PatternInstance } from '../../../compiler/ir.js';
 import { decodeToken } from '../../../compiler/layout.js';
-import { patternInstanceArbitrary } from '../../arbitraries/ir.js';
+import { patternInstanceArbitrary } from '../../support/arbitraries/ir.js';
 import { JS_PRELUDE, jsDialect } from '../common/js-dialect.js';
 
 const runs = Number(process.env.TESSERA_TEST_RUNS ?? 60);

@@ -15,7 +15,7 @@ import {
 } from '../../../codegen/cuda/kernel-source.js';
 import { TP_TENSOR_MAP_STRUCT } from '../../../codegen/cuda/wgmma-helpers.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
-import { builtinPlan } from '../../gpu/builtin-plans.js';
+import { builtinPlan } from '../../device/builtin-plans.js';
 import { hasCxx, runCxx } from './host-cxx.js';
 
 const plan = builtinPlan('attention_tile', { sizes: { t: 2, h: 8, w: 16 }, params: { a: 1 } }, 128);

@@ -15,10 +15,10 @@ import {
   renderKeyTermHelpers,
 } from '../../../codegen/cuda/key-runs.js';
 import { MASK_MODE } from '../../../codegen/cuda/key-walk.js';
-import { attentionTilePattern, videoLayout } from '../../../compiler/analysis/reference-patterns.js';
+import { attentionTilePattern, videoLayout } from '../../../compiler/classify/reference-patterns.js';
 import { evalBool, type PatternInstance } from '../../../compiler/ir.js';
 import { decodeToken } from '../../../compiler/layout.js';
-import { patternInstanceArbitrary } from '../../arbitraries/ir.js';
+import { patternInstanceArbitrary } from '../../support/arbitraries/ir.js';
 import { hasCxx, runCxx } from './host-cxx.js';
 
 /** The device code's host spelling: no CUDA qualifiers, the intrinsics as builtins, no warp (one thread). */

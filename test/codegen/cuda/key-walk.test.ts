@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { CUDA_TILE_K, renderCudaKernel } from '../../../codegen/cuda/kernel-source.js';
 import { KEY_WALK_SYMBOLS, keyWalkKind, MASK_MODE, renderKeyWalk } from '../../../codegen/cuda/key-walk.js';
 import { isRealToken } from '../../../compiler/layout.js';
-import type { BlockPlan } from '../../../compiler/plan.js';
-import { builtinPlan } from '../../gpu/builtin-plans.js';
+import type { BlockPlan } from '../../../compiler/plan/plan.js';
+import { builtinPlan } from '../../device/builtin-plans.js';
 import { JS_PRELUDE, jsDialect } from '../common/js-dialect.js';
 import { walkPlans } from './plan-fixture.js';
 

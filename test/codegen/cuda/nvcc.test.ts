@@ -17,9 +17,9 @@ import {
   renderCudaKernel,
 } from '../../../codegen/cuda/kernel-source.js';
 import { buildCubins, CUBIN_ARCHS, compileWithNvcc, findNvcc } from '../../../codegen/cuda/nvcc.js';
-import type { BlockPlan } from '../../../compiler/plan.js';
-import { BUILTIN_PATTERNS } from '../../../models/patterns/index.js';
-import { builtinPlan } from '../../gpu/builtin-plans.js';
+import type { BlockPlan } from '../../../compiler/plan/plan.js';
+import { BUILTIN_PATTERNS } from '../../../patterns/index.js';
+import { builtinPlan } from '../../device/builtin-plans.js';
 import { walkPlans } from './plan-fixture.js';
 
 const nvcc = findNvcc();

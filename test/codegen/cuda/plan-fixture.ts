@@ -2,10 +2,10 @@
  * Plans of the built-in patterns on layouts chosen so that every key walk of the CUDA kernel is generated:
  * `dense` (full attention), `units` (frames padded to the block size, or a block size dividing the frame) and
  * CSR tables (frames cut by blocks: partial blocks), with and without padding keys and short last tiles.
- * Built through the real front end and plan builder (see test/gpu/builtin-plans.ts).
+ * Built through the real front end and plan builder (see test/device/builtin-plans.ts).
  */
-import type { BlockPlan } from '../../../compiler/plan.js';
-import { builtinPlan } from '../../gpu/builtin-plans.js';
+import type { BlockPlan } from '../../../compiler/plan/plan.js';
+import { builtinPlan } from '../../device/builtin-plans.js';
 
 /** A plan with the key walk it is meant to force. */
 export interface WalkPlan {

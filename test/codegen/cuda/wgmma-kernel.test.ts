@@ -17,7 +17,7 @@ import {
   SM90_MAX_SHARED_BYTES,
 } from '../../../codegen/cuda/kernel-source.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
-import { builtinPlan } from '../../gpu/builtin-plans.js';
+import { builtinPlan } from '../../device/builtin-plans.js';
 
 /** Distinct values per field, so a shifted offset reads back as the wrong field. */
 function markedValues() {

@@ -8,8 +8,8 @@ import {
   flexLoaderSnippet,
   toFlexBlockMask,
 } from '../../../codegen/flex/block-mask.js';
-import { buildPlan } from '../../../compiler/build-plan.js';
-import { decodeSafetensors } from '../../../runtime/io/safetensors.js';
+import { buildPlan } from '../../../compiler/plan/build.js';
+import { decodeSafetensors } from '../../../core/safetensors.js';
 import {
   attentionTilePattern,
   bruteForcePlan,

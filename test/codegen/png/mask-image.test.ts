@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { classGridImageLayout, MASK_COLORS, renderClassGridPng } from '../../../codegen/png/mask-image.js';
-import { TensorError } from '../../../runtime/tensor.js';
+import { TensorError } from '../../../core/tensor.js';
 import { seededRandom, testRuns } from '../../runtime/cpu/support.js';
 
 function pixel(png: PNG, x: number, y: number): number[] {

@@ -5,10 +5,10 @@ import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { emitTypescriptBinding } from '../../../codegen/ts/emit-binding.js';
-import { compiledElementMask } from '../../../compiler/analysis/element-mask.js';
-import { buildPlan } from '../../../compiler/build-plan.js';
+import { compiledElementMask } from '../../../compiler/classify/element-mask.js';
 import { compileSource } from '../../../compiler/frontend.js';
-import type { BlockPlan } from '../../../compiler/plan.js';
+import { buildPlan } from '../../../compiler/plan/build.js';
+import type { BlockPlan } from '../../../compiler/plan/plan.js';
 
 const dirs: string[] = [];
 afterAll(async () => {

@@ -10,11 +10,11 @@ import type { WgslKernelConfig } from '../../../codegen/wgsl/kernel-config.js';
 import { dispatchVisitRanges, kernelLoopPasses, STAGE_CHUNK } from '../../../codegen/wgsl/loop-budget.js';
 import { closedFormKeyBlocks, unitVisible } from '../../../codegen/wgsl/plan-tables.js';
 import { renderWgslModule } from '../../../codegen/wgsl/render-module.js';
-import { attentionTilePattern, videoLayout } from '../../../compiler/analysis/reference-patterns.js';
-import { buildPlan } from '../../../compiler/build-plan.js';
-import type { BlockPlan } from '../../../compiler/plan.js';
+import { attentionTilePattern, videoLayout } from '../../../compiler/classify/reference-patterns.js';
+import { buildPlan } from '../../../compiler/plan/build.js';
+import type { BlockPlan } from '../../../compiler/plan/plan.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
-import { testRuns } from '../../arbitraries/layout.js';
+import { testRuns } from '../../support/arbitraries/layout.js';
 
 /** Passes of `for (var i = start; i < end; i += step)`, counting the pass that finds it done. */
 function loopPasses(start: number, end: number, step: number): number {

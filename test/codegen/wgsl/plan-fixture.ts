@@ -5,7 +5,7 @@
  * tests' one; this only attaches the pattern (the kernel renders its mask) and an optional closed form.
  */
 import type { PatternInstance } from '../../../compiler/ir.js';
-import type { BlockPlan, ClosedForm } from '../../../compiler/plan.js';
+import type { BlockPlan, ClosedForm } from '../../../compiler/plan/plan.js';
 import { patternMask, bruteForcePlan as planOfMask } from '../../runtime/cpu/support.js';
 
 /** A plan for `pattern` at `blockQ x blockK`, classified element by element. */

@@ -15,10 +15,10 @@ import {
   planTableLayout,
 } from '../../../codegen/wgsl/plan-tables.js';
 import { renderWgslModule } from '../../../codegen/wgsl/render-module.js';
-import { attentionTilePattern, videoLayout } from '../../../compiler/analysis/reference-patterns.js';
-import type { ClosedForm } from '../../../compiler/plan.js';
+import { attentionTilePattern, videoLayout } from '../../../compiler/classify/reference-patterns.js';
+import type { ClosedForm } from '../../../compiler/plan/plan.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
-import { testRuns } from '../../arbitraries/layout.js';
+import { testRuns } from '../../support/arbitraries/layout.js';
 import { bruteForcePlan } from './plan-fixture.js';
 
 const tilePlan = () => bruteForcePlan(attentionTilePattern(videoLayout(4, 3, 5), 2), 16, 16);
@@ -53,11 +53,11 @@ function tileForm(frames: number, globals: number, unitBlocks: number): ClosedFo
 describe('renderWgslModule', () => {
   it('is deterministic and starts with a DO-NOT-EDIT header naming the pattern and the source', () => {
     const plan = tilePlan();
-    const a = renderWgslModule(plan, { headDim: 64, sourceFile: 'models/patterns/attention-tile.tile' });
-    const b = renderWgslModule(plan, { headDim: 64, sourceFile: 'models/patterns/attention-tile.tile' });
+    const a = renderWgslModule(plan, { headDim: 64, sourceFile: 'patterns/attention-tile.tile' });
+    const b = renderWgslModule(plan, { headDim: 64, sourceFile: 'patterns/attention-tile.tile' });
     expect(a.code).toBe(b.code);
     const lines = a.code.split('\n');
-    expect(lines[0]).toMatch(/^\/\/ DO NOT EDIT\. .*models\/patterns\/attention-tile\.tile/);
+    expect(lines[0]).toMatch(/^\/\/ DO NOT EDIT\. .*patterns\/attention-tile\.tile/);
     expect(lines[1]).toContain(plan.pattern.key);
     expect(a.code).toContain('fn tp_allowed(q: TpToken, k: TpToken) -> bool');
     expect(a.code).toContain('const kHeadDim: u32 = 64u;');
@@ -169,7 +169,7 @@ describe('plan tables', () => {
 describe('emitWgslArtifacts', () => {
   it('writes the kernel and a typed binding that is valid TypeScript', () => {
     const plan = tilePlan();
-    const { files } = emitWgslArtifacts(plan, 'models/patterns/attention-tile.tile');
+    const { files } = emitWgslArtifacts(plan, 'patterns/attention-tile.tile');
     expect(files.map((f) => f.path)).toEqual([`${plan.key}.wgsl`, `${plan.key}.webgpu.ts`]);
     for (const f of files) expect(f.contents).toMatch(/DO NOT EDIT\. .*attention-tile\.tile/);
     expect(files[0]!.contents).toContain('const kHeadDim: u32 = 96u;');

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildPlan } from '../../../compiler/build-plan.js';
-import { relativeError } from '../../../runtime/cpu/error-metrics.js';
+import { buildPlan } from '../../../compiler/plan/build.js';
+import { relativeError } from '../../../core/error-metrics.js';
 import { type AttentionInputs, blockSparseAttention, denseAttention } from '../../../runtime/cpu/index.js';
 import { attentionTilePattern, patternMask, randomValues, seededRandom, testRuns } from './support.js';
 

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { relativeError } from '../../../runtime/cpu/error-metrics.js';
+import { relativeError } from '../../../core/error-metrics.js';
+import { TensorError } from '../../../core/tensor.js';
 import {
   type AttentionInputs,
   type AttentionResult,
   blockSparseAttention,
   denseAttention,
 } from '../../../runtime/cpu/index.js';
-import { TensorError } from '../../../runtime/tensor.js';
 import { bruteForcePlan, randomMask, randomValues, seededRandom, testRuns } from './support.js';
 
 type Layout = 'bshd' | 'bhsd';

@@ -4,7 +4,7 @@
  */
 import { evalBool, type PatternInstance } from '../../../compiler/ir.js';
 import { decodeToken, makeLayout } from '../../../compiler/layout.js';
-import { type BlockCsr, type BlockPlan, blockGeometry } from '../../../compiler/plan.js';
+import { type BlockCsr, type BlockPlan, blockGeometry } from '../../../compiler/plan/plan.js';
 
 /** Property-test intensity: `TESSERA_TEST_RUNS` or `fallback`. */
 export function testRuns(fallback: number): number {
@@ -13,7 +13,7 @@ export function testRuns(fallback: number): number {
 }
 
 /** The project's seeded uniform generator, so failures replay from fast-check's seed. */
-export { seededUniform as seededRandom } from '../../../runtime/random.js';
+export { seededUniform as seededRandom } from '../../../core/random.js';
 
 /** `n` values uniform in [-spread, spread). */
 export function randomValues(rand: () => number, n: number, spread = 1): Float64Array {

@@ -6,14 +6,14 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { WgslIoType } from '../../../codegen/wgsl/kernel-config.js';
-import { attentionTilePattern, videoLayout } from '../../../compiler/analysis/reference-patterns.js';
-import { buildPlan } from '../../../compiler/build-plan.js';
+import { attentionTilePattern, videoLayout } from '../../../compiler/classify/reference-patterns.js';
 import type { PatternInstance } from '../../../compiler/ir.js';
+import { buildPlan } from '../../../compiler/plan/build.js';
+import { TensorError } from '../../../core/tensor.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
-import { TensorError } from '../../../runtime/tensor.js';
 import { compileAttentionKernel } from '../../../runtime/webgpu/pipeline.js';
-import { predicateArbitrary } from '../../arbitraries/ir.js';
-import { layoutArbitrary, testRuns } from '../../arbitraries/layout.js';
+import { predicateArbitrary } from '../../support/arbitraries/ir.js';
+import { layoutArbitrary, testRuns } from '../../support/arbitraries/layout.js';
 import {
   lseMismatch,
   openTestBackend,

@@ -2,14 +2,14 @@
  * Shared pieces of the WebGPU kernel tests: the backend (a missing adapter fails under CI=true and skips
  * elsewhere), random operands that are never zero, the error measure and the tolerance table.
  */
-import { elementMask } from '../../../compiler/analysis/element-mask.js';
-import type { BlockPlan } from '../../../compiler/plan.js';
+import { elementMask } from '../../../compiler/classify/element-mask.js';
+import type { BlockPlan } from '../../../compiler/plan/plan.js';
+import type { AttentionLayout } from '../../../core/tensor.js';
 import { denseAttention } from '../../../runtime/cpu/attention.js';
-import type { AttentionLayout } from '../../../runtime/tensor.js';
 import type { WebGpuBackend } from '../../../runtime/webgpu/backend.js';
 import { createNodeWebGpuBackend } from '../../../runtime/webgpu/node-gpu.js';
 
-export { relativeError } from '../../../runtime/cpu/error-metrics.js';
+export { relativeError } from '../../../core/error-metrics.js';
 
 /**
  * The backend, or null when this machine has no adapter. Under CI a missing adapter is a failure: the CI

@@ -16,10 +16,10 @@ import {
   attentionTilePattern,
   fullPattern,
   videoLayout,
-} from '../../../compiler/analysis/reference-patterns.js';
-import { buildPlan } from '../../../compiler/build-plan.js';
+} from '../../../compiler/classify/reference-patterns.js';
 import type { PatternInstance } from '../../../compiler/ir.js';
-import type { BlockPlan } from '../../../compiler/plan.js';
+import { buildPlan } from '../../../compiler/plan/build.js';
+import type { BlockPlan } from '../../../compiler/plan/plan.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
 import {
   lseMismatch,
