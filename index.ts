@@ -1,15 +1,23 @@
 /**
- * tessera's public entry: compile patterns (`compile`, `compileSource`), inspect plans, and run them on the
- * CPU reference. GPU backends live under `tessera/runtime/*`.
+ * tessera's public entry: compile patterns (`compile` with codegen's `STAGES` renders every target), inspect
+ * plans, and run them on the CPU reference. GPU backends live under `tessera/runtime/*`, the video DiT and its
+ * samplers under `tessera/models`, backend choice and numeric verification under `tessera/verify`.
  */
-
-export { type CompileRequest, type CompileResult, compile, readSource } from './compiler/compile.js';
+export {
+  type Artifact,
+  parseTargets,
+  RENDERERS,
+  type Renderer,
+  STAGE_NAMES,
+  STAGES,
+  TARGETS,
+  type Target,
+} from './codegen/index.js';
 export * from './compiler/index.js';
-export { type CompileOptions, makeCompileOptions, TARGETS, type Target } from './compiler/options.js';
-export { STAGE_NAMES, STAGES, type StageName } from './compiler/pipeline.js';
-export { type CompileReport, formatReport, makeReport } from './compiler/report.js';
+export { EXIT, OptionError, UserError } from './core/errors.js';
 export {
   BUILTIN_FUNCTIONS,
+  CODES,
   type Diagnostic,
   formatTile,
   hasErrors,
@@ -23,5 +31,4 @@ export {
 } from './dsl/index.js';
 export { BUILTIN_PATTERNS, findBuiltinPattern } from './patterns/index.js';
 export type { AttentionBackend, Capability, KernelDtype } from './runtime/attention-backend.js';
-export { createCpuBackend } from './runtime/cpu/backend.js';
 export * from './runtime/cpu/index.js';

@@ -1,5 +1,5 @@
 /**
- * The CLI's compile and inspect commands: argument handling around the driver (the other commands are in
+ * The CLI's compile and inspect commands: argument handling around the pipeline (the other commands are in
  * `tools.ts`). Reports go to stdout, progress and errors to stderr; `--json` prints exactly one JSON
  * document on stdout.
  */
@@ -9,23 +9,17 @@ import { join } from 'node:path';
 import { Listr } from 'listr2';
 import { cubinArchsFor } from '../codegen/cuda/artifacts.js';
 import { buildCubins } from '../codegen/cuda/nvcc.js';
-import { type CompileResult, compile, readSource } from '../compiler/compile.js';
+import { parseTargets, STAGE_NAMES, STAGES, type Target } from '../codegen/index.js';
 import { layoutChoices } from '../compiler/layout-choice.js';
-import {
-  makeCompileOptions,
-  OptionError,
-  parseAssignments,
-  parseBlockSizes,
-  parseTargets,
-  type Target,
-} from '../compiler/options.js';
-import { STAGE_NAMES, STAGES, type StageName } from '../compiler/pipeline.js';
+import { makeCompileOptions, parseAssignments, parseBlockSizes } from '../compiler/options.js';
+import { type CompileResult, compile, readSource } from '../compiler/pipeline.js';
 import { type CompileReport, formatReport, type LayoutAlternative, makeReport } from '../compiler/report.js';
+import { EXIT, OptionError } from '../core/errors.js';
 import type { SourceFile } from '../dsl/source.js';
 import { BUILTIN_PATTERNS, findBuiltinPattern } from '../patterns/index.js';
 import { bestBackend, smallVerificationPlan, verificationBlock } from '../verify/backends.js';
 import { type VerifyReport, verifyCompiled } from '../verify/verify.js';
-import { EXIT, handleFailure, printDiagnostics } from './exit.js';
+import { handleFailure, printDiagnostics } from './exit.js';
 
 /** Options of `compile` and `inspect` as commander hands them over. */
 interface AnalysisCliOptions {
@@ -91,7 +85,7 @@ async function compileWithProgress(
   source: SourceFile,
   options: ReturnType<typeof optionsFrom>,
   cli: AnalysisCliOptions,
-  until?: StageName,
+  until?: string,
 ): Promise<CompileResult> {
   let result: CompileResult | undefined;
   const quiet = cli.json === true || cli.dump !== undefined;
@@ -103,6 +97,7 @@ async function compileWithProgress(
           result = await compile({
             source,
             options,
+            stages: STAGES,
             ...(cli.cache ? {} : { cache: null }),
             ...(until ? { until } : {}),
             onStage: (e) => {
@@ -195,18 +190,13 @@ function formatVerify(v: VerifyReport): string {
 /** `tessera compile`. */
 export async function runCompile(file: string, cli: AnalysisCliOptions): Promise<number> {
   try {
-    if (cli.dump !== undefined && !(STAGE_NAMES as readonly string[]).includes(cli.dump)) {
+    if (cli.dump !== undefined && !STAGE_NAMES.includes(cli.dump)) {
       throw new OptionError(`--dump: unknown stage "${cli.dump}"; stages: ${STAGE_NAMES.join(', ')}`);
     }
     const { source, defaults } = await resolveInput(file);
     const options = optionsFrom(cli, defaults, parseTargets(cli.target ?? 'ts,flex,png'));
-    const dump = cli.dump as StageName | undefined;
-    const result = await compileWithProgress(
-      source,
-      options,
-      { ...cli, cache: cli.cache && dump !== 'classify' },
-      dump,
-    );
+    const dump = cli.dump;
+    const result = await compileWithProgress(source, options, cli, dump);
     if (dump) {
       process.stdout.write(`${STAGES.find((s) => s.name === dump)!.dump(result.outputs)}\n`);
       return EXIT.ok;

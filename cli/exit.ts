@@ -1,27 +1,11 @@
 /**
- * Exit codes and the one place where failures become messages: user errors are printed plainly (with
- * source excerpts and carets for diagnostics), anything else is reported as a bug with its stack.
+ * The one place where failures become messages: a {@link UserError} is printed plainly (diagnostics with
+ * source excerpts and carets), anything else is reported as a bug with its stack.
  */
 import { readFileSync } from 'node:fs';
+import { EXIT, UserError } from '../core/errors.js';
 import { type Diagnostic, renderDiagnostics, TesseraError } from '../dsl/diagnostics.js';
 import type { SourceFile } from '../dsl/source.js';
-
-/** Process exit codes, documented in the README. */
-export const EXIT = { ok: 0, input: 1, usage: 2, verify: 3, internal: 70 } as const;
-
-/** Errors whose message is already written for the user (bad options, files, plans, weights). */
-const USER_ERROR_NAMES = new Set([
-  'OptionError',
-  'LayerPlanError',
-  'SafetensorsError',
-  'TensorError',
-  'InputFileError',
-  'ModelConfigError',
-  'WebGpuUnavailableError',
-  'CudaUnavailableError',
-  'RandomError',
-  'GuidanceError',
-]);
 
 /** The source text a diagnostic points into, read again from disk (null if it cannot be read). */
 function sourceFor(diagnostic: Diagnostic, sources: ReadonlyMap<string, SourceFile>): SourceFile | undefined {
@@ -48,11 +32,11 @@ export function handleFailure(error: unknown, sources: ReadonlyMap<string, Sourc
     printDiagnostics(error.diagnostics, sources);
     const errors = error.diagnostics.filter((d) => d.severity === 'error').length;
     process.stderr.write(`tessera: ${errors} error${errors === 1 ? '' : 's'}\n`);
-    return EXIT.input;
+    return error.exitCode;
   }
-  if (error instanceof Error && USER_ERROR_NAMES.has(error.name)) {
+  if (error instanceof UserError) {
     process.stderr.write(`tessera: ${error.message}\n`);
-    return EXIT.input;
+    return error.exitCode;
   }
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.stderr.write(

@@ -12,7 +12,7 @@
  * branch sees no text at all), and a warning says so.
  */
 import { existsSync } from 'node:fs';
-import { OptionError } from '../compiler/options.js';
+import { OptionError } from '../core/errors.js';
 import {
   blobToTensor,
   SafetensorsError,

@@ -3,36 +3,35 @@
  * (none = full attention), and the Open-Sora-Plan graph created on the requested backend for one latent shape.
  */
 import { access } from 'node:fs/promises';
-import { readLayerPlan } from '../compiler/layer-plan.js';
-import { OptionError } from '../compiler/options.js';
+import { type CompiledLayerPlan, planLayers, readLayerPlan } from '../compiler/layer-plan.js';
+import { OptionError } from '../core/errors.js';
 import type { Denoiser } from '../models/open-sora-plan/denoiser.js';
-import { createOpenSoraModel } from '../models/open-sora-plan/network.js';
+import { createOpenSoraModel, tokenGrid } from '../models/open-sora-plan/network.js';
 import { loadOpenSoraWeights } from '../models/open-sora-plan/weights.js';
 import type { DenoiserRequest } from './generate.js';
 
 /** Build the Open-Sora-Plan DiT for a `tessera generate` run. */
 export async function createModelDenoiser(request: DenoiserRequest): Promise<Denoiser> {
-  let layerPlan: Awaited<ReturnType<typeof readLayerPlan>> | undefined;
+  const { frames, height, width } = request.latent;
+  const latent = { frames, height, width };
+  let layerPlan: CompiledLayerPlan | undefined;
   if (request.plan !== undefined) {
     await access(request.plan).catch((e: NodeJS.ErrnoException) => {
       throw new OptionError(`--plan: cannot read ${request.plan} (${e.code ?? e.message})`);
     });
-    layerPlan = await readLayerPlan(request.plan);
+    layerPlan = await planLayers(await readLayerPlan(request.plan), tokenGrid(request.config, latent));
   }
   // Open CUDA before reading gigabytes of weights, so an unusable backend is reported at once.
   const cuda = request.backend === 'cuda' ? await import('../runtime/cuda/model-ops.js') : null;
   const cudaOps = cuda?.createCudaOps();
   const weights = await loadOpenSoraWeights(request.weights, request.config);
-  const { frames, height, width } = request.latent;
-  const options = {
-    latent: { frames, height, width },
-    ...(layerPlan === undefined ? {} : { layerPlan, planFile: request.plan }),
-  };
-  if (cuda && cudaOps) {
+  const options = { latent, ...(layerPlan === undefined ? {} : { layerPlan }) };
+  if (cudaOps) {
+    const { createCudaOpenSoraModel } = await import('../models/open-sora-plan/cuda-model.js');
     // Planned memory by default: the same kernels in the same order as eager, on one slab sized by the first
     // step's allocations (bench/RESULTS.md: 7.9 GiB against 9.1 for the pool at full size, same step time).
     const execution = request.execution ?? 'planned';
-    return cuda.createCudaOpenSoraModel(request.config, weights, cudaOps, { ...options, execution });
+    return createCudaOpenSoraModel(request.config, weights, cudaOps, { ...options, execution });
   }
   return createOpenSoraModel(request.config, weights, options);
 }

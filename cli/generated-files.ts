@@ -6,8 +6,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Artifact } from '../codegen/index.js';
-import { compile } from '../compiler/compile.js';
-import { makeCompileOptions, type Target } from '../compiler/options.js';
+import { STAGES, type Target } from '../codegen/index.js';
+import { makeCompileOptions } from '../compiler/options.js';
+import { compile } from '../compiler/pipeline.js';
 import { packageRoot } from '../compiler/version.js';
 import { BUILTIN_PATTERNS } from '../patterns/index.js';
 
@@ -38,7 +39,7 @@ export async function generateBuiltins(): Promise<Artifact[]> {
       blockK: GENERATED_BLOCK,
       targets: GENERATED_TARGETS,
     });
-    const { outputs } = await compile({ source, options, cache: null });
+    const { outputs } = await compile({ source, options, stages: STAGES, cache: null });
     for (const artifact of outputs.artifacts ?? []) {
       if (typeof artifact.contents !== 'string') continue;
       out.push({ ...artifact, path: `${builtin.name}/${artifact.path}` });

@@ -4,8 +4,9 @@
  * 2 usage error, 3 verification failed, 70 internal error (a bug in tessera: please report it).
  */
 import { Command, CommanderError, Option } from 'commander';
+import { EXIT } from '../core/errors.js';
 import { runCompile, runInspect } from './commands.js';
-import { EXIT, handleFailure } from './exit.js';
+import { handleFailure } from './exit.js';
 import { runGenerate } from './generate.js';
 import { createModelDenoiser } from './generate-model.js';
 import { runCheck, runFormat, runLayers, runPatterns, runRegenerate } from './tools.js';

@@ -5,15 +5,15 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { checkTile } from '../compiler/check/index.js';
-import { readSource } from '../compiler/compile.js';
-import { readLayerPlan } from '../compiler/layer-plan.js';
-import { compileLayerPlan, layerPlanSpeedup } from '../compiler/layer-plans.js';
+import { layerPlanGrid, layerPlanSpeedup, planLayers, readLayerPlan } from '../compiler/layer-plan.js';
 import { parseBlockSizes } from '../compiler/options.js';
+import { readSource } from '../compiler/pipeline.js';
+import { EXIT } from '../core/errors.js';
 import { hasErrors } from '../dsl/diagnostics.js';
 import { formatTile } from '../dsl/format.js';
 import { parseTile } from '../dsl/parse.js';
 import { BUILTIN_PATTERNS } from '../patterns/index.js';
-import { EXIT, handleFailure, printDiagnostics } from './exit.js';
+import { handleFailure, printDiagnostics } from './exit.js';
 import { generateBuiltins, generatedRoot, listGenerated } from './generated-files.js';
 
 /** `tessera check`. */
@@ -135,8 +135,13 @@ export async function runLayers(
   try {
     const plan = await readLayerPlan(file);
     const { blockQ, blockK } = parseBlockSizes(cli.block);
-    const compiled = await compileLayerPlan(plan, blockQ, blockK, cli.cache ? undefined : null, file);
-    const instances = [...compiled.instances.entries()].map(([name, p]) => ({
+    const compiled = await planLayers(
+      plan,
+      layerPlanGrid(plan),
+      { blockQ, blockK },
+      cli.cache ? undefined : null,
+    );
+    const instances = [...compiled.instances.entries()].map(([name, { plan: p }]) => ({
       name,
       key: p.key,
       layers: plan.assignment.filter((n) => n === name).length,

@@ -1,115 +1,126 @@
 /**
- * The render stage: everything `tessera compile` writes for a plan, per target, as in-memory files. Writing
- * them to disk is the CLI's job, so rendering stays pure and testable.
+ * Code generation's entry: each target maps to its renderer (a plan in, in-memory files out), and the render
+ * stage that runs the requested ones after the compiler's stages. Writing the files is the CLI's job, so
+ * rendering stays pure and testable.
  */
 
-import { classifyBlocks } from '../compiler/classify/classify.js';
-import type { PatternInstance } from '../compiler/ir.js';
-import { makeLayout } from '../compiler/layout.js';
-import { paddedSpec } from '../compiler/layout-choice.js';
-import type { Target } from '../compiler/options.js';
+import { type Artifact, PLAN_STAGES, type Stage } from '../compiler/pipeline.js';
 import type { BlockPlan } from '../compiler/plan/plan.js';
+import { OptionError } from '../core/errors.js';
 import { encodeSafetensors } from '../core/safetensors.js';
-import type { SourceFile } from '../dsl/source.js';
 import { emitCudaArtifacts } from './cuda/artifacts.js';
 import { FLEX_LOADER_SNIPPET, flexBlockMask } from './flex/block-mask.js';
+import { classesOfPlan, unitLevelClasses } from './png/classes.js';
 import { renderClassGridPng } from './png/mask-image.js';
 import { emitTypescriptBinding } from './ts/emit-binding.js';
 import { emitWgslArtifacts } from './wgsl/artifacts.js';
 
-/** One output file, relative to the output folder. */
-export interface Artifact {
-  readonly path: string;
-  readonly contents: string | Uint8Array;
-  /** What the file is, for the report. */
-  readonly description: string;
+/** A renderer: the files of one target for a plan; `sourceName` names the `.tile` file in headers. */
+export type Renderer = (plan: BlockPlan, sourceName: string) => Artifact[];
+
+/** Every target and its renderer, in the order `--target` lists them. */
+export const RENDERERS = {
+  ts: (plan, sourceName) => [
+    {
+      path: `${plan.key}.ts`,
+      contents: emitTypescriptBinding(plan, sourceName),
+      description: 'typed TypeScript binding',
+    },
+  ],
+  flex: (plan) => {
+    const mask = flexBlockMask(plan);
+    return [
+      {
+        path: `${plan.key}.blockmask.safetensors`,
+        contents: encodeSafetensors(mask.tensors, mask.metadata),
+        description:
+          'FlexAttention block mask (kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices)',
+      },
+      {
+        path: `${plan.key}.blockmask.py`,
+        contents: FLEX_LOADER_SNIPPET,
+        description: 'how to load it as a BlockMask',
+      },
+    ];
+  },
+  png: (plan) => {
+    const unit = plan.pattern.layout.tiled ? 'tile' : 'frame';
+    const units = unitLevelClasses(plan.pattern);
+    return [
+      {
+        path: `${plan.key}.blocks.png`,
+        contents: renderClassGridPng(classesOfPlan(plan), plan.numQBlocks, plan.numKBlocks, {}),
+        description: 'block-level mask picture',
+      },
+      {
+        path: `${plan.key}.${unit}s.png`,
+        contents: renderClassGridPng(units.classes, units.rows, units.cols, {}),
+        description: `${unit}-level mask picture`,
+      },
+    ];
+  },
+  wgsl: (plan, sourceName) =>
+    emitWgslArtifacts(plan, sourceName).files.map((file) => ({
+      ...file,
+      description: 'WGSL kernel / binding',
+    })),
+  cuda: (plan, sourceName) =>
+    emitCudaArtifacts(plan, sourceName).files.map((file) => ({ ...file, description: 'CUDA kernel' })),
+} as const satisfies Record<string, Renderer>;
+
+/** One artefact kind. */
+export type Target = keyof typeof RENDERERS;
+
+/** Artefacts `tessera compile` can write. */
+export const TARGETS = Object.keys(RENDERERS) as readonly Target[];
+
+function isTarget(name: string): name is Target {
+  return Object.hasOwn(RENDERERS, name);
 }
 
-/**
- * The pattern with every unit and the text padded to whole unit slots, so that blocks of one unit's slot size
- * line up with frames (or tiles) and the text: the unit-level picture of the mask. Padding moves tokens but
- * never changes the predicate, which is over coordinates.
- */
-export function unitAlignedPattern(pattern: PatternInstance): PatternInstance {
-  return { ...pattern, layout: makeLayout(paddedSpec(pattern.layout, pattern.layout.unitSlot)) };
-}
-
-/** Unit-level (frame or tile) classes: rows x cols grid of empty / partial / full. */
-export function unitLevelClasses(pattern: PatternInstance): {
-  classes: Uint8Array;
-  rows: number;
-  cols: number;
-} {
-  const aligned = unitAlignedPattern(pattern);
-  const unit = aligned.layout.unitSlot;
-  const classes = classifyBlocks(aligned, unit, unit);
-  const n = Math.ceil(aligned.layout.length / unit);
-  return { classes, rows: n, cols: n };
-}
-
-/** The class grid a plan encodes (row-major, 0 empty / 1 partial / 2 full), rebuilt from its tables. */
-export function classesOfPlan(plan: BlockPlan): Uint8Array {
-  const classes = new Uint8Array(plan.numQBlocks * plan.numKBlocks);
-  for (const [csr, value] of [
-    [plan.partial, 1],
-    [plan.full, 2],
-  ] as const) {
-    for (let qb = 0; qb < plan.numQBlocks; qb++) {
-      for (let i = csr.offsets[qb]!; i < csr.offsets[qb + 1]!; i++)
-        classes[qb * plan.numKBlocks + csr.indices[i]!] = value;
-    }
+/** Comma-separated targets, checked against {@link TARGETS}. */
+export function parseTargets(text: string): Target[] {
+  const targets = text
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
+  for (const t of targets) {
+    if (!isTarget(t))
+      throw new OptionError(`--target: unknown target "${t}"; choose from ${TARGETS.join(', ')}`);
   }
-  return classes;
+  return [...new Set(targets)] as Target[];
 }
 
 /** Render every requested target for a plan. */
-export function renderArtifacts(plan: BlockPlan, source: SourceFile, targets: readonly Target[]): Artifact[] {
-  const key = plan.key;
-  const out: Artifact[] = [];
-  for (const target of targets) {
-    switch (target) {
-      case 'ts':
-        out.push({
-          path: `${key}.ts`,
-          contents: emitTypescriptBinding(plan, source.name),
-          description: 'typed TypeScript binding',
-        });
-        break;
-      case 'flex': {
-        const mask = flexBlockMask(plan);
-        out.push({
-          path: `${key}.blockmask.safetensors`,
-          contents: encodeSafetensors(mask.tensors, mask.metadata),
-          description:
-            'FlexAttention block mask (kv_num_blocks, kv_indices, full_kv_num_blocks, full_kv_indices)',
-        });
-        out.push({
-          path: `${key}.blockmask.py`,
-          contents: FLEX_LOADER_SNIPPET,
-          description: 'how to load it as a BlockMask',
-        });
-        break;
-      }
-      case 'png': {
-        const blocks = renderClassGridPng(classesOfPlan(plan), plan.numQBlocks, plan.numKBlocks, {});
-        out.push({ path: `${key}.blocks.png`, contents: blocks, description: 'block-level mask picture' });
-        const units = unitLevelClasses(plan.pattern);
-        out.push({
-          path: `${key}.${plan.pattern.layout.tiled ? 'tiles' : 'frames'}.png`,
-          contents: renderClassGridPng(units.classes, units.rows, units.cols, {}),
-          description: `${plan.pattern.layout.tiled ? 'tile' : 'frame'}-level mask picture`,
-        });
-        break;
-      }
-      case 'wgsl':
-        for (const file of emitWgslArtifacts(plan, source.name).files)
-          out.push({ ...file, description: 'WGSL kernel / binding' });
-        break;
-      case 'cuda':
-        for (const file of emitCudaArtifacts(plan, source.name).files)
-          out.push({ ...file, description: 'CUDA kernel' });
-        break;
-    }
-  }
-  return out;
+export function renderArtifacts(plan: BlockPlan, sourceName: string, targets: readonly string[]): Artifact[] {
+  return targets.flatMap((target) => {
+    if (!isTarget(target))
+      throw new OptionError(`targets: unknown target "${target}"; choose from ${TARGETS.join(', ')}`);
+    return RENDERERS[target](plan, sourceName);
+  });
 }
+
+/** The render stage: the options' targets for the plan. */
+export const RENDER_STAGE: Stage = {
+  name: 'render',
+  title: 'Render kernels and bindings',
+  run(outputs, options) {
+    if (!outputs.plan) throw new Error('internal: stage render ran before its input existed');
+    outputs.artifacts = renderArtifacts(outputs.plan, outputs.source.name, options.targets);
+  },
+  dump: (o) =>
+    (o.artifacts ?? [])
+      .map(
+        (a) =>
+          `// ${a.path}\n${typeof a.contents === 'string' ? a.contents : `<${a.contents.byteLength} bytes>`}`,
+      )
+      .join('\n\n'),
+};
+
+/** The whole pipeline, source to files: the compiler's stages and the render stage. */
+export const STAGES: readonly Stage[] = [...PLAN_STAGES, RENDER_STAGE];
+
+/** The stage names of {@link STAGES}, in order (`--dump` accepts them). */
+export const STAGE_NAMES: readonly string[] = STAGES.map((s) => s.name);
+
+export type { Artifact };

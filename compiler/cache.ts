@@ -4,17 +4,10 @@
  * version). Entries are written to a temporary name and renamed, so a crash never leaves a torn entry.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { cacheDir } from '../core/cache-dir.js';
 import { contentHash } from './hash.js';
 import { COMPILER_VERSION } from './version.js';
-
-/** `$TESSERA_CACHE_DIR`, else `$XDG_CACHE_HOME/tessera`, else `~/.cache/tessera`. */
-export function defaultCacheDir(): string {
-  if (process.env.TESSERA_CACHE_DIR) return process.env.TESSERA_CACHE_DIR;
-  const base = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
-  return join(base, 'tessera');
-}
 
 /** The cache key of a compilation input; the compiler version is always part of it. */
 export function cacheKey(input: unknown): string {
@@ -23,7 +16,8 @@ export function cacheKey(input: unknown): string {
 
 /** Files stored under content hashes. */
 export class CompileCache {
-  constructor(readonly dir: string = defaultCacheDir()) {}
+  /** `dir` defaults to tessera's cache folder (core/cache-dir.ts). */
+  constructor(readonly dir: string = cacheDir()) {}
 
   private entryDir(key: string): string {
     return join(this.dir, key.slice(0, 2), key);

@@ -145,6 +145,14 @@ export function evalBool(e: BoolExpr, q: TokenCoords, k: TokenCoords): boolean {
   }
 }
 
+/** Where a pattern is declared in the user's source, so diagnostics about its kernels can point there. */
+export interface PatternDeclaration {
+  /** The source name the pattern was compiled from (the `.tile` path, as `SourceFile.name`). */
+  readonly file: string;
+  /** The declaration's head, from `pattern` to the pattern's name (one line, so a caret fits under it). */
+  readonly range: import('../dsl/source.js').SourceRange;
+}
+
 /** A compiled pattern instance: its identity, the layout it is defined on, and its predicate. */
 export interface PatternInstance {
   /** Identity used in caches, symbols and messages, e.g. `attention_tile_a2_t8x45x80`. */
@@ -157,4 +165,9 @@ export interface PatternInstance {
   readonly layout: import('./layout.js').ConcreteLayout;
   /** allowed(q, k) on real (non-padding) tokens. */
   readonly predicate: BoolExpr;
+  /**
+   * The pattern declaration this instance was lowered from; absent for instances built without a source
+   * (e.g. dense plans, hand-made fixtures). Not part of the identity: caches and kernels ignore it.
+   */
+  readonly declaration?: PatternDeclaration;
 }

@@ -16,9 +16,23 @@
  *   }
  *
  * `file` paths are relative to the plan file. Every problem is reported with its JSON path.
+ *
+ * {@link planLayers} is the one place a layer plan becomes block plans: the model runtime, `tessera layers`,
+ * the benchmarks and the search all go through it.
  */
+
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { UserError } from '../core/errors.js';
+import { TensorError } from '../core/tensor.js';
+import type { SourceFile } from '../dsl/source.js';
+import { findBuiltinPattern } from '../patterns/index.js';
+import type { CompileCache } from './cache.js';
+import { makeCompileOptions } from './options.js';
+import { compile } from './pipeline.js';
+import { type PlannedAttention, plannedAttention, type TokenGrid } from './plan/token-map.js';
+import { computedPairs } from './report.js';
 
 /** Where one named instance's pattern comes from, and how it is instantiated. */
 export interface LayerPatternRef {
@@ -33,6 +47,8 @@ export interface LayerPatternRef {
 
 /** A validated layer plan: one instance name per layer. */
 export interface LayerPlan {
+  /** The file it was read from (or a label), for messages. */
+  readonly file: string;
   readonly layers: number;
   readonly sizes: Readonly<Record<string, number>>;
   readonly patterns: Readonly<Record<string, LayerPatternRef>>;
@@ -41,14 +57,13 @@ export interface LayerPlan {
 }
 
 /** A layer plan file that is malformed; the message names the file and the JSON path. */
-export class LayerPlanError extends Error {
+export class LayerPlanError extends UserError {
   constructor(
     readonly file: string,
     readonly path: string,
     detail: string,
   ) {
     super(`${file}: ${path}: ${detail}`);
-    this.name = 'LayerPlanError';
   }
 }
 
@@ -92,6 +107,8 @@ export function parseLayerPlan(json: unknown, file: string): LayerPlan {
       fail(at, 'give exactly one of "builtin" and "file"');
     if (builtin !== undefined && typeof builtin !== 'string')
       fail(`${at}.builtin`, 'expected a pattern name');
+    if (typeof builtin === 'string' && !findBuiltinPattern(builtin))
+      fail(`${at}.builtin`, `no built-in pattern named "${builtin}"`);
     if (path !== undefined && typeof path !== 'string') fail(`${at}.file`, 'expected a path to a .tile file');
     if (entry.pattern !== undefined && typeof entry.pattern !== 'string')
       fail(`${at}.pattern`, 'expected a pattern name');
@@ -132,7 +149,7 @@ export function parseLayerPlan(json: unknown, file: string): LayerPlan {
   const missing = assignment.indexOf(null);
   if (missing >= 0)
     fail('$.default', `layer ${missing} has no pattern: give "default" or assign every layer`);
-  return { layers: layers as number, sizes, patterns, assignment: assignment as string[] };
+  return { file, layers: layers as number, sizes, patterns, assignment: assignment as string[] };
 }
 
 /** Read and validate a layer plan file. */
@@ -167,4 +184,116 @@ export function formatLayerPlan(plan: LayerPlan): string {
     ]),
   );
   return `${JSON.stringify({ format: FORMAT, layers: plan.layers, sizes: plan.sizes, patterns, default: fallback, assign }, null, 2)}\n`;
+}
+
+/** Block sizes of the plans (the kernels' tile). */
+export interface PlanBlockSizes {
+  readonly blockQ: number;
+  readonly blockK: number;
+}
+
+/** 128 x 128, the kernels' default tile (SPEC §1.2). */
+export const DEFAULT_PLAN_BLOCKS: PlanBlockSizes = { blockQ: 128, blockK: 128 };
+
+/** A layer plan with every instance compiled on a token grid. */
+export interface CompiledLayerPlan {
+  readonly plan: LayerPlan;
+  /** The model's latent token grid the plans are laid over. */
+  readonly grid: TokenGrid;
+  /** Block plan and token map per instance name. */
+  readonly instances: ReadonlyMap<string, PlannedAttention>;
+  /** Block plan and token map per layer (index = layer); layers of one instance share it. */
+  readonly layers: readonly PlannedAttention[];
+}
+
+/** The `.tile` source of one named instance of a layer plan (a built-in pattern or a file) and its pattern name. */
+export function layerPatternSource(
+  ref: LayerPatternRef,
+  name: string,
+  planFile: string,
+): { source: SourceFile; pattern: string | undefined } {
+  const at = `$.patterns.${name}`;
+  let path = ref.file;
+  let pattern = ref.pattern ?? undefined;
+  if (ref.builtin !== null) {
+    const builtin = findBuiltinPattern(ref.builtin);
+    if (!builtin)
+      throw new LayerPlanError(planFile, `${at}.builtin`, `no built-in pattern named "${ref.builtin}"`);
+    path = builtin.file;
+    pattern = builtin.name;
+  }
+  try {
+    return { source: { name: path!, text: readFileSync(path!, 'utf8') }, pattern };
+  } catch (error) {
+    throw new LayerPlanError(
+      planFile,
+      `${at}.file`,
+      `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  }
+}
+
+/** The token grid a plan's own sizes describe (t, h, w), for tools that compile a plan without a model. */
+export function layerPlanGrid(plan: LayerPlan): TokenGrid {
+  const { t, h, w } = plan.sizes;
+  if (t === undefined || h === undefined || w === undefined)
+    throw new LayerPlanError(
+      plan.file,
+      '$.sizes',
+      'give the latent grid as {"t": frames, "h": rows, "w": columns}',
+    );
+  return { frames: t, height: h, width: w };
+}
+
+/**
+ * Compile every instance of `plan` on `grid` (layout sizes t, h, w = latent frames and patch rows / columns,
+ * checked against the plan's own sizes) at the given block sizes, each once, through the compile cache, with
+ * the token map that takes the plan's layout order back to the grid's frame-major tokens.
+ */
+export async function planLayers(
+  plan: LayerPlan,
+  grid: TokenGrid,
+  blocks: PlanBlockSizes = DEFAULT_PLAN_BLOCKS,
+  cache?: CompileCache | null,
+): Promise<CompiledLayerPlan> {
+  const gridSizes: Record<string, number> = { t: grid.frames, h: grid.height, w: grid.width };
+  for (const [axis, size] of Object.entries(plan.sizes)) {
+    if (axis in gridSizes && gridSizes[axis] !== size)
+      throw new LayerPlanError(
+        plan.file,
+        `$.sizes.${axis}`,
+        `is ${size} but the model's latent grid has ${axis} = ${gridSizes[axis]}`,
+      );
+  }
+  const instances = new Map<string, PlannedAttention>();
+  for (const [name, ref] of Object.entries(plan.patterns)) {
+    const { source, pattern } = layerPatternSource(ref, name, plan.file);
+    const options = makeCompileOptions({
+      pattern,
+      params: ref.params,
+      sizes: { ...plan.sizes, ...gridSizes },
+      blockQ: blocks.blockQ,
+      blockK: blocks.blockK,
+    });
+    const { outputs } = await compile({ source, options, ...(cache !== undefined ? { cache } : {}) });
+    try {
+      instances.set(name, plannedAttention(outputs.plan!, grid));
+    } catch (error) {
+      if (error instanceof TensorError)
+        throw new LayerPlanError(plan.file, `$.patterns.${name}`, error.message);
+      throw error;
+    }
+  }
+  return { plan, grid, instances, layers: plan.assignment.map((name) => instances.get(name)!) };
+}
+
+/**
+ * Attention work of the whole stack relative to dense attention in every layer: the speedup of the attention
+ * part that the computed blocks predict.
+ */
+export function layerPlanSpeedup(compiled: CompiledLayerPlan): number {
+  const real = compiled.layers[0]!.plan.stats.realTokens;
+  const dense = real * real * compiled.layers.length;
+  const computed = compiled.layers.reduce((sum, layer) => sum + computedPairs(layer.plan), 0);
+  return computed === 0 ? Number.POSITIVE_INFINITY : dense / computed;
 }

@@ -166,5 +166,7 @@ export function instantiatePattern(
     params,
     layout: bound.layout,
     predicate,
+    // `pattern name`, not the whole body: kernel diagnostics underline the declaration's head.
+    declaration: { file: fileName, range: { start: pattern.range.start, end: pattern.name.range.end } },
   };
 }

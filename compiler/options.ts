@@ -2,12 +2,7 @@
  * Compile options: validated once, when built, with messages a user can act on, then frozen. Their canonical
  * form is part of every cache key.
  */
-
-/** Artefacts `tessera compile` can write. */
-export const TARGETS = ['ts', 'flex', 'png', 'wgsl', 'cuda'] as const;
-
-/** One artefact kind. */
-export type Target = (typeof TARGETS)[number];
+import { OptionError } from '../core/errors.js';
 
 /** Frozen, validated options of one compilation. */
 export interface CompileOptions {
@@ -17,15 +12,8 @@ export interface CompileOptions {
   readonly sizes: Readonly<Record<string, number>>;
   readonly blockQ: number;
   readonly blockK: number;
-  readonly targets: readonly Target[];
-}
-
-/** A command-line option with a bad value; the message says which option and what is accepted. */
-export class OptionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OptionError';
-  }
+  /** Render targets (names codegen knows: `codegen/index.ts` TARGETS); empty renders nothing. */
+  readonly targets: readonly string[];
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -68,19 +56,6 @@ export function parseBlockSizes(text: string): { blockQ: number; blockK: number 
   return { blockQ, blockK };
 }
 
-/** Comma-separated targets, checked against {@link TARGETS}. */
-export function parseTargets(text: string): Target[] {
-  const targets = text
-    .split(',')
-    .map((t) => t.trim())
-    .filter((t) => t.length > 0);
-  for (const t of targets) {
-    if (!(TARGETS as readonly string[]).includes(t))
-      throw new OptionError(`--target: unknown target "${t}"; choose from ${TARGETS.join(', ')}`);
-  }
-  return [...new Set(targets)] as Target[];
-}
-
 /** Validate and freeze. */
 export function makeCompileOptions(raw: {
   pattern?: string | undefined;
@@ -88,7 +63,7 @@ export function makeCompileOptions(raw: {
   sizes?: Record<string, number>;
   blockQ?: number;
   blockK?: number;
-  targets?: readonly Target[];
+  targets?: readonly string[];
 }): CompileOptions {
   for (const [name, value] of Object.entries(raw.sizes ?? {})) {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {

@@ -12,6 +12,7 @@
  * Node's Math.log/cos/sin are V8's fdlibm ports (the same code on every platform), and the result is rounded
  * to float32, so the values are reproducible wherever tessera runs.
  */
+import { UserError } from './errors.js';
 
 /** Philox4x32 round multipliers and Weyl key increments (Random123's PHILOX_M4x32_* and PHILOX_W32_*). */
 const PHILOX_M0 = 0xd2511f53;
@@ -32,10 +33,9 @@ export const NOISE_STREAM = {
 } as const;
 
 /** A bad seed, stream or length (not a non-negative safe integer): a caller's bug, checked to fail loudly. */
-export class RandomError extends Error {
+export class RandomError extends UserError {
   constructor(message: string) {
     super(message);
-    this.name = 'RandomError';
   }
 }
 

@@ -5,6 +5,7 @@
  * tensor in bounds, sizes consistent with shape x item size, tensors tiling the data region with no overlap
  * and no gap) and builds headers for the writer. File access lives in `safetensors.ts`.
  */
+import { UserError } from './errors.js';
 
 /** Element types of the safetensors format. */
 export type SafetensorsDType =
@@ -47,7 +48,7 @@ export const SAFETENSORS_ITEM_SIZE: Readonly<Record<SafetensorsDType, number>> =
 export const MAX_HEADER_BYTES = 100_000_000;
 
 /** A malformed, truncated or hostile safetensors file, or a tensor the writer cannot store. */
-export class SafetensorsError extends Error {
+export class SafetensorsError extends UserError {
   /** The file (path, or `<memory>`). */
   readonly file: string;
   /** The tensor the problem is about, or null when it is about the file as a whole. */
@@ -55,7 +56,6 @@ export class SafetensorsError extends Error {
 
   constructor(file: string, tensor: string | null, problem: string) {
     super(tensor === null ? `${file}: ${problem}` : `${file}: tensor '${tensor}': ${problem}`);
-    this.name = 'SafetensorsError';
     this.file = file;
     this.tensor = tensor;
   }

@@ -5,6 +5,7 @@
  * IEEE bit patterns in a `Uint16Array`; {@link encodeValues} / {@link decodeValues} convert them exactly
  * (round to nearest, ties to even, straight from the float64 value so there is no double rounding).
  */
+import { UserError } from './errors.js';
 
 /** Element types a host tensor can hold. */
 export type DType = 'float64' | 'float32' | 'float16' | 'bfloat16' | 'int32' | 'uint8';
@@ -28,13 +29,12 @@ export interface Tensor<D extends DType = DType> {
 }
 
 /** The error for a tensor that does not have the shape, dtype or size an operation needs. */
-export class TensorError extends Error {
+export class TensorError extends UserError {
   /** The tensor's name as the caller knows it (`q`, `kv_indices`, `blocks.0.attn1.to_q.weight`). */
   readonly tensor: string;
 
   constructor(tensor: string, message: string) {
     super(`tensor '${tensor}': ${message}`);
-    this.name = 'TensorError';
     this.tensor = tensor;
   }
 }

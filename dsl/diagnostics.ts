@@ -1,16 +1,16 @@
+import { UserError } from '../core/errors.js';
+import type { DiagnosticCode } from './codes.js';
 import type { SourceFile, SourceRange } from './source.js';
 
-/**
- * Diagnostic codes are stable: tools and tests match on them.
- * TP1xx syntax, TP2xx names and types, TP3xx analysis and parameters, TP4xx code generation.
- */
-export type DiagnosticCode = `TP${1 | 2 | 3 | 4}${number}`;
+// Re-exported so code that builds diagnostics needs one import; the registry itself lives in codes.ts.
+export type { DiagnosticCode } from './codes.js';
 
 /** How bad a diagnostic is; only errors stop compilation. */
 export type Severity = 'error' | 'warning' | 'info';
 
 /** One finding about the user's input, with the place it points at and a hint to fix it. */
 export interface Diagnostic {
+  /** A stable code registered in `CODES` (dsl/codes.ts). */
   readonly code: DiagnosticCode;
   readonly severity: Severity;
   readonly message: string;
@@ -29,7 +29,7 @@ export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
  * The exception that carries diagnostics to the user. Deep code throws this (never a bare `Error`)
  * when the input is at fault; the CLI renders it with {@link renderDiagnostics}.
  */
-export class TesseraError extends Error {
+export class TesseraError extends UserError {
   readonly diagnostics: readonly Diagnostic[];
 
   constructor(diagnostics: readonly Diagnostic[]) {
@@ -38,7 +38,6 @@ export class TesseraError extends Error {
         .map((d) => `${d.file}:${d.range.start.line}:${d.range.start.column}: ${d.code} ${d.message}`)
         .join('\n'),
     );
-    this.name = 'TesseraError';
     this.diagnostics = diagnostics;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The interface every attention backend offers the driver and the shared tests. Backends declare
+ * The interface every attention backend offers verification (verify/) and the shared tests. Backends declare
  * capabilities; callers choose and skip by capability, never by backend name.
  */
 import type { BlockPlan } from '../compiler/plan/plan.js';

@@ -2,10 +2,12 @@
  * The operations the DiT graph is written in: a small, backend-neutral vocabulary (linear layers, norms and
  * modulation, activations, 3D RoPE, attention, patching). The graph in models/open-sora-plan calls only these, so a
  * backend is one implementation of {@link ModelOps}: the CPU one (runtime/cpu, float32 or float64, the
- * oracle) today, a CUDA one (cuBLASLt GEMMs, fused kernels) later. Tensors are opaque handles of the backend's
+ * oracle) and the CUDA one (runtime/cuda: cuBLASLt GEMMs, fused kernels, the compiled attention kernels). Tensors are opaque handles of the backend's
  * type with a row-major `shape`; activations are [B, N, D] (batch, tokens, channels) unless said otherwise.
  */
-import type { BlockPlan } from '../compiler/plan/plan.js';
+import type { PlannedAttention, TokenGrid } from '../compiler/plan/token-map.js';
+
+export type { TokenGrid };
 
 /** What every backend tensor exposes: its row-major shape. */
 export interface OpTensor {
@@ -14,13 +16,6 @@ export interface OpTensor {
 
 /** Arithmetic a backend computes in. */
 export type OpPrecision = 'float64' | 'float32';
-
-/** Latent token grid after patching: T x H x W tokens, token index (t * H + h) * W + w (SPEC §1.1). */
-export interface TokenGrid {
-  readonly frames: number;
-  readonly height: number;
-  readonly width: number;
-}
 
 /** 3D RoPE parameters (Open-Sora-Plan 1.2's RoPE3D). */
 export interface RopeSpec {
@@ -34,13 +29,13 @@ export interface RopeSpec {
  * How one layer's self-attention picks its keys.
  * - `dense`: every token sees every token (no plan).
  * - `masked`: dense attention restricted by an element mask over natural token indices (the oracle of a plan).
- * - `plan`: a compiled pattern's block plan; `tokenOf[i]` is the natural token at the plan layout's index i, or
- *   -1 for a padding slot (layouts may reorder tokens into tiles and pad them).
+ * - `plan`: a compiled pattern's block plan with its token map (`tokenOf[i]` is the natural token at the plan
+ *   layout's index i, or -1 for a padding slot: layouts may reorder tokens into tiles and pad them).
  */
 export type SelfAttentionSpec =
   | { readonly kind: 'dense' }
   | { readonly kind: 'masked'; readonly allowed: (q: number, k: number) => boolean }
-  | { readonly kind: 'plan'; readonly plan: BlockPlan; readonly tokenOf: Int32Array };
+  | ({ readonly kind: 'plan' } & PlannedAttention);
 
 /** A backend's implementation of the graph's operations. Inputs are never modified; each op returns a new tensor. */
 export interface ModelOps<T extends OpTensor> {

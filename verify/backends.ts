@@ -2,8 +2,8 @@
  * Choosing "the best backend present" and the instance the numeric verification runs on.
  */
 
-import type { CompileResult } from '../compiler/compile.js';
 import { instantiatePattern } from '../compiler/lower.js';
+import type { CompileResult } from '../compiler/pipeline.js';
 import { buildPlan } from '../compiler/plan/build.js';
 import type { BlockPlan } from '../compiler/plan/plan.js';
 import type { AttentionBackend } from '../runtime/attention-backend.js';

@@ -7,7 +7,12 @@
  */
 import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { heavyQueryBlocks } from './cta-order.js';
-import { ATTN_PARAM_FIELDS, ATTN_PARAM_FIELDS_SM90A, paramBytes } from './kernel-params.js';
+import {
+  ATTN_PARAM_FIELDS,
+  ATTN_PARAM_FIELDS_SM90A,
+  ATTN_PARAM_STRUCT,
+  paramLayout,
+} from './kernel-params.js';
 import {
   CUDA_HEAD_DIMS,
   type CudaDType,
@@ -45,8 +50,8 @@ export function cubinArchsFor(path: string): readonly string[] {
 function paramsOf(family: CudaKernelFamily) {
   const fields = family === 'wgmma' ? ATTN_PARAM_FIELDS_SM90A : ATTN_PARAM_FIELDS;
   return {
-    struct: 'TpAttnParams',
-    bytes: paramBytes(fields),
+    struct: ATTN_PARAM_STRUCT,
+    bytes: paramLayout(fields, 'struct').bytes,
     fields: fields.map((f) => ({ name: f.name, type: f.ctype })),
   };
 }

@@ -6,13 +6,17 @@
  */
 
 import type { BlockPlan } from '../../compiler/plan/plan.js';
-import { type Diagnostic, TesseraError } from '../../dsl/diagnostics.js';
-import { START_OF_FILE } from '../../dsl/source.js';
+import { planError } from '../common/diagnostics.js';
 import { splitPredicate } from '../common/split-mask.js';
 import { TESSERA_CUH } from './device-helpers.js';
 import { renderCudaMaskFunctions } from './eager-mask.js';
 import { renderKernelBody } from './kernel-body.js';
-import { ATTN_PARAM_FIELDS_SM90A, renderParamStruct } from './kernel-params.js';
+import {
+  ATTN_PARAM_FIELDS,
+  ATTN_PARAM_FIELDS_SM90A,
+  ATTN_PARAM_STRUCT,
+  renderParams,
+} from './kernel-params.js';
 import { renderKeyTermHelpers } from './key-runs.js';
 import { keysNeedPaddingMask, MASK_MODE, renderKeyWalk } from './key-walk.js';
 import { renderWgmmaKernelBody } from './wgmma-body.js';
@@ -157,22 +161,10 @@ export interface CudaKernel {
   readonly tileK: number;
 }
 
-function codegenError(plan: BlockPlan, code: `TP4${number}`, message: string, hint: string): TesseraError {
-  const diagnostic: Diagnostic = {
-    code,
-    severity: 'error',
-    message,
-    hint,
-    range: START_OF_FILE,
-    file: plan.pattern.key,
-  };
-  return new TesseraError([diagnostic]);
-}
-
 /** Throw a TP4xx error unless the CUDA kernel can be built for this plan and these options. */
 export function checkCudaKernelOptions(plan: BlockPlan, options: CudaKernelOptions): void {
   if (!(CUDA_BLOCK_Q as readonly number[]).includes(plan.blockQ)) {
-    throw codegenError(
+    throw planError(
       plan,
       'TP401',
       `the CUDA kernel needs blockQ in {${CUDA_BLOCK_Q.join(', ')}}, the plan has ${plan.blockQ}`,
@@ -181,7 +173,7 @@ export function checkCudaKernelOptions(plan: BlockPlan, options: CudaKernelOptio
   }
   const tileK = instanceTileK(plan, options);
   if (tileK % CUDA_TILE_K !== 0 || plan.blockK % tileK !== 0) {
-    throw codegenError(
+    throw planError(
       plan,
       'TP402',
       `the CUDA kernel needs blockK to be a multiple of its key tile ${tileK} (itself a multiple of ${CUDA_TILE_K}), the plan has ${plan.blockK}`,
@@ -191,7 +183,7 @@ export function checkCudaKernelOptions(plan: BlockPlan, options: CudaKernelOptio
   if (options.family === 'wgmma') {
     const bytes = wgmmaSharedBytes(plan, options.headDim, tileK);
     if (bytes > SM90_MAX_SHARED_BYTES) {
-      throw codegenError(
+      throw planError(
         plan,
         'TP409',
         `the wgmma kernel with ${tileK}-key tiles at head dim ${options.headDim} needs ${bytes} B of shared memory, sm_90 allows ${SM90_MAX_SHARED_BYTES}`,
@@ -200,7 +192,7 @@ export function checkCudaKernelOptions(plan: BlockPlan, options: CudaKernelOptio
     }
   }
   if (!(CUDA_HEAD_DIMS as readonly number[]).includes(options.headDim)) {
-    throw codegenError(
+    throw planError(
       plan,
       'TP403',
       `the CUDA kernel supports head dims ${CUDA_HEAD_DIMS.join(', ')}, got ${options.headDim}`,
@@ -208,7 +200,7 @@ export function checkCudaKernelOptions(plan: BlockPlan, options: CudaKernelOptio
     );
   }
   if (options.dtype !== 'bfloat16' && options.dtype !== 'float16') {
-    throw codegenError(
+    throw planError(
       plan,
       'TP404',
       `the CUDA kernel reads bfloat16 or float16, got ${String(options.dtype)}`,
@@ -356,7 +348,7 @@ function renderWgmmaInstance(plan: BlockPlan, options: CudaKernelOptions): Insta
     `TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_${short}(lo, hi); }`,
     renderWgmmaHelpers(dtype, tuning.tileK, headDim),
     '',
-    renderParamStruct(ATTN_PARAM_FIELDS_SM90A),
+    renderParams(ATTN_PARAM_FIELDS_SM90A, 'struct', ATTN_PARAM_STRUCT),
     '',
     renderKeyWalk(plan, tuning.tileK),
     '',
@@ -401,7 +393,7 @@ function renderInstance(plan: BlockPlan, options: CudaKernelOptions): InstancePa
     `TP_DEVICE void tp_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) { tp_mma_${short}(d, a, b0, b1); }`,
     `TP_DEVICE unsigned tp_pack(float lo, float hi) { return tp_pack_${short}(lo, hi); }`,
     '',
-    renderParamStruct(),
+    renderParams(ATTN_PARAM_FIELDS, 'struct', ATTN_PARAM_STRUCT),
     '',
     renderKeyWalk(plan, tuning.tileK),
     '',

@@ -7,8 +7,9 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Diagnostic, TesseraError } from '../../dsl/diagnostics.js';
+import { TesseraError } from '../../dsl/diagnostics.js';
 import { START_OF_FILE } from '../../dsl/source.js';
+import { type DiagnosticSite, siteDiagnostic } from '../common/diagnostics.js';
 
 const run = promisify(execFile);
 
@@ -73,16 +74,20 @@ export function parsePtxasReport(log: string): PtxasKernelReport[] {
   return reports;
 }
 
-function nvccError(file: string, message: string, log: string): TesseraError {
-  const diagnostic: Diagnostic = {
-    code: 'TP410',
-    severity: 'error',
-    message,
-    range: START_OF_FILE,
-    file,
-    hint: log.trim().split('\n').slice(0, 30).join('\n'),
-  };
-  return new TesseraError([diagnostic]);
+/**
+ * Where nvcc's first error is (`path(line): error: ...`), else the start of the `.cu`: nvcc compiles a written
+ * file, not a plan, so the generated source (which the CLI can show) is the best place to point at.
+ */
+function nvccErrorSite(cuPath: string, log: string): DiagnosticSite {
+  const first = /^(.+?)\((\d+)\): (?:catastrophic )?error/m.exec(log);
+  if (!first) return { file: cuPath, range: START_OF_FILE };
+  const at = { line: Number(first[2]), column: 1, offset: 0 };
+  return { file: first[1]!, range: { start: at, end: at } };
+}
+
+function nvccError(cuPath: string, message: string, log: string): TesseraError {
+  const hint = log.trim().split('\n').slice(0, 30).join('\n');
+  return new TesseraError([siteDiagnostic(nvccErrorSite(cuPath, log), 'TP410', message, hint)]);
 }
 
 /**

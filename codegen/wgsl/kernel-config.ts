@@ -5,8 +5,7 @@
  */
 
 import type { BlockPlan } from '../../compiler/plan/plan.js';
-import { TesseraError } from '../../dsl/diagnostics.js';
-import { START_OF_FILE } from '../../dsl/source.js';
+import { planError } from '../common/diagnostics.js';
 
 /** Element type of Q, K, V and the output in GPU memory (arithmetic is always f32). */
 export type WgslIoType = 'f32' | 'f16';
@@ -65,19 +64,6 @@ export interface WgslKernelConfig {
 /** Lanes per query row in the subgroup variant: WebGPU guarantees subgroups of at least 4 invocations. */
 const SUBGROUP_LANES = 4;
 
-function codegenError(plan: BlockPlan, code: `TP4${number}`, message: string, hint: string): TesseraError {
-  return new TesseraError([
-    {
-      code,
-      severity: 'error',
-      message: `${plan.key}: ${message}`,
-      range: START_OF_FILE,
-      file: `${plan.key}.wgsl`,
-      hint,
-    },
-  ]);
-}
-
 /** Workgroup bytes for a key tile: K and V tiles in f32 plus the decoded key tokens (one i32 per field). */
 function workgroupBytesFor(plan: BlockPlan, headDim: number, keyTile: number): number {
   const tokenFields = 1 + plan.pattern.layout.axisNames.length;
@@ -95,7 +81,7 @@ export function resolveKernelConfig(
 ): WgslKernelConfig {
   const { headDim } = options;
   if (!Number.isInteger(headDim) || headDim < 32 || headDim > 128 || headDim % 8 !== 0) {
-    throw codegenError(
+    throw planError(
       plan,
       'TP401',
       `head dim ${headDim} is not supported by the WGSL kernel`,
@@ -104,7 +90,7 @@ export function resolveKernelConfig(
   }
   const enumeration = options.enumeration ?? (plan.closedForm ? 'closed-form' : 'csr');
   if (enumeration === 'closed-form' && !plan.closedForm) {
-    throw codegenError(
+    throw planError(
       plan,
       'TP402',
       'the plan has no closed form',
@@ -116,7 +102,7 @@ export function resolveKernelConfig(
   const workgroupSize = plan.blockQ * lanesPerRow;
   const maxSize = Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
   if (workgroupSize > maxSize) {
-    throw codegenError(
+    throw planError(
       plan,
       'TP403',
       `query block ${plan.blockQ} needs ${workgroupSize} invocations per workgroup, the device allows ${maxSize}`,
@@ -134,7 +120,7 @@ export function resolveKernelConfig(
   }
   const workgroupBytes = workgroupBytesFor(plan, headDim, keyTile);
   if (workgroupBytes > limits.maxComputeWorkgroupStorageSize) {
-    throw codegenError(
+    throw planError(
       plan,
       'TP404',
       `head dim ${headDim} does not fit in ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`,

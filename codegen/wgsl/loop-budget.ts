@@ -14,8 +14,8 @@
  * visible in the WGSL, and the same tests check it against the device on both sides of the limit.
  */
 import { type BlockPlan, queryBlockWork } from '../../compiler/plan/plan.js';
-import { TesseraError } from '../../dsl/diagnostics.js';
-import { START_OF_FILE } from '../../dsl/source.js';
+import type { TesseraError } from '../../dsl/diagnostics.js';
+import { planError } from '../common/diagnostics.js';
 import type { WgslVisitRange } from './bindings.js';
 import type { WgslKernelConfig } from './kernel-config.js';
 import { closedFormKeyBlocks } from './plan-tables.js';
@@ -181,17 +181,12 @@ export function dispatchVisitRanges(
 }
 
 function overBudget(plan: BlockPlan, config: WgslKernelConfig, visit: number, limit: number): TesseraError {
-  return new TesseraError([
-    {
-      code: 'TP408',
-      severity: 'error',
-      message:
-        `${plan.key}: one key block of ${plan.blockK} keys (visit ${visit}) needs more loop iterations per ` +
-        `invocation than the budget of ${limit} allows (Mesa llvmpipe/lavapipe end every loop of an ` +
-        `invocation after ${GALLIVM_LOOP_LIMIT}; the call cannot be split finer than one key block)`,
-      range: START_OF_FILE,
-      file: `${plan.key}.wgsl`,
-      hint: `compile with a smaller key block, or a larger query block (head dim ${config.headDim} stages ${config.headDim / STAGE_CHUNK} chunks per key over ${config.workgroupSize} invocations)`,
-    },
-  ]);
+  return planError(
+    plan,
+    'TP408',
+    `one key block of ${plan.blockK} keys (visit ${visit}) needs more loop iterations per ` +
+      `invocation than the budget of ${limit} allows (Mesa llvmpipe/lavapipe end every loop of an ` +
+      `invocation after ${GALLIVM_LOOP_LIMIT}; the call cannot be split finer than one key block)`,
+    `compile with a smaller key block, or a larger query block (head dim ${config.headDim} stages ${config.headDim / STAGE_CHUNK} chunks per key over ${config.workgroupSize} invocations)`,
+  );
 }

@@ -5,8 +5,7 @@
  */
 
 import type { BlockPlan } from '../../compiler/plan/plan.js';
-import { TesseraError } from '../../dsl/diagnostics.js';
-import { START_OF_FILE } from '../../dsl/source.js';
+import { planError } from '../common/diagnostics.js';
 import { renderMaskFunctions } from '../common/render-mask.js';
 import { WGSL_DIALECT, WGSL_PRELUDE } from './dialect.js';
 import {
@@ -73,16 +72,12 @@ export function renderWgslModule(plan: BlockPlan, options: RenderWgslOptions): W
   if (form) {
     const mismatch = closedFormMismatch(plan, form);
     if (mismatch !== null) {
-      throw new TesseraError([
-        {
-          code: 'TP405',
-          severity: 'error',
-          message: `${plan.key}: the closed form disagrees with the block table (${mismatch})`,
-          range: START_OF_FILE,
-          file: `${plan.key}.wgsl`,
-          hint: "this is a compiler bug; use enumeration 'csr' meanwhile",
-        },
-      ]);
+      throw planError(
+        plan,
+        'TP405',
+        `the closed form disagrees with the block table (${mismatch})`,
+        "this is a compiler bug; use enumeration 'csr' meanwhile",
+      );
     }
   }
   const parts = [

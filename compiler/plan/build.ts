@@ -21,7 +21,7 @@ export function checkBlockSizes(blockQ: number, blockK: number): void {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new TesseraError([
         {
-          code: 'TP301',
+          code: 'TP312',
           severity: 'error',
           message: `block size ${name} must be a positive integer, got ${value}`,
           range: START_OF_FILE,

@@ -3,7 +3,9 @@
  * OpenSoraT2V-ROPE-L/122 (models/open-sora-plan/configs/open-sora-plan-1.2.json); tests use scaled-down configs with the same
  * structure. Config files are JSON with exactly the fields of {@link OpenSoraConfig}.
  */
+
 import { readFile } from 'node:fs/promises';
+import { UserError } from '../../core/errors.js';
 
 /** An OpenSoraT2V network's sizes. */
 export interface OpenSoraConfig {
@@ -44,14 +46,13 @@ export function hiddenSize(config: OpenSoraConfig): number {
 }
 
 /** A config that is malformed; the message names the file and the field. */
-export class ModelConfigError extends Error {
+export class ModelConfigError extends UserError {
   constructor(
     readonly file: string,
     readonly field: string,
     detail: string,
   ) {
     super(`${file}: ${field}: ${detail}`);
-    this.name = 'ModelConfigError';
   }
 }
 

@@ -3,7 +3,7 @@
  * once, then one forward pass per `predictNoise` call. The backend is any {@link ModelOps}; the default is the
  * CPU one in float32 (float64 for oracle runs).
  */
-import type { LayerPlan } from '../../compiler/layer-plan.js';
+import { type CompiledLayerPlan, LayerPlanError } from '../../compiler/layer-plan.js';
 import { TensorError } from '../../core/tensor.js';
 import { createCpuOps } from '../../runtime/cpu/model-ops.js';
 import type {
@@ -16,7 +16,7 @@ import type {
 import { forwardPass, type NetworkInputs } from './blocks.js';
 import type { OpenSoraConfig } from './config.js';
 import type { Denoiser, LatentShape } from './denoiser.js';
-import { type PlanBlockSizes, resolveLayerPlan } from './layer-attention.js';
+import { layerAttention } from './layer-attention.js';
 import type { ModelWeights } from './weights.js';
 
 /** How to build the model. */
@@ -27,12 +27,11 @@ export interface OpenSoraModelOptions<T extends OpTensor> {
   readonly ops?: ModelOps<T>;
   /** Arithmetic of the default CPU backend (default float32). Ignored when `ops` is given. */
   readonly precision?: OpPrecision;
-  /** Per-layer attention plan (from `readLayerPlan`); none = full attention everywhere. */
-  readonly layerPlan?: LayerPlan;
-  /** The plan's path, for messages. */
-  readonly planFile?: string;
-  /** Block sizes for the plans (default 128 x 128). */
-  readonly blocks?: PlanBlockSizes;
+  /**
+   * Per-layer attention plans, compiled on the model's token grid (`planLayers` of compiler/layer-plan.ts, with
+   * {@link tokenGrid}); none = full attention everywhere.
+   */
+  readonly layerPlan?: CompiledLayerPlan;
   /** Already-resolved self-attention per layer (overrides `layerPlan`; tests and the layer search use it). */
   readonly attention?: readonly SelfAttentionSpec[];
 }
@@ -77,7 +76,14 @@ function timeAttention<T extends OpTensor>(ops: ModelOps<T>, add: (ms: number) =
   });
 }
 
-function checkLatent(config: OpenSoraConfig, latent: OpenSoraModelOptions<OpTensor>['latent']): TokenGrid {
+/**
+ * The token grid self-attention runs over for a latent of `frames x height x width` (latent pixels): frames x
+ * (height / ph) x (width / pw). Layer plans are compiled on it (`planLayers`).
+ */
+export function tokenGrid(
+  config: OpenSoraConfig,
+  latent: OpenSoraModelOptions<OpTensor>['latent'],
+): TokenGrid {
   const [, ph, pw] = config.patch;
   for (const [name, v] of Object.entries(latent)) {
     if (!Number.isSafeInteger(v) || v < 1)
@@ -90,6 +96,29 @@ function checkLatent(config: OpenSoraConfig, latent: OpenSoraModelOptions<OpTens
     );
   }
   return { frames: latent.frames, height: latent.height / ph, width: latent.width / pw };
+}
+
+/** The self-attention of each layer from a compiled plan, checked against the model's layers and grid. */
+function layerPlanAttention(
+  compiled: CompiledLayerPlan,
+  config: OpenSoraConfig,
+  grid: TokenGrid,
+): SelfAttentionSpec[] {
+  const { plan } = compiled;
+  if (plan.layers !== config.layers)
+    throw new LayerPlanError(
+      plan.file,
+      '$.layers',
+      `the plan has ${plan.layers} layers but the model has ${config.layers}`,
+    );
+  const g = compiled.grid;
+  if (g.frames !== grid.frames || g.height !== grid.height || g.width !== grid.width)
+    throw new LayerPlanError(
+      plan.file,
+      '$.sizes',
+      `compiled for a ${g.frames} x ${g.height} x ${g.width} token grid, but the model's is ${grid.frames} x ${grid.height} x ${grid.width}`,
+    );
+  return layerAttention(compiled);
 }
 
 /** Host inputs of one evaluation, checked ({@link OpenSoraNetwork.check}). */
@@ -143,7 +172,7 @@ export function createOpenSoraNetwork<T extends OpTensor = OpTensor>(
   const ops = timeAttention(backend, (ms) => {
     attentionMs += ms;
   });
-  const grid = checkLatent(config, options.latent);
+  const grid = tokenGrid(config, options.latent);
   const latent: LatentShape = { channels: config.inChannels, ...options.latent };
 
   let attention: readonly SelfAttentionSpec[];
@@ -155,10 +184,7 @@ export function createOpenSoraNetwork<T extends OpTensor = OpTensor>(
       );
     attention = options.attention;
   } else if (options.layerPlan) {
-    attention = resolveLayerPlan(options.layerPlan, config.layers, grid, {
-      ...(options.blocks ? { blocks: options.blocks } : {}),
-      ...(options.planFile ? { planFile: options.planFile } : {}),
-    });
+    attention = layerPlanAttention(options.layerPlan, config, grid);
   } else {
     attention = Array.from({ length: config.layers }, () => ({ kind: 'dense' as const }));
   }

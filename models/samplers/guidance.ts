@@ -4,6 +4,7 @@
  *   eps = eps_uncond + scale * (eps_cond - eps_uncond).
  * Scale 1 is exactly the conditional prediction, so the unconditional half is skipped (batch 1).
  */
+import { UserError } from '../../core/errors.js';
 import type { Denoiser } from '../open-sora-plan/denoiser.js';
 
 /** Text-encoder output for one prompt: embeddings [L, D] and padding mask [L] (1 = token, 0 = padding). */
@@ -48,10 +49,9 @@ export interface NoisePredictor {
 }
 
 /** A bad guidance input (shapes, missing unconditional branch, bad scale). */
-export class GuidanceError extends Error {
+export class GuidanceError extends UserError {
   constructor(message: string) {
     super(message);
-    this.name = 'GuidanceError';
   }
 }
 

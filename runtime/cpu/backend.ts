@@ -3,8 +3,7 @@
  * resort of "the best backend present" and the oracle of every other.
  */
 
-import { compiledElementMask } from '../../compiler/classify/element-mask.js';
-import { isRealToken } from '../../compiler/layout.js';
+import { planElementMask } from '../../compiler/plan/element-mask.js';
 import type { BlockPlan } from '../../compiler/plan/plan.js';
 import type { AttentionBackend, KernelDtype } from '../attention-backend.js';
 import { blockSparseAttention } from './attention.js';
@@ -17,12 +16,7 @@ export function createCpuBackend(): AttentionBackend {
     rank: 0,
     capabilities: new Set(['float64', 'f32']),
     async attention(plan: BlockPlan, inputs: AttentionInputs, dtype: KernelDtype): Promise<AttentionResult> {
-      const layout = plan.pattern.layout;
-      const mask = {
-        allowed: compiledElementMask(plan.pattern),
-        isReal: (i: number) => isRealToken(layout, i),
-      };
-      return blockSparseAttention(inputs, plan, mask, {
+      return blockSparseAttention(inputs, plan, planElementMask(plan), {
         precision: dtype === 'float64' ? 'float64' : 'float32',
       });
     },

@@ -4,7 +4,7 @@
  * may reorder and pad tokens, so Q, K, V are scattered into layout order before the call and the output is
  * gathered back; the identity layout skips the copies.
  */
-import { compiledElementMask } from '../../compiler/classify/element-mask.js';
+import { planElementMask } from '../../compiler/plan/element-mask.js';
 import { TensorError } from '../../core/tensor.js';
 import type { OpPrecision, SelfAttentionSpec } from '../model-ops.js';
 import { blockSparseAttention, denseAttention } from './attention.js';
@@ -77,7 +77,7 @@ export function selfAttention(
   }
   const { plan, tokenOf } = spec;
   const layout = plan.pattern.layout;
-  const mask = { allowed: compiledElementMask(plan.pattern), isReal: (i: number) => tokenOf[i]! >= 0 };
+  const mask = { allowed: planElementMask(plan).allowed, isReal: (i: number) => tokenOf[i]! >= 0 };
   if (isIdentity(tokenOf, N)) {
     const inputs = {
       q: q.data,

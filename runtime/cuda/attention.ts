@@ -5,7 +5,7 @@
  * names the tensor and what was expected.
  */
 import { type CtaOrder, ctaOrder } from '../../codegen/cuda/cta-order.js';
-import { ATTN_PARAM_FIELDS_SM90A, packAttnParams } from '../../codegen/cuda/kernel-params.js';
+import { ATTN_PARAM_FIELDS, ATTN_PARAM_FIELDS_SM90A, packParams } from '../../codegen/cuda/kernel-params.js';
 import {
   type CudaDType,
   type CudaKernel,
@@ -219,10 +219,13 @@ export class CudaAttention {
       values[`${prefix}_seq`] = BigInt(a.strides.seq);
     }
     if (ctas > 0) {
-      const args =
-        this.kernel.family === 'wgmma'
-          ? packAttnParams({ ...values, ...this.tensorMaps(ops.k, k, ops.v, v) }, ATTN_PARAM_FIELDS_SM90A)
-          : packAttnParams(values);
+      const wgmma = this.kernel.family === 'wgmma';
+      const args = packParams(
+        wgmma ? ATTN_PARAM_FIELDS_SM90A : ATTN_PARAM_FIELDS,
+        'struct',
+        wgmma ? { ...values, ...this.tensorMaps(ops.k, k, ops.v, v) } : values,
+        this.kernel.name,
+      );
       this.device.launch(this.loaded, [ctas, 1, 1], this.kernel.threads, args, true);
     }
     return { out, lse };

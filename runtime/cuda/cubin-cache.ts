@@ -1,17 +1,18 @@
 /**
  * The on-disk cubin cache: NVRTC output keyed by sha256(source), the target architecture and the driver
  * version (a new driver may load old cubins, but recompiling once is cheap and rules out surprises).
- * Location: `TESSERA_CACHE_DIR`, else `~/.cache/tessera/cubin`. Writes are atomic (temp file + rename), so
+ * Location: `cubin/` in tessera's cache folder (core/cache-dir.ts: `TESSERA_CACHE_DIR`, else
+ * `$XDG_CACHE_HOME/tessera`, else `~/.cache/tessera`). Writes are atomic (temp file + rename), so
  * concurrent processes never read half a cubin.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { cacheDir } from '../../core/cache-dir.js';
 
 /** The cache directory in effect. */
 export function cubinCacheDir(): string {
-  return process.env.TESSERA_CACHE_DIR ?? join(homedir(), '.cache', 'tessera', 'cubin');
+  return join(cacheDir(), 'cubin');
 }
 
 /** The cache file name for a source, arch (`sm_90`) and driver version. */

@@ -6,10 +6,10 @@
 
 import {
   CONVERT_KERNELS,
-  CONVERT_SOURCE,
-  CONVERT_THREADS,
-  packConvertArgs,
+  type ConvertKernelRole,
+  renderConvertKernelModule,
 } from '../../codegen/cuda/ops/convert-kernels.js';
+import { UserError } from '../../core/errors.js';
 import {
   contiguousStrides,
   type DType,
@@ -21,12 +21,12 @@ import {
 import { cachedCompile } from './cubin-cache.js';
 import { type CudaGraph, captureGraph } from './graph.js';
 import { loadNative, type NativeCuda, type NativeDeviceInfo, type NativeFunction } from './native-binding.js';
+import { OpKernels } from './op-kernels.js';
 
 /** The error for a CUDA backend that cannot run here (no addon, no driver, no device). */
-export class CudaUnavailableError extends Error {
+export class CudaUnavailableError extends UserError {
   constructor(reason: string) {
     super(`CUDA backend unavailable: ${reason}`);
-    this.name = 'CudaUnavailableError';
   }
 }
 
@@ -85,7 +85,8 @@ export class CudaDevice {
   private readonly native: NativeCuda;
   private readonly modules: bigint[] = [];
   private readonly allocations = new Set<bigint>();
-  private convert: Record<string, LoadedKernel> | null = null;
+  /** The upload / download conversion kernels, loaded on first use. */
+  private convert: OpKernels<ConvertKernelRole> | null = null;
   /** True while {@link capture} records: host copies and synchronisation are refused then. */
   private capturingNow = false;
 
@@ -258,12 +259,7 @@ export class CudaDevice {
         host.data instanceof Float32Array ? host.data : Float32Array.from(host.data),
       );
       const t = this.allocLike(dtype, host, n, name);
-      this.runConvert(
-        dtype === 'bfloat16' ? CONVERT_KERNELS.toBfloat16 : CONVERT_KERNELS.toFloat16,
-        staging.ptr,
-        t.ptr,
-        n,
-      );
+      this.convertElements(dtype === 'bfloat16' ? 'toBfloat16' : 'toFloat16', staging.ptr, t.ptr, n);
       this.synchronize(name);
       return t;
     } finally {
@@ -278,12 +274,7 @@ export class CudaDevice {
     if (t.dtype === 'bfloat16' || t.dtype === 'float16') {
       const staging = this.empty('float32', [n]);
       try {
-        this.runConvert(
-          t.dtype === 'bfloat16' ? CONVERT_KERNELS.fromBfloat16 : CONVERT_KERNELS.fromFloat16,
-          t.ptr,
-          staging.ptr,
-          n,
-        );
+        this.convertElements(t.dtype === 'bfloat16' ? 'fromBfloat16' : 'fromFloat16', t.ptr, staging.ptr, n);
         const data = new Float32Array(n);
         this.native.copyToHost(data, staging.ptr);
         return { dtype: 'float32', shape: t.shape, strides: t.strides, data };
@@ -348,15 +339,13 @@ export class CudaDevice {
     return { ...t, shape: [...host.shape], strides: [...host.strides] };
   }
 
-  private runConvert(kernelName: string, src: bigint, dst: bigint, n: number): void {
-    if (this.convert === null) {
-      this.convert = {};
-      for (const name of Object.values(CONVERT_KERNELS))
-        this.convert[name] = this.loadKernel(CONVERT_SOURCE, name, 0);
-    }
-    const kernel = this.convert[kernelName]!;
-    const blocks = Math.max(1, Math.min(65535, Math.ceil(n / CONVERT_THREADS)));
-    this.launch(kernel, [blocks, 1, 1], CONVERT_THREADS, packConvertArgs(src, dst, n));
+  /**
+   * Convert `n` elements at device address `src` into `dst` with the conversion kernel of `role` (float32 to
+   * bf16 / fp16 rounding to nearest even, or back), queued on the device's stream.
+   */
+  convertElements(role: ConvertKernelRole, src: bigint, dst: bigint, n: number): void {
+    this.convert ??= new OpKernels(this, CONVERT_KERNELS, renderConvertKernelModule());
+    this.convert.elementwise(role, n, { src, dst, n });
   }
 }
 

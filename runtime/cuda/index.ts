@@ -28,6 +28,7 @@ export {
   type LoadedKernel,
 } from './device.js';
 export { CudaGraph } from './graph.js';
+export * from './model-ops.js';
 
 /** Whether the CUDA backend can run here, and if not, why (never throws). */
 export function cudaAvailable(): { available: boolean; reason: string } {

@@ -6,6 +6,7 @@
  * smallest gap left between the already placed allocations it overlaps in time, or above them all.
  * Pure: no device here; {@link DeviceArena} applies the plan.
  */
+import { UserError } from '../../core/errors.js';
 
 /** Offsets and sizes in a plan are multiples of this (cuBLASLt and the kernels want 16; 256 keeps rows aligned). */
 export const PLAN_ALIGNMENT = 256;
@@ -43,10 +44,9 @@ export interface MemoryPlan {
 }
 
 /** A trace or plan that cannot be used (bad lifetimes, or a pass that does not follow its plan). */
-export class MemoryPlanError extends Error {
+export class MemoryPlanError extends UserError {
   constructor(message: string) {
     super(message);
-    this.name = 'MemoryPlanError';
   }
 }
 

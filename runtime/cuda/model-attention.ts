@@ -2,7 +2,8 @@
  * Attention of the CUDA model ops.
  *
  * Self-attention runs the compiled pattern kernels (runtime/cuda `CudaAttention`, block-sparse FA2) on the
- * layer's block plan; dense layers use the `full` pattern's plan over the same tokens. A plan whose layout
+ * layer's block plan; dense layers use a dense block plan built in code (`denseBlockPlan`, no pattern file).
+ * A plan whose layout
  * reorders or pads tokens gets Q, K, V gathered into layout order first and the output scattered back.
  *
  * Cross-attention (video queries to a few hundred text keys with a padding mask) does not go through the
@@ -11,17 +12,17 @@
  * 4 N L D flops in tensor-core GEMMs and an N x L score matrix per head, which is small next to
  * self-attention's N x N.
  */
-import { readFileSync } from 'node:fs';
-import { compileSource } from '../../compiler/frontend.js';
+import { denseBlockPlan } from '../../compiler/plan/dense.js';
 import { contiguousStrides, TensorError } from '../../core/tensor.js';
-import { planAttention } from '../../models/open-sora-plan/layer-attention.js';
-import { findBuiltinPattern } from '../../patterns/index.js';
 import type { SelfAttentionSpec } from '../model-ops.js';
 import { CudaAttention } from './attention.js';
 import type { CudaDevice, DeviceTensor } from './device.js';
 import type { CudaTensor, DeviceArena } from './device-arena.js';
 import type { CudaGemm } from './gemm.js';
 import type { ModelKernels } from './op-kernels.js';
+
+/** Block size of dense attention's plan: the kernels' default tile (SPEC §1.2). */
+const DENSE_BLOCK = 128;
 
 /** A self-attention spec that names a block plan. */
 type PlanSpec = Extract<SelfAttentionSpec, { kind: 'plan' }>;
@@ -228,15 +229,15 @@ export class CudaModelAttention {
     return a;
   }
 
-  /** Dense attention as the `full` pattern's plan over N tokens in natural order. */
+  /** Dense attention: every block full, N tokens in natural order (the identity token map). */
   private denseSpec(N: number): PlanSpec {
     const cached = this.denseSpecs.get(N);
     if (cached) return cached;
-    const full = findBuiltinPattern('full');
-    if (!full) throw new TensorError('self-attention', 'the built-in pattern "full" is missing');
-    const source = { name: full.file, text: readFileSync(full.file, 'utf8') };
-    const pattern = compileSource(source, { pattern: 'full', sizes: { t: 1, h: 1, w: N } });
-    const spec = planAttention(pattern, { frames: 1, height: 1, width: N }) as PlanSpec;
+    const spec: PlanSpec = {
+      kind: 'plan',
+      plan: denseBlockPlan(N, DENSE_BLOCK, DENSE_BLOCK),
+      tokenOf: Int32Array.from({ length: N }, (_, i) => i),
+    };
     this.denseSpecs.set(N, spec);
     return spec;
   }

@@ -1,7 +1,7 @@
 /**
  * The CUDA implementation of the graph's operations ({@link ModelOps}): bf16 activations and weights, fp32
  * modulation vectors, fp32 math everywhere; GEMMs through cuBLASLt, elementwise and fused ops through the
- * generated kernels of codegen/cuda/model, self-attention through the compiled pattern kernels. Launches are
+ * generated op kernels of codegen/cuda/ops, self-attention through the compiled pattern kernels. Launches are
  * asynchronous on the device's stream; `download` and `settle` (around timed attention) synchronise.
  *
  * Memory: every op returns a tensor of the ops' {@link DeviceArena}; callers scope lifetimes with
@@ -89,11 +89,7 @@ export function createCudaOps(options: CudaOpsOptions = {}): CudaOps {
       const out = arena.tensor('bfloat16', shape, 'upload');
       const mark = arena.mark();
       const staging = hostToDevice(data);
-      kernels.elementwise('toBf16', data.length, {
-        x: staging.buffer.ptr,
-        y: out.buffer.ptr,
-        total: data.length,
-      });
+      device.convertElements('toBfloat16', staging.buffer.ptr, out.buffer.ptr, data.length);
       arena.release(mark);
       return out;
     },
@@ -144,10 +140,4 @@ export function createCudaOps(options: CudaOpsOptions = {}): CudaOps {
   };
 }
 
-export {
-  type CudaOpenSoraModel,
-  type CudaOpenSoraModelOptions,
-  createCudaOpenSoraModel,
-  randomDeviceWeights,
-} from '../../models/open-sora-plan/cuda-model.js';
 export { type CudaExecution, type CudaPass, CudaStepGraph, type CudaStepStats } from './step-graph.js';

@@ -3,13 +3,13 @@
  * whose file is `<pattern key>.wgsl` and whose range is the offending line, with the line's text as the hint;
  * a missing adapter is a `WebGpuUnavailableError` that says what to install.
  */
+import { UserError } from '../../core/errors.js';
 import { type Diagnostic, TesseraError } from '../../dsl/diagnostics.js';
 
 /** No adapter, no device, or a device that lacks a limit or feature the kernel needs. */
-export class WebGpuUnavailableError extends Error {
+export class WebGpuUnavailableError extends UserError {
   constructor(message: string) {
     super(message);
-    this.name = 'WebGpuUnavailableError';
   }
 }
 

@@ -8,7 +8,7 @@ OUT="${OUT:-/tmp/tessera-out}"; mkdir -p "$OUT"
 T=/tmp/tessera-gpu; rm -rf "$T"; mkdir -p "$T/bin"
 xz -dc .gpu/bundle/node.xz > "$T/bin/node" && chmod +x "$T/bin/node"
 tar -C "$T" -xJf .gpu/bundle/dist.tar.xz
-export PATH="$T/bin:$PATH" TESSERA_CACHE_DIR="$T/cubin" PYTHONUNBUFFERED=1
+export PATH="$T/bin:$PATH" TESSERA_CACHE_DIR="$T/cache" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv | tee "$OUT/gpu.txt"
 status=0
 (cd "$T/dist" && node bench/cuda-variants.js "$T/variants" "${1:-10}") 2>&1 | tee "$OUT/variants.log" || status=1

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCompile, runInspect } from '../../cli/commands.js';
-import { EXIT } from '../../cli/exit.js';
 import { runCheck, runFormat, runLayers } from '../../cli/tools.js';
 import { compileSource } from '../../compiler/frontend.js';
 import { buildPlan } from '../../compiler/plan/build.js';
+import { EXIT } from '../../core/errors.js';
 import { SafetensorsFile } from '../../core/safetensors.js';
 import { findBuiltinPattern } from '../../patterns/index.js';
 

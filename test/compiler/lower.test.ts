@@ -289,6 +289,14 @@ describe('binding parameters and sizes', () => {
     expect(inst.layout.videoSizes).toEqual([5, 4]);
   });
 
+  it('records where the pattern is declared: file, and the range from `pattern` to its name', () => {
+    const inst = compile(text, { params: { n: 1 }, sizes: { t: 5 } });
+    expect(inst.declaration?.file).toBe('test.tile');
+    const { start, end } = inst.declaration!.range;
+    expect([start.line, start.column, end.line, end.column]).toEqual([4, 1, 4, 10]);
+    expect(text.slice(start.offset, end.offset)).toBe('pattern p');
+  });
+
   it('rejects unknown, ill-typed and missing parameters, listing the valid ones', () => {
     const [unknown] = errorsOf(() => compile(text, { params: { n: 1, b: 2 }, sizes: { t: 5 } }));
     expect(unknown?.code).toBe('TP302');

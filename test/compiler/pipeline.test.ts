@@ -2,17 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { classesOfPlan, unitLevelClasses } from '../../codegen/index.js';
+import { STAGE_NAMES, STAGES } from '../../codegen/index.js';
+import { classesOfPlan, unitLevelClasses } from '../../codegen/png/classes.js';
 import { CompileCache } from '../../compiler/cache.js';
 import {
   bruteForceAllowedPairs,
   bruteForceClasses,
   compiledElementMask,
 } from '../../compiler/classify/element-mask.js';
-import { compile } from '../../compiler/compile.js';
 import { compileSource } from '../../compiler/frontend.js';
 import { makeCompileOptions } from '../../compiler/options.js';
-import { STAGE_NAMES, STAGES } from '../../compiler/pipeline.js';
+import { compile, PLAN_STAGES } from '../../compiler/pipeline.js';
 import { buildPlan } from '../../compiler/plan/build.js';
 import { serializePlan } from '../../compiler/plan/io.js';
 import type { BlockPlan } from '../../compiler/plan/plan.js';
@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 async function tempCache(): Promise<CompileCache> {
-  const dir = await mkdtemp(join(tmpdir(), 'tessera-driver-'));
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-pipeline-'));
   dirs.push(dir);
   return new CompileCache(dir);
 }
@@ -55,12 +55,13 @@ describe('compile()', () => {
     const first = await compile({
       source,
       options,
+      stages: STAGES,
       cache,
       onStage: (e) => events.push(`${e.stage}:${e.phase}`),
     });
     expect(events.filter((e) => e.endsWith(':start')).map((e) => e.split(':')[0])).toEqual([...STAGE_NAMES]);
     expect(first.cacheHit).toBe(false);
-    const second = await compile({ source, options, cache });
+    const second = await compile({ source, options, stages: STAGES, cache });
     expect(second.cacheHit).toBe(true);
     expect(serializePlan(second.outputs.plan!)).toBe(serializePlan(first.outputs.plan!));
     expect(second.outputs.artifacts?.map((a) => a.contents)).toEqual(
@@ -78,7 +79,12 @@ describe('compile()', () => {
       blockK: 8,
       targets: ['ts'],
     });
-    const result = await compile({ source: { name: 'tile.tile', text: TILE }, options, cache: null });
+    const result = await compile({
+      source: { name: 'tile.tile', text: TILE },
+      options,
+      stages: STAGES,
+      cache: null,
+    });
     for (const stage of STAGES) expect(stage.dump(result.outputs).length).toBeGreaterThan(0);
     const classify = STAGES.find((s) => s.name === 'classify')!.dump(result.outputs);
     expect(classify.split('\n')).toHaveLength(1 + Math.ceil(24 / 8));
@@ -93,6 +99,78 @@ describe('compile()', () => {
         cache: null,
       }),
     ).rejects.toBeInstanceOf(TesseraError);
+  });
+});
+
+describe('stage entry points and the cache', () => {
+  const options = makeCompileOptions({
+    params: { a: 2 },
+    sizes: { t: 5, h: 3, w: 4 },
+    blockQ: 16,
+    blockK: 8,
+    targets: ['ts', 'wgsl'],
+  });
+  const source = { name: 'tile.tile', text: TILE };
+
+  it('a lowered-pattern fixture gives the same plan, and a plan fixture the same artefacts, as the source', async () => {
+    const full = await compile({ source, options, stages: STAGES, cache: null });
+    const lowered = STAGES.find((s) => s.name === 'lower')!.dump(full.outputs);
+    const fromLower = await compile({ fixture: { from: 'lower', text: lowered }, options, cache: null });
+    expect(serializePlan(fromLower.outputs.plan!)).toBe(serializePlan(full.outputs.plan!));
+    expect(Object.keys(fromLower.seconds)).toEqual(['classify', 'plan']);
+    const planned = STAGES.find((s) => s.name === 'plan')!.dump(full.outputs);
+    const fromPlan = await compile({
+      source,
+      fixture: { from: 'plan', text: planned },
+      options,
+      stages: STAGES,
+      cache: null,
+    });
+    expect(Object.keys(fromPlan.seconds)).toEqual(['render']);
+    expect(fromPlan.outputs.artifacts).toEqual(full.outputs.artifacts);
+  });
+
+  it('refuses a fixture of a stage that cannot load, and unknown stage names', async () => {
+    await expect(compile({ fixture: { from: 'classify', text: '' }, options, cache: null })).rejects.toThrow(
+      /stage "classify" cannot start a run/,
+    );
+    await expect(compile({ source, options, until: 'render', cache: null })).rejects.toThrow(
+      /unknown stage "render"; stages: parse, check, lower, classify, plan/,
+    );
+  });
+
+  it('caches every stage that declares a key: a hit skips the stages before it, `until` stops short of it', async () => {
+    const cache = await tempCache();
+    const cached = PLAN_STAGES.filter((s) => s.cacheKey).map((s) => s.name);
+    expect(cached).toEqual(['plan']);
+    await compile({ source, options, cache });
+    const events: string[] = [];
+    const again = await compile({
+      source,
+      options,
+      cache,
+      onStage: (e) => events.push(`${e.stage}:${e.phase}`),
+    });
+    expect(again.cacheHit).toBe(true);
+    expect(events).toEqual([
+      'parse:start',
+      'parse:end',
+      'check:start',
+      'check:end',
+      'lower:start',
+      'lower:end',
+      'classify:cached',
+      'plan:cached',
+    ]);
+    // The same pattern from another file hits the cache, and its plan points at that file's declaration.
+    const moved = await compile({ source: { name: 'moved.tile', text: `\n\n${TILE}` }, options, cache });
+    expect(moved.cacheHit).toBe(true);
+    expect(moved.outputs.plan!.pattern.declaration).toEqual(moved.outputs.pattern!.declaration);
+    expect(moved.outputs.plan!.pattern.declaration?.file).toBe('moved.tile');
+    // Dumping the classes needs them computed: the plan's cache entry is not used when the run stops before it.
+    const classes = await compile({ source, options, cache, until: 'classify' });
+    expect(classes.cacheHit).toBe(false);
+    expect(classes.outputs.classes).toBeDefined();
   });
 });
 

@@ -13,14 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { compileSource } from '../../compiler/frontend.js';
-import { parseLayerPlan } from '../../compiler/layer-plan.js';
+import { parseLayerPlan, planLayers } from '../../compiler/layer-plan.js';
 import { relativeError } from '../../core/error-metrics.js';
 import { seededUniform } from '../../core/random.js';
 import { roundToDType } from '../../core/tensor.js';
 import { parseModelConfig } from '../../models/open-sora-plan/config.js';
+import { createCudaOpenSoraModel } from '../../models/open-sora-plan/cuda-model.js';
 import type { Denoiser } from '../../models/open-sora-plan/denoiser.js';
 import { maskedAttention, planAttention } from '../../models/open-sora-plan/layer-attention.js';
-import { createOpenSoraModel } from '../../models/open-sora-plan/network.js';
+import { createOpenSoraModel, tokenGrid } from '../../models/open-sora-plan/network.js';
 import {
   randomOpenSoraWeights,
   writeOpenSoraCheckpoint,
@@ -30,12 +31,7 @@ import { findBuiltinPattern } from '../../patterns/index.js';
 import { createCpuOps } from '../../runtime/cpu/model-ops.js';
 import { cublasLtAvailable } from '../../runtime/cuda/gemm.js';
 import { cudaAvailable } from '../../runtime/cuda/index.js';
-import {
-  type CudaExecution,
-  type CudaOps,
-  createCudaOpenSoraModel,
-  createCudaOps,
-} from '../../runtime/cuda/model-ops.js';
+import { type CudaExecution, type CudaOps, createCudaOps } from '../../runtime/cuda/model-ops.js';
 import type { ModelOps, OpTensor, SelfAttentionSpec, TokenGrid } from '../../runtime/model-ops.js';
 
 const gpu = cudaAvailable();
@@ -297,7 +293,10 @@ describe('the Open-Sora-Plan graph on CUDA against the float64 CPU graph', { ski
       },
       '/tmp/gpu-plan.json',
     );
-    const sparse = { latent: LATENT, layerPlan, blocks: BLOCKS };
+    const sparse = {
+      latent: LATENT,
+      layerPlan: await planLayers(layerPlan, tokenGrid(CONFIG, LATENT), BLOCKS, null),
+    };
     const sparseEager = createCudaOpenSoraModel(CONFIG, weights, cuda, sparse);
     const sparseWant = await call(sparseEager, steps[1]!);
     for (const execution of ['planned', 'graph'] as const satisfies readonly CudaExecution[]) {
@@ -370,8 +369,7 @@ describe('the Open-Sora-Plan graph on CUDA against the float64 CPU graph', { ski
     );
     const model = createCudaOpenSoraModel(CONFIG, weights, cuda, {
       latent: LATENT,
-      layerPlan,
-      blocks: BLOCKS,
+      layerPlan: await planLayers(layerPlan, tokenGrid(CONFIG, LATENT), BLOCKS, null),
     });
     const spec = model.attention[1]!;
     assert.ok(spec.kind === 'plan' && spec.plan.stats.empty > 0, 'layer 1 skips blocks');

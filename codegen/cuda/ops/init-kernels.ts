@@ -1,12 +1,13 @@
 /**
  * Filling bf16 buffers: seeded uniform values made on the device (a benchmark of the full-size model then
  * needs no multi-gigabyte checkpoint; counter-based, a hash of seed and element index, so the values do not
- * depend on the launch shape), and host fp32 data rounded to bf16.
+ * depend on the launch shape). Host fp32 data is rounded to bf16 by the conversion kernels (convert-kernels.ts).
  */
-import { type ModelKernelSpec, param } from './kernel-spec.js';
+import { param } from '../kernel-params.js';
+import type { OpKernelSpec } from './kernel-spec.js';
 
 /** out[i] = low + (high - low) * u(seed, i), u uniform in [0, 1). */
-export const RANDOM_UNIFORM: ModelKernelSpec = {
+export const RANDOM_UNIFORM: OpKernelSpec = {
   name: 'tp_random_uniform',
   doc: 'out[i] = low + (high - low) * u, u = hash(seed, i) / 2^32 (splitmix64 finaliser)',
   threads: 256,
@@ -19,13 +20,4 @@ export const RANDOM_UNIFORM: ModelKernelSpec = {
     const float u = (float)(unsigned)(z >> 32) * 2.3283064365386963e-10f;
     out[i] = tp_bf16(low + (high - low) * u);
   }`,
-};
-
-/** Host data arrives as fp32 and is stored as bf16 (round to nearest even). */
-export const TO_BF16: ModelKernelSpec = {
-  name: 'tp_to_bf16',
-  doc: 'y[i] = bf16(x[i]) for fp32 x',
-  threads: 256,
-  params: [param.in('x', 'float'), param.out('y'), param.i64('total')],
-  body: `  TP_GRID_LOOP(i, total) y[i] = tp_bf16(x[i]);`,
 };

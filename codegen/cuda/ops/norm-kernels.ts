@@ -3,12 +3,13 @@
  * modulation alone, the gated residual add, activations and the modulation rows. Activations are bf16, math
  * is fp32; modulation vectors are fp32 [B, K, D] (the CPU op keeps them in its working precision too).
  */
-import { type ModelKernelSpec, param } from './kernel-spec.js';
+import { param } from '../kernel-params.js';
+import type { OpKernelSpec } from './kernel-spec.js';
 
 const THREADS = 256;
 
 /** LayerNorm over rows of `width`, two passes in fp32; with `mod` set, also x * (1 + scale) + shift. */
-export const LAYER_NORM: ModelKernelSpec = {
+export const LAYER_NORM: OpKernelSpec = {
   name: 'tp_layer_norm',
   doc: 'y = LN(x) (no affine, biased variance), then * (1 + mod[b, scale_row]) + mod[b, shift_row] when mod != 0',
   threads: THREADS,
@@ -46,7 +47,7 @@ export const LAYER_NORM: ModelKernelSpec = {
 };
 
 /** adaLN modulation alone. */
-export const MODULATE: ModelKernelSpec = {
+export const MODULATE: OpKernelSpec = {
   name: 'tp_modulate',
   doc: 'y = x * (1 + mod[b, scale_row]) + mod[b, shift_row]; x [B, tokens, width]',
   threads: THREADS,
@@ -70,7 +71,7 @@ export const MODULATE: ModelKernelSpec = {
 };
 
 /** The gated residual; `mod` 0 means no gate (a plain add). */
-export const GATED_ADD: ModelKernelSpec = {
+export const GATED_ADD: OpKernelSpec = {
   name: 'tp_gated_add',
   doc: 'out = x + mod[b, gate_row] * y (x + y when mod == 0); x, y [B, tokens, width]',
   threads: THREADS,
@@ -96,7 +97,7 @@ export const GATED_ADD: ModelKernelSpec = {
 };
 
 /** GELU, tanh approximation (PyTorch approximate="tanh"). */
-export const GELU_TANH: ModelKernelSpec = {
+export const GELU_TANH: OpKernelSpec = {
   name: 'tp_gelu_tanh',
   doc: 'y = 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))',
   threads: THREADS,
@@ -109,7 +110,7 @@ export const GELU_TANH: ModelKernelSpec = {
 };
 
 /** SiLU. */
-export const SILU: ModelKernelSpec = {
+export const SILU: OpKernelSpec = {
   name: 'tp_silu',
   doc: 'y = x * sigmoid(x)',
   threads: THREADS,
@@ -121,7 +122,7 @@ export const SILU: ModelKernelSpec = {
 };
 
 /** The per-block modulation vectors: a learned table plus the timestep embedding. */
-export const MODULATION_ROWS: ModelKernelSpec = {
+export const MODULATION_ROWS: OpKernelSpec = {
   name: 'tp_modulation_rows',
   doc: 'out[b, k, d] = table[k, d] + emb[b, k * width + d] (emb_width = rows * width) or emb[b, d] (emb_width = width)',
   threads: THREADS,

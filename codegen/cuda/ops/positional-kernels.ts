@@ -4,12 +4,13 @@
  * h and w, "rotate half" pairing inside a chunk), and the row gather / scatter between the natural token order
  * and a pattern layout's order. bf16 storage, fp32 math.
  */
-import { type ModelKernelSpec, param } from './kernel-spec.js';
+import { param } from '../kernel-params.js';
+import type { OpKernelSpec } from './kernel-spec.js';
 
 const THREADS = 256;
 
 /** diffusers `Timesteps(flip_sin_to_cos=True, downscale_freq_shift=0)`. */
-export const TIMESTEP_FEATURES: ModelKernelSpec = {
+export const TIMESTEP_FEATURES: OpKernelSpec = {
   name: 'tp_timestep_features',
   doc: 'out[b] = [cos(t_b f_i), sin(t_b f_i)], f_i = exp(-ln(10000) i / half)',
   threads: THREADS,
@@ -27,7 +28,7 @@ export const TIMESTEP_FEATURES: ModelKernelSpec = {
 };
 
 /** [B, C, T, H, W] -> [B, T * (H / ph) * (W / pw), C * ph * pw], each token's vector ordered (c, i, j). */
-export const PATCHIFY: ModelKernelSpec = {
+export const PATCHIFY: OpKernelSpec = {
   name: 'tp_patchify',
   doc: 'latents [B, C, T, H, W] to patch vectors [B, N, C * ph * pw] ordered (c, i, j) like the conv kernel',
   threads: THREADS,
@@ -56,7 +57,7 @@ export const PATCHIFY: ModelKernelSpec = {
 };
 
 /** [B, N, pt * ph * pw * C] ordered (o, i, j, c) -> [B, C, T * pt, H * ph, W * pw]. */
-export const UNPATCHIFY: ModelKernelSpec = {
+export const UNPATCHIFY: OpKernelSpec = {
   name: 'tp_unpatchify',
   doc: 'per-token outputs [B, N, pt * ph * pw * C] ordered (o, i, j, c) back to latents [B, C, T pt, H ph, W pw]',
   threads: THREADS,
@@ -87,7 +88,7 @@ export const UNPATCHIFY: ModelKernelSpec = {
 };
 
 /** RoPE3D over [B, N, heads * head_dim], one thread per rotated pair. */
-export const ROPE3D: ModelKernelSpec = {
+export const ROPE3D: OpKernelSpec = {
   name: 'tp_rope3d',
   doc: 'RoPE3D: per head, chunks t, h, w of head_dim / 3 channels; channel j pairs with j + chunk / 2',
   threads: THREADS,
@@ -128,7 +129,7 @@ export const ROPE3D: ModelKernelSpec = {
 };
 
 /** Rows of [B, N, width] into a layout's order [B, length, width]; padding slots (token -1) become 0. */
-export const GATHER_ROWS: ModelKernelSpec = {
+export const GATHER_ROWS: OpKernelSpec = {
   name: 'tp_gather_rows',
   doc: 'dst[b, i] = src[b, token_of[i]] (0 where token_of[i] < 0)',
   threads: THREADS,
@@ -152,7 +153,7 @@ export const GATHER_ROWS: ModelKernelSpec = {
 };
 
 /** The inverse of the gather: a layout's rows back to natural token order (padding slots dropped). */
-export const SCATTER_ROWS: ModelKernelSpec = {
+export const SCATTER_ROWS: OpKernelSpec = {
   name: 'tp_scatter_rows',
   doc: 'dst[b, token_of[i]] = src[b, i] for every real slot i',
   threads: THREADS,

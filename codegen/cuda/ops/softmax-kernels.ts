@@ -4,10 +4,11 @@
  * GEMM's row padding to a 16-byte stride) and masked keys get probability 0; a row with no real key is all 0,
  * so its output is 0 as the CPU op defines.
  */
-import { type ModelKernelSpec, param } from './kernel-spec.js';
+import { param } from '../kernel-params.js';
+import type { OpKernelSpec } from './kernel-spec.js';
 
 /** Masked row softmax, one warp per row. */
-export const MASKED_SOFTMAX: ModelKernelSpec = {
+export const MASKED_SOFTMAX: OpKernelSpec = {
   name: 'tp_masked_softmax',
   doc: 'probs[r, l] = softmax over real keys of scores[r, :] (0 for masked keys and for l >= length)',
   threads: 256,

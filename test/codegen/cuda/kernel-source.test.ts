@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ATTN_PARAM_BYTES,
-  ATTN_PARAM_FIELDS,
-  ATTN_PARAM_FIELDS_SM90A,
-  packAttnParams,
-  paramBytes,
-  renderParamStruct,
-} from '../../../codegen/cuda/kernel-params.js';
-import {
   DEFAULT_CUDA_TUNING,
   defaultCudaTuning,
   renderCudaKernel,
   W32_CUDA_TUNING,
 } from '../../../codegen/cuda/kernel-source.js';
-import { TP_TENSOR_MAP_STRUCT } from '../../../codegen/cuda/wgmma-helpers.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
 import { builtinPlan } from '../../device/builtin-plans.js';
-import { hasCxx, runCxx } from './host-cxx.js';
 
 const plan = builtinPlan('attention_tile', { sizes: { t: 2, h: 8, w: 16 }, params: { a: 1 } }, 128);
 
@@ -98,43 +88,5 @@ describe('renderCudaKernel tuning', () => {
     expect(k.threads).toBe(128);
     expect(k.source).toContain('constexpr int kWarpRows = 32;');
     expect(k.source).toMatch(/#pragma unroll 2\n\s*for \(int kc = 0;/);
-  });
-});
-
-describe('TpAttnParams', () => {
-  // The C compiler is the oracle for the struct layout the host packs by hand: the sm_80 kernel's, and the
-  // sm_90a one's, which starts with two 64-byte aligned tensor maps.
-  it.skipIf(!hasCxx()).each([
-    ['sm_80', ATTN_PARAM_FIELDS, ''],
-    ['sm_90a', ATTN_PARAM_FIELDS_SM90A, TP_TENSOR_MAP_STRUCT],
-  ] as const)('packs the %s fields at the offsets a C++ compiler gives them', (_, fields, prelude) => {
-    const offsets = fields.map((f) => `std::printf("%zu ", offsetof(TpAttnParams, ${f.name}));`).join('\n');
-    const program = `#include <cstddef>\n#include <cstdio>\n${prelude}\n${renderParamStruct(fields)}\nint main() {\n${offsets}\nstd::printf("%zu", sizeof(TpAttnParams));\n}\n`;
-    const numbers = runCxx(program).trim().split(' ').map(Number);
-    expect(numbers.at(-1)).toBe(paramBytes(fields));
-    if (fields === ATTN_PARAM_FIELDS) expect(numbers.at(-1)).toBe(ATTN_PARAM_BYTES);
-    // Pack distinct values and read each back at the compiler's offset.
-    const values = Object.fromEntries(
-      fields.map((f, i) => [
-        f.name,
-        f.type === 'tmap' ? new Uint8Array(128).fill(i + 1) : f.type === 'f32' ? 0.5 + i : BigInt(1000 + i),
-      ]),
-    );
-    const packed = packAttnParams(values, fields);
-    const bytes = new DataView(packed.buffer);
-    fields.forEach((f, i) => {
-      const at = numbers[i]!;
-      if (f.type === 'tmap') {
-        expect(packed.slice(at, at + 128).every((b) => b === i + 1)).toBe(true);
-        return;
-      }
-      const got =
-        f.type === 'f32'
-          ? bytes.getFloat32(at, true)
-          : f.type === 'i32'
-            ? bytes.getInt32(at, true)
-            : Number(bytes.getBigInt64(at, true));
-      expect(got).toBe(f.type === 'f32' ? 0.5 + i : 1000 + i);
-    });
   });
 });

@@ -7,9 +7,12 @@ import { describe, expect, it } from 'vitest';
 import {
   ATTN_PARAM_FIELDS,
   ATTN_PARAM_FIELDS_SM90A,
-  packAttnParams,
-  paramBytes,
-  renderParamStruct,
+  ATTN_PARAM_STRUCT,
+  type KernelParam,
+  type ParamValues,
+  packParams,
+  paramLayout,
+  renderParams,
 } from '../../../codegen/cuda/kernel-params.js';
 import {
   renderCudaKernel,
@@ -18,25 +21,19 @@ import {
 } from '../../../codegen/cuda/kernel-source.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
 import { builtinPlan } from '../../device/builtin-plans.js';
+import { markedValues } from './param-oracle.js';
 
 /** Distinct values per field, so a shifted offset reads back as the wrong field. */
-function markedValues() {
-  return Object.fromEntries(
-    ATTN_PARAM_FIELDS_SM90A.map((f, i) => [
-      f.name,
-      f.type === 'tmap'
-        ? new Uint8Array(128).fill(i + 1)
-        : f.type === 'ptr' || f.type === 'i64'
-          ? BigInt(1000 + i)
-          : 1000 + i,
-    ]),
-  );
-}
+const marked = markedValues(ATTN_PARAM_FIELDS_SM90A);
+
+/** The attention struct's bytes. */
+const packAttn = (values: ParamValues, fields: readonly KernelParam[]) =>
+  packParams(fields, 'struct', values, 'tessera_fwd90_test');
 
 describe('the wgmma kernel parameter struct', () => {
   it('puts the tensor maps first and every other field after them, at natural alignment', () => {
-    const bytes = packAttnParams(markedValues(), ATTN_PARAM_FIELDS_SM90A);
-    expect(bytes.length).toBe(paramBytes(ATTN_PARAM_FIELDS_SM90A));
+    const bytes = packAttn(marked, ATTN_PARAM_FIELDS_SM90A);
+    expect(bytes.length).toBe(paramLayout(ATTN_PARAM_FIELDS_SM90A, 'struct').bytes);
     expect(bytes.length % 64).toBe(0);
     expect(bytes.slice(0, 128).every((b) => b === 1)).toBe(true);
     expect(bytes.slice(128, 256).every((b) => b === 2)).toBe(true);
@@ -44,27 +41,25 @@ describe('the wgmma kernel parameter struct', () => {
     // The common fields follow in the sm_80 order, 256 bytes later.
     const q = ATTN_PARAM_FIELDS_SM90A.findIndex((f) => f.name === 'q');
     expect(view.getBigInt64(256, true)).toBe(BigInt(1000 + q));
-    const plain = packAttnParams(
-      Object.fromEntries(ATTN_PARAM_FIELDS.map((f) => [f.name, markedValues()[f.name]!])),
+    const plain = packAttn(
+      Object.fromEntries(ATTN_PARAM_FIELDS.map((f) => [f.name, marked[f.name]!])),
+      ATTN_PARAM_FIELDS,
     );
     expect(bytes.slice(256, 256 + plain.length - 4)).toEqual(plain.slice(0, plain.length - 4));
   });
 
   it('declares the same fields in the CUDA struct, tensor maps first', () => {
-    const struct = renderParamStruct(ATTN_PARAM_FIELDS_SM90A).split('\n');
+    const struct = renderParams(ATTN_PARAM_FIELDS_SM90A, 'struct', ATTN_PARAM_STRUCT).split('\n');
     expect(struct[1]).toMatch(/^ {2}TpTensorMap tmap_k;/);
     expect(struct[2]).toMatch(/^ {2}TpTensorMap tmap_v;/);
     expect(struct).toHaveLength(ATTN_PARAM_FIELDS_SM90A.length + 2);
   });
 
   it('rejects a tensor map of the wrong size and bytes for a number field', () => {
-    const values = markedValues();
-    expect(() => packAttnParams({ ...values, tmap_v: new Uint8Array(64) }, ATTN_PARAM_FIELDS_SM90A)).toThrow(
+    expect(() => packAttn({ ...marked, tmap_v: new Uint8Array(64) }, ATTN_PARAM_FIELDS_SM90A)).toThrow(
       /tmap_v.*128 bytes/,
     );
-    expect(() => packAttnParams({ ...values, heads: new Uint8Array(4) }, ATTN_PARAM_FIELDS_SM90A)).toThrow(
-      /heads/,
-    );
+    expect(() => packAttn({ ...marked, heads: new Uint8Array(4) }, ATTN_PARAM_FIELDS_SM90A)).toThrow(/heads/);
   });
 });
 

@@ -16,6 +16,7 @@ import { type BoolExpr, evalBool, type PatternInstance } from '../../../compiler
 import { decodeToken } from '../../../compiler/layout.js';
 import { buildPlan } from '../../../compiler/plan/build.js';
 import { enumerateClosedFormKeyBlocks } from '../../../compiler/plan/closed-form.js';
+import { deserializePlan, serializePlan } from '../../../compiler/plan/io.js';
 import type { BlockPlan } from '../../../compiler/plan/plan.js';
 import { verifyPlan } from '../../../compiler/plan/verify.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
@@ -121,6 +122,22 @@ describe('buildPlan', () => {
       expect(() => buildPlan(p, bad, 16)).toThrow(TesseraError);
       expect(() => buildPlan(p, 16, bad)).toThrow(TesseraError);
     }
+    let codes: string[] = [];
+    try {
+      buildPlan(p, 0, 16);
+    } catch (error) {
+      codes = (error as TesseraError).diagnostics.map((d) => d.code);
+    }
+    expect(codes).toEqual(['TP312']);
+  });
+
+  it("round-trips the pattern's declaration through plan JSON", () => {
+    const declaration = {
+      file: 'patterns/p.tile',
+      range: { start: { line: 3, column: 1, offset: 20 }, end: { line: 3, column: 10, offset: 29 } },
+    };
+    const plan = buildPlan({ ...fullPattern(videoLayout(2, 2, 2)), declaration }, 4, 4);
+    expect(deserializePlan(serializePlan(plan)).pattern.declaration).toEqual(declaration);
   });
 });
 

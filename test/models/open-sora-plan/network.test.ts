@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileSource } from '../../../compiler/frontend.js';
-import { parseLayerPlan } from '../../../compiler/layer-plan.js';
+import { parseLayerPlan, planLayers } from '../../../compiler/layer-plan.js';
 import { maskedAttention, planAttention } from '../../../models/open-sora-plan/layer-attention.js';
 import { createOpenSoraModel } from '../../../models/open-sora-plan/network.js';
 import {
@@ -174,16 +174,14 @@ describe('per-layer attention plans', () => {
     const oneBlock = createOpenSoraModel(TEST_CONFIG, weights, {
       latent: TEST_LATENT,
       precision: 'float64',
-      layerPlan: fullPlan,
-      blocks: { blockQ: 64, blockK: 64 },
+      layerPlan: await planLayers(fullPlan, GRID, { blockQ: 64, blockK: 64 }, null),
     });
     expect(oneBlock.attention.every((a) => a.kind === 'plan')).toBe(true);
     expect(await run(oneBlock)).toEqual(dense);
     const manyBlocks = createOpenSoraModel(TEST_CONFIG, weights, {
       latent: TEST_LATENT,
       precision: 'float64',
-      layerPlan: fullPlan,
-      blocks: { blockQ: 16, blockK: 10 },
+      layerPlan: await planLayers(fullPlan, GRID, { blockQ: 16, blockK: 10 }, null),
     });
     expect(relativeError(await run(manyBlocks), dense)).toBeLessThan(F32_OUTPUT);
   });
@@ -214,8 +212,7 @@ describe('per-layer attention plans', () => {
       const sparse = createOpenSoraModel(TEST_CONFIG, weights, {
         latent: TEST_LATENT,
         precision: 'float64',
-        layerPlan,
-        blocks: { blockQ, blockK },
+        layerPlan: await planLayers(layerPlan, GRID, { blockQ, blockK }, null),
       });
       const spec = sparse.attention[1]!;
       expect(spec.kind === 'plan' && spec.plan.stats[kind]).toBeGreaterThan(0);
@@ -248,16 +245,16 @@ describe('per-layer attention plans', () => {
     expect(relativeError(await run(viaPlan), await run(viaMask))).toBeLessThan(F32_OUTPUT);
   });
 
-  it('rejects plans that do not fit the model', () => {
+  it('rejects plans that do not fit the model', async () => {
     const wrongLayers = parseLayerPlan(
       { format: 'tessera.layer-plan/1', layers: 3, patterns: { full: { builtin: 'full' } }, default: 'full' },
       '/tmp/p.json',
     );
+    const compiledWrongLayers = await planLayers(wrongLayers, GRID, undefined, null);
     expect(() =>
       createOpenSoraModel(TEST_CONFIG, weights, {
         latent: TEST_LATENT,
-        layerPlan: wrongLayers,
-        planFile: 'p.json',
+        layerPlan: compiledWrongLayers,
       }),
     ).toThrow(/p\.json: \$\.layers: the plan has 3 layers but the model has 2/);
     const wrongSizes = parseLayerPlan(
@@ -270,9 +267,24 @@ describe('per-layer attention plans', () => {
       },
       '/tmp/p.json',
     );
+    await expect(planLayers(wrongSizes, GRID, undefined, null)).rejects.toThrow(/\$\.sizes\.t: is 8/);
+    const otherGrid = await planLayers(
+      parseLayerPlan(
+        {
+          format: 'tessera.layer-plan/1',
+          layers: 2,
+          patterns: { full: { builtin: 'full' } },
+          default: 'full',
+        },
+        '/tmp/q.json',
+      ),
+      { frames: 2, height: 4, width: 4 },
+      undefined,
+      null,
+    );
     expect(() =>
-      createOpenSoraModel(TEST_CONFIG, weights, { latent: TEST_LATENT, layerPlan: wrongSizes }),
-    ).toThrow(/\$\.sizes\.t: is 8/);
+      createOpenSoraModel(TEST_CONFIG, weights, { latent: TEST_LATENT, layerPlan: otherGrid }),
+    ).toThrow(/q\.json: \$\.sizes: compiled for a 2 x 4 x 4 token grid/);
     expect(() => planAttention(builtin('full', {}, { t: 2, h: 4, w: 4 }), GRID)).toThrow(
       /laid out on \[2, 4, 4\]/,
     );
