@@ -88,7 +88,8 @@ export const NAMED_SIZES: Readonly<Record<string, { width: number; height: numbe
 /** The CausalVAE's compression (time x height x width): 4 x 8 x 8. */
 export const VAE_STRIDE = { frames: 4, height: 8, width: 8 } as const;
 
-function integer(option: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+/** An integer option from `min` to `max`; the message names the option. */
+export function integer(option: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new OptionError(`${option}: expected an integer from ${min} to ${max}, found "${text}"`);
@@ -96,7 +97,8 @@ function integer(option: string, text: string, min: number, max = Number.MAX_SAF
   return value;
 }
 
-function choice<T extends string>(option: string, text: string, choices: readonly T[]): T {
+/** One of `choices`; the message lists them. */
+export function choice<T extends string>(option: string, text: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(text)) {
     throw new OptionError(`${option}: unknown value "${text}"; choose from ${choices.join(', ')}`);
   }
