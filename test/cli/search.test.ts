@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readTextEmbeddingSet, readTextEmbeddings } from '../../cli/generate-inputs.js';
 import { createModelNetwork } from '../../cli/generate-model.js';
 import { runSearch, type SearchCliOptions } from '../../cli/search.js';
 import { readLayerPlan } from '../../compiler/layer-plan.js';
@@ -195,6 +196,32 @@ describe('tessera search', () => {
     expect(r.err).toMatch(/does not fit|expected|unexpected/);
     expect(r.err).not.toMatch(/internal error/);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('reads several prompts from one embeddings file, with one negative for all or one each', async () => {
+    const set = await readTextEmbeddingSet(text, WIDTH);
+    expect(set).toHaveLength(2);
+    expect(Array.from(set[1]!.cond.mask)).toEqual([1, 1, 1, 1, 1]);
+    expect(set[0]!.uncond).toBe(set[1]!.uncond);
+    const each = join(dir, 'each.safetensors');
+    await writeSafetensors(each, {
+      prompt_embeds: fromStorage('float32', [2, 1, WIDTH], gaussianNoise(3, 0, 2 * WIDTH)),
+      prompt_attention_mask: fromValues('uint8', [2, 1], [1, 1]),
+      negative_prompt_embeds: fromStorage('float32', [2, 1, WIDTH], gaussianNoise(4, 0, 2 * WIDTH)),
+      negative_prompt_attention_mask: fromValues('uint8', [2, 1], [1, 0]),
+    });
+    const pairs = await readTextEmbeddingSet(each, WIDTH);
+    expect(pairs.map((p) => Array.from(p.uncond!.mask))).toEqual([[1], [0]]);
+    // `tessera generate` samples one prompt and says so.
+    await expect(readTextEmbeddings(each, WIDTH)).rejects.toThrow(/holds 2 prompts/);
+    const three = join(dir, 'three.safetensors');
+    await writeSafetensors(three, {
+      prompt_embeds: fromStorage('float32', [2, 1, WIDTH], gaussianNoise(3, 0, 2 * WIDTH)),
+      prompt_attention_mask: fromValues('uint8', [2, 1], [1, 1]),
+      negative_prompt_embeds: fromStorage('float32', [3, 1, WIDTH], gaussianNoise(4, 0, 3 * WIDTH)),
+      negative_prompt_attention_mask: fromValues('uint8', [3, 1], [1, 0, 1]),
+    });
+    await expect(readTextEmbeddingSet(three, WIDTH)).rejects.toThrow(/holds 3 prompts for 2 prompts/);
   });
 
   it('rejects a plain file as the output folder before running anything', async () => {
