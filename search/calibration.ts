@@ -75,7 +75,7 @@ export function calibrationSteps(
   return [...new Set(at)].sort((a, b) => a - b);
 }
 
-/** Thrown through the sampler once every wanted step is recorded. */
+/** Thrown through the sampler (from its step listener) once every wanted step is recorded. */
 class PathRecorded extends Error {}
 
 /** One network call seen on the path. */
@@ -83,10 +83,9 @@ interface SeenCall {
   readonly inputs: Omit<CalibrationInput, 'seed' | 'prompt' | 'step' | 'timestep'>;
 }
 
-/** A denoiser that passes calls through, keeps copies of the wanted ones, and stops after the last. */
+/** A denoiser that passes calls through and keeps copies of the wanted ones. */
 function recording(denoiser: Denoiser, wanted: readonly number[], seen: Map<number, SeenCall>): Denoiser {
   let call = 0;
-  const last = Math.max(...wanted);
   return {
     latent: denoiser.latent,
     captionChannels: denoiser.captionChannels,
@@ -105,7 +104,6 @@ function recording(denoiser: Denoiser, wanted: readonly number[], seen: Map<numb
           },
         });
       }
-      if (index >= last) throw new PathRecorded();
       return eps;
     },
   };
@@ -137,7 +135,10 @@ export async function collectCalibration(
         await sample(model, schedule, {
           ...options,
           seed,
-          onStep: (r) => onStep?.({ ...r, prompt, seed }),
+          onStep: (r) => {
+            onStep?.({ ...r, prompt, seed });
+            if (r.index >= Math.max(...wanted)) throw new PathRecorded();
+          },
         });
       } catch (error) {
         if (!(error instanceof PathRecorded)) throw error;

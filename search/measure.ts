@@ -63,6 +63,8 @@ export interface SearchStats {
   readonly suffixForwards: number;
   /** Wall milliseconds of the suffix forwards. */
   readonly suffixMs: number;
+  /** Blocks the suffix forwards ran. */
+  readonly suffixBlocks: number;
   /** Blocks evaluated in all (suffixes, prefixes, reference passes). */
   readonly blocks: number;
   /** Blocks the same measurements take when every suffix recomputes its prefix from layer 0. */
@@ -175,6 +177,7 @@ export async function searchLayers<T extends OpTensor>(options: SearchOptions<T>
   let blocksWithoutCache = 0;
   let suffixForwards = 0;
   let suffixMs = 0;
+  let suffixBlockCount = 0;
   let cachedInputs = 0;
   let cachedElements = 0;
   const suffixBlocks = (l: number) => (recompute ? L : L - l);
@@ -192,6 +195,7 @@ export async function searchLayers<T extends OpTensor>(options: SearchOptions<T>
       elapsedMs: performance.now() - started,
     });
   const counted = (run: 'suffix' | 'advance', layer: number) => {
+    if (run === 'suffix') suffixBlockCount += L - layer;
     blocks += run === 'suffix' ? suffixBlocks(layer) : advanceBlocks(layer);
     blocksWithoutCache += run === 'suffix' ? L : layer + 1;
   };
@@ -239,32 +243,30 @@ export async function searchLayers<T extends OpTensor>(options: SearchOptions<T>
           return { hidden: input, done: () => mark !== undefined && ops.release?.(mark) };
         };
 
-        // 1. The suffix of every sparse candidate on every input; dense candidates keep the path's baseline.
+        // 1. The suffix of every sparse candidate on every input (its prefix recomputed each time in recompute
+        // mode); dense candidates keep the path's baseline.
         const perInput = candidates.map(() => inputs.map(() => 0));
         for (let i = 0; i < inputs.length; i++) {
-          const { hidden, done } = layerInput(i);
-          try {
-            for (const c of candidates.keys()) {
-              if (candidates[c]!.dense) {
-                perInput[c]![i] = path.baseline[i]!;
-                continue;
-              }
-              const start = performance.now();
-              const eps = suffixEpsilon(
-                network,
-                staged[i]!,
-                hidden,
-                layer,
-                attentionOf(path.choices, candidates[c]!.attention),
-              );
-              suffixMs += performance.now() - start;
-              suffixForwards++;
-              perInput[c]![i] = outputError(eps, references[i]!);
-              counted('suffix', layer);
-              report(layer, paths.length);
+          for (const c of candidates.keys()) {
+            if (candidates[c]!.dense) {
+              perInput[c]![i] = path.baseline[i]!;
+              continue;
             }
-          } finally {
-            done();
+            const start = performance.now();
+            const { hidden, done } = layerInput(i);
+            try {
+              const attention = attentionOf(path.choices, candidates[c]!.attention);
+              perInput[c]![i] = outputError(
+                suffixEpsilon(network, staged[i]!, hidden, layer, attention),
+                references[i]!,
+              );
+            } finally {
+              done();
+            }
+            suffixMs += performance.now() - start;
+            suffixForwards++;
+            counted('suffix', layer);
+            report(layer, paths.length);
           }
         }
         const output = perInput.map(mean);
@@ -350,6 +352,7 @@ export async function searchLayers<T extends OpTensor>(options: SearchOptions<T>
     return finish(options, thresholds, paths, {
       suffixForwards,
       suffixMs,
+      suffixBlocks: suffixBlockCount,
       blocks,
       blocksWithoutCache,
       ms: performance.now() - started,

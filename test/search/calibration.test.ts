@@ -61,7 +61,8 @@ describe('calibration along the sampler path', () => {
       at: 'spread' as const,
     };
     const denoiser = fakeDenoiser();
-    const inputs = await collectCalibration(denoiser, request);
+    const seen: [number, number, number][] = [];
+    const inputs = await collectCalibration(denoiser, request, (r) => seen.push([r.prompt, r.seed, r.index]));
     // Seed i of 3 at step floor(6 i / 3): 0, 2, 4; for both prompts; stopped after the last recorded step.
     expect(inputs.map((i) => [i.prompt, i.seed, i.step])).toEqual([
       [0, 10, 0],
@@ -73,6 +74,14 @@ describe('calibration along the sampler path', () => {
     ]);
     expect(denoiser.calls).toHaveLength(calibrationCost(request, prompts.length));
     expect(denoiser.calls).toHaveLength(2 * (1 + 3 + 5));
+    // Every network call is reported as a step, the last of each trajectory included.
+    expect(seen).toHaveLength(denoiser.calls.length);
+    expect(seen.slice(0, 4)).toEqual([
+      [0, 10, 0],
+      [0, 11, 0],
+      [0, 11, 1],
+      [0, 11, 2],
+    ]);
 
     // The same trajectories sampled to the end, every call recorded: the recorded inputs are those calls.
     for (const input of inputs) {
