@@ -7,7 +7,8 @@
  * the memory held, and writes the plans, the heatmap and `model-search.json` into the output folder.
  *
  * First, unless --skip-check: the same search on a small network on CUDA and on the CPU in float64, errors
- * compared (bf16 against float64), so the device path's scopes and distances are checked in the same call.
+ * compared (bf16 against float64), and on CUDA with the prefix cache against recomputing every prefix (equal),
+ * so the device path's memory scopes and distances are checked in the same call.
  *
  * Usage (repository root): node dist/bench/model-search.js <outDir> [--layers 32] [--inputs 4] [--steps 20]
  *   [--sampler segment] [--calibration-steps spread|0,5,...] [--candidates LIST] [--mode independent|cumulative]
@@ -111,14 +112,14 @@ async function smallCheck(ops: CudaOps): Promise<boolean> {
   const config = parseModelConfig({
     name: 'search-check',
     layers: 3,
-    heads: 4,
-    headDim: 24,
+    heads: 2,
+    headDim: 96, // the attention kernels take head dims 64, 96 and 128
     ffnDim: 384,
     inChannels: 4,
     outChannels: 4,
     patch: [1, 2, 2],
     captionChannels: 64,
-    timestepChannels: 64,
+    timestepChannels: 32,
     normEps: 1e-6,
     ropeBase: 10000,
     ropeInterpolation: [1, 1, 1],
@@ -131,26 +132,39 @@ async function smallCheck(ops: CudaOps): Promise<boolean> {
     blockK: 64,
   });
   const inputs = randomInputs(config, latent, 2);
-  const run = <T extends OpTensor>(network: OpenSoraNetwork<T>) =>
-    searchLayers({ network, candidates, inputs, thresholds: [0.01, 0.1], mode: 'independent' });
+  const run = <T extends OpTensor>(network: OpenSoraNetwork<T>, recompute = false) =>
+    searchLayers({ network, candidates, inputs, thresholds: [0.01, 0.1], mode: 'independent', recompute });
   const cpu = await run(createOpenSoraNetwork(config, weights, { latent, ops: createCpuOps('float64') }));
   const mark = ops.mark();
   const cudaNetwork = createOpenSoraNetwork(config, weights, { latent, ops });
   const cuda = await run(cudaNetwork);
+  const recomputed = await run(cudaNetwork, true);
   ops.release(mark);
   let ok = true;
-  console.log('small check (3 layers, 256 tokens, independent mode): CUDA bf16 vs CPU float64');
-  console.log(`  layer  candidate  output err cuda / cpu   attention err cuda / cpu`);
-  cpu.decisions[0]!.rows.forEach((row, l) => {
-    const got = cuda.decisions[0]!.rows[l]!;
+  console.log('small check (3 layers, 256 tokens, independent mode): CUDA bf16 against CPU float64, and the');
+  console.log(
+    'CUDA prefix cache against recomputing every prefix (the same kernels in the same order)',
+  );
+  console.log(
+    '  layer  candidate  output err cuda / cpu / recomputed     attention err cuda / cpu / recomputed',
+  );
+  cpu.matrix.forEach((row, l) => {
+    const got = cuda.matrix[l]!;
+    const again = recomputed.matrix[l]!;
     candidates.forEach((c, i) => {
-      // bf16 activations: errors agree to a few percent of themselves plus a bf16 floor.
-      const close = (a: number, b: number) => Math.abs(a - b) <= 0.1 * b + 5e-3;
-      const pass = close(got.output[i]!, row.output[i]!) && close(got.attention[i]!, row.attention[i]!);
+      // bf16 activations: the errors agree with float64 to a fraction of themselves plus a bf16 floor.
+      const close = (a: number, b: number) => Math.abs(a - b) <= 0.3 * b + 2e-2;
+      const same = (a: number, b: number) => Math.abs(a - b) <= 1e-3 * b + 1e-5;
+      const pass =
+        close(got.output[i]!, row.output[i]!) &&
+        close(got.attention[i]!, row.attention[i]!) &&
+        same(got.output[i]!, again.output[i]!) &&
+        same(got.attention[i]!, again.attention[i]!);
       ok &&= pass;
+      const f = (x: number) => x.toFixed(4);
       console.log(
-        `  ${l}      ${c.label.padEnd(9)}  ${got.output[i]!.toFixed(4)} / ${row.output[i]!.toFixed(4)}       ` +
-          `${got.attention[i]!.toFixed(4)} / ${row.attention[i]!.toFixed(4)}${pass ? '' : '  MISMATCH'}`,
+        `  ${l}      ${c.label.padEnd(9)}  ${f(got.output[i]!)} / ${f(row.output[i]!)} / ${f(again.output[i]!)}       ` +
+          `${f(got.attention[i]!)} / ${f(row.attention[i]!)} / ${f(again.attention[i]!)}${pass ? '' : '  MISMATCH'}`,
       );
     });
   });
