@@ -126,6 +126,10 @@ async function smallCheck(ops: CudaOps): Promise<boolean> {
   });
   const latent = { frames: 4, height: 16, width: 16 }; // 4 x 8 x 8 = 256 tokens
   const weights = randomOpenSoraWeights(config, 3);
+  // Attention gates of 3 (random tables give ~0.1): the masks then move the output well above the bf16 floor.
+  const d = config.heads * config.headDim;
+  for (let l = 0; l < config.layers; l++)
+    weights.get(`transformer_blocks.${l}.scale_shift_table`).data.fill(3, 2 * d, 3 * d);
   const grid = tokenGrid(config, latent);
   const candidates = await compileCandidates(defaultCandidates(grid.frames), grid, {
     blockQ: 64,
@@ -153,7 +157,7 @@ async function smallCheck(ops: CudaOps): Promise<boolean> {
     const again = recomputed.matrix[l]!;
     candidates.forEach((c, i) => {
       // bf16 activations: the errors agree with float64 to a fraction of themselves plus a bf16 floor.
-      const close = (a: number, b: number) => Math.abs(a - b) <= 0.3 * b + 2e-2;
+      const close = (a: number, b: number) => Math.abs(a - b) <= 0.2 * b + 1e-2;
       const same = (a: number, b: number) => Math.abs(a - b) <= 1e-3 * b + 1e-5;
       const pass =
         close(got.output[i]!, row.output[i]!) &&
