@@ -136,7 +136,7 @@ export function formatSearchReport(report: SearchReport): string {
   const steps = [...new Set(cal.inputs.map((i) => i.step))].sort((a, b) => a - b);
   const out = [
     `tessera search: ${report.config}, ${report.layers} layers, ${report.grid.frames} x ${report.grid.height} x ${report.grid.width} tokens (blocks ${report.blocks}), ${report.mode} mode`,
-    `calibration: ${cal.inputs.length} inputs = seeds ${list(cal.seeds)} x ${cal.prompts} prompt${cal.prompts === 1 ? '' : 's'} along ${cal.sampler} (${cal.steps} steps, guidance ${cal.guidance}), at step${steps.length === 1 ? '' : 's'} ${list(steps)}${cal.at === 'spread' ? ' (spread over the path)' : ''}`,
+    `calibration: ${cal.inputs.length} inputs = seed${cal.seeds.length === 1 ? '' : 's'} ${list(cal.seeds)} x ${cal.prompts} prompt${cal.prompts === 1 ? '' : 's'} along ${cal.sampler} (${cal.steps} steps, guidance ${cal.guidance}), at step${steps.length === 1 ? '' : 's'} ${list(steps)}${cal.at === 'spread' ? ' (spread over the path)' : ''}`,
     `candidates, sparsest first: ${candidates.map((c) => `${c.label} (${count(c.computedBlocks)} blocks, ${percent(c.sparsity)} skipped)`).join(', ')}`,
     `measured in ${(stats.ms / 1000).toFixed(1)} s: ${stats.suffixForwards} suffix forwards, ${stats.msPerForward.toFixed(1)} ms each; ` +
       `prefix caching ran ${count(stats.blocks)} blocks instead of ${count(stats.blocksWithoutCache)} (${percent(report.stats.prefixSaving)} saved), ` +
