@@ -27,7 +27,7 @@ import { parseSize, VAE_STRIDE } from '../cli/generate-inputs.js';
 import { renderScenePng, renderSceneSvg } from '../codegen/png/scene.js';
 import { formatLayerPlan } from '../compiler/layer-plan.js';
 import { gaussianNoise } from '../core/random.js';
-import { type OpenSoraConfig, parseModelConfig, readModelConfig } from '../models/open-sora-plan/config.js';
+import { type OpenSoraConfig, readModelConfig } from '../models/open-sora-plan/config.js';
 import { randomDeviceWeights } from '../models/open-sora-plan/cuda-model.js';
 import {
   createOpenSoraNetwork,
@@ -108,22 +108,18 @@ function randomInputs(
 }
 
 /** The search on a small network, on CUDA (bf16) and on the CPU (float64): the same errors within bf16. */
-async function smallCheck(ops: CudaOps): Promise<boolean> {
-  const config = parseModelConfig({
+async function smallCheck(ops: CudaOps, base: OpenSoraConfig): Promise<boolean> {
+  // The model's structure scaled down, with a head dim the attention kernels take (64, 96 or 128).
+  const config: OpenSoraConfig = {
+    ...base,
     name: 'search-check',
     layers: 3,
     heads: 2,
-    headDim: 96, // the attention kernels take head dims 64, 96 and 128
+    headDim: 96,
     ffnDim: 384,
-    inChannels: 4,
-    outChannels: 4,
-    patch: [1, 2, 2],
     captionChannels: 64,
     timestepChannels: 32,
-    normEps: 1e-6,
-    ropeBase: 10000,
-    ropeInterpolation: [1, 1, 1],
-  });
+  };
   const latent = { frames: 4, height: 16, width: 16 }; // 4 x 8 x 8 = 256 tokens
   const weights = randomOpenSoraWeights(config, 3);
   // Attention gates of 3 (random tables give ~0.1): the masks then move the output well above the bf16 floor.
@@ -146,9 +142,7 @@ async function smallCheck(ops: CudaOps): Promise<boolean> {
   ops.release(mark);
   let ok = true;
   console.log('small check (3 layers, 256 tokens, independent mode): CUDA bf16 against CPU float64, and the');
-  console.log(
-    'CUDA prefix cache against recomputing every prefix (the same kernels in the same order)',
-  );
+  console.log('CUDA prefix cache against recomputing every prefix (the same kernels in the same order)');
   console.log(
     '  layer  candidate  output err cuda / cpu / recomputed     attention err cuda / cpu / recomputed',
   );
@@ -202,7 +196,7 @@ async function setUp(
   }
   const ops = createCudaOps({ syncAttention: false });
   console.log(`device ${ops.device.info.name}`);
-  const checkOk = args['skip-check'] ? null : await smallCheck(ops);
+  const checkOk = args['skip-check'] ? null : await smallCheck(ops, config);
   const weight = randomDeviceWeights(ops, config, 0);
   ops.synchronize();
   const weightBytes = ops.arena.heldBytes;

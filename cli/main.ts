@@ -103,26 +103,30 @@ program
     process.exitCode = await runRegenerate(options);
   });
 
-program
-  .command('generate')
+/** Options shared by `generate` and `search`: the model, its inputs, the video size and the sampler. */
+function modelOptions(command: Command, textHelp: string): Command {
+  return command
+    .requiredOption(
+      '--config <name>',
+      'model config: a name in models/open-sora-plan/configs (open-sora-plan-1.2, tiny) or a JSON path',
+    )
+    .requiredOption('--weights <file>', 'diffusers-style safetensors checkpoint')
+    .requiredOption('--text-embeddings <file>', textHelp)
+    .option('--frames <n>', 'video frames, 4k + 1 (latent frames (F - 1) / 4 + 1)', '29')
+    .option('--size <size>', 'video size: 720p (1280x720), 480p (640x480) or WxH', '720p')
+    .option('--sampler <name>', 'segment (multistep consistency student), ddim or euler-a', 'segment')
+    .option('--steps <n>', 'network evaluations: inference steps, or segments for the segment sampler', '20')
+    .option('--spacing <spacing>', 'timestep spacing: leading, trailing or linspace (default: per sampler)')
+    .option('--guidance <scale>', 'classifier-free guidance scale (1 = none)', '7.5');
+}
+
+modelOptions(
+  program.command('generate'),
+  'safetensors with prompt_embeds and prompt_attention_mask (optional negative_prompt_embeds and its mask)',
+)
   .description(
     'sample a video latent with the Open-Sora-Plan 1.2 DiT from text embeddings (writes safetensors)',
   )
-  .requiredOption(
-    '--config <name>',
-    'model config: a name in models/open-sora-plan/configs (open-sora-plan-1.2, tiny) or a JSON path',
-  )
-  .requiredOption('--weights <file>', 'diffusers-style safetensors checkpoint')
-  .requiredOption(
-    '--text-embeddings <file>',
-    'safetensors with prompt_embeds and prompt_attention_mask (optional negative_prompt_embeds and its mask)',
-  )
-  .option('--frames <n>', 'video frames, 4k + 1 (latent frames (F - 1) / 4 + 1)', '29')
-  .option('--size <size>', 'video size: 720p (1280x720), 480p (640x480) or WxH', '720p')
-  .option('--sampler <name>', 'segment (multistep consistency student), ddim or euler-a', 'segment')
-  .option('--steps <n>', 'network evaluations: inference steps, or segments for the segment sampler', '20')
-  .option('--spacing <spacing>', 'timestep spacing: leading, trailing or linspace (default: per sampler)')
-  .option('--guidance <scale>', 'classifier-free guidance scale (1 = none)', '7.5')
   .option('--plan <file>', 'per-layer attention plan JSON (default: full attention everywhere)')
   .option('--seed <n>', 'seed of the initial noise and of ancestral noise', '0')
   .option('-o, --out <file>', 'where to write the latents', 'latents.safetensors')
@@ -137,23 +141,14 @@ program
     process.exitCode = await runGenerate(options, { createDenoiser: createModelDenoiser });
   });
 
-program
-  .command('search')
+modelOptions(
+  program.command('search'),
+  'safetensors with prompt_embeds [P, L, D] (one or several prompts) and prompt_attention_mask; optional negative_prompt_embeds',
+)
   .description(
     "the layer-wise mask search: each layer's sparsest candidate whose error stays under a threshold; writes a " +
       'plan per threshold, a report and an error heatmap',
   )
-  .requiredOption(
-    '--config <name>',
-    'model config: a name in models/open-sora-plan/configs (open-sora-plan-1.2, tiny) or a JSON path',
-  )
-  .requiredOption('--weights <file>', 'diffusers-style safetensors checkpoint')
-  .requiredOption(
-    '--text-embeddings <file>',
-    'safetensors with prompt_embeds [P, L, D] (one or several prompts) and prompt_attention_mask; optional negative_prompt_embeds',
-  )
-  .option('--frames <n>', 'video frames, 4k + 1 (latent frames (F - 1) / 4 + 1)', '29')
-  .option('--size <size>', 'video size: 720p (1280x720), 480p (640x480) or WxH', '720p')
   .option(
     '--candidates <list>',
     'masks to try, e.g. full,attention_tile:a=2 or my.tile#pattern:k=v (default: full and the Attention Tile masks whose stride divides the latent frames)',
@@ -165,10 +160,6 @@ program
     'sampler steps recorded: spread (seed i of n at step floor(i * steps / n)) or a list, e.g. 0,10',
     'spread',
   )
-  .option('--sampler <name>', 'segment (multistep consistency student), ddim or euler-a', 'segment')
-  .option('--steps <n>', 'network evaluations: inference steps, or segments for the segment sampler', '20')
-  .option('--spacing <spacing>', 'timestep spacing: leading, trailing or linspace (default: per sampler)')
-  .option('--guidance <scale>', 'classifier-free guidance scale (1 = none)', '7.5')
   .option('--seed <n>', 'first calibration seed', '0')
   .option(
     '--mode <mode>',

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTextEmbeddingSet, readTextEmbeddings } from '../../cli/generate-inputs.js';
 import { createModelNetwork } from '../../cli/generate-model.js';
 import { runSearch, type SearchCliOptions } from '../../cli/search.js';
@@ -18,6 +18,7 @@ import {
   writeOpenSoraCheckpoint,
 } from '../../models/open-sora-plan/random-weights.js';
 import { tinyConfig } from '../search/support.js';
+import { capture } from './capture.js';
 
 /** The tiny config (models/open-sora-plan/configs/tiny.json): 2 layers, 2 x 12, caption width 32. */
 const WIDTH = 32;
@@ -42,26 +43,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Run a command with stdout and stderr captured. */
-async function capture(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await run(), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 /** 17 frames at 64 x 32: 5 latent frames of 4 x 8 latents, a 5 x 2 x 4 token grid (40 tokens), blocks of 8. */
 function cli(overrides: Partial<SearchCliOptions>): SearchCliOptions {

@@ -4,13 +4,14 @@
  * 4 frames compiled at 16 x 16 blocks (one frame per block row, so the masks skip whole blocks).
  */
 import { gaussianNoise } from '../../core/random.js';
-import { type OpenSoraConfig, parseModelConfig } from '../../models/open-sora-plan/config.js';
+import type { OpenSoraConfig } from '../../models/open-sora-plan/config.js';
 import { createOpenSoraNetwork, type OpenSoraNetwork } from '../../models/open-sora-plan/network.js';
 import { randomOpenSoraWeights } from '../../models/open-sora-plan/random-weights.js';
 import { type ModelWeights, weightsFromArrays } from '../../models/open-sora-plan/weights.js';
 import type { OpTensor } from '../../runtime/model-ops.js';
 import type { CalibrationInput } from '../../search/calibration.js';
 import { compileCandidates, defaultCandidates, type SearchCandidate } from '../../search/candidates.js';
+import { TEST_CONFIG } from '../models/open-sora-plan/support.js';
 
 /** 4 latent frames of 8 x 8 latents: 4 x 4 x 4 = 64 tokens. */
 export const LATENT = { frames: 4, height: 8, width: 8 } as const;
@@ -18,23 +19,9 @@ export const GRID = { frames: 4, height: 4, width: 4 } as const;
 export const BLOCKS = { blockQ: 16, blockK: 16 } as const;
 export const TEXT_TOKENS = 3;
 
-/** A tiny config with `layers` blocks (2 heads x 12: RoPE needs a head dim that splits in three even parts). */
+/** The model tests' config (2 heads x 12, RoPE needs a head dim in three even parts) with `layers` blocks. */
 export function tinyConfig(layers: number): OpenSoraConfig {
-  return parseModelConfig({
-    name: `search-test-${layers}`,
-    layers,
-    heads: 2,
-    headDim: 12,
-    ffnDim: 48,
-    inChannels: 4,
-    outChannels: 4,
-    patch: [1, 2, 2],
-    captionChannels: 8,
-    timestepChannels: 16,
-    normEps: 1e-6,
-    ropeBase: 10000,
-    ropeInterpolation: [1, 1, 1],
-  });
+  return { ...TEST_CONFIG, layers, name: `search-test-${layers}` };
 }
 
 /** Seeded random weights, edited by `edit` (name -> values, changed in place) before they are checked. */
