@@ -88,7 +88,8 @@ export const NAMED_SIZES: Readonly<Record<string, { width: number; height: numbe
 /** The CausalVAE's compression (time x height x width): 4 x 8 x 8. */
 export const VAE_STRIDE = { frames: 4, height: 8, width: 8 } as const;
 
-function integer(option: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+/** An integer option from `min` to `max`; the message names the option. */
+export function integer(option: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new OptionError(`${option}: expected an integer from ${min} to ${max}, found "${text}"`);
@@ -96,7 +97,8 @@ function integer(option: string, text: string, min: number, max = Number.MAX_SAF
   return value;
 }
 
-function choice<T extends string>(option: string, text: string, choices: readonly T[]): T {
+/** One of `choices`; the message lists them. */
+export function choice<T extends string>(option: string, text: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(text)) {
     throw new OptionError(`${option}: unknown value "${text}"; choose from ${choices.join(', ')}`);
   }
@@ -205,17 +207,19 @@ export interface TextEmbeddings {
   readonly uncond?: TextCondition;
 }
 
-/** Drop a leading batch axis of 1. */
-function unbatched(file: string, t: SafetensorsTensor, rank: number): readonly number[] {
-  const shape = t.shape.length === rank + 1 && t.shape[0] === 1 ? t.shape.slice(1) : t.shape;
-  if (shape.length !== rank) {
-    throw new SafetensorsError(
-      file,
-      t.name,
-      `expected ${rank === 2 ? '[L, D] or [1, L, D]' : '[L] or [1, L]'}, got [${t.shape.join(', ')}]`,
-    );
-  }
-  return shape;
+/** Rows (prompts) and the shape of one row: [L, D] / [L] is one row, [P, L, D] / [P, L] is P rows. */
+function rowsOf(
+  file: string,
+  t: SafetensorsTensor,
+  rank: number,
+): { rows: number; shape: readonly number[] } {
+  if (t.shape.length === rank + 1) return { rows: t.shape[0]!, shape: t.shape.slice(1) };
+  if (t.shape.length === rank) return { rows: 1, shape: t.shape };
+  throw new SafetensorsError(
+    file,
+    t.name,
+    `expected ${rank === 2 ? '[L, D] or [P, L, D]' : '[L] or [P, L]'}, got [${t.shape.join(', ')}]`,
+  );
 }
 
 function maskValues(file: string, t: SafetensorsTensor): Float64Array {
@@ -230,12 +234,13 @@ function maskValues(file: string, t: SafetensorsTensor): Float64Array {
   return decodeValues(blobToTensor(file, t.name, t));
 }
 
-async function readCondition(
+/** Every row (prompt) of an embeddings tensor and its mask. */
+async function readConditions(
   file: SafetensorsFile,
   embedName: string,
   maskName: string,
   width: number,
-): Promise<TextCondition> {
+): Promise<TextCondition[]> {
   const embed = await file.read(embedName);
   if (!['F32', 'F16', 'BF16', 'F64'].includes(embed.dtype)) {
     throw new SafetensorsError(
@@ -244,7 +249,8 @@ async function readCondition(
       `expected a float dtype (F32, F16, BF16, F64), got ${embed.dtype}`,
     );
   }
-  const [length, channels] = unbatched(file.path, embed, 2) as [number, number];
+  const { rows, shape } = rowsOf(file.path, embed, 2);
+  const [length, channels] = shape as [number, number];
   if (channels !== width) {
     throw new SafetensorsError(
       file.path,
@@ -252,7 +258,7 @@ async function readCondition(
       `embeddings are ${channels} wide, the model's caption projection takes ${width}`,
     );
   }
-  if (length === 0) throw new SafetensorsError(file.path, embedName, 'holds no tokens');
+  if (length === 0 || rows === 0) throw new SafetensorsError(file.path, embedName, 'holds no tokens');
   const embeddings = Float32Array.from(decodeValues(blobToTensor(file.path, embedName, embed)));
   if (!embeddings.every(Number.isFinite))
     throw new SafetensorsError(file.path, embedName, 'holds NaN or infinite values');
@@ -266,34 +272,57 @@ async function readCondition(
     }
     throw e;
   });
-  const [maskLength] = unbatched(file.path, maskTensor, 1) as [number];
-  if (maskLength !== length) {
+  const mask = rowsOf(file.path, maskTensor, 1);
+  if (mask.shape[0] !== length || mask.rows !== rows) {
     throw new SafetensorsError(
       file.path,
       maskName,
-      `has ${maskLength} entries for ${length} tokens of ${embedName}`,
+      `has ${mask.rows} x ${mask.shape[0]} entries for ${rows} x ${length} tokens of ${embedName}`,
     );
   }
   const values = maskValues(file.path, maskTensor);
   if (!values.every((v) => v === 0 || v === 1))
     throw new SafetensorsError(file.path, maskName, 'values must be 0 or 1');
-  return { embeddings, mask: Uint8Array.from(values) };
+  return Array.from({ length: rows }, (_, r) => ({
+    embeddings: embeddings.slice(r * length * width, (r + 1) * length * width),
+    mask: Uint8Array.from(values.subarray(r * length, (r + 1) * length)),
+  }));
+}
+
+/**
+ * Every prompt of a text-embeddings file: `prompt_embeds` [P, L, D] (or [L, D] for one) with its mask, and the
+ * negative prompt when present, either one for all ([L', D] or [1, L', D]) or one per prompt ([P, L', D]).
+ */
+export async function readTextEmbeddingSet(path: string, width: number): Promise<TextEmbeddings[]> {
+  const file = await SafetensorsFile.open(path);
+  try {
+    const conds = await readConditions(file, 'prompt_embeds', 'prompt_attention_mask', width);
+    const hasNegative = file.entries.some((e) => e.name === 'negative_prompt_embeds');
+    if (!hasNegative) return conds.map((cond) => ({ cond }));
+    const negative = 'negative_prompt_embeds';
+    const unconds = await readConditions(file, negative, 'negative_prompt_attention_mask', width);
+    if (unconds.length !== 1 && unconds.length !== conds.length)
+      throw new SafetensorsError(
+        path,
+        negative,
+        `holds ${unconds.length} prompts for ${conds.length} prompts of prompt_embeds (give 1 or ${conds.length})`,
+      );
+    return conds.map((cond, p) => ({ cond, uncond: unconds[unconds.length === 1 ? 0 : p]! }));
+  } finally {
+    await file.close();
+  }
 }
 
 /** Read the prompt (and negative prompt, when present) from a text-embeddings safetensors file. */
 export async function readTextEmbeddings(path: string, width: number): Promise<TextEmbeddings> {
-  const file = await SafetensorsFile.open(path);
-  try {
-    const cond = await readCondition(file, 'prompt_embeds', 'prompt_attention_mask', width);
-    const hasNegative = file.entries.some((e) => e.name === 'negative_prompt_embeds');
-    if (!hasNegative) return { cond };
-    return {
-      cond,
-      uncond: await readCondition(file, 'negative_prompt_embeds', 'negative_prompt_attention_mask', width),
-    };
-  } finally {
-    await file.close();
-  }
+  const set = await readTextEmbeddingSet(path, width);
+  if (set.length !== 1)
+    throw new SafetensorsError(
+      path,
+      'prompt_embeds',
+      `holds ${set.length} prompts; generate samples one (give [L, D] or [1, L, D])`,
+    );
+  return set[0]!;
 }
 
 /** The unconditional branch when the file has none: no visible text (zero embeddings, all-zero mask). */

@@ -8,7 +8,8 @@ import { EXIT } from '../core/errors.js';
 import { runCompile, runInspect } from './commands.js';
 import { handleFailure } from './exit.js';
 import { runGenerate } from './generate.js';
-import { createModelDenoiser } from './generate-model.js';
+import { createModelDenoiser, createModelNetwork } from './generate-model.js';
+import { runSearch } from './search.js';
 import { runCheck, runFormat, runLayers, runPatterns, runRegenerate } from './tools.js';
 
 const program = new Command();
@@ -102,26 +103,30 @@ program
     process.exitCode = await runRegenerate(options);
   });
 
-program
-  .command('generate')
+/** Options shared by `generate` and `search`: the model, its inputs, the video size and the sampler. */
+function modelOptions(command: Command, textHelp: string): Command {
+  return command
+    .requiredOption(
+      '--config <name>',
+      'model config: a name in models/open-sora-plan/configs (open-sora-plan-1.2, tiny) or a JSON path',
+    )
+    .requiredOption('--weights <file>', 'diffusers-style safetensors checkpoint')
+    .requiredOption('--text-embeddings <file>', textHelp)
+    .option('--frames <n>', 'video frames, 4k + 1 (latent frames (F - 1) / 4 + 1)', '29')
+    .option('--size <size>', 'video size: 720p (1280x720), 480p (640x480) or WxH', '720p')
+    .option('--sampler <name>', 'segment (multistep consistency student), ddim or euler-a', 'segment')
+    .option('--steps <n>', 'network evaluations: inference steps, or segments for the segment sampler', '20')
+    .option('--spacing <spacing>', 'timestep spacing: leading, trailing or linspace (default: per sampler)')
+    .option('--guidance <scale>', 'classifier-free guidance scale (1 = none)', '7.5');
+}
+
+modelOptions(
+  program.command('generate'),
+  'safetensors with prompt_embeds and prompt_attention_mask (optional negative_prompt_embeds and its mask)',
+)
   .description(
     'sample a video latent with the Open-Sora-Plan 1.2 DiT from text embeddings (writes safetensors)',
   )
-  .requiredOption(
-    '--config <name>',
-    'model config: a name in models/open-sora-plan/configs (open-sora-plan-1.2, tiny) or a JSON path',
-  )
-  .requiredOption('--weights <file>', 'diffusers-style safetensors checkpoint')
-  .requiredOption(
-    '--text-embeddings <file>',
-    'safetensors with prompt_embeds and prompt_attention_mask (optional negative_prompt_embeds and its mask)',
-  )
-  .option('--frames <n>', 'video frames, 4k + 1 (latent frames (F - 1) / 4 + 1)', '29')
-  .option('--size <size>', 'video size: 720p (1280x720), 480p (640x480) or WxH', '720p')
-  .option('--sampler <name>', 'segment (multistep consistency student), ddim or euler-a', 'segment')
-  .option('--steps <n>', 'network evaluations: inference steps, or segments for the segment sampler', '20')
-  .option('--spacing <spacing>', 'timestep spacing: leading, trailing or linspace (default: per sampler)')
-  .option('--guidance <scale>', 'classifier-free guidance scale (1 = none)', '7.5')
   .option('--plan <file>', 'per-layer attention plan JSON (default: full attention everywhere)')
   .option('--seed <n>', 'seed of the initial noise and of ancestral noise', '0')
   .option('-o, --out <file>', 'where to write the latents', 'latents.safetensors')
@@ -134,6 +139,44 @@ program
   .option('--json', 'print the timing report as JSON')
   .action(async (options) => {
     process.exitCode = await runGenerate(options, { createDenoiser: createModelDenoiser });
+  });
+
+modelOptions(
+  program.command('search'),
+  'safetensors with prompt_embeds [P, L, D] (one or several prompts) and prompt_attention_mask; optional negative_prompt_embeds',
+)
+  .description(
+    "the layer-wise mask search: each layer's sparsest candidate whose error stays under a threshold; writes a " +
+      'plan per threshold, a report and an error heatmap',
+  )
+  .option(
+    '--candidates <list>',
+    'masks to try, e.g. full,attention_tile:a=2 or my.tile#pattern:k=v (default: full and the Attention Tile masks whose stride divides the latent frames)',
+  )
+  .option('--threshold <list>', 'error thresholds r, one plan each', '0.025,0.05,0.1,0.2,0.4')
+  .option('--calibration <n>', 'calibration seeds (from --seed on), each sampled with every prompt', '4')
+  .option(
+    '--calibration-steps <steps>',
+    'sampler steps recorded: spread (seed i of n at step floor(i * steps / n)) or a list, e.g. 0,10',
+    'spread',
+  )
+  .option('--seed <n>', 'first calibration seed', '0')
+  .option(
+    '--mode <mode>',
+    'independent (every other layer full) or cumulative (decided layers keep their masks)',
+    'independent',
+  )
+  .option('--backend <name>', 'cpu or cuda', 'cpu')
+  .option('-b, --block <size>', 'block size of the plans, e.g. 128 or 128x64', '128')
+  .option(
+    '-o, --out <dir>',
+    'folder for the plans (r<threshold>.json), the heatmap and search.json',
+    'plans/searched',
+  )
+  .option('--json', 'print the report as JSON')
+  .option('--no-cache', 'do not read or write the compile cache')
+  .action(async (options) => {
+    process.exitCode = await runSearch(options, { createNetwork: createModelNetwork });
   });
 
 try {

@@ -17,13 +17,17 @@
  *
  * `file` paths are relative to the plan file. Every problem is reported with its JSON path.
  *
+ * A plan written by `tessera search` also holds `"search"`: how it was found (the mode, the threshold r, the
+ * metric, the candidates, the calibration inputs, the per-layer errors, the checkpoint's hash; see
+ * {@link LayerPlanSearch}). Only `mode` and `threshold` are checked; the object is kept and written back as is.
+ *
  * {@link planLayers} is the one place a layer plan becomes block plans: the model runtime, `tessera layers`,
  * the benchmarks and the search all go through it.
  */
 
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { UserError } from '../core/errors.js';
 import { TensorError } from '../core/tensor.js';
 import type { SourceFile } from '../dsl/source.js';
@@ -45,6 +49,18 @@ export interface LayerPatternRef {
   readonly params: Readonly<Record<string, number | boolean>>;
 }
 
+/**
+ * The search metadata of a plan written by `tessera search` (search/): `mode` and `threshold` are checked, every
+ * other field (metric, candidates, calibration, per-layer errors, checkpoint hash, ...) is kept as given.
+ */
+export interface LayerPlanSearch {
+  /** `independent` (every other layer full while a layer is tried) or `cumulative` (decided layers keep theirs). */
+  readonly mode: 'independent' | 'cumulative';
+  /** The error threshold r the plan was decided with. */
+  readonly threshold: number;
+  readonly [field: string]: unknown;
+}
+
 /** A validated layer plan: one instance name per layer. */
 export interface LayerPlan {
   /** The file it was read from (or a label), for messages. */
@@ -54,6 +70,8 @@ export interface LayerPlan {
   readonly patterns: Readonly<Record<string, LayerPatternRef>>;
   /** Instance name per layer, index = layer. */
   readonly assignment: readonly string[];
+  /** How `tessera search` found the plan, when it did. */
+  readonly search?: LayerPlanSearch;
 }
 
 /** A layer plan file that is malformed; the message names the file and the JSON path. */
@@ -149,7 +167,19 @@ export function parseLayerPlan(json: unknown, file: string): LayerPlan {
   const missing = assignment.indexOf(null);
   if (missing >= 0)
     fail('$.default', `layer ${missing} has no pattern: give "default" or assign every layer`);
-  return { file, layers: layers as number, sizes, patterns, assignment: assignment as string[] };
+  const plan = { file, layers: layers as number, sizes, patterns, assignment: assignment as string[] };
+  return json.search === undefined ? plan : { ...plan, search: parseSearch(json.search, fail) };
+}
+
+/** The `search` object: checked where the tools read it (mode, threshold), kept as given otherwise. */
+function parseSearch(json: unknown, fail: (path: string, detail: string) => never): LayerPlanSearch {
+  if (!isRecord(json)) return fail('$.search', 'expected an object (the metadata of `tessera search`)');
+  if (json.mode !== 'independent' && json.mode !== 'cumulative')
+    fail('$.search.mode', `expected "independent" or "cumulative", found ${JSON.stringify(json.mode)}`);
+  const r = json.threshold;
+  if (typeof r !== 'number' || !Number.isFinite(r) || r < 0)
+    fail('$.search.threshold', `expected a non-negative number, found ${JSON.stringify(r)}`);
+  return json as LayerPlanSearch;
 }
 
 /** Read and validate a layer plan file. */
@@ -164,8 +194,11 @@ export async function readLayerPlan(path: string): Promise<LayerPlan> {
   return parseLayerPlan(json, path);
 }
 
-/** The plan as file JSON again (assignments written out for layers that differ from the most common one). */
-export function formatLayerPlan(plan: LayerPlan): string {
+/**
+ * The plan as file JSON again (assignments written out for layers that differ from the most common one).
+ * `.tile` paths are written relative to `relativeTo` (the folder the file goes to) when given, absolute otherwise.
+ */
+export function formatLayerPlan(plan: LayerPlan, relativeTo?: string): string {
   const counts = new Map<string, number>();
   for (const name of plan.assignment) counts.set(name, (counts.get(name) ?? 0) + 1);
   const fallback = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
@@ -177,13 +210,16 @@ export function formatLayerPlan(plan: LayerPlan): string {
     Object.entries(plan.patterns).map(([name, ref]) => [
       name,
       {
-        ...(ref.builtin !== null ? { builtin: ref.builtin } : { file: ref.file }),
+        ...(ref.builtin !== null
+          ? { builtin: ref.builtin }
+          : { file: relativeTo === undefined ? ref.file : relative(relativeTo, ref.file!) }),
         ...(ref.pattern !== null ? { pattern: ref.pattern } : {}),
         ...(Object.keys(ref.params).length > 0 ? { params: ref.params } : {}),
       },
     ]),
   );
-  return `${JSON.stringify({ format: FORMAT, layers: plan.layers, sizes: plan.sizes, patterns, default: fallback, assign }, null, 2)}\n`;
+  const search = plan.search === undefined ? {} : { search: plan.search };
+  return `${JSON.stringify({ format: FORMAT, layers: plan.layers, sizes: plan.sizes, patterns, default: fallback, assign, ...search }, null, 2)}\n`;
 }
 
 /** Block sizes of the plans (the kernels' tile). */

@@ -153,6 +153,69 @@ export interface NetworkInputs<T extends OpTensor> {
   readonly textMask: Uint8Array;
 }
 
+/** What the blocks of one evaluation start from: their shared context, the embedded timestep and the tokens. */
+export interface EmbeddedInputs<T extends OpTensor> {
+  readonly context: BlockContext<T>;
+  /** The embedded timestep [B, D] the output layer modulates with. */
+  readonly embedded: T;
+  /** Patch-embedded tokens [B, N, D]: the input of block 0. */
+  readonly hidden: T;
+  /**
+   * The allocation mark taken before the tokens were embedded (backends with scoped memory): passing it to
+   * {@link runBlocks} releases the embedded tokens with the first block's intermediates.
+   */
+  readonly scope: number | undefined;
+}
+
+/** The inputs embedded: timestep (adaLN-single), caption, patches; the patching's intermediates released. */
+export function embedInputs<T extends OpTensor>(
+  ops: ModelOps<T>,
+  weight: DeviceWeights<T>,
+  config: OpenSoraConfig,
+  grid: TokenGrid,
+  inputs: NetworkInputs<T>,
+): EmbeddedInputs<T> {
+  const { embedded, modulation } = embedTimestepFeatures(ops, weight, inputs.timestepFeatures);
+  const caption = projectCaption(ops, weight, inputs.text);
+  const rope: RopeSpec = { base: config.ropeBase, interpolation: config.ropeInterpolation };
+  const context = {
+    ops,
+    config,
+    weight,
+    grid,
+    rope,
+    timestep: modulation,
+    text: caption,
+    textMask: inputs.textMask,
+  };
+  const scope = ops.mark?.();
+  const hidden = embedPatches(ops, weight, inputs.latents, config);
+  if (scope !== undefined) ops.release?.(scope, [hidden]);
+  return { context, embedded, hidden, scope };
+}
+
+/**
+ * Blocks `from` to `to - 1` on hidden states [B, N, D], block `layer` with `attention[layer]`. Backends with
+ * scoped memory get everything allocated after `scope` but the latest hidden states released after each block
+ * (default: a mark taken here, so `hidden` itself stays live: the layer search reuses it).
+ */
+export function runBlocks<T extends OpTensor>(
+  context: BlockContext<T>,
+  hidden: T,
+  from: number,
+  to: number,
+  attention: readonly SelfAttentionSpec[],
+  scope: number | undefined = context.ops.mark?.(),
+): T {
+  const { ops } = context;
+  let h = hidden;
+  for (let layer = from; layer < to; layer++) {
+    h = transformerBlock(context, layer, h, attention[layer]!);
+    if (scope !== undefined) ops.release?.(scope, [h]);
+  }
+  return h;
+}
+
 /**
  * The whole network on uploaded inputs: embeddings, every block with `attention[layer]`, the output layer;
  * returns [B, outChannels, T, H, W] on the backend. Backends with scoped memory get everything but the residual
@@ -166,29 +229,7 @@ export function forwardPass<T extends OpTensor>(
   attention: readonly SelfAttentionSpec[],
   inputs: NetworkInputs<T>,
 ): T {
-  const { embedded, modulation } = embedTimestepFeatures(ops, weight, inputs.timestepFeatures);
-  const caption = projectCaption(ops, weight, inputs.text);
-  const rope: RopeSpec = { base: config.ropeBase, interpolation: config.ropeInterpolation };
-  const ctx = {
-    ops,
-    config,
-    weight,
-    grid,
-    rope,
-    timestep: modulation,
-    text: caption,
-    textMask: inputs.textMask,
-  };
-  // Everything allocated after this mark but the residual stream is released after each layer.
-  const layerMark = ops.mark?.();
-  const endLayer = (h: T): void => {
-    if (layerMark !== undefined) ops.release?.(layerMark, [h]);
-  };
-  let h = embedPatches(ops, weight, inputs.latents, config);
-  endLayer(h);
-  for (let layer = 0; layer < config.layers; layer++) {
-    h = transformerBlock(ctx, layer, h, attention[layer]!);
-    endLayer(h);
-  }
+  const { context, embedded, hidden, scope } = embedInputs(ops, weight, config, grid, inputs);
+  const h = runBlocks(context, hidden, 0, config.layers, attention, scope);
   return outputLayer(ops, weight, h, embedded, config, grid);
 }

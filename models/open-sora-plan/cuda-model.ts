@@ -50,7 +50,16 @@ export function createCudaOpenSoraModel(
 ): CudaOpenSoraModel {
   const { execution = 'eager', ...modelOptions } = options;
   const network = ops.persistent(() => createOpenSoraNetwork(config, weights, { ...modelOptions, ops }));
-  const { check, upload, forward, epsilon, lastAttentionMs, ops: _timedOps, ...model } = network;
+  const {
+    check,
+    upload,
+    forward,
+    epsilon,
+    lastAttentionMs,
+    ops: _timedOps,
+    weight: _weight,
+    ...model
+  } = network;
   const steps = new CudaStepGraph(ops, execution);
   // Attention is timed by the JavaScript forward, which a captured step only records and a replay skips.
   let timed = true;

@@ -13,7 +13,7 @@ import type {
   SelfAttentionSpec,
   TokenGrid,
 } from '../../runtime/model-ops.js';
-import { forwardPass, type NetworkInputs } from './blocks.js';
+import { type DeviceWeights, forwardPass, type NetworkInputs } from './blocks.js';
 import type { OpenSoraConfig } from './config.js';
 import type { Denoiser, LatentShape } from './denoiser.js';
 import { layerAttention } from './layer-attention.js';
@@ -141,6 +141,8 @@ export interface OpenSoraHostInputs {
 export interface OpenSoraNetwork<T extends OpTensor> extends Omit<OpenSoraModel, 'predictNoise'> {
   /** The backend ops, with self- and cross-attention timed for {@link OpenSoraModel.lastAttentionMs}. */
   readonly ops: ModelOps<T>;
+  /** The weights on the backend, by checkpoint name (the layer search runs parts of the graph with them). */
+  readonly weight: DeviceWeights<T>;
   /** Throws a TensorError naming the first input whose size does not fit the model and `batch`. */
   check(
     x: Float32Array,
@@ -157,13 +159,20 @@ export interface OpenSoraNetwork<T extends OpTensor> extends Omit<OpenSoraModel,
   epsilon(out: Float32Array, batch: number): Float32Array;
 }
 
-/** Build the network on a backend, in pieces (see {@link OpenSoraNetwork}). Weights must match the config. */
+/**
+ * Build the network on a backend, in pieces (see {@link OpenSoraNetwork}). Weights must match the config; they
+ * are host weights (uploaded here, once) or weights already on the backend (e.g. `randomDeviceWeights`).
+ */
 export function createOpenSoraNetwork<T extends OpTensor = OpTensor>(
   config: OpenSoraConfig,
-  weights: ModelWeights,
+  weights: ModelWeights | DeviceWeights<T>,
   options: OpenSoraModelOptions<T>,
 ): OpenSoraNetwork<T> {
-  if (weights.config !== config && JSON.stringify(weights.config) !== JSON.stringify(config)) {
+  if (
+    typeof weights !== 'function' &&
+    weights.config !== config &&
+    JSON.stringify(weights.config) !== JSON.stringify(config)
+  ) {
     throw new TensorError('weights', `were loaded for ${weights.config.name}, not for ${config.name}`);
   }
   let attentionMs = 0;
@@ -189,18 +198,7 @@ export function createOpenSoraNetwork<T extends OpTensor = OpTensor>(
     attention = Array.from({ length: config.layers }, () => ({ kind: 'dense' as const }));
   }
 
-  // Upload every weight once; the patch conv's kernel [D, C, ph, pw] is used as a [D, C * ph * pw] matrix.
-  const device = new Map<string, T>();
-  for (const name of weights.names) {
-    const w = weights.get(name);
-    const shape = name === 'pos_embed.proj.weight' ? [w.shape[0]!, w.data.length / w.shape[0]!] : w.shape;
-    device.set(name, ops.upload(w.data, shape));
-  }
-  const weight = (name: string): T => {
-    const t = device.get(name);
-    if (!t) throw new TensorError(name, `no such weight in ${config.name}`);
-    return t;
-  };
+  const weight = typeof weights === 'function' ? weights : uploadWeights(ops, weights, config);
   const { channels: C, frames: F, height: H, width: W } = latent;
   const perLatent = C * F * H * W;
 
@@ -212,6 +210,7 @@ export function createOpenSoraNetwork<T extends OpTensor = OpTensor>(
     attention,
     backend: backend.name,
     ops,
+    weight,
     lastAttentionMs: () => lastAttentionMs,
     check(x, timesteps, text, textMask, batch) {
       if (!Number.isSafeInteger(batch) || batch < 1)
@@ -264,13 +263,31 @@ export function createOpenSoraNetwork<T extends OpTensor = OpTensor>(
   };
 }
 
-/** Build the network on a backend. Weights must have been loaded for the same config. */
-export function createOpenSoraModel<T extends OpTensor = OpTensor>(
-  config: OpenSoraConfig,
+/** Every weight uploaded once; the patch conv's kernel [D, C, ph, pw] is used as a [D, C * ph * pw] matrix. */
+function uploadWeights<T extends OpTensor>(
+  ops: ModelOps<T>,
   weights: ModelWeights,
-  options: OpenSoraModelOptions<T>,
-): OpenSoraModel {
-  const { check, upload, forward, epsilon, ops, ...model } = createOpenSoraNetwork(config, weights, options);
+  config: OpenSoraConfig,
+): DeviceWeights<T> {
+  const device = new Map<string, T>();
+  for (const name of weights.names) {
+    const w = weights.get(name);
+    const shape = name === 'pos_embed.proj.weight' ? [w.shape[0]!, w.data.length / w.shape[0]!] : w.shape;
+    device.set(name, ops.upload(w.data, shape));
+  }
+  return (name: string): T => {
+    const t = device.get(name);
+    if (!t) throw new TensorError(name, `no such weight in ${config.name}`);
+    return t;
+  };
+}
+
+/**
+ * A built network as a {@link Denoiser}: each `predictNoise` checks and uploads its inputs, runs the forward pass
+ * and downloads epsilon, with the pass's memory released after it (on backends with scoped memory).
+ */
+export function networkDenoiser<T extends OpTensor>(network: OpenSoraNetwork<T>): OpenSoraModel {
+  const { check, upload, forward, epsilon, ops, weight: _weight, ...model } = network;
   return {
     ...model,
     async predictNoise(x, timesteps, text, textMask, batch) {
@@ -283,4 +300,13 @@ export function createOpenSoraModel<T extends OpTensor = OpTensor>(
       }
     },
   };
+}
+
+/** Build the network on a backend. Weights must have been loaded for the same config. */
+export function createOpenSoraModel<T extends OpTensor = OpTensor>(
+  config: OpenSoraConfig,
+  weights: ModelWeights,
+  options: OpenSoraModelOptions<T>,
+): OpenSoraModel {
+  return networkDenoiser(createOpenSoraNetwork(config, weights, options));
 }

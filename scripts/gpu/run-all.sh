@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # On the GPU machine (repository root, .gpu/bundle carried): unpack Node and the compiled tests, run the GPU
 # tests against the float64 reference, the FlexAttention comparison, then the benchmark; logs go to $OUT.
-# Usage: scripts/gpu/run-all.sh [tests|attention|bench|model|model-t24|all|generate [OPTIONS]]   (TESSERA_TEST_RUNS sets
-# the test intensity)
+# Usage: scripts/gpu/run-all.sh [tests|attention|bench|model|model-t24|all|generate [OPTIONS]|search [OPTIONS]]
+# (TESSERA_TEST_RUNS sets the test intensity)
 #   tests: GPU tests and the Flex comparison; attention: tests and the attention benchmark;
 #   bench: attention and DiT-step benchmarks; model: the CUDA model tests and the DiT-step benchmark;
 #   model-t24: the DiT-step benchmark at 93 frames (24 latent frames) with plans/example-t24.json;
 #   all: tests, attention and bench;
-#   generate: `tessera generate` at full size (bench/model-generate.js; OPTIONS go to it), checkpoint under /tmp.
+#   generate: `tessera generate` at full size (bench/model-generate.js; OPTIONS go to it), checkpoint under /tmp;
+#   search: the layer-wise mask search at full size (bench/model-search.js: a small CUDA-vs-CPU check, then 32 layers
+#     x 4 candidates x 4 calibration inputs at 29 frames; OPTIONS go to it, e.g. --inputs 2 --steps 8), plans,
+#     heatmap and model-search.json copied to $OUT.
 set -uo pipefail
 what="${1:-all}"
 OUT="${OUT:-/tmp/tessera-out}"; mkdir -p "$OUT"
@@ -55,5 +58,9 @@ if [ "$what" = generate ]; then
   # A 5.5 GB random-weight checkpoint, then the command line with the example plan and with full attention.
   node "$T/dist/bench/model-generate.js" --out /tmp/tessera-generate "${@:2}" 2>&1 | tee "$OUT/generate.log" || status=1
   cp /tmp/tessera-generate/model-generate.json "$OUT/" 2>/dev/null
+fi
+if [ "$what" = search ]; then
+  node "$T/dist/bench/model-search.js" "$T/search" "${@:2}" 2>&1 | tee "$OUT/search.log" || status=1
+  cp "$T"/search/model-search.json "$T"/search/*.png "$T"/search/*.svg "$T"/search/r*.json "$OUT/" 2>/dev/null
 fi
 exit $status

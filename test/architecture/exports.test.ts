@@ -26,6 +26,7 @@ const EXPECTED: Record<string, readonly string[]> = {
   './runtime/webgpu': ['createWebGpuBackend'],
   './models': ['createOpenSoraModel', 'sample', 'loadOpenSoraWeights'],
   './verify': ['bestBackend', 'verifyCompiled', 'TOLERANCE'],
+  './search': ['searchLayers', 'compileCandidates', 'collectCalibration'],
 };
 
 describe('the exports map', () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCompile, runInspect } from '../../cli/commands.js';
 import { runCheck, runFormat, runLayers } from '../../cli/tools.js';
 import { compileSource } from '../../compiler/frontend.js';
@@ -10,6 +10,7 @@ import { buildPlan } from '../../compiler/plan/build.js';
 import { EXIT } from '../../core/errors.js';
 import { SafetensorsFile } from '../../core/safetensors.js';
 import { findBuiltinPattern } from '../../patterns/index.js';
+import { capture } from './capture.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -19,26 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Run a command with stdout and stderr captured. */
-async function capture(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await run(), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 const base = { block: '128', heads: '24', headDim: '96', cache: true };
 

@@ -65,6 +65,33 @@ describe('layer plans', () => {
     );
   });
 
+  it('keeps the search metadata of a searched plan and writes it back', () => {
+    const search = {
+      mode: 'cumulative',
+      threshold: 0.05,
+      metric: 'x',
+      layers: [{ layer: 0, errors: { full: 0 } }],
+    };
+    const plan = parseLayerPlan({ ...base, search }, '/plans/p.json');
+    expect(plan.search).toEqual(search);
+    const again = parseLayerPlan(JSON.parse(formatLayerPlan(plan)), '/plans/p.json');
+    expect(again.search).toEqual(search);
+    expect(again.assignment).toEqual(plan.assignment);
+    // Plans without it stay as they were.
+    expect(JSON.parse(formatLayerPlan(parseLayerPlan(base, '/plans/p.json'))).search).toBeUndefined();
+    // .tile paths relative to the folder the plan goes to.
+    expect(JSON.parse(formatLayerPlan(plan, '/plans/out')).patterns.mine.file).toBe('../x.tile');
+  });
+
+  it.each([
+    [{ ...base, search: [] }, '$.search'],
+    [{ ...base, search: { mode: 'greedy', threshold: 0.1 } }, '$.search.mode'],
+    [{ ...base, search: { mode: 'independent', threshold: 'high' } }, '$.search.threshold'],
+    [{ ...base, search: { mode: 'independent', threshold: -1 } }, '$.search.threshold'],
+  ])('rejects malformed search metadata at %#', (json, path) => {
+    expect(() => parseLayerPlan(json, 'p.json')).toThrow(`p.json: ${path}:`);
+  });
+
   it('never throws anything but LayerPlanError on arbitrary JSON', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (json) => {

@@ -1,0 +1,38 @@
+/**
+ * Viridis (van der Walt & Smith, matplotlib's default): a perceptually uniform colour map from dark purple to
+ * yellow that stays ordered in grayscale and for the common colour-vision deficiencies. Eleven of its samples,
+ * interpolated linearly (close to the full table at the resolution of a report picture).
+ */
+import type { Rgb } from './mask-image.js';
+
+const VIRIDIS: readonly Rgb[] = [
+  [0x44, 0x01, 0x54],
+  [0x48, 0x24, 0x75],
+  [0x41, 0x44, 0x87],
+  [0x35, 0x5f, 0x8d],
+  [0x2a, 0x78, 0x8e],
+  [0x21, 0x91, 0x8c],
+  [0x22, 0xa8, 0x84],
+  [0x44, 0xbf, 0x70],
+  [0x7a, 0xd1, 0x51],
+  [0xbd, 0xdf, 0x26],
+  [0xfd, 0xe7, 0x25],
+];
+
+/** The colour at `t` in [0, 1] (clamped; NaN gives the low end). */
+export function viridis(t: number): Rgb {
+  const x = Number.isNaN(t) ? 0 : Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
+  const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
+  const f = x - i;
+  const [a, b] = [VIRIDIS[i]!, VIRIDIS[i + 1]!];
+  return [0, 1, 2].map((c) => Math.round(a[c]! + (b[c]! - a[c]!) * f)) as unknown as Rgb;
+}
+
+/** Relative luminance (sRGB, 0..1): dark cells get light text. */
+export function luminance([r, g, b]: Rgb): number {
+  const lin = (v: number) => {
+    const s = v / 255;
+    return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}
