@@ -253,7 +253,7 @@ function runRoot(): void {
     if (behind.length > 0) {
       const names = behind.map(([r]) => r);
       stopAll(
-        `rank${names.length > 1 ? 's' : ''} ${names.join(', ')} made no progress for ${timeoutMs / 1000} s (stuck before collective #${behind[0]![1].seq + 1} while the others wait at #${top}: hung?)`,
+        `rank${names.length > 1 ? 's' : ''} ${names.join(', ')} made no progress for ${timeoutMs / 1000} s (hung? ${names.length > 1 ? 'they have' : 'it has'} issued collectives up to #${behind[0]![1].seq}; others are waiting at #${top})`,
         names[0]!,
       );
     } else if (active.every(([, p]) => now - p.since > timeoutMs)) {

@@ -18,7 +18,7 @@ export interface LaunchOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Where the launcher's own lines go (default stderr). */
   readonly log?: { write(text: string): unknown };
-  /** After a rank fails, how long the others may take to stop by themselves (default 20 s). */
+  /** After a rank fails, how long the others may take to stop by themselves (default 5 s after the last exit). */
   readonly graceMs?: number;
 }
 
@@ -65,7 +65,7 @@ const STRIP = [
 export async function launchRanks(options: LaunchOptions): Promise<LaunchResult> {
   const { world, args } = options;
   const log = options.log ?? process.stderr;
-  const graceMs = options.graceMs ?? 20_000;
+  const graceMs = options.graceMs ?? 5000;
   const port = await freePort();
   const base: Record<string, string | undefined> = { ...process.env, ...options.env };
   for (const k of STRIP) delete base[k];
@@ -85,10 +85,10 @@ export async function launchRanks(options: LaunchOptions): Promise<LaunchResult>
       }
     });
   };
-  /** SIGTERM now, SIGKILL for whatever is left 5 s later (a stopped process only yields to SIGKILL). */
+  /** SIGTERM now, SIGKILL for whatever is left 3 s later (a stopped process only yields to SIGKILL). */
   const stopAll = () => {
     endAll('SIGTERM');
-    killTimer ??= setTimeout(() => endAll('SIGKILL'), 5000);
+    killTimer ??= setTimeout(() => endAll('SIGKILL'), 3000);
   };
   const onSignal = (signal: NodeJS.Signals) => {
     interrupted ??= signal;
@@ -121,9 +121,11 @@ export async function launchRanks(options: LaunchOptions): Promise<LaunchResult>
       });
       child.on('exit', (code, signal) => {
         exits[rank] = { rank, pid: child.pid ?? -1, code, signal, ended: ended.has(rank) };
-        if ((code !== 0 || signal) && !failure && !interrupted) {
-          failure = true;
-          // The others hear of it through the control channel; whoever is still running after the grace is ended.
+        if (code !== 0 || signal) failure = true;
+        if (failure && !interrupted) {
+          // The others hear of it through the control channel and stop; whoever still runs `graceMs` after the
+          // last exit is ended.
+          clearTimeout(graceTimer);
           graceTimer = setTimeout(stopAll, graceMs);
         }
         if (--left === 0) resolve();

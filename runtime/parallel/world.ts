@@ -30,6 +30,8 @@ export interface ParallelWorld<T extends OpTensor> {
   readonly shards: ShardBackend<T>;
   /** This process's communicator; absent for logical ranks. */
   readonly comm?: TensorCommunicator<unknown> & { replayed?(): void };
+  /** Tell the other ranks this one failed with `message` (they stop at once), and leave. */
+  readonly fail?: (message: string) => void;
 }
 
 /** The whole world on the CPU in this process (exchanges are copies). */
@@ -74,6 +76,7 @@ export function joinCpuWorld(
     base: createCpuOps(precision),
     shards: cpuShards(precision, comm),
     comm,
+    fail: (message) => channel.fail(message),
   };
 }
 
@@ -110,6 +113,7 @@ export function joinCudaWorld(
     base: ops,
     shards: cudaShards(ops, comm),
     comm,
+    fail: (message) => channel.fail(message),
     ops,
   };
 }
