@@ -146,7 +146,10 @@ export function parseGenerateOptions(cli: GenerateCliOptions): GenerateOptions {
     throw new OptionError('--gpus and --ranks both start processes; give one of them');
   const gpus = cli.gpus === undefined ? undefined : integer('--gpus', cli.gpus, 1, 4096);
   const ranks = cli.ranks === undefined ? undefined : integer('--ranks', cli.ranks, 1, 4096);
-  const backend = choice('--backend', cli.backend ?? (gpus !== undefined ? 'cuda' : 'cpu'), ['cpu', 'cuda'] as const);
+  const backend = choice('--backend', cli.backend ?? (gpus !== undefined ? 'cuda' : 'cpu'), [
+    'cpu',
+    'cuda',
+  ] as const);
   if (gpus !== undefined && backend !== 'cuda')
     throw new OptionError(
       `--gpus starts one process per GPU (--backend cuda); to run ${gpus} CPU ranks (the host communicator, a reference for tests) use --ranks ${gpus} --backend cpu`,

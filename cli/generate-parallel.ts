@@ -59,13 +59,15 @@ export async function launchGenerate(options: GenerateOptions, argv: readonly st
   const { processes, option } = options.launch!;
   if (options.backend === 'cuda') {
     const cuda = cudaAvailable();
-    if (!cuda.available) throw new UserError(`${option} ${processes}: CUDA backend unavailable: ${cuda.reason}`);
+    if (!cuda.available)
+      throw new UserError(`${option} ${processes}: CUDA backend unavailable: ${cuda.reason}`);
     const nccl = ncclAvailable();
     if (!nccl.available) throw new UserError(`${option} ${processes}: ${nccl.reason}`);
   }
   const args = rankArguments(argv, option);
   // The ranks do not see --gpus, which implied the backend: name it.
-  if (!args.some((a) => a === '--backend' || a.startsWith('--backend='))) args.push('--backend', options.backend);
+  if (!args.some((a) => a === '--backend' || a.startsWith('--backend=')))
+    args.push('--backend', options.backend);
   const result = await launchRanks({ world: processes, args });
   return result.exitCode;
 }
@@ -96,7 +98,11 @@ export function fileFingerprint(path: string): string {
 }
 
 /** Everything the ranks of one run must agree on, as name -> value. */
-function runSummary(options: GenerateOptions, degrees: ParallelDegrees, world: number): Record<string, string> {
+function runSummary(
+  options: GenerateOptions,
+  degrees: ParallelDegrees,
+  world: number,
+): Record<string, string> {
   return {
     tessera: COMPILER_VERSION,
     config: options.configName,
@@ -139,7 +145,12 @@ export async function runRankGenerate(
     degrees = { sp: options.spDegree ?? env.world / cfg, cfg };
   }
   checkDegrees(degrees, env.world, ctx);
-  const join = { env, degrees, summary: runSummary(options, degrees, env.world), timeoutMs: parallelTimeoutMs() };
+  const join = {
+    env,
+    degrees,
+    summary: runSummary(options, degrees, env.world),
+    timeoutMs: parallelTimeoutMs(),
+  };
   let world: ParallelWorld<never> | undefined;
   let model: ParallelOpenSoraModel | undefined;
   try {
@@ -170,7 +181,8 @@ export async function runRankGenerate(
             world: joined,
             execution: request.execution ?? 'planned',
           });
-        } else model = createParallelOpenSoraModel(request.config, weights, { ...modelOptions, world: joined });
+        } else
+          model = createParallelOpenSoraModel(request.config, weights, { ...modelOptions, world: joined });
         return model;
       },
     });

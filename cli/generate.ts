@@ -4,6 +4,8 @@
  * stderr (one updating line on a terminal, a line per step otherwise); the timing report goes to stdout (JSON
  * with --json).
  */
+
+import { OptionError } from '../core/errors.js';
 import { writeSafetensors } from '../core/safetensors.js';
 import { fromStorage } from '../core/tensor.js';
 import type { OpenSoraConfig } from '../models/open-sora-plan/config.js';
@@ -16,10 +18,8 @@ import {
   sample,
   sampleTimesteps,
 } from '../models/samplers/index.js';
-import { OptionError } from '../core/errors.js';
 import { detectRankEnv } from '../runtime/parallel/rank-env.js';
 import { handleFailure } from './exit.js';
-import { launchGenerate, runRankGenerate } from './generate-parallel.js';
 import {
   emptyCondition,
   type GenerateBackend,
@@ -31,6 +31,7 @@ import {
   readTextEmbeddings,
   resolveConfig,
 } from './generate-inputs.js';
+import { launchGenerate, runRankGenerate } from './generate-parallel.js';
 
 /** What building a network needs: the model is bound to one latent shape and one per-layer plan. */
 export interface DenoiserRequest {
@@ -134,9 +135,9 @@ export async function generate(
   if (options.guidance !== 1 && !uncond) {
     if (lead)
       stderr.write(
-      'tessera: warning: no negative_prompt_embeds in the text embeddings; the unconditional branch sees no text ' +
-        '(Open-Sora-Plan encodes the negative prompt, "" by default)\n',
-    );
+        'tessera: warning: no negative_prompt_embeds in the text embeddings; the unconditional branch sees no text ' +
+          '(Open-Sora-Plan encodes the negative prompt, "" by default)\n',
+      );
     uncond = emptyCondition(text.cond.mask.length, config.captionChannels);
   }
   const setupStart = performance.now();
@@ -174,23 +175,23 @@ export async function generate(
   const { channels, frames, height, width } = latent;
   if (lead)
     await writeSafetensors(
-    options.out,
-    { latents: fromStorage('float32', [1, channels, frames, height, width], latents, 'latents') },
-    {
-      format: 'tessera-latents',
-      config: config.name,
-      sampler: options.sampler,
-      steps: String(options.steps),
-      spacing: options.spacing ?? DEFAULT_SPACING[options.sampler],
-      timesteps: JSON.stringify(timesteps),
-      guidance: String(options.guidance),
-      seed: String(options.seed),
-      plan: options.plan ?? 'full',
-      frames: String(options.frames),
-      size: `${options.width}x${options.height}`,
-      backend: options.backend,
-    },
-  );
+      options.out,
+      { latents: fromStorage('float32', [1, channels, frames, height, width], latents, 'latents') },
+      {
+        format: 'tessera-latents',
+        config: config.name,
+        sampler: options.sampler,
+        steps: String(options.steps),
+        spacing: options.spacing ?? DEFAULT_SPACING[options.sampler],
+        timesteps: JSON.stringify(timesteps),
+        guidance: String(options.guidance),
+        seed: String(options.seed),
+        plan: options.plan ?? 'full',
+        frames: String(options.frames),
+        size: `${options.width}x${options.height}`,
+        backend: options.backend,
+      },
+    );
   const totalMs = steps.reduce((a, s) => a + s.ms, 0);
   const attentionMs = steps.every((s) => s.attentionMs !== undefined)
     ? steps.reduce((a, s) => a + (s.attentionMs as number), 0)

@@ -136,8 +136,14 @@ program
     '--gpus <n>',
     'sequence parallelism over n GPUs of this machine: one process per GPU, NCCL between them (implies --backend cuda); torchrun and srun start the ranks themselves',
   )
-  .option('--ranks <n>', 'n processes on this machine with any backend (cpu: the host communicator, a reference)')
-  .option('--sp-degree <u>', 'Ulysses degree: ranks that split the tokens of one batch row (must divide the heads)')
+  .option(
+    '--ranks <n>',
+    'n processes on this machine with any backend (cpu: the host communicator, a reference)',
+  )
+  .option(
+    '--sp-degree <u>',
+    'Ulysses degree: ranks that split the tokens of one batch row (must divide the heads)',
+  )
   .option('--cfg-parallel', "guidance's unconditional and conditional rows on two groups of ranks")
   .action(async (options) => {
     process.exitCode = await runGenerate(options, { createDenoiser: createModelDenoiser });
