@@ -74,7 +74,14 @@ export async function launchGenerate(options: GenerateOptions, argv: readonly st
 
 /** A fingerprint of a file: its size and a hash of its bytes (the first and last 4 MiB of large files). */
 export function fileFingerprint(path: string): string {
-  const fd = openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new OptionError(
+      `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
   try {
     const size = fstatSync(fd).size;
     const hash = createHash('sha256');
