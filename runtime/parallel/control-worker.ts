@@ -133,7 +133,8 @@ function runRoot(): void {
       0,
     ),
   );
-  server.listen(data.port);
+  // A world of one is complete once the root listens.
+  server.listen(data.port, () => welcomeIfComplete());
 
   const joinTimer = setTimeout(() => {
     if (welcomed) return;
@@ -162,15 +163,19 @@ function runRoot(): void {
       stopAll(`rank ${r}'s configuration differs from rank 0's: ${differences(hello.summary)}`, r);
       return r;
     }
-    if (hellos.size === size && !faulted) {
-      welcomed = true;
-      clearTimeout(joinTimer);
-      for (const s of sockets.values())
-        write(s, encodeFrame(FRAME.welcome, 0, 0, 0, data.setup ?? new Uint8Array()));
-      for (let q = 0; q < size; q++) advance(q, 0);
-      toMain({ kind: 'ready', setup: data.setup });
-    }
+    welcomeIfComplete();
     return r;
+  }
+
+  /** Once every rank said hello and agrees: the set-up bytes to all, and the world starts. */
+  function welcomeIfComplete(): void {
+    if (hellos.size !== size || faulted || welcomed) return;
+    welcomed = true;
+    clearTimeout(joinTimer);
+    for (const s of sockets.values())
+      write(s, encodeFrame(FRAME.welcome, 0, 0, 0, data.setup ?? new Uint8Array()));
+    for (let q = 0; q < size; q++) advance(q, 0);
+    toMain({ kind: 'ready', setup: data.setup });
   }
 
   function differences(other: Readonly<Record<string, string>>): string {
