@@ -25,19 +25,29 @@ export interface Running {
   readonly done: Promise<Finished>;
 }
 
-/** Start `node <ts-hooks> ...args`; killed after `limitMs` (the test then fails on its exit). */
+/**
+ * Start `node <ts-hooks> ...args` in a process group of its own; the whole group (a launcher and its ranks) is
+ * killed after `limitMs` (the test then fails on its exit), so a failing test leaves no rank behind.
+ */
 export function start(args: readonly string[], env: Record<string, string> = {}, limitMs = 120_000): Running {
   const begin = performance.now();
   const child = spawn(process.execPath, [...NODE_ARGS, ...args], {
     cwd: ROOT,
     env: { ...process.env, TESSERA_PARALLEL_TIMEOUT: '20', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }, limitMs);
   const done = new Promise<Finished>((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
