@@ -17,24 +17,16 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { planLayers, readLayerPlan } from '../compiler/layer-plan.js';
-import { forwardPass } from '../models/open-sora-plan/blocks.js';
 import { readModelConfig } from '../models/open-sora-plan/config.js';
-import { randomDeviceWeights } from '../models/open-sora-plan/cuda-model.js';
+import { randomDeviceTensor, randomDeviceWeights } from '../models/open-sora-plan/cuda-model.js';
 import { layerAttention } from '../models/open-sora-plan/layer-attention.js';
-import {
-  type CudaExecution,
-  type CudaOps,
-  CudaStepGraph,
-  type CudaTensor,
-  createCudaOps,
-} from '../runtime/cuda/model-ops.js';
+import { deviceStepPass } from '../models/open-sora-plan/parallel-model.js';
+import { type CudaExecution, CudaStepGraph, createCudaOps } from '../runtime/cuda/model-ops.js';
 import { loadNative } from '../runtime/cuda/native-binding.js';
 import type { SelfAttentionSpec, TokenGrid } from '../runtime/model-ops.js';
 import { launchRanks } from '../runtime/parallel/launch.js';
 import type { ParallelDegrees } from '../runtime/parallel/layout.js';
-import { parallelOps } from '../runtime/parallel/parallel-ops.js';
 import { detectRankEnv } from '../runtime/parallel/rank-env.js';
-import type { Sharded } from '../runtime/parallel/sharded.js';
 import { joinCudaWorld } from '../runtime/parallel/world.js';
 
 const BATCH = 2;
@@ -59,13 +51,6 @@ interface CaseResult extends BenchCase {
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function deviceRandom(ops: CudaOps, shape: readonly number[], seed: number): CudaTensor {
-  const t = ops.persistent(() => ops.arena.tensor('bfloat16', shape, 'bench input'));
-  const total = shape.reduce((a, b) => a * b, 1);
-  ops.kernels.elementwise('randomUniform', total, { out: t.buffer.ptr, total, seed, low: -1, high: 1 });
-  return t;
-}
-
 /** A rank of one case (started by the launcher below). */
 async function runRank(c: BenchCase, out: string): Promise<void> {
   const env = detectRankEnv();
@@ -86,8 +71,8 @@ async function runRank(c: BenchCase, out: string): Promise<void> {
       : null;
   const ops = joined?.ops ?? createCudaOps({ syncAttention: false });
   const weight = randomDeviceWeights(ops, config, 0);
-  const x = deviceRandom(ops, [BATCH, 4, c.frames, 90, 160], 1);
-  const text = deviceRandom(ops, [BATCH, TEXT_TOKENS, config.captionChannels], 2);
+  const x = randomDeviceTensor(ops, [BATCH, 4, c.frames, 90, 160], 1);
+  const text = randomDeviceTensor(ops, [BATCH, TEXT_TOKENS, config.captionChannels], 2);
   const textMask = new Uint8Array(BATCH * TEXT_TOKENS).fill(1);
   const timesteps = Float32Array.of(500, 500);
   const attention: SelfAttentionSpec[] =
@@ -97,32 +82,12 @@ async function runRank(c: BenchCase, out: string): Promise<void> {
           await planLayers(await readLayerPlan(`plans/example-t${c.frames}.json`), grid, undefined, null),
         );
   const steps = new CudaStepGraph(ops, c.execution);
-  let pass: { inputs: () => unknown; forward: (i: unknown) => CudaTensor };
-  if (joined) {
-    const pops = parallelOps(ops, joined.shards, joined.layout, grid);
-    const rep = (t: CudaTensor): Sharded<CudaTensor> => ({ parts: [t], whole: true, shape: t.shape });
-    pass = {
-      inputs: () => pops.timestepFeatures(timesteps, config.timestepChannels),
-      forward: (features) =>
-        forwardPass(pops, (n) => rep(weight(n)), config, grid, attention, {
-          latents: rep(x),
-          text: rep(text),
-          timestepFeatures: features as Sharded<CudaTensor>,
-          textMask,
-        }).parts[0]!,
-    };
-  } else {
-    pass = {
-      inputs: () => ops.timestepFeatures(timesteps, config.timestepChannels),
-      forward: (features) =>
-        forwardPass(ops, weight, config, grid, attention, {
-          latents: x,
-          text,
-          timestepFeatures: features as CudaTensor,
-          textMask,
-        }),
-    };
-  }
+  const pass = deviceStepPass(ops, joined, weight, config, grid, attention, {
+    latents: x,
+    text,
+    timesteps,
+    textMask,
+  });
   // Two warm-up steps: the first traces (and compiles the kernels), the second plans (and captures).
   const runs = ops.device.time(() => steps.run('step', pass, () => undefined), c.iterations, 2);
   joined?.comm?.check();

@@ -12,7 +12,6 @@ Usage: python3 -m torch.distributed.run --nproc-per-node P bench/gpu/parallel-st
 
 import importlib.util
 import json
-import math
 import os
 import sys
 
@@ -41,13 +40,6 @@ def rope_tables(frames, first):
     pos = torch.stack([n // (HP * WP) + first, (n // WP) % HP, n % WP], dim=1).float()
     angles = pos[:, :, None] * inv[None, None, :]
     return angles.cos()[:, None].to(DT), angles.sin()[:, None].to(DT)
-
-
-def rope(x, cos, sin):
-    b, n = x.shape[0], x.shape[1]
-    x = x.view(b, n, HEADS, 3, 2, HEAD_DIM // 6)
-    x1, x2 = x[..., 0, :], x[..., 1, :]
-    return torch.stack([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-2).view(b, n, HEADS, HEAD_DIM)
 
 
 def sdpa(q, k, v):
@@ -83,32 +75,12 @@ class Ulysses:
 
 
 def forward(w, x, t, text, cos, sin, uly, frames_local, first):
-    """model-step.py's forward on this rank's rows and frames; self-attention through the all-to-alls."""
-    b = x.shape[0]
-    n = frames_local * HP * WP
-    xs = x[:, :, first:first + frames_local]
-    p = xs.reshape(b, CHANNELS, frames_local, HP, 2, WP, 2).permute(0, 2, 3, 5, 1, 4, 6).reshape(b, n, CHANNELS * 4)
-    h = F.linear(p, *w["patch"])
-    emb = F.linear(F.silu(F.linear(model_step.timestep_features(t), *w["t1"])), *w["t2"])
-    t6 = F.linear(F.silu(emb), *w["t6"]).view(b, 6, D)
-    cap = F.linear(F.gelu(F.linear(text, *w["c1"]), approximate="tanh"), *w["c2"])
-    for blk in w["blocks"]:
-        mod = blk["table"][None] + t6
-        shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = (m[:, None] for m in mod.unbind(1))
-        nrm = F.layer_norm(h, (D,), eps=1e-6) * (1 + scale_msa) + shift_msa
-        q = rope(F.linear(nrm, *blk["q"]).view(b, n, HEADS, HEAD_DIM), cos, sin)
-        k = rope(F.linear(nrm, *blk["k"]).view(b, n, HEADS, HEAD_DIM), cos, sin)
-        v = F.linear(nrm, *blk["v"]).view(b, n, HEADS, HEAD_DIM)
-        o = uly.to_tokens(sdpa(uly.to_heads(q), uly.to_heads(k), uly.to_heads(v)))
-        h = h + gate_msa * F.linear(o.reshape(b, n, D), *blk["o"])
-        cq = F.linear(h, *blk["cq"]).view(b, n, HEADS, HEAD_DIM)
-        ck = F.linear(cap, *blk["ck"]).view(b, TEXT, HEADS, HEAD_DIM)
-        cv = F.linear(cap, *blk["cv"]).view(b, TEXT, HEADS, HEAD_DIM)
-        h = h + F.linear(sdpa(cq, ck, cv).reshape(b, n, D), *blk["co"])
-        nrm = F.layer_norm(h, (D,), eps=1e-6) * (1 + scale_mlp) + shift_mlp
-        h = h + gate_mlp * F.linear(F.gelu(F.linear(nrm, *blk["ff1"]), approximate="tanh"), *blk["ff2"])
-    shift, scale = (m[:, None] for m in (w["table"][None] + emb[:, None]).unbind(1))
-    return F.linear(F.layer_norm(h, (D,), eps=1e-6) * (1 + scale) + shift, *w["out"])
+    """model-step.py's network on this rank's rows and frames; self-attention through the all-to-alls."""
+    p = model_step.patchify(x[:, :, first:first + frames_local])
+    h, emb, t6, cap = model_step.embed(w, p, t, text)
+    h = model_step.blocks(w, h, t6, cap, cos, sin,
+                          attend=lambda q, k, v: uly.to_tokens(sdpa(uly.to_heads(q), uly.to_heads(k), uly.to_heads(v))))
+    return model_step.output(w, h, emb)
 
 
 @torch.inference_mode()

@@ -8,12 +8,18 @@
 import { TensorError } from '../../core/tensor.js';
 import type { CudaTensor } from '../../runtime/cuda/device-arena.js';
 import type { CudaOps } from '../../runtime/cuda/model-ops.js';
-import { type CudaExecution, CudaStepGraph, type CudaStepStats } from '../../runtime/cuda/step-graph.js';
-import type { OpTensor } from '../../runtime/model-ops.js';
+import {
+  type CudaExecution,
+  type CudaPass,
+  CudaStepGraph,
+  type CudaStepStats,
+} from '../../runtime/cuda/step-graph.js';
+import type { OpTensor, SelfAttentionSpec, TokenGrid } from '../../runtime/model-ops.js';
 import { checkDegrees } from '../../runtime/parallel/layout.js';
 import { parallelOps } from '../../runtime/parallel/parallel-ops.js';
-import type { Sharded } from '../../runtime/parallel/sharded.js';
+import { replicated, type Sharded } from '../../runtime/parallel/sharded.js';
 import type { ParallelWorld } from '../../runtime/parallel/world.js';
+import { type DeviceWeights, forwardPass } from './blocks.js';
 import type { OpenSoraConfig } from './config.js';
 import {
   createOpenSoraNetwork,
@@ -154,6 +160,57 @@ export function createParallelCudaOpenSoraModel(
     close: () => {
       steps.dispose();
       world.comm?.close();
+    },
+  };
+}
+
+/** A step's inputs already on the device (benchmarks and device checks, which skip the host checkpoint). */
+export interface DeviceStepInputs {
+  readonly latents: CudaTensor;
+  readonly text: CudaTensor;
+  readonly timesteps: Float32Array;
+  readonly textMask: Uint8Array;
+}
+
+/**
+ * One step of the network on device-resident weights and inputs as a pass for {@link CudaStepGraph}: on `ops`
+ * alone when `world` is null, else on the world's decorated ops with the weights and inputs replicated on its
+ * local ranks (the output is the first local rank's whole output).
+ */
+export function deviceStepPass(
+  ops: CudaOps,
+  world: ParallelWorld<CudaTensor> | null,
+  weight: DeviceWeights<CudaTensor>,
+  config: OpenSoraConfig,
+  grid: TokenGrid,
+  attention: readonly SelfAttentionSpec[],
+  inputs: DeviceStepInputs,
+): CudaPass<unknown> {
+  const { latents, text, timesteps, textMask } = inputs;
+  if (!world)
+    return {
+      inputs: () => ops.timestepFeatures(timesteps, config.timestepChannels),
+      forward: (features) =>
+        forwardPass(ops, weight, config, grid, attention, {
+          latents,
+          text,
+          timestepFeatures: features as CudaTensor,
+          textMask,
+        }),
+    };
+  const pops = parallelOps(ops, world.shards, world.layout, grid);
+  const n = world.layout.local.length;
+  return {
+    inputs: () => pops.timestepFeatures(timesteps, config.timestepChannels),
+    forward: (features) => {
+      const out = forwardPass(pops, (name) => replicated(weight(name), n), config, grid, attention, {
+        latents: replicated(latents, n),
+        text: replicated(text, n),
+        timestepFeatures: features as Sharded<CudaTensor>,
+        textMask,
+      });
+      if (!out.whole) throw new TensorError('output', 'the parallel forward did not gather its output');
+      return out.parts[0]!;
     },
   };
 }

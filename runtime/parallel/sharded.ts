@@ -93,6 +93,14 @@ export function sharded<T extends OpTensor>(parts: readonly T[], whole: boolean)
   return { parts, whole, shape: parts[0]?.shape ?? [] };
 }
 
+/** `t` on each of `count` local ranks (a replicated value: weights, inputs). */
+export function replicated<T extends OpTensor>(t: T, count: number): Sharded<T> {
+  return sharded(
+    Array.from({ length: count }, () => t),
+    true,
+  );
+}
+
 /** The 3-D shape of a [B, N, W] tensor, checked. */
 export function dims3(name: string, t: OpTensor): [number, number, number] {
   if (t.shape.length !== 3) throw new TensorError(name, `expected [B, N, W], got [${t.shape.join(', ')}]`);

@@ -56,20 +56,27 @@ export interface JoinOptions {
   readonly timeoutMs: number;
 }
 
-/** Join as a CPU rank: the control channel and the host communicator. */
-export function joinCpuWorld(
-  options: JoinOptions,
-  precision: OpPrecision = 'float32',
-): ParallelWorld<CpuTensor> {
+/** The control channel of `options`' rank (rank 0 hands `setup` to the others). */
+function joinChannel(options: JoinOptions, setup?: Uint8Array): ControlChannel {
   const { env } = options;
-  const channel = ControlChannel.join({
+  return ControlChannel.join({
     rank: env.rank,
     size: env.world,
     host: env.host,
     port: env.port,
     timeoutMs: options.timeoutMs,
     summary: options.summary,
+    ...(setup ? { setup } : {}),
   });
+}
+
+/** Join as a CPU rank: the control channel and the host communicator. */
+export function joinCpuWorld(
+  options: JoinOptions,
+  precision: OpPrecision = 'float32',
+): ParallelWorld<CpuTensor> {
+  const { env } = options;
+  const channel = joinChannel(options);
   const comm = new HostCommunicator(channel);
   return {
     layout: rankLayout(options.degrees, [env.rank]),
@@ -97,15 +104,7 @@ export function joinCudaWorld(
   const native = NcclCommunicator.probeOrThrow();
   const ops = makeOps(device);
   const setupId = env.rank === 0 && !ncclOwnRoot ? native.ncclUniqueId() : undefined;
-  const channel = ControlChannel.join({
-    rank: env.rank,
-    size: env.world,
-    host: env.host,
-    port: env.port,
-    timeoutMs: options.timeoutMs,
-    summary: options.summary,
-    ...(setupId ? { setup: setupId } : {}),
-  });
+  const channel = joinChannel(options, setupId);
   const id = ncclOwnRoot ? native.ncclUniqueId() : undefined;
   const comm = NcclCommunicator.init({ rank: env.rank, size: env.world, channel, ...(id ? { id } : {}) });
   return {

@@ -15,13 +15,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { planLayers, readLayerPlan } from '../../compiler/layer-plan.js';
 import { relativeError } from '../../core/error-metrics.js';
-import { forwardPass } from '../../models/open-sora-plan/blocks.js';
 import { readModelConfig } from '../../models/open-sora-plan/config.js';
-import { randomDeviceWeights } from '../../models/open-sora-plan/cuda-model.js';
+import { randomDeviceTensor, randomDeviceWeights } from '../../models/open-sora-plan/cuda-model.js';
 import { layerAttention } from '../../models/open-sora-plan/layer-attention.js';
-import { cublasLtAvailable } from '../../runtime/cuda/gemm.js';
-import { cudaAvailable } from '../../runtime/cuda/index.js';
-import { type CudaOps, CudaStepGraph, type CudaTensor, createCudaOps } from '../../runtime/cuda/model-ops.js';
+import { deviceStepPass } from '../../models/open-sora-plan/parallel-model.js';
+import {
+  type CudaOps,
+  type CudaPass,
+  CudaStepGraph,
+  type CudaTensor,
+  createCudaOps,
+} from '../../runtime/cuda/model-ops.js';
 import { loadNative } from '../../runtime/cuda/native-binding.js';
 import type { SelfAttentionSpec, TokenGrid } from '../../runtime/model-ops.js';
 import { ControlChannel } from '../../runtime/parallel/control.js';
@@ -30,17 +34,11 @@ import { RankError } from '../../runtime/parallel/errors.js';
 import { freePort } from '../../runtime/parallel/launch.js';
 import type { ParallelDegrees } from '../../runtime/parallel/layout.js';
 import { NcclCommunicator, ncclAvailable } from '../../runtime/parallel/nccl.js';
-import { parallelOps } from '../../runtime/parallel/parallel-ops.js';
-import { type Sharded, TransferList } from '../../runtime/parallel/sharded.js';
+import { TransferList } from '../../runtime/parallel/sharded.js';
 import { logicalCudaWorld } from '../../runtime/parallel/world.js';
+import { cudaModelSkip } from './skip.js';
 
-const gpu = cudaAvailable();
-const lt = gpu.available ? cublasLtAvailable() : gpu;
-const skip = !gpu.available
-  ? `no CUDA: ${gpu.reason.split('\n')[0]}`
-  : !lt.available
-    ? `no cuBLASLt: ${lt.reason.split('\n')[0]}`
-    : false;
+const skip = cudaModelSkip();
 const nccl = skip ? null : ncclAvailable();
 const skipNccl = skip || (nccl && !nccl.available ? `no NCCL: ${nccl.reason.split('\n')[0]}` : false);
 
@@ -52,20 +50,10 @@ const GRID: TokenGrid = { frames: 8, height: 45, width: 80 };
 const BATCH = 2;
 const TEXT = 120;
 
-function deviceRandom(ops: CudaOps, shape: readonly number[], seed: number): CudaTensor {
-  const t = ops.persistent(() => ops.arena.tensor('bfloat16', shape, 'test input'));
-  const total = shape.reduce((a, b) => a * b, 1);
-  ops.kernels.elementwise('randomUniform', total, { out: t.buffer.ptr, total, seed, low: -1, high: 1 });
-  return t;
-}
-
 describe('logical ranks against the unsharded CUDA step at full size', { skip }, () => {
   let ops: CudaOps;
   /** The step on `degrees` (null: unsharded) as a pass: inputs (host uploads) and forward (launches only). */
-  let pass: (
-    degrees: ParallelDegrees | null,
-    attention: readonly SelfAttentionSpec[],
-  ) => { inputs: () => unknown; forward: (inputs: unknown) => CudaTensor };
+  let pass: (degrees: ParallelDegrees | null, attention: readonly SelfAttentionSpec[]) => CudaPass<unknown>;
   let dense: SelfAttentionSpec[];
   let planned: SelfAttentionSpec[];
   const unsharded = new Map<string, Float32Array>();
@@ -85,8 +73,8 @@ describe('logical ranks against the unsharded CUDA step at full size', { skip },
     const full = await readModelConfig('models/open-sora-plan/configs/open-sora-plan-1.2.json');
     const config = { ...full, layers: LAYERS };
     const weight = randomDeviceWeights(ops, config, 0);
-    const x = deviceRandom(ops, [BATCH, 4, LATENT.frames, LATENT.height, LATENT.width], 1);
-    const text = deviceRandom(ops, [BATCH, TEXT, config.captionChannels], 2);
+    const x = randomDeviceTensor(ops, [BATCH, 4, LATENT.frames, LATENT.height, LATENT.width], 1);
+    const text = randomDeviceTensor(ops, [BATCH, TEXT, config.captionChannels], 2);
     // Different timesteps and text padding per row, so a row mix-up of CFG-parallel shows.
     const timesteps = Float32Array.of(900, 300);
     const textMask = new Uint8Array(BATCH * TEXT).fill(1);
@@ -94,40 +82,17 @@ describe('logical ranks against the unsharded CUDA step at full size', { skip },
     dense = Array.from({ length: LAYERS }, () => ({ kind: 'dense' as const }));
     const compiled = await planLayers(await readLayerPlan('plans/example-t8.json'), GRID, undefined, null);
     planned = layerAttention(compiled).slice(0, LAYERS);
-    pass = (degrees, attention) => {
-      if (!degrees)
-        return {
-          inputs: () => ops.timestepFeatures(timesteps, config.timestepChannels),
-          forward: (features) =>
-            forwardPass(ops, weight, config, GRID, attention, {
-              latents: x,
-              text,
-              timestepFeatures: features as CudaTensor,
-              textMask,
-            }),
-        };
-      const world = logicalCudaWorld(degrees, ops);
-      const pops = parallelOps(ops, world.shards, world.layout, GRID);
-      const n = world.layout.local.length;
-      const rep = (t: CudaTensor): Sharded<CudaTensor> => ({
-        parts: Array(n).fill(t),
-        whole: true,
-        shape: t.shape,
-      });
-      return {
-        inputs: () => pops.timestepFeatures(timesteps, config.timestepChannels),
-        forward: (features) => {
-          const out = forwardPass(pops, (name) => rep(weight(name)), config, GRID, attention, {
-            latents: rep(x),
-            text: rep(text),
-            timestepFeatures: features as Sharded<CudaTensor>,
-            textMask,
-          });
-          assert.ok(out.whole, 'the output is gathered on every rank');
-          return out.parts[0]!;
-        },
-      };
-    };
+    const inputs = { latents: x, text, timesteps, textMask };
+    pass = (degrees, attention) =>
+      deviceStepPass(
+        ops,
+        degrees ? logicalCudaWorld(degrees, ops) : null,
+        weight,
+        config,
+        GRID,
+        attention,
+        inputs,
+      );
   });
   after(() => ops?.dispose());
 
@@ -181,7 +146,7 @@ describe('NCCL through the addon, a world of one', { skip: skipNccl }, () => {
   let ops: CudaOps;
   let comm: NcclCommunicator;
   const native = () => loadNative().native!;
-  const bytes = (n: number, seed: number) => deviceRandom(ops, [1, 1, n], seed);
+  const bytes = (n: number, seed: number) => randomDeviceTensor(ops, [1, 1, n], seed);
 
   before(async () => {
     ops = createCudaOps();
@@ -226,8 +191,8 @@ describe('NCCL through the addon, a world of one', { skip: skipNccl }, () => {
 
   it("the shard layer's exchange (an all-to-all of a tensor to itself) goes through NCCL", () => {
     const shards = cudaShards(ops, comm);
-    const src = deviceRandom(ops, [2, 64, 96], 10);
-    const dst = deviceRandom(ops, [2, 64, 96], 11);
+    const src = randomDeviceTensor(ops, [2, 64, 96], 10);
+    const dst = randomDeviceTensor(ops, [2, 64, 96], 11);
     const list = new TransferList<CudaTensor>();
     list.send(0, 0, src);
     list.recv(0, 0, dst);

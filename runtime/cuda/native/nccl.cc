@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "dl-symbols.h"
 #include "nccl-api.h"
 
 namespace tessera {
@@ -22,18 +23,6 @@ std::atomic<ncclComm_t> g_comm{nullptr};
 std::atomic<bool> g_aborted{false};
 int g_rank = -1;
 int g_size = 0;
-
-template <typename Fn>
-bool ResolveNccl(void* lib, const char* name, Fn& slot, std::string& why, bool required = true) {
-  void* sym = dlsym(lib, name);
-  if (sym == nullptr) {
-    slot = nullptr;
-    if (required) why = std::string("symbol ") + name + " not found";
-    return !required;
-  }
-  slot = reinterpret_cast<Fn>(sym);
-  return true;
-}
 
 std::string Where(const std::string& what, int peer = -1) {
   std::string out = " [rank " + std::to_string(g_rank) + " of " + std::to_string(g_size);
@@ -279,19 +268,19 @@ const NcclApi* LoadNccl(const std::vector<std::string>& candidates, std::string&
           "nvidia-nccl-cu12 / -cu13 wheel PyTorch depends on, or the system package). Tried:" + tried;
     return nullptr;
   }
-  bool ok = ResolveNccl(lib, "ncclGetVersion", api.ncclGetVersion, why) &&
-            ResolveNccl(lib, "ncclGetUniqueId", api.ncclGetUniqueId, why) &&
-            ResolveNccl(lib, "ncclCommInitRank", api.ncclCommInitRank, why) &&
-            ResolveNccl(lib, "ncclCommDestroy", api.ncclCommDestroy, why) &&
-            ResolveNccl(lib, "ncclCommAbort", api.ncclCommAbort, why) &&
-            ResolveNccl(lib, "ncclCommGetAsyncError", api.ncclCommGetAsyncError, why) &&
-            ResolveNccl(lib, "ncclGetErrorString", api.ncclGetErrorString, why) &&
-            ResolveNccl(lib, "ncclGetLastError", api.ncclGetLastError, why, false) &&
-            ResolveNccl(lib, "ncclGroupStart", api.ncclGroupStart, why) &&
-            ResolveNccl(lib, "ncclGroupEnd", api.ncclGroupEnd, why) &&
-            ResolveNccl(lib, "ncclSend", api.ncclSend, why) && ResolveNccl(lib, "ncclRecv", api.ncclRecv, why) &&
-            ResolveNccl(lib, "ncclAllGather", api.ncclAllGather, why) &&
-            ResolveNccl(lib, "ncclBroadcast", api.ncclBroadcast, why);
+  bool ok = ResolveSymbol(lib, "ncclGetVersion", api.ncclGetVersion, why) &&
+            ResolveSymbol(lib, "ncclGetUniqueId", api.ncclGetUniqueId, why) &&
+            ResolveSymbol(lib, "ncclCommInitRank", api.ncclCommInitRank, why) &&
+            ResolveSymbol(lib, "ncclCommDestroy", api.ncclCommDestroy, why) &&
+            ResolveSymbol(lib, "ncclCommAbort", api.ncclCommAbort, why) &&
+            ResolveSymbol(lib, "ncclCommGetAsyncError", api.ncclCommGetAsyncError, why) &&
+            ResolveSymbol(lib, "ncclGetErrorString", api.ncclGetErrorString, why) &&
+            ResolveSymbol(lib, "ncclGetLastError", api.ncclGetLastError, why, false) &&
+            ResolveSymbol(lib, "ncclGroupStart", api.ncclGroupStart, why) &&
+            ResolveSymbol(lib, "ncclGroupEnd", api.ncclGroupEnd, why) &&
+            ResolveSymbol(lib, "ncclSend", api.ncclSend, why) && ResolveSymbol(lib, "ncclRecv", api.ncclRecv, why) &&
+            ResolveSymbol(lib, "ncclAllGather", api.ncclAllGather, why) &&
+            ResolveSymbol(lib, "ncclBroadcast", api.ncclBroadcast, why);
   if (!ok) {
     why = "NCCL at " + loadedFrom + " is too old or incomplete (tessera needs NCCL 2.7 or newer): " + why;
     dlclose(lib);
