@@ -79,13 +79,34 @@ function fault(message: string, culprit: number | null): void {
 }
 
 function abortNccl(): void {
-  void import('../cuda/native-binding.js').then(({ loadNative }) => {
+  void native().then((n) => {
     try {
-      loadNative().native?.ncclAbort();
+      n?.ncclAbort();
     } catch {
       // Aborting is best effort; the fault is reported either way.
     }
   });
+}
+
+/** The addon, loaded in this thread on first use (only CUDA ranks reach it). */
+function native() {
+  return import('../cuda/native-binding.js').then(({ loadNative }) => loadNative().native);
+}
+
+/**
+ * While NCCL is active, its asynchronous errors (a network transport that lost a peer, say) are polled here, so
+ * they stop the world even while the main thread waits on the stream. `report` tells the world.
+ */
+function watchNccl(report: (message: string) => void): void {
+  const timer = setInterval(() => {
+    if (!ncclActive || faulted || closing) return;
+    void native().then((n) => {
+      const e = n?.ncclAsyncError();
+      if (e && e.code !== 0 && ncclActive && !faulted)
+        report(`NCCL reports an asynchronous error: ${e.text}`);
+    });
+  }, 1000);
+  timer.unref();
 }
 
 function write(socket: Socket | undefined, frame: Uint8Array): void {
@@ -247,6 +268,7 @@ function runRoot(): void {
     }
   }
 
+  watchNccl((message) => stopAll(`rank 0: ${message}`, 0));
   const tick = setInterval(() => {
     for (const s of sockets.values()) write(s, encodeFrame(FRAME.ping, 0, 0, 0, new Uint8Array()));
     if (!welcomed || faulted) return;
@@ -353,6 +375,10 @@ function runRank(): void {
     }
   }
 
+  watchNccl((message) => {
+    send(jsonFrame(FRAME.fail, rank, 0, { message }));
+    fault(message, rank);
+  });
   const tick = setInterval(() => {
     if (joined && !said && Date.now() - lastPing > timeoutMs)
       fault(`rank 0 (the root) has not answered for ${timeoutMs / 1000} s`, 0);
