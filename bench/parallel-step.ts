@@ -113,6 +113,11 @@ async function main(): Promise<void> {
     .split(',')
     .map(Number)
     .filter((p) => p <= devices);
+  if (gpus.length === 0) {
+    console.log(`no GPU to run on (${loadNative().reason || 'the driver reports none'})`);
+    process.exitCode = 1;
+    return;
+  }
   const frames = (process.env.TESSERA_BENCH_FRAMES ?? '8,24').split(',').map(Number);
   console.log(
     `${devices} GPU(s); P in {${gpus.join(', ')}}; latent frames {${frames.join(', ')}}; ${execution} execution`,
