@@ -16,11 +16,10 @@ import { join } from 'node:path';
 import { layerPlanSpeedup, planLayers, readLayerPlan } from '../compiler/layer-plan.js';
 import { forwardPass, type NetworkInputs } from '../models/open-sora-plan/blocks.js';
 import { type OpenSoraConfig, readModelConfig } from '../models/open-sora-plan/config.js';
-import { randomDeviceWeights } from '../models/open-sora-plan/cuda-model.js';
+import { randomDeviceTensor, randomDeviceWeights } from '../models/open-sora-plan/cuda-model.js';
 import { layerAttention } from '../models/open-sora-plan/layer-attention.js';
 import {
   type CudaExecution,
-  type CudaOps,
   CudaStepGraph,
   type CudaTensor,
   createCudaOps,
@@ -76,15 +75,15 @@ async function main(): Promise<void> {
   );
 
   const weight = randomDeviceWeights(ops, config, 0);
-  const text = deviceRandom(ops, [BATCH, TEXT_TOKENS, config.captionChannels], 2);
-  const x = deviceRandom(ops, [BATCH, 4, LATENT.frames, LATENT.height, LATENT.width], 1);
+  const text = randomDeviceTensor(ops, [BATCH, TEXT_TOKENS, config.captionChannels], 2);
+  const x = randomDeviceTensor(ops, [BATCH, 4, LATENT.frames, LATENT.height, LATENT.width], 1);
   const small = { ...config, layers: Math.min(2, config.layers), name: `${full.name} (2 layers, small)` };
   const smallGrid: TokenGrid = {
     frames: SMALL_LATENT.frames,
     height: SMALL_LATENT.height / 2,
     width: SMALL_LATENT.width / 2,
   };
-  const smallX = deviceRandom(
+  const smallX = randomDeviceTensor(
     ops,
     [BATCH, 4, SMALL_LATENT.frames, SMALL_LATENT.height, SMALL_LATENT.width],
     3,
@@ -169,7 +168,7 @@ async function main(): Promise<void> {
 
   // Self-attention alone, per distinct spec, on [B, N, 2304] bf16 operands.
   const D = config.heads * config.headDim;
-  const qkv = [0, 1, 2].map((s) => deviceRandom(ops, [BATCH, N, D], 10 + s));
+  const qkv = [0, 1, 2].map((s) => randomDeviceTensor(ops, [BATCH, N, D], 10 + s));
   const attentionMs = (spec: SelfAttentionSpec) =>
     median(
       ops.device.time(
@@ -225,14 +224,6 @@ async function main(): Promise<void> {
     `device memory held by the arena, full attention: eager ${gib(fixedBytes + results.full_eager_activation_bytes!)}, planned ${gib(fixedBytes + results.full_planned_activation_bytes!)} (weights and inputs ${gib(fixedBytes)})`,
   );
   ops.dispose();
-}
-
-/** A persistent bf16 tensor of uniform values in [-1, 1), made on the device. */
-function deviceRandom(ops: CudaOps, shape: readonly number[], seed: number): CudaTensor {
-  const t = ops.persistent(() => ops.arena.tensor('bfloat16', shape, 'bench input'));
-  const total = shape.reduce((a, b) => a * b, 1);
-  ops.kernels.elementwise('randomUniform', total, { out: t.buffer.ptr, total, seed, low: -1, high: 1 });
-  return t;
 }
 
 main().catch((e) => {

@@ -48,9 +48,17 @@ export interface GenerateCliOptions {
   plan?: string;
   seed: string;
   out: string;
-  backend: string;
+  backend?: string;
   execution?: string;
   json?: boolean;
+  /** One process per GPU on this machine (tessera's launcher); implies --backend cuda. */
+  gpus?: string;
+  /** Processes on this machine with any backend (the cpu backend: the host communicator, a reference). */
+  ranks?: string;
+  /** Ulysses degree U. */
+  spDegree?: string;
+  /** Guidance's two rows on two rank groups. */
+  cfgParallel?: boolean;
 }
 
 /** Checked options. */
@@ -73,6 +81,12 @@ export interface GenerateOptions {
   /** How the CUDA network runs its steps (runtime/cuda/step-graph.ts); absent: the backend's default. */
   readonly execution?: GenerateExecution;
   readonly json: boolean;
+  /** Processes to launch on this machine (--gpus / --ranks); absent: this process is the run (or one rank). */
+  readonly launch?: { readonly processes: number; readonly option: '--gpus' | '--ranks' };
+  /** --sp-degree, when given. */
+  readonly spDegree?: number;
+  /** --cfg-parallel. */
+  readonly cfgParallel: boolean;
 }
 
 /** `--execution` values: the CUDA network's step execution (eager pool, planned memory, CUDA graph). */
@@ -130,6 +144,19 @@ export function parseGenerateOptions(cli: GenerateCliOptions): GenerateOptions {
     );
   }
   const { width, height } = parseSize(cli.size);
+  if (cli.gpus !== undefined && cli.ranks !== undefined)
+    throw new OptionError('--gpus and --ranks both start processes; give one of them');
+  const gpus = cli.gpus === undefined ? undefined : integer('--gpus', cli.gpus, 1, 4096);
+  const ranks = cli.ranks === undefined ? undefined : integer('--ranks', cli.ranks, 1, 4096);
+  const backend = choice('--backend', cli.backend ?? (gpus !== undefined ? 'cuda' : 'cpu'), [
+    'cpu',
+    'cuda',
+  ] as const);
+  if (gpus !== undefined && backend !== 'cuda')
+    throw new OptionError(
+      `--gpus starts one process per GPU (--backend cuda); to run ${gpus} CPU ranks (the host communicator, a reference for tests) use --ranks ${gpus} --backend cpu`,
+    );
+  const processes = gpus ?? ranks;
   const options: GenerateOptions = {
     configName: cli.config,
     weights: cli.weights,
@@ -142,8 +169,13 @@ export function parseGenerateOptions(cli: GenerateCliOptions): GenerateOptions {
     guidance,
     seed: integer('--seed', cli.seed, 0),
     out: cli.out,
-    backend: choice('--backend', cli.backend, ['cpu', 'cuda'] as const),
+    backend,
     json: cli.json === true,
+    cfgParallel: cli.cfgParallel === true,
+    ...(processes === undefined
+      ? {}
+      : { launch: { processes, option: gpus !== undefined ? ('--gpus' as const) : ('--ranks' as const) } }),
+    ...(cli.spDegree === undefined ? {} : { spDegree: integer('--sp-degree', cli.spDegree, 1, 4096) }),
     ...(cli.spacing === undefined ? {} : { spacing: choice('--spacing', cli.spacing, TIMESTEP_SPACINGS) }),
     ...(cli.plan === undefined ? {} : { plan: cli.plan }),
     ...(cli.execution === undefined

@@ -4,6 +4,8 @@
  * stderr (one updating line on a terminal, a line per step otherwise); the timing report goes to stdout (JSON
  * with --json).
  */
+
+import { OptionError } from '../core/errors.js';
 import { writeSafetensors } from '../core/safetensors.js';
 import { fromStorage } from '../core/tensor.js';
 import type { OpenSoraConfig } from '../models/open-sora-plan/config.js';
@@ -16,6 +18,7 @@ import {
   sample,
   sampleTimesteps,
 } from '../models/samplers/index.js';
+import { detectRankEnv } from '../runtime/parallel/rank-env.js';
 import { handleFailure } from './exit.js';
 import {
   emptyCondition,
@@ -28,6 +31,7 @@ import {
   readTextEmbeddings,
   resolveConfig,
 } from './generate-inputs.js';
+import { launchGenerate, runRankGenerate } from './generate-parallel.js';
 
 /** What building a network needs: the model is bound to one latent shape and one per-layer plan. */
 export interface DenoiserRequest {
@@ -53,6 +57,11 @@ export interface GenerateDependencies {
   createDenoiser(request: DenoiserRequest): Promise<Denoiser>;
   readonly stdout?: TextSink;
   readonly stderr?: TextSink;
+  /**
+   * A rank of a parallel run: every rank samples in lockstep, only rank 0 prints progress and writes the
+   * latents. Absent: the run is this process alone.
+   */
+  readonly rank?: { readonly rank: number; readonly world: number; readonly description: string };
 }
 
 /** Per-step timings and where the latents went. */
@@ -67,6 +76,8 @@ export interface GenerateReport {
   readonly totalMs: number;
   /** Share of step time spent in attention, when the network reports attention time for every step. */
   readonly attentionShare?: number;
+  /** A parallel run: its ranks and how they split the step. */
+  readonly parallel?: { readonly ranks: number; readonly split: string };
 }
 
 /** One updating progress line on a terminal; one line per step otherwise. */
@@ -91,6 +102,7 @@ export function formatGenerateReport(report: GenerateReport): string {
   const lines = [
     `wrote ${report.out}`,
     `network built in ${report.setupMs.toFixed(1)} ms (weights read and uploaded, plan compiled)`,
+    ...(report.parallel ? [`${report.parallel.ranks} ranks: ${report.parallel.split}`] : []),
     `${report.sampler}: ${report.steps.length} steps, ${report.totalMs.toFixed(1)} ms`,
   ];
   const withAttention = report.attentionShare !== undefined;
@@ -114,15 +126,18 @@ export async function generate(
   deps: GenerateDependencies,
 ): Promise<GenerateReport> {
   const stderr = deps.stderr ?? process.stderr;
+  // Ranks other than 0 sample in lockstep with it but print nothing and write nothing.
+  const lead = (deps.rank?.rank ?? 0) === 0;
   const config = await resolveConfig(options.configName);
   const latent = latentShape(config, options);
   const text = await readTextEmbeddings(options.textEmbeddings, config.captionChannels);
   let uncond = text.uncond;
   if (options.guidance !== 1 && !uncond) {
-    stderr.write(
-      'tessera: warning: no negative_prompt_embeds in the text embeddings; the unconditional branch sees no text ' +
-        '(Open-Sora-Plan encodes the negative prompt, "" by default)\n',
-    );
+    if (lead)
+      stderr.write(
+        'tessera: warning: no negative_prompt_embeds in the text embeddings; the unconditional branch sees no text ' +
+          '(Open-Sora-Plan encodes the negative prompt, "" by default)\n',
+      );
     uncond = emptyCondition(text.cond.mask.length, config.captionChannels);
   }
   const setupStart = performance.now();
@@ -149,7 +164,7 @@ export async function generate(
   };
   const timesteps = sampleTimesteps(schedule, request);
   const steps: StepReport[] = [];
-  const progress = progressPrinter(stderr);
+  const progress = lead ? progressPrinter(stderr) : () => {};
   const latents = await sample(model, schedule, {
     ...request,
     onStep: (r) => {
@@ -158,24 +173,25 @@ export async function generate(
     },
   });
   const { channels, frames, height, width } = latent;
-  await writeSafetensors(
-    options.out,
-    { latents: fromStorage('float32', [1, channels, frames, height, width], latents, 'latents') },
-    {
-      format: 'tessera-latents',
-      config: config.name,
-      sampler: options.sampler,
-      steps: String(options.steps),
-      spacing: options.spacing ?? DEFAULT_SPACING[options.sampler],
-      timesteps: JSON.stringify(timesteps),
-      guidance: String(options.guidance),
-      seed: String(options.seed),
-      plan: options.plan ?? 'full',
-      frames: String(options.frames),
-      size: `${options.width}x${options.height}`,
-      backend: options.backend,
-    },
-  );
+  if (lead)
+    await writeSafetensors(
+      options.out,
+      { latents: fromStorage('float32', [1, channels, frames, height, width], latents, 'latents') },
+      {
+        format: 'tessera-latents',
+        config: config.name,
+        sampler: options.sampler,
+        steps: String(options.steps),
+        spacing: options.spacing ?? DEFAULT_SPACING[options.sampler],
+        timesteps: JSON.stringify(timesteps),
+        guidance: String(options.guidance),
+        seed: String(options.seed),
+        plan: options.plan ?? 'full',
+        frames: String(options.frames),
+        size: `${options.width}x${options.height}`,
+        backend: options.backend,
+      },
+    );
   const totalMs = steps.reduce((a, s) => a + s.ms, 0);
   const attentionMs = steps.every((s) => s.attentionMs !== undefined)
     ? steps.reduce((a, s) => a + (s.attentionMs as number), 0)
@@ -188,18 +204,38 @@ export async function generate(
     steps,
     totalMs,
     ...(attentionMs === undefined || totalMs === 0 ? {} : { attentionShare: attentionMs / totalMs }),
+    ...(deps.rank ? { parallel: { ranks: deps.rank.world, split: deps.rank.description } } : {}),
   };
 }
 
 /** The command: check options, generate, print the report; returns the exit code (see `cli/exit.ts`). */
 export async function runGenerate(cli: GenerateCliOptions, deps: GenerateDependencies): Promise<number> {
-  const stdout = deps.stdout ?? process.stdout;
   try {
     const options = parseGenerateOptions(cli);
-    const report = await generate(options, deps);
-    stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatGenerateReport(report));
-    return 0;
+    const env = detectRankEnv();
+    if (options.launch && options.launch.processes > 1) {
+      if (env && env.world > 1)
+        throw new OptionError(
+          `${options.launch.option}: ${env.launcher === 'slurm' ? 'srun' : env.launcher} already started this process as rank ${env.rank} of ${env.world}; leave ${options.launch.option} out`,
+        );
+      return await launchGenerate(options, process.argv.slice(1));
+    }
+    if (env && env.world > 1) return await runRankGenerate(options, env, deps, runSingle);
+    if ((options.spDegree ?? 1) !== 1 || options.cfgParallel)
+      throw new OptionError(
+        '--sp-degree and --cfg-parallel split a step over ranks; start them with --gpus, --ranks, torchrun or srun',
+      );
+    return await runSingle(options, deps);
   } catch (error) {
     return handleFailure(error);
   }
+}
+
+/** Generate and print the report (rank 0 of a parallel run prints; the other ranks only sample). */
+async function runSingle(options: GenerateOptions, deps: GenerateDependencies): Promise<number> {
+  const report = await generate(options, deps);
+  if ((deps.rank?.rank ?? 0) !== 0) return 0;
+  const stdout = deps.stdout ?? process.stdout;
+  stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatGenerateReport(report));
+  return 0;
 }

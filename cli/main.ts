@@ -130,13 +130,26 @@ modelOptions(
   .option('--plan <file>', 'per-layer attention plan JSON (default: full attention everywhere)')
   .option('--seed <n>', 'seed of the initial noise and of ancestral noise', '0')
   .option('-o, --out <file>', 'where to write the latents', 'latents.safetensors')
-  .option('--backend <name>', 'cpu or cuda', 'cpu')
+  .option('--backend <name>', 'cpu or cuda (default cpu; cuda with --gpus)')
   .option(
     '--execution <mode>',
     'cuda: eager (pooled buffers), planned (one memory slab planned from the first step; default) or graph ' +
       '(planned, every later step replayed as one CUDA graph)',
   )
   .option('--json', 'print the timing report as JSON')
+  .option(
+    '--gpus <n>',
+    'sequence parallelism over n GPUs of this machine: one process per GPU, NCCL between them (implies --backend cuda); torchrun and srun start the ranks themselves',
+  )
+  .option(
+    '--ranks <n>',
+    'n processes on this machine with any backend (cpu: the host communicator, a reference)',
+  )
+  .option(
+    '--sp-degree <u>',
+    'Ulysses degree: ranks that split the tokens of one batch row (must divide the heads)',
+  )
+  .option('--cfg-parallel', "guidance's unconditional and conditional rows on two groups of ranks")
   .action(async (options) => {
     process.exitCode = await runGenerate(options, { createDenoiser: createModelDenoiser });
   });

@@ -88,8 +88,12 @@ export interface ModelOps<T extends OpTensor> {
   patchify(x: T, patch: readonly [number, number, number]): T;
   /** Per-token outputs [B, N, pt * ph * pw * C] ordered (o, i, j, c) back to [B, C, T * pt, H * ph, W * pw]. */
   unpatchify(y: T, grid: TokenGrid, patch: readonly [number, number, number], channels: number): T;
-  /** 3D RoPE on [B, N, heads * headDim] (each head's channels split in three: t, h, w). */
-  rope3d(x: T, heads: number, grid: TokenGrid, rope: RopeSpec): T;
+  /**
+   * 3D RoPE on [B, N, heads * headDim] (each head's channels split in three: t, h, w). `grid` is the tokens of
+   * x (frame-major); their frame positions start at `firstFrame` (default 0): a rank of sequence parallelism
+   * holds frames [firstFrame, firstFrame + grid.frames) of the video and rotates them by their global position.
+   */
+  rope3d(x: T, heads: number, grid: TokenGrid, rope: RopeSpec, firstFrame?: number): T;
   /** Softmax(Q K^T / sqrt(headDim)) V over video tokens, keys chosen by `spec`; q, k, v [B, N, heads * headDim]. */
   selfAttention(q: T, k: T, v: T, heads: number, spec: SelfAttentionSpec): T;
   /**

@@ -67,11 +67,11 @@ def rope_tables():
 
 
 def rope(x, cos, sin):
-    b = x.shape[0]
-    x = x.view(b, N, HEADS, 3, 2, HEAD_DIM // 6)
+    b, n = x.shape[0], x.shape[1]
+    x = x.view(b, n, HEADS, 3, 2, HEAD_DIM // 6)
     x1, x2 = x[..., 0, :], x[..., 1, :]
     out = torch.stack([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-2)
-    return out.view(b, N, HEADS, HEAD_DIM)
+    return out.view(b, n, HEADS, HEAD_DIM)
 
 
 def attention(q, k, v):
@@ -86,30 +86,54 @@ def timestep_features(t):
     return torch.cat([a.cos(), a.sin()], dim=1).to(DT)
 
 
-def forward(w, x, t, text, cos, sin):
-    b = x.shape[0]
-    # Patchify [B, C, T, H, W] -> [B, N, C * 2 * 2] ordered (c, i, j), then the patch embedding.
-    p = x.view(b, CHANNELS, FRAMES, HP, 2, WP, 2).permute(0, 2, 3, 5, 1, 4, 6).reshape(b, N, CHANNELS * 4)
+def embed(w, p, t, text):
+    """Patch embedding of patches [B, n, C * 2 * 2], the timestep embedding and modulation, the caption projection."""
+    b = p.shape[0]
     h = F.linear(p, *w["patch"])
     emb = F.linear(F.silu(F.linear(timestep_features(t), *w["t1"])), *w["t2"])
     t6 = F.linear(F.silu(emb), *w["t6"]).view(b, 6, D)
     cap = F.linear(F.gelu(F.linear(text, *w["c1"]), approximate="tanh"), *w["c2"])
+    return h, emb, t6, cap
+
+
+def blocks(w, h, t6, cap, cos, sin, attend=None):
+    """The transformer blocks on hidden states [B, n, D]; `attend(q, k, v)` is self-attention (default SDPA; the
+    sequence-parallel peer wraps it in all-to-alls)."""
+    attend = attend or attention
+    b, n = h.shape[0], h.shape[1]
     for blk in w["blocks"]:
         mod = blk["table"][None] + t6
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = (m[:, None] for m in mod.unbind(1))
-        n = F.layer_norm(h, (D,), eps=1e-6) * (1 + scale_msa) + shift_msa
-        q = rope(F.linear(n, *blk["q"]).view(b, N, HEADS, HEAD_DIM), cos, sin)
-        k = rope(F.linear(n, *blk["k"]).view(b, N, HEADS, HEAD_DIM), cos, sin)
-        v = F.linear(n, *blk["v"]).view(b, N, HEADS, HEAD_DIM)
-        h = h + gate_msa * F.linear(attention(q, k, v).reshape(b, N, D), *blk["o"])
-        cq = F.linear(h, *blk["cq"]).view(b, N, HEADS, HEAD_DIM)
-        ck = F.linear(cap, *blk["ck"]).view(b, TEXT, HEADS, HEAD_DIM)
-        cv = F.linear(cap, *blk["cv"]).view(b, TEXT, HEADS, HEAD_DIM)
-        h = h + F.linear(attention(cq, ck, cv).reshape(b, N, D), *blk["co"])
-        n = F.layer_norm(h, (D,), eps=1e-6) * (1 + scale_mlp) + shift_mlp
-        h = h + gate_mlp * F.linear(F.gelu(F.linear(n, *blk["ff1"]), approximate="tanh"), *blk["ff2"])
+        nrm = F.layer_norm(h, (D,), eps=1e-6) * (1 + scale_msa) + shift_msa
+        q = rope(F.linear(nrm, *blk["q"]).view(b, n, HEADS, HEAD_DIM), cos, sin)
+        k = rope(F.linear(nrm, *blk["k"]).view(b, n, HEADS, HEAD_DIM), cos, sin)
+        v = F.linear(nrm, *blk["v"]).view(b, n, HEADS, HEAD_DIM)
+        h = h + gate_msa * F.linear(attend(q, k, v).reshape(b, n, D), *blk["o"])
+        cq = F.linear(h, *blk["cq"]).view(b, n, HEADS, HEAD_DIM)
+        ck = F.linear(cap, *blk["ck"]).view(b, cap.shape[1], HEADS, HEAD_DIM)
+        cv = F.linear(cap, *blk["cv"]).view(b, cap.shape[1], HEADS, HEAD_DIM)
+        h = h + F.linear(attention(cq, ck, cv).reshape(b, n, D), *blk["co"])
+        nrm = F.layer_norm(h, (D,), eps=1e-6) * (1 + scale_mlp) + shift_mlp
+        h = h + gate_mlp * F.linear(F.gelu(F.linear(nrm, *blk["ff1"]), approximate="tanh"), *blk["ff2"])
+    return h
+
+
+def output(w, h, emb):
+    """Final modulation and projection: per-token patch outputs [B, n, 2 * 2 * C]."""
     shift, scale = (m[:, None] for m in (w["table"][None] + emb[:, None]).unbind(1))
-    y = F.linear(F.layer_norm(h, (D,), eps=1e-6) * (1 + scale) + shift, *w["out"])
+    return F.linear(F.layer_norm(h, (D,), eps=1e-6) * (1 + scale) + shift, *w["out"])
+
+
+def patchify(x):
+    """[B, C, T, H, W] -> [B, T * H/2 * W/2, C * 2 * 2] ordered (c, i, j)."""
+    b, _, frames = x.shape[0], x.shape[1], x.shape[2]
+    return x.reshape(b, CHANNELS, frames, HP, 2, WP, 2).permute(0, 2, 3, 5, 1, 4, 6).reshape(b, -1, CHANNELS * 4)
+
+
+def forward(w, x, t, text, cos, sin):
+    b = x.shape[0]
+    h, emb, t6, cap = embed(w, patchify(x), t, text)
+    y = output(w, blocks(w, h, t6, cap, cos, sin), emb)
     y = y.view(b, FRAMES, HP, WP, 2, 2, CHANNELS).permute(0, 6, 1, 2, 4, 3, 5)
     return y.reshape(b, CHANNELS, FRAMES, HEIGHT, WIDTH)
 

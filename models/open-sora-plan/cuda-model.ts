@@ -120,3 +120,11 @@ export function randomDeviceWeights(
     return t;
   };
 }
+
+/** A persistent bf16 tensor of seeded uniform values in [-1, 1), made on the device (benchmark and test inputs). */
+export function randomDeviceTensor(ops: CudaOps, shape: readonly number[], seed: number): CudaTensor {
+  const t = ops.persistent(() => ops.arena.tensor('bfloat16', shape, 'random input'));
+  const total = shape.reduce((a, b) => a * b, 1);
+  ops.kernels.elementwise('randomUniform', total, { out: t.buffer.ptr, total, seed, low: -1, high: 1 });
+  return t;
+}

@@ -53,7 +53,7 @@ export function createCpuOps(precision: OpPrecision = 'float64'): ModelOps<CpuTe
     timestepFeatures: (timesteps, channels) => timestepFeatures(p, timesteps, channels),
     patchify: (x, patch) => patchify(p, x, patch),
     unpatchify: (y, grid, patch, channels) => unpatchify(p, y, grid, patch, channels),
-    rope3d: (x, heads, grid, rope) => rope3d(p, x, heads, grid, rope),
+    rope3d: (x, heads, grid, rope, firstFrame) => rope3d(p, x, heads, grid, rope, firstFrame),
     selfAttention: (q, k, v, heads, spec) => selfAttention(p, q, k, v, heads, spec),
     crossAttention: (q, k, v, heads, keyMask) => crossAttention(p, q, k, v, heads, keyMask),
   };

@@ -117,13 +117,17 @@ function axisTables(
   return { cos, sin };
 }
 
-/** RoPE3D on x [B, N, heads * headDim] for tokens laid out frame-major over `grid`. */
+/**
+ * RoPE3D on x [B, N, heads * headDim] for tokens laid out frame-major over `grid`, whose frames sit at
+ * positions firstFrame, firstFrame + 1, ... of the video (a sequence-parallel rank's slice).
+ */
 export function rope3d(
   precision: OpPrecision,
   x: CpuTensor,
   heads: number,
   grid: TokenGrid,
   rope: RopeSpec,
+  firstFrame = 0,
 ): CpuTensor {
   const { frames: T, height: H, width: W } = grid;
   const N = T * H * W;
@@ -134,17 +138,19 @@ export function rope3d(
   if (!Number.isInteger(headDim) || headDim % 6 !== 0) {
     throw new TensorError('rope input', `head dim ${headDim} must be a multiple of 6 (three even chunks)`);
   }
+  if (!Number.isSafeInteger(firstFrame) || firstFrame < 0)
+    throw new TensorError('rope input', `first frame ${firstFrame} must be a non-negative integer`);
   const chunk = headDim / 3;
   const half = chunk / 2;
   const tables = [
-    axisTables(T, chunk, rope.base, rope.interpolation[0]),
+    axisTables(firstFrame + T, chunk, rope.base, rope.interpolation[0]),
     axisTables(H, chunk, rope.base, rope.interpolation[1]),
     axisTables(W, chunk, rope.base, rope.interpolation[2]),
   ];
   const out = allocate(precision, x.shape);
   const pos = [0, 0, 0];
   for (let n = 0; n < N; n++) {
-    pos[0] = Math.floor(n / (H * W));
+    pos[0] = firstFrame + Math.floor(n / (H * W));
     pos[1] = Math.floor(n / W) % H;
     pos[2] = n % W;
     for (let b = 0; b < B; b++) {

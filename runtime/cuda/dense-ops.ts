@@ -253,7 +253,8 @@ export class CudaDenseOps {
     return out;
   }
 
-  rope3d(x: CudaTensor, heads: number, grid: TokenGrid, rope: RopeSpec): CudaTensor {
+  /** RoPE3D; the tokens' frames sit at positions firstFrame... of the video (see ModelOps.rope3d). */
+  rope3d(x: CudaTensor, heads: number, grid: TokenGrid, rope: RopeSpec, firstFrame = 0): CudaTensor {
     const N = grid.frames * grid.height * grid.width;
     const B = x.shape[0] ?? 0;
     const D = x.shape[2] ?? 0;
@@ -261,6 +262,8 @@ export class CudaDenseOps {
     const headDim = D / heads;
     if (!Number.isInteger(headDim) || headDim % 6 !== 0)
       throw new TensorError('rope input', `head dim ${headDim} must be a multiple of 6 (three even chunks)`);
+    if (!Number.isSafeInteger(firstFrame) || firstFrame < 0)
+      throw new TensorError('rope input', `first frame ${firstFrame} must be a non-negative integer`);
     const y = this.arena.tensor('bfloat16', x.shape, 'rope');
     const pairs = count(x.shape) / 2;
     this.kernels.elementwise('rope3d', pairs, {
@@ -272,6 +275,7 @@ export class CudaDenseOps {
       frames: grid.frames,
       height: grid.height,
       width: grid.width,
+      frame_offset: firstFrame,
       log2_base: Math.log2(rope.base),
       inv_scale_t: 1 / rope.interpolation[0],
       inv_scale_h: 1 / rope.interpolation[1],

@@ -120,7 +120,7 @@ export function createCudaOps(options: CudaOpsOptions = {}): CudaOps {
     },
     patchify: (x, patch) => dense.patchify(x, patch),
     unpatchify: (y, grid, patch, channels) => dense.unpatchify(y, grid, patch, channels),
-    rope3d: (x, heads, grid, rope) => dense.rope3d(x, heads, grid, rope),
+    rope3d: (x, heads, grid, rope, firstFrame) => dense.rope3d(x, heads, grid, rope, firstFrame),
     selfAttention: (q, k, v, heads, spec) => attention.self(q, k, v, heads, spec),
     crossAttention: (q, k, v, heads, keyMask) => attention.cross(q, k, v, heads, keyMask),
     settle() {

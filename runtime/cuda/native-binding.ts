@@ -69,6 +69,22 @@ export interface NativeGemmDesc {
   readonly outType: 'bfloat16' | 'float16' | 'float32';
 }
 
+/** What `ncclLoad()` reports: whether libnccl loaded (from which candidate), and its version code. */
+export interface NativeNcclProbe {
+  readonly available: boolean;
+  readonly reason: string;
+  /** NCCL_VERSION_CODE, e.g. 22703 for 2.27.3 (0 when not loaded). */
+  readonly version: number;
+  readonly path: string;
+}
+
+/** One buffer of a grouped NCCL exchange. */
+export interface NativeNcclBuffer {
+  readonly peer: number;
+  readonly ptr: bigint;
+  readonly bytes: number;
+}
+
 /** An instantiated CUDA graph (`graphInstantiate`). */
 export interface NativeGraphExec {
   readonly exec: bigint;
@@ -127,6 +143,21 @@ export interface NativeCuda {
   graphLaunch(exec: bigint): void;
   graphExecDestroy(exec: bigint): void;
   graphDestroy(graph: bigint): void;
+  /** Open the first loadable NCCL of `candidates` (kept for the process); never throws. */
+  ncclLoad(candidates: readonly string[]): NativeNcclProbe;
+  /** A new unique id (128 bytes) for ncclInit. */
+  ncclUniqueId(): Uint8Array;
+  /** The process's communicator on the current device. */
+  ncclInit(id: Uint8Array, nranks: number, rank: number): void;
+  /** One group of ncclSend / ncclRecv (byte counts) on the stream. */
+  ncclExchange(sends: readonly NativeNcclBuffer[], recvs: readonly NativeNcclBuffer[], what: string): void;
+  ncclAllGather(send: bigint, recv: bigint, bytes: number, what: string): void;
+  ncclBroadcast(send: bigint, recv: bigint, bytes: number, root: number, what: string): void;
+  /** The communicator's asynchronous error (code 0: none). */
+  ncclAsyncError(): { code: number; text: string };
+  /** Abort the communicator (safe from another thread); false when there was none. */
+  ncclAbort(): boolean;
+  ncclDestroy(): void;
 }
 
 const ADDON_RELATIVE = join('build', 'Release', 'tessera_cuda.node');

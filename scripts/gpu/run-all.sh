@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine (repository root, .gpu/bundle carried): unpack Node and the compiled tests, run the GPU
 # tests against the float64 reference, the FlexAttention comparison, then the benchmark; logs go to $OUT.
-# Usage: scripts/gpu/run-all.sh [tests|attention|bench|model|model-t24|all|generate [OPTIONS]|search [OPTIONS]]
+# Usage: scripts/gpu/run-all.sh [tests|attention|bench|model|model-t24|parallel|all|generate [OPTIONS]|search [OPTIONS]]
 # (TESSERA_TEST_RUNS sets the test intensity)
 #   tests: GPU tests and the Flex comparison; attention: tests and the attention benchmark;
 #   bench: attention and DiT-step benchmarks; model: the CUDA model tests and the DiT-step benchmark;
@@ -11,6 +11,9 @@
 #   search: the layer-wise mask search at full size (bench/model-search.js: a small CUDA-vs-CPU check, then 32 layers
 #     x 4 candidates x 4 calibration inputs at 29 frames; OPTIONS go to it, e.g. --inputs 2 --steps 8), plans,
 #     heatmap and model-search.json copied to $OUT.
+#   parallel: sequence parallelism: the CUDA model tests (the RoPE and copy kernels), logical ranks against the
+#     unsharded step at full size and NCCL with a world of one (test/device/parallel.gpu.js), then one step at
+#     P = 1 and every P the machine has (bench/parallel-step.js), then the PyTorch peer under torchrun.
 set -uo pipefail
 what="${1:-all}"
 OUT="${OUT:-/tmp/tessera-out}"; mkdir -p "$OUT"
@@ -53,6 +56,25 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
   if command -v cuobjdump >/dev/null; then
     bash scripts/gpu/sass-summary.sh sm_90 "$T/bench/T8_full.cu" "$T/bench/T8_1-7.cu" 2>&1 | tee "$OUT/sass.txt"
   fi
+fi
+if [ "$what" = parallel ]; then
+  # From the repository root: the test and the benchmark read the model config and plans/ from there.
+  (cd "$T/dist" && node --test --test-reporter=spec test/device/model.gpu.js) 2>&1 | tee "$OUT/tests.log" || status=1
+  node --test --test-reporter=spec "$T/dist/test/device/parallel.gpu.js" 2>&1 | tee "$OUT/parallel-tests.log" || status=1
+  node "$T/dist/bench/parallel-step.js" "$T/parallel" 2>&1 | tee "$OUT/bench-parallel.log" || status=1
+  cp "$T/parallel/parallel-step.json" "$OUT/" 2>/dev/null
+  gpus=$(nvidia-smi -L | wc -l)
+  for frames in $(echo "${TESSERA_BENCH_FRAMES:-8,24}" | tr "," " "); do
+    for p in 1 2 4 8; do
+      [ "$p" -le "$gpus" ] || continue
+      modes=ulysses; [ "$p" -gt 1 ] && modes="ulysses cfg"
+      for mode in $modes; do
+        python3 -m torch.distributed.run --standalone --nproc-per-node "$p" bench/gpu/parallel-step.py "$T/parallel" "$frames" "$mode" \
+          2>&1 | tee -a "$OUT/bench-parallel.log" || status=1
+      done
+    done
+  done
+  cp "$T"/parallel/parallel-torch-*.json "$OUT/" 2>/dev/null
 fi
 if [ "$what" = generate ]; then
   # A 5.5 GB random-weight checkpoint, then the command line with the example plan and with full attention.

@@ -24,7 +24,14 @@ const EXPECTED: Record<string, readonly string[]> = {
   './runtime/cpu': ['createCpuBackend', 'createCpuOps'],
   './runtime/cuda': ['cudaAvailable', 'createCudaBackend', 'createCudaOps'],
   './runtime/webgpu': ['createWebGpuBackend'],
-  './models': ['createOpenSoraModel', 'sample', 'loadOpenSoraWeights'],
+  './runtime/parallel': [
+    'parallelOps',
+    'launchRanks',
+    'detectRankEnv',
+    'NcclCommunicator',
+    'logicalCpuWorld',
+  ],
+  './models': ['createOpenSoraModel', 'createParallelOpenSoraModel', 'sample', 'loadOpenSoraWeights'],
   './verify': ['bestBackend', 'verifyCompiled', 'TOLERANCE'],
   './search': ['searchLayers', 'compileCandidates', 'collectCalibration'],
 };

@@ -251,6 +251,11 @@ describe('tessera generate', () => {
       [{ textEmbeddings: badWidth }, /prompt_embeds'.*8 wide.*takes 32/],
       [{ textEmbeddings: noMask }, /prompt_attention_mask'.*missing/],
       [{ textEmbeddings: badMask }, /values must be 0 or 1/],
+      [{ gpus: '2', backend: 'cpu' }, /--gpus starts one process per GPU .*use --ranks 2 --backend cpu/],
+      [{ gpus: '2', ranks: '2' }, /--gpus and --ranks both start processes/],
+      [{ gpus: 'two' }, /--gpus: expected an integer/],
+      [{ spDegree: '2' }, /--sp-degree and --cfg-parallel split a step over ranks; start them with --gpus/],
+      [{ cfgParallel: true }, /--sp-degree and --cfg-parallel split a step over ranks/],
     ];
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {

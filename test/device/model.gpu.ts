@@ -29,18 +29,11 @@ import {
 import { loadOpenSoraWeights, type ModelWeights } from '../../models/open-sora-plan/weights.js';
 import { findBuiltinPattern } from '../../patterns/index.js';
 import { createCpuOps } from '../../runtime/cpu/model-ops.js';
-import { cublasLtAvailable } from '../../runtime/cuda/gemm.js';
-import { cudaAvailable } from '../../runtime/cuda/index.js';
 import { type CudaExecution, type CudaOps, createCudaOps } from '../../runtime/cuda/model-ops.js';
 import type { ModelOps, OpTensor, SelfAttentionSpec, TokenGrid } from '../../runtime/model-ops.js';
+import { cudaModelSkip } from './skip.js';
 
-const gpu = cudaAvailable();
-const lt = gpu.available ? cublasLtAvailable() : gpu;
-const skip = !gpu.available
-  ? `no CUDA: ${gpu.reason.split('\n')[0]}`
-  : !lt.available
-    ? `no cuBLASLt: ${lt.reason.split('\n')[0]}`
-    : false;
+const skip = cudaModelSkip();
 
 /** Tolerances (relative L2 error against float64), with the reason. */
 const TOLERANCE = {

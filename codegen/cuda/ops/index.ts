@@ -5,6 +5,7 @@
  * (test/codegen/cuda/op-kernels.test.ts).
  */
 
+import { COPY_BLOCK } from './copy-kernels.js';
 import { MODEL_HELPERS } from './helpers.js';
 import { RANDOM_UNIFORM } from './init-kernels.js';
 import type { OpKernelSpec } from './kernel-spec.js';
@@ -43,6 +44,7 @@ export const MODEL_KERNELS = {
   scatterRows: SCATTER_ROWS,
   maskedSoftmax: MASKED_SOFTMAX,
   randomUniform: RANDOM_UNIFORM,
+  copyBlock: COPY_BLOCK,
 } as const satisfies Record<string, OpKernelSpec>;
 
 /** Names of the model kernels' roles. */

@@ -90,7 +90,7 @@ export const UNPATCHIFY: OpKernelSpec = {
 /** RoPE3D over [B, N, heads * head_dim], one thread per rotated pair. */
 export const ROPE3D: OpKernelSpec = {
   name: 'tp_rope3d',
-  doc: 'RoPE3D: per head, chunks t, h, w of head_dim / 3 channels; channel j pairs with j + chunk / 2',
+  doc: 'RoPE3D: per head, chunks t, h, w of head_dim / 3 channels; channel j pairs with j + chunk / 2; frames from frame_offset',
   threads: THREADS,
   params: [
     param.in('x'),
@@ -101,6 +101,7 @@ export const ROPE3D: OpKernelSpec = {
     param.i32('frames'),
     param.i32('height'),
     param.i32('width'),
+    param.i32('frame_offset'),
     param.f32('log2_base'),
     param.f32('inv_scale_t'),
     param.f32('inv_scale_h'),
@@ -115,7 +116,8 @@ export const ROPE3D: OpKernelSpec = {
     const int axis = r % 3; r /= 3;
     const int head = r % heads; r /= heads;
     const long long n = r % tokens;  // r / tokens is the batch index; the rows below already include it
-    const int pos = axis == 0 ? (int)(n / ((long long)height * width)) : axis == 1 ? (int)(n / width % height) : (int)(n % width);
+    // Frames are numbered from frame_offset: a sequence-parallel rank rotates its slice by global positions.
+    const int pos = axis == 0 ? frame_offset + (int)(n / ((long long)height * width)) : axis == 1 ? (int)(n / width % height) : (int)(n % width);
     const float inv = axis == 0 ? inv_scale_t : axis == 1 ? inv_scale_h : inv_scale_w;
     // sincospif reduces its argument exactly without a local-memory slow path (sincosf has one for large angles).
     const float turns = (pos * inv) * exp2f(-2.f * j / chunk * log2_base) * kInvPi;

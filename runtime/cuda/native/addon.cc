@@ -455,8 +455,9 @@ Napi::Value GraphDestroy(const Napi::CallbackInfo& info) {
 
 CUstream CurrentStream() { return g_stream; }
 
-// cuBLASLt entries, in cublaslt.cc.
+// cuBLASLt entries, in cublaslt.cc; NCCL entries, in nccl.cc.
 void RegisterGemm(Napi::Env env, Napi::Object exports);
+void RegisterNccl(Napi::Env env, Napi::Object exports);
 
 Napi::Object Register(Napi::Env env, Napi::Object exports) {
   const std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)> functions[] = {
@@ -476,6 +477,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
   };
   for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
   RegisterGemm(env, exports);
+  RegisterNccl(env, exports);
   return exports;
 }
 

@@ -11,22 +11,11 @@
 #include <vector>
 
 #include "cublaslt-api.h"
+#include "dl-symbols.h"
 #include "cuda-api.h"
 
 namespace tessera {
 namespace {
-
-template <typename Fn>
-bool ResolveLt(void* lib, const char* name, Fn& slot, std::string& why, bool required = true) {
-  void* sym = dlsym(lib, name);
-  if (sym == nullptr) {
-    slot = nullptr;
-    if (required) why = std::string("symbol ") + name + " not found";
-    return !required;
-  }
-  slot = reinterpret_cast<Fn>(sym);
-  return true;
-}
 
 const CublasLtApi* g_lt = nullptr;
 cublasLtHandle_t g_handle = nullptr;
@@ -238,17 +227,17 @@ const CublasLtApi* LoadCublasLt(std::string& why) {
     why = failure;
     return nullptr;
   }
-  bool ok = ResolveLt(lib, "cublasLtCreate", api.cublasLtCreate, why) &&
-            ResolveLt(lib, "cublasLtMatmulDescCreate", api.cublasLtMatmulDescCreate, why) &&
-            ResolveLt(lib, "cublasLtMatmulDescSetAttribute", api.cublasLtMatmulDescSetAttribute, why) &&
-            ResolveLt(lib, "cublasLtMatrixLayoutCreate", api.cublasLtMatrixLayoutCreate, why) &&
-            ResolveLt(lib, "cublasLtMatrixLayoutSetAttribute", api.cublasLtMatrixLayoutSetAttribute, why) &&
-            ResolveLt(lib, "cublasLtMatmulPreferenceCreate", api.cublasLtMatmulPreferenceCreate, why) &&
-            ResolveLt(lib, "cublasLtMatmulPreferenceSetAttribute", api.cublasLtMatmulPreferenceSetAttribute, why) &&
-            ResolveLt(lib, "cublasLtMatmulAlgoGetHeuristic", api.cublasLtMatmulAlgoGetHeuristic, why) &&
-            ResolveLt(lib, "cublasLtMatmul", api.cublasLtMatmul, why) &&
-            ResolveLt(lib, "cublasLtGetStatusName", api.cublasLtGetStatusName, why, false) &&
-            ResolveLt(lib, "cublasLtGetVersion", api.cublasLtGetVersion, why, false);
+  bool ok = ResolveSymbol(lib, "cublasLtCreate", api.cublasLtCreate, why) &&
+            ResolveSymbol(lib, "cublasLtMatmulDescCreate", api.cublasLtMatmulDescCreate, why) &&
+            ResolveSymbol(lib, "cublasLtMatmulDescSetAttribute", api.cublasLtMatmulDescSetAttribute, why) &&
+            ResolveSymbol(lib, "cublasLtMatrixLayoutCreate", api.cublasLtMatrixLayoutCreate, why) &&
+            ResolveSymbol(lib, "cublasLtMatrixLayoutSetAttribute", api.cublasLtMatrixLayoutSetAttribute, why) &&
+            ResolveSymbol(lib, "cublasLtMatmulPreferenceCreate", api.cublasLtMatmulPreferenceCreate, why) &&
+            ResolveSymbol(lib, "cublasLtMatmulPreferenceSetAttribute", api.cublasLtMatmulPreferenceSetAttribute, why) &&
+            ResolveSymbol(lib, "cublasLtMatmulAlgoGetHeuristic", api.cublasLtMatmulAlgoGetHeuristic, why) &&
+            ResolveSymbol(lib, "cublasLtMatmul", api.cublasLtMatmul, why) &&
+            ResolveSymbol(lib, "cublasLtGetStatusName", api.cublasLtGetStatusName, why, false) &&
+            ResolveSymbol(lib, "cublasLtGetVersion", api.cublasLtGetVersion, why, false);
   if (!ok) {
     failure = "libcublasLt is too old or incomplete: " + why;
     why = failure;

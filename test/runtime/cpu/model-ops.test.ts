@@ -268,6 +268,19 @@ describe('3D RoPE', () => {
     const b = ops.rope3d(up(xs, [1, N, D]), heads, grid, rope).data;
     for (let d = 0; d < chunk; d++) expect(a[2 * 20 * D + d]).toBeCloseTo(b[1 * 20 * D + d]!, 12);
   });
+  it('rotates a slice of frames by their global positions (firstFrame: a sequence-parallel rank)', () => {
+    const x = randomArray(21, N * D);
+    const whole = ops.rope3d(up(x, [1, N, D]), heads, grid, rope).data;
+    // Frames 1 and 2 alone, numbered from 1: the same values as rows 20..59 of the whole.
+    const slice = x.subarray(20 * D);
+    const part = ops.rope3d(up(slice, [1, 40, D]), heads, { ...grid, frames: 2 }, rope, 1).data;
+    expect(Array.from(part)).toEqual(Array.from(whole.subarray(20 * D)));
+    const unshifted = ops.rope3d(up(slice, [1, 40, D]), heads, { ...grid, frames: 2 }, rope).data;
+    expect(Array.from(unshifted)).not.toEqual(Array.from(whole.subarray(20 * D)));
+    expect(() => ops.rope3d(up(slice, [1, 40, D]), heads, { ...grid, frames: 2 }, rope, -1)).toThrow(
+      /first frame -1/,
+    );
+  });
 });
 
 describe('cross-attention', () => {
