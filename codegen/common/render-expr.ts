@@ -20,6 +20,24 @@ export interface ExprNames {
   readonly segment: SegmentNamer;
 }
 
+/** Operands joined flat, at most this many to a group: see {@link joinGrouped}. */
+const GROUP = 8;
+
+/**
+ * `(a op b op ...)`, grouped in parentheses of at most {@link GROUP} operands when there are more, so a rule
+ * list tens of thousands long renders with a nesting depth of log8(n) instead of a chain that parsers (TypeScript,
+ * Python, C compilers) walk recursively.
+ */
+export function joinGrouped(parts: readonly string[], op: string): string {
+  let level = parts;
+  while (level.length > GROUP) {
+    const next: string[] = [];
+    for (let i = 0; i < level.length; i += GROUP) next.push(`(${level.slice(i, i + GROUP).join(op)})`);
+    level = next;
+  }
+  return `(${level.join(op)})`;
+}
+
 /** Render an integer IR expression. */
 export function renderInt(e: IntExpr, d: Dialect, names: ExprNames): string {
   const r = (x: IntExpr) => renderInt(x, d, names);
@@ -60,9 +78,9 @@ export function renderBool(e: BoolExpr, d: Dialect, names: ExprNames): string {
     case 'cmp':
       return `(${renderInt(e.a, d, names)} ${CMP_TEXT[e.cmp]} ${renderInt(e.b, d, names)})`;
     case 'and':
-      return e.args.length === 0 ? 'true' : `(${e.args.map(b).join(' && ')})`;
+      return e.args.length === 0 ? 'true' : joinGrouped(e.args.map(b), ' && ');
     case 'or':
-      return e.args.length === 0 ? 'false' : `(${e.args.map(b).join(' || ')})`;
+      return e.args.length === 0 ? 'false' : joinGrouped(e.args.map(b), ' || ');
     case 'not':
       return `(!${b(e.a)})`;
     case 'segment':
@@ -70,7 +88,10 @@ export function renderBool(e: BoolExpr, d: Dialect, names: ExprNames): string {
     case 'inset': {
       if (e.values.length === 0) return 'false';
       const v = renderInt(e.a, d, names);
-      return `(${e.values.map((x) => `(${v} == ${d.intLiteral(x)})`).join(' || ')})`;
+      return joinGrouped(
+        e.values.map((x) => `(${v} == ${d.intLiteral(x)})`),
+        ' || ',
+      );
     }
   }
 }
