@@ -9,7 +9,8 @@ import type { BlockPlan } from '../compiler/plan/plan.js';
 import { OptionError } from '../core/errors.js';
 import { encodeSafetensors } from '../core/safetensors.js';
 import { emitCudaArtifacts } from './cuda/artifacts.js';
-import { FLEX_LOADER_SNIPPET, flexBlockMask } from './flex/block-mask.js';
+import { flexBlockMask } from './flex/block-mask.js';
+import { renderFlexModule } from './flex/python-module.js';
 import { classesOfPlan, unitLevelClasses } from './png/classes.js';
 import { renderClassGridPng } from './png/mask-image.js';
 import { emitTypescriptBinding } from './ts/emit-binding.js';
@@ -27,7 +28,7 @@ export const RENDERERS = {
       description: 'typed TypeScript binding',
     },
   ],
-  flex: (plan) => {
+  flex: (plan, sourceName) => {
     const mask = flexBlockMask(plan);
     return [
       {
@@ -38,8 +39,9 @@ export const RENDERERS = {
       },
       {
         path: `${plan.key}.blockmask.py`,
-        contents: FLEX_LOADER_SNIPPET,
-        description: 'how to load it as a BlockMask',
+        contents: renderFlexModule(plan, sourceName),
+        description:
+          'Python: load_block_mask(), mask_mod, to_layout/from_layout; run it to check flex_attention against SDPA',
       },
     ];
   },
