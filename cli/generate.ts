@@ -4,6 +4,7 @@
  * stderr (one updating line on a terminal, a line per step otherwise); the timing report goes to stdout (JSON
  * with --json).
  */
+import { OptionError } from '../core/errors.js';
 import { writeSafetensors } from '../core/safetensors.js';
 import { fromStorage } from '../core/tensor.js';
 import type { OpenSoraConfig } from '../models/open-sora-plan/config.js';
@@ -18,7 +19,6 @@ import {
 } from '../models/samplers/index.js';
 import { handleFailure } from './exit.js';
 import {
-  emptyCondition,
   type GenerateBackend,
   type GenerateCliOptions,
   type GenerateExecution,
@@ -26,13 +26,15 @@ import {
   latentShape,
   parseGenerateOptions,
   readTextEmbeddings,
-  resolveConfig,
+  resolveCheckpoint,
 } from './generate-inputs.js';
+import { GenerateProgress } from './generate-progress.js';
+import { prepareOutputFile } from './output-paths.js';
 
 /** What building a network needs: the model is bound to one latent shape and one per-layer plan. */
 export interface DenoiserRequest {
   readonly config: OpenSoraConfig;
-  /** Path of the diffusers-style safetensors checkpoint. */
+  /** Path of the diffusers-style safetensors weights file. */
   readonly weights: string;
   /** Path of the per-layer plan JSON; absent means full attention everywhere. */
   readonly plan?: string;
@@ -40,6 +42,8 @@ export interface DenoiserRequest {
   readonly backend: GenerateBackend;
   /** The CUDA network's step execution; absent: planned memory. */
   readonly execution?: GenerateExecution;
+  /** Hears of each finished transformer block of a forward pass (progress inside a step). */
+  readonly onLayer?: (done: number, layers: number) => void;
 }
 
 /** A text sink (stdout, stderr, or a test's buffer); `isTTY` turns on the updating progress line. */
@@ -67,19 +71,6 @@ export interface GenerateReport {
   readonly totalMs: number;
   /** Share of step time spent in attention, when the network reports attention time for every step. */
   readonly attentionShare?: number;
-}
-
-/** One updating progress line on a terminal; one line per step otherwise. */
-function progressPrinter(sink: TextSink, width = 30): (r: StepReport) => void {
-  return (r) => {
-    const done = r.index + 1;
-    const filled = Math.round((width * done) / r.of);
-    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-    const line = `${bar} step ${done}/${r.of}  t=${formatTimestep(r.timestep)}  ${r.ms.toFixed(0)} ms`;
-    // ESC[K clears what a longer previous line left behind.
-    if (sink.isTTY) sink.write(`\r${line}\x1b[K${done === r.of ? '\n' : ''}`);
-    else sink.write(`${line}\n`);
-  };
 }
 
 function formatTimestep(t: number): string {
@@ -114,21 +105,25 @@ export async function generate(
   deps: GenerateDependencies,
 ): Promise<GenerateReport> {
   const stderr = deps.stderr ?? process.stderr;
-  const config = await resolveConfig(options.configName);
+  const { config, weightsFile } = await resolveCheckpoint(options.weights, options.configName);
   const latent = latentShape(config, options);
   const text = await readTextEmbeddings(options.textEmbeddings, config.captionChannels);
-  let uncond = text.uncond;
+  const uncond = text.uncond;
   if (options.guidance !== 1 && !uncond) {
-    stderr.write(
-      'tessera: warning: no negative_prompt_embeds in the text embeddings; the unconditional branch sees no text ' +
-        '(Open-Sora-Plan encodes the negative prompt, "" by default)\n',
+    throw new OptionError(
+      `--guidance ${options.guidance}: guidance needs the unconditional branch, the encoded negative prompt: add ` +
+        'negative_prompt_embeds and negative_prompt_attention_mask to the text embeddings (Open-Sora-Plan encodes "" ' +
+        'by default, one end-of-sequence token), or pass --guidance 1',
     );
-    uncond = emptyCondition(text.cond.mask.length, config.captionChannels);
   }
+  // A path that cannot be written fails now, not after the last step.
+  await prepareOutputFile(options.out);
+  let progress: GenerateProgress | undefined;
   const setupStart = performance.now();
   const denoiser = await deps.createDenoiser({
     config,
-    weights: options.weights,
+    weights: weightsFile,
+    onLayer: (done, layers) => progress?.layer(done, layers),
     latent,
     backend: options.backend,
     ...(options.plan === undefined ? {} : { plan: options.plan }),
@@ -149,12 +144,12 @@ export async function generate(
   };
   const timesteps = sampleTimesteps(schedule, request);
   const steps: StepReport[] = [];
-  const progress = progressPrinter(stderr);
+  progress = new GenerateProgress(stderr, timesteps.length);
   const latents = await sample(model, schedule, {
     ...request,
     onStep: (r) => {
       steps.push(r);
-      progress(r);
+      progress?.step(r);
     },
   });
   const { channels, frames, height, width } = latent;
@@ -164,6 +159,7 @@ export async function generate(
     {
       format: 'tessera-latents',
       config: config.name,
+      weights: weightsFile,
       sampler: options.sampler,
       steps: String(options.steps),
       spacing: options.spacing ?? DEFAULT_SPACING[options.sampler],

@@ -3,17 +3,30 @@
  * The `tessera` command line. Exit codes: 0 success, 1 the input is wrong (diagnostics, bad option values),
  * 2 usage error, 3 verification failed, 70 internal error (a bug in tessera: please report it).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../core/errors.js';
 import { runCompile, runInspect } from './commands.js';
 import { handleFailure } from './exit.js';
 import { runGenerate } from './generate.js';
 import { createModelDenoiser } from './generate-model.js';
+import { runMakeCheckpoint } from './make-checkpoint.js';
 import { runCheck, runFormat, runLayers, runPatterns, runRegenerate } from './tools.js';
+
+/** The package's version, from its package.json (beside dist/ when installed, or the source tree's). */
+function packageVersion(): string {
+  for (const up of ['../../package.json', '../package.json']) {
+    const path = fileURLToPath(new URL(up, import.meta.url));
+    if (existsSync(path)) return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
 
 const program = new Command();
 program
   .name('tessera')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .description(
     'Compile attention patterns into block-sparse attention kernels for video diffusion transformers.',
   )
@@ -107,11 +120,14 @@ program
   .description(
     'sample a video latent with the Open-Sora-Plan 1.2 DiT from text embeddings (writes safetensors)',
   )
-  .requiredOption(
+  .option(
     '--config <name>',
-    'model config: a name in models/open-sora-plan/configs (open-sora-plan-1.2, tiny) or a JSON path',
+    'model config for a bare weights file: open-sora-plan-1.2-720p, open-sora-plan-1.2-480p, tiny or a JSON path',
   )
-  .requiredOption('--weights <file>', 'diffusers-style safetensors checkpoint')
+  .requiredOption(
+    '--weights <path>',
+    'checkpoint folder (config.json + diffusion_pytorch_model.safetensors) or a safetensors file',
+  )
   .requiredOption(
     '--text-embeddings <file>',
     'safetensors with prompt_embeds and prompt_attention_mask (optional negative_prompt_embeds and its mask)',
@@ -134,6 +150,20 @@ program
   .option('--json', 'print the timing report as JSON')
   .action(async (options) => {
     process.exitCode = await runGenerate(options, { createDenoiser: createModelDenoiser });
+  });
+
+program
+  .command('make-checkpoint')
+  .description(
+    'write a random-weight checkpoint folder (config.json + safetensors) and text embeddings, to try `generate`',
+  )
+  .option('--config <name>', 'open-sora-plan-1.2-720p, open-sora-plan-1.2-480p, tiny or a JSON path', 'tiny')
+  .requiredOption('-o, --out <dir>', 'the checkpoint folder to write')
+  .option('--seed <n>', 'seed of the weights and embeddings', '0')
+  .option('--text-tokens <n>', 'text length L of the embeddings (padding included)', '32')
+  .option('--prompt-tokens <n>', 'real tokens of the prompt (the rest is padding)', '12')
+  .action(async (options) => {
+    process.exitCode = await runMakeCheckpoint(options);
   });
 
 try {

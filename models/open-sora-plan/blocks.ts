@@ -156,7 +156,8 @@ export interface NetworkInputs<T extends OpTensor> {
 /**
  * The whole network on uploaded inputs: embeddings, every block with `attention[layer]`, the output layer;
  * returns [B, outChannels, T, H, W] on the backend. Backends with scoped memory get everything but the residual
- * stream released after each block, so a pass holds one block's activations at a time.
+ * stream released after each block, so a pass holds one block's activations at a time. `onLayer` hears of each
+ * finished block.
  */
 export function forwardPass<T extends OpTensor>(
   ops: ModelOps<T>,
@@ -165,6 +166,7 @@ export function forwardPass<T extends OpTensor>(
   grid: TokenGrid,
   attention: readonly SelfAttentionSpec[],
   inputs: NetworkInputs<T>,
+  onLayer?: (done: number, layers: number) => void,
 ): T {
   const { embedded, modulation } = embedTimestepFeatures(ops, weight, inputs.timestepFeatures);
   const caption = projectCaption(ops, weight, inputs.text);
@@ -189,6 +191,7 @@ export function forwardPass<T extends OpTensor>(
   for (let layer = 0; layer < config.layers; layer++) {
     h = transformerBlock(ctx, layer, h, attention[layer]!);
     endLayer(h);
+    onLayer?.(layer + 1, config.layers);
   }
   return outputLayer(ops, weight, h, embedded, config, grid);
 }
