@@ -3,6 +3,8 @@
  * the pipeline's own `compile(request)` is `tessera/compiler`'s), inspect plans, and run them on the CPU reference. GPU backends live under `tessera/runtime/*`, the video DiT and its
  * samplers under `tessera/models`, backend choice and numeric verification under `tessera/verify`.
  */
+
+export { type CompileSettings, compile } from './codegen/compile.js';
 export {
   type Artifact,
   parseTargets,
@@ -13,7 +15,6 @@ export {
   TARGETS,
   type Target,
 } from './codegen/index.js';
-export { type CompileSettings, compile } from './codegen/compile.js';
 export * from './compiler/index.js';
 export { EXIT, OptionError, UserError } from './core/errors.js';
 export {

@@ -54,7 +54,9 @@ function describe(x: unknown): string {
   if (x === null) return 'null';
   if (Array.isArray(x)) return 'an array';
   if (x instanceof Uint8Array) return 'bytes (decode the file to a string first)';
-  return typeof x === 'object' ? `an object with ${Object.keys(x).join(', ') || 'no fields'}` : `a ${typeof x}`;
+  return typeof x === 'object'
+    ? `an object with ${Object.keys(x).join(', ') || 'no fields'}`
+    : `a ${typeof x}`;
 }
 
 function blockSizes(block: CompileSettings['block']): { blockQ?: number; blockK?: number } {
@@ -73,7 +75,9 @@ function sourceOf(source: unknown, name: string | undefined): SourceFile {
   if (typeof source === 'string') return { name: name ?? '<input>', text: source };
   if (isRecord(source) && typeof source.text === 'string')
     return { name: typeof source.name === 'string' ? source.name : (name ?? '<input>'), text: source.text };
-  throw new OptionError(`compile: source must be the pattern text or { name, text }, got ${describe(source)}`);
+  throw new OptionError(
+    `compile: source must be the pattern text or { name, text }, got ${describe(source)}`,
+  );
 }
 
 function fromSettings(source: SourceFile, settings: Record<string, unknown>): CompileRequest {
@@ -82,7 +86,11 @@ function fromSettings(source: SourceFile, settings: Record<string, unknown>): Co
     throw new OptionError(`compile: unknown setting ${unknown.join(', ')}; settings: ${SETTINGS.join(', ')}`);
   const s = settings as CompileSettings;
   const targets =
-    s.targets === undefined ? [] : typeof s.targets === 'string' ? parseTargets(s.targets) : parseTargets(s.targets.join(','));
+    s.targets === undefined
+      ? []
+      : typeof s.targets === 'string'
+        ? parseTargets(s.targets)
+        : parseTargets(s.targets.join(','));
   const options: CompileOptions = makeCompileOptions({
     ...(s.pattern === undefined ? {} : { pattern: s.pattern }),
     ...(s.params === undefined ? {} : { params: s.params }),
@@ -109,17 +117,22 @@ export async function compile(
   input: string | SourceFile | CompileRequest | (CompileSettings & { source: string | SourceFile }),
   settings?: CompileSettings,
 ): Promise<CompileResult> {
-  if (typeof input === 'string') return runPipeline(fromSettings(sourceOf(input, settings?.name), { ...settings }));
+  if (typeof input === 'string')
+    return runPipeline(fromSettings(sourceOf(input, settings?.name), { ...settings }));
   if (!isRecord(input)) throw new OptionError(`compile: expected ${FORMS}; got ${describe(input)}`);
   if (typeof input.text === 'string' && !('source' in input)) {
     return runPipeline(fromSettings(sourceOf(input, undefined), { ...settings }));
   }
   if (settings !== undefined)
-    throw new OptionError(`compile: settings go in the first argument's object when it is one; expected ${FORMS}`);
+    throw new OptionError(
+      `compile: settings go in the first argument's object when it is one; expected ${FORMS}`,
+    );
   if ('options' in input || 'fixture' in input) {
     const unknown = Object.keys(input).filter((k) => !(REQUEST as readonly string[]).includes(k));
     if (unknown.length > 0)
-      throw new OptionError(`compile: unknown field ${unknown.join(', ')} of a request; fields: ${REQUEST.join(', ')}`);
+      throw new OptionError(
+        `compile: unknown field ${unknown.join(', ')} of a request; fields: ${REQUEST.join(', ')}`,
+      );
     const request = input as CompileRequest;
     const options = Object.isFrozen(request.options)
       ? request.options

@@ -11,8 +11,8 @@ import { encodeSafetensors } from '../core/safetensors.js';
 import { emitCudaArtifacts } from './cuda/artifacts.js';
 import { flexBlockMask } from './flex/block-mask.js';
 import { renderFlexModule } from './flex/python-module.js';
-import { classesOfPlan, unitLevelClasses } from './png/classes.js';
-import { renderClassGridPng } from './png/mask-image.js';
+import { figurePng, figureSvg } from './png/figure.js';
+import { blockFigure, unitFigure } from './png/mask-image.js';
 import { emitTypescriptBinding } from './ts/emit-binding.js';
 import { emitWgslArtifacts } from './wgsl/artifacts.js';
 
@@ -47,18 +47,21 @@ export const RENDERERS = {
   },
   png: (plan) => {
     const unit = plan.pattern.layout.tiled ? 'tile' : 'frame';
-    const units = unitLevelClasses(plan.pattern);
+    const blocks = blockFigure(plan);
+    const units = unitFigure(plan);
     return [
       {
         path: `${plan.key}.blocks.png`,
-        contents: renderClassGridPng(classesOfPlan(plan), plan.numQBlocks, plan.numKBlocks, {}),
+        contents: figurePng(blocks),
         description: 'block-level mask picture',
       },
+      { path: `${plan.key}.blocks.svg`, contents: figureSvg(blocks), description: 'the same, as SVG' },
       {
         path: `${plan.key}.${unit}s.png`,
-        contents: renderClassGridPng(units.classes, units.rows, units.cols, {}),
-        description: `${unit}-level mask picture`,
+        contents: figurePng(units),
+        description: `${unit}-level picture: share of allowed pairs per ${unit} pair`,
       },
+      { path: `${plan.key}.${unit}s.svg`, contents: figureSvg(units), description: 'the same, as SVG' },
     ];
   },
   wgsl: (plan, sourceName) =>

@@ -4,10 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { compile } from '../../index.js';
 import { makeCompileOptions } from '../../compiler/options.js';
 import { OptionError } from '../../core/errors.js';
 import { TesseraError } from '../../dsl/diagnostics.js';
+import { compile } from '../../index.js';
 import { findBuiltinPattern } from '../../patterns/index.js';
 
 const text = readFileSync(findBuiltinPattern('attention_tile')!.file, 'utf8');
@@ -22,7 +22,11 @@ describe('compile, as the package exports it', () => {
       options: makeCompileOptions({ sizes, params: { a: 2 }, blockQ: 32, blockK: 32 }),
       cache: null,
     });
-    const d = await compile({ source: text, options: { sizes, params: { a: 2 }, blockQ: 32 }, cache: null } as never);
+    const d = await compile({
+      source: text,
+      options: { sizes, params: { a: 2 }, blockQ: 32 },
+      cache: null,
+    } as never);
     for (const r of [a, b, c, d]) {
       expect(r.outputs.plan?.key).toBe('attention_tile_a2_t8x6x10_b32x32');
       expect(r.outputs.plan?.stats.full).toBe(a.outputs.plan?.stats.full);
