@@ -137,9 +137,9 @@ export function gridFigure(p: GridPicture): Figure {
     items.push({ kind: 'text', x, y, text: s, size: 2, color, anchor });
   };
 
-  p.title.forEach((line, i) =>
-    text(PAD, PAD + i * (th + LINE_GAP), line, 'start', i === 0 ? MASK_COLORS.text : MASK_COLORS.muted),
-  );
+  p.title.forEach((line, i) => {
+    text(PAD, PAD + i * (th + LINE_GAP), line, 'start', i === 0 ? MASK_COLORS.text : MASK_COLORS.muted);
+  });
   items.push({ kind: 'cells', x: left, y: top, cols: p.cols, rows: p.rows, scale, colors: p.colors });
   const labels = p.cellLabels;
   if (labels?.every((l) => textLength(l, 2) + 8 <= scale) && th + 8 <= scale) {
