@@ -1,8 +1,10 @@
 /**
- * tessera's public entry: compile patterns (`compile` with codegen's `STAGES` renders every target), inspect
- * plans, and run them on the CPU reference. GPU backends live under `tessera/runtime/*`, the video DiT and its
+ * tessera's public entry: compile patterns (`compile(text, { sizes, params, block, targets })`, codegen/compile.ts;
+ * the pipeline's own `compile(request)` is `tessera/compiler`'s), inspect plans, and run them on the CPU reference. GPU backends live under `tessera/runtime/*`, the video DiT and its
  * samplers under `tessera/models`, backend choice and numeric verification under `tessera/verify`.
  */
+
+export { type CompileSettings, compile } from './codegen/compile.js';
 export {
   type Artifact,
   parseTargets,

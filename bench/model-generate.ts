@@ -32,7 +32,7 @@ import { checkWeightEntries } from '../models/open-sora-plan/weights.js';
 const { values: args } = parseArgs({
   options: {
     out: { type: 'string', default: 'out/bench-generate' },
-    config: { type: 'string', default: 'models/open-sora-plan/configs/open-sora-plan-1.2.json' },
+    config: { type: 'string', default: 'models/open-sora-plan/configs/open-sora-plan-1.2-720p.json' },
     backend: { type: 'string', default: 'cuda' },
     frames: { type: 'string', default: '29' },
     size: { type: 'string', default: '720p' },

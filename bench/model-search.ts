@@ -27,7 +27,8 @@ import { parseSize, VAE_STRIDE } from '../cli/generate-inputs.js';
 import { renderScenePng, renderSceneSvg } from '../codegen/png/scene.js';
 import { formatLayerPlan } from '../compiler/layer-plan.js';
 import { gaussianNoise } from '../core/random.js';
-import { type OpenSoraConfig, readModelConfig } from '../models/open-sora-plan/config.js';
+import type { OpenSoraConfig } from '../models/open-sora-plan/config.js';
+import { readModelConfig } from '../models/open-sora-plan/config-file.js';
 import { randomDeviceWeights } from '../models/open-sora-plan/cuda-model.js';
 import {
   createOpenSoraNetwork,
@@ -51,7 +52,7 @@ const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     backend: { type: 'string', default: 'cuda' },
-    config: { type: 'string', default: 'models/open-sora-plan/configs/open-sora-plan-1.2.json' },
+    config: { type: 'string', default: 'models/open-sora-plan/configs/open-sora-plan-1.2-720p.json' },
     layers: { type: 'string' },
     frames: { type: 'string', default: '29' },
     size: { type: 'string', default: '720p' },

@@ -15,7 +15,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { layerPlanSpeedup, planLayers, readLayerPlan } from '../compiler/layer-plan.js';
 import { forwardPass, type NetworkInputs } from '../models/open-sora-plan/blocks.js';
-import { type OpenSoraConfig, readModelConfig } from '../models/open-sora-plan/config.js';
+import type { OpenSoraConfig } from '../models/open-sora-plan/config.js';
+import { readModelConfig } from '../models/open-sora-plan/config-file.js';
 import { randomDeviceTensor, randomDeviceWeights } from '../models/open-sora-plan/cuda-model.js';
 import { layerAttention } from '../models/open-sora-plan/layer-attention.js';
 import {
@@ -65,7 +66,7 @@ interface StepMeasurement {
 
 async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
-  const full = await readModelConfig('models/open-sora-plan/configs/open-sora-plan-1.2.json');
+  const full = await readModelConfig('models/open-sora-plan/configs/open-sora-plan-1.2-720p.json');
   const config = { ...full, layers: layersArg, name: `${full.name} (${layersArg} layers)` };
   const grid: TokenGrid = { frames: LATENT.frames, height: LATENT.height / 2, width: LATENT.width / 2 };
   const N = grid.frames * grid.height * grid.width;

@@ -17,7 +17,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { planLayers, readLayerPlan } from '../compiler/layer-plan.js';
-import { readModelConfig } from '../models/open-sora-plan/config.js';
+import { readModelConfig } from '../models/open-sora-plan/config-file.js';
 import { randomDeviceTensor, randomDeviceWeights } from '../models/open-sora-plan/cuda-model.js';
 import { layerAttention } from '../models/open-sora-plan/layer-attention.js';
 import { deviceStepPass } from '../models/open-sora-plan/parallel-model.js';
@@ -55,7 +55,7 @@ const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.flo
 async function runRank(c: BenchCase, out: string): Promise<void> {
   const env = detectRankEnv();
   const world = env?.world ?? 1;
-  const config = await readModelConfig('models/open-sora-plan/configs/open-sora-plan-1.2.json');
+  const config = await readModelConfig('models/open-sora-plan/configs/open-sora-plan-1.2-720p.json');
   const grid: TokenGrid = { frames: c.frames, height: 45, width: 80 };
   const joined =
     world > 1

@@ -4,12 +4,13 @@
  * document on stdout.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Listr } from 'listr2';
 import { cubinArchsFor } from '../codegen/cuda/artifacts.js';
 import { buildCubins } from '../codegen/cuda/nvcc.js';
 import { parseTargets, STAGE_NAMES, STAGES, type Target } from '../codegen/index.js';
+import { CompileCache } from '../compiler/cache.js';
 import { layoutChoices } from '../compiler/layout-choice.js';
 import { makeCompileOptions, parseAssignments, parseBlockSizes } from '../compiler/options.js';
 import { type CompileResult, compile, readSource } from '../compiler/pipeline.js';
@@ -20,6 +21,7 @@ import { BUILTIN_PATTERNS, findBuiltinPattern } from '../patterns/index.js';
 import { bestBackend, smallVerificationPlan, verificationBlock } from '../verify/backends.js';
 import { type VerifyReport, verifyCompiled } from '../verify/verify.js';
 import { handleFailure, printDiagnostics } from './exit.js';
+import { prepareOutputFolder } from './output-paths.js';
 
 /** Options of `compile` and `inspect` as commander hands them over. */
 interface AnalysisCliOptions {
@@ -88,23 +90,33 @@ async function compileWithProgress(
   until?: string,
 ): Promise<CompileResult> {
   let result: CompileResult | undefined;
+  let failure: unknown;
   const quiet = cli.json === true || cli.dump !== undefined;
+  const cache = cli.cache ? new CompileCache() : null;
+  const run = (task: { output: string }) =>
+    compile({
+      source,
+      options,
+      stages: STAGES,
+      cache,
+      ...(until ? { until } : {}),
+      onStage: (e) => {
+        if (e.phase === 'start') task.output = `${e.title}...`;
+        if (e.phase === 'cached') task.output = `${e.title}: from cache`;
+      },
+    });
   const tasks = new Listr(
     [
       {
         title: `Compile ${source.name}`,
         task: async (_ctx, task) => {
-          result = await compile({
-            source,
-            options,
-            stages: STAGES,
-            ...(cli.cache ? {} : { cache: null }),
-            ...(until ? { until } : {}),
-            onStage: (e) => {
-              if (e.phase === 'start') task.output = `${e.title}...`;
-              if (e.phase === 'cached') task.output = `${e.title}: from cache`;
-            },
-          });
+          try {
+            result = await run(task);
+          } catch (error) {
+            // The message is printed once, by handleFailure: the task line only says that it failed.
+            failure = error;
+            throw new Error('see below');
+          }
           task.title = `Compiled ${source.name}${result.cacheHit ? ' (plan from cache)' : ''}`;
         },
       },
@@ -116,7 +128,13 @@ async function compileWithProgress(
       registerSignalListeners: false,
     },
   );
-  await tasks.run();
+  try {
+    await tasks.run();
+  } catch (error) {
+    throw failure ?? error;
+  } finally {
+    if (cache?.problem) process.stderr.write(`tessera: warning: ${cache.problem}\n`);
+  }
   if (result!.outputs.notes.length > 0)
     printDiagnostics(result!.outputs.notes, new Map([[source.name, source]]));
   return result!;
@@ -195,6 +213,8 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
     }
     const { source, defaults } = await resolveInput(file);
     const options = optionsFrom(cli, defaults, parseTargets(cli.target ?? 'ts,flex,png'));
+    // A folder that cannot be written fails now, not after the compilation.
+    if (cli.out !== undefined && cli.dump === undefined) await prepareOutputFolder(cli.out);
     const dump = cli.dump;
     const result = await compileWithProgress(source, options, cli, dump);
     if (dump) {
@@ -203,7 +223,7 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
     }
     const plan = result.outputs.plan!;
     const outDir = cli.out ?? join('out', plan.key);
-    await mkdir(outDir, { recursive: true });
+    await prepareOutputFolder(outDir);
     const written: string[] = [];
     for (const artifact of result.outputs.artifacts ?? []) {
       const path = join(outDir, artifact.path);

@@ -4,7 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { EXIT, UserError } from '../core/errors.js';
-import { type Diagnostic, renderDiagnostics, TesseraError } from '../dsl/diagnostics.js';
+import {
+  type Diagnostic,
+  MAX_SHOWN_DIAGNOSTICS,
+  renderDiagnostics,
+  TesseraError,
+} from '../dsl/diagnostics.js';
 import type { SourceFile } from '../dsl/source.js';
 
 /** The source text a diagnostic points into, read again from disk (null if it cannot be read). */
@@ -18,12 +23,15 @@ function sourceFor(diagnostic: Diagnostic, sources: ReadonlyMap<string, SourceFi
   }
 }
 
-/** Print diagnostics grouped by file, with excerpts. */
+/** Print diagnostics with excerpts: the first {@link MAX_SHOWN_DIAGNOSTICS}, then a count of the rest. */
 export function printDiagnostics(
   diagnostics: readonly Diagnostic[],
   sources: ReadonlyMap<string, SourceFile> = new Map(),
 ): void {
-  for (const d of diagnostics) process.stderr.write(`${renderDiagnostics([d], sourceFor(d, sources))}\n\n`);
+  const shown = diagnostics.slice(0, MAX_SHOWN_DIAGNOSTICS);
+  for (const d of shown) process.stderr.write(`${renderDiagnostics([d], sourceFor(d, sources))}\n\n`);
+  const more = diagnostics.length - shown.length;
+  if (more > 0) process.stderr.write(`... and ${more} more diagnostic${more === 1 ? '' : 's'} not shown\n\n`);
 }
 
 /** Print a failure and return the exit code it deserves. */

@@ -8,10 +8,14 @@
  *   negative_prompt_embeds          [L', D] ...           optional: the unconditional branch of guidance
  *   negative_prompt_attention_mask  [L'] ...              required with negative_prompt_embeds
  * Open-Sora-Plan's unconditional branch is the encoded negative prompt (the pipeline's default negative prompt
- * is ""), so pass its encoding. Without it, guidance falls back to zero embeddings with an all-zero mask (the
- * branch sees no text at all), and a warning says so.
+ * is "", which mT5 encodes as one end-of-sequence token), so guidance (a scale other than 1) requires it: tessera
+ * does not invent an unconditional branch.
+ *
+ * The model is a diffusers checkpoint folder (`config.json` beside `diffusion_pytorch_model.safetensors`), or a
+ * safetensors file with `--config` (a built-in name or a JSON file) or a `config.json` beside it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { OptionError } from '../core/errors.js';
 import {
   blobToTensor,
@@ -20,8 +24,9 @@ import {
   type SafetensorsTensor,
 } from '../core/safetensors.js';
 import { decodeValues } from '../core/tensor.js';
-import { ModelConfigError, type OpenSoraConfig, readModelConfig } from '../models/open-sora-plan/config.js';
-import { configFile } from '../models/open-sora-plan/configs/index.js';
+import { ModelConfigError, type OpenSoraConfig } from '../models/open-sora-plan/config.js';
+import { readModelConfig } from '../models/open-sora-plan/config-file.js';
+import { BUILTIN_CONFIG_NAMES, configFile } from '../models/open-sora-plan/configs/index.js';
 import type { LatentShape } from '../models/open-sora-plan/denoiser.js';
 import type { TextCondition } from '../models/samplers/guidance.js';
 import {
@@ -36,7 +41,7 @@ export type GenerateBackend = 'cpu' | 'cuda';
 
 /** The options of `tessera generate` as commander hands them over (strings until checked). */
 export interface GenerateCliOptions {
-  config: string;
+  config?: string;
   weights: string;
   textEmbeddings: string;
   frames: string;
@@ -63,7 +68,8 @@ export interface GenerateCliOptions {
 
 /** Checked options. */
 export interface GenerateOptions {
-  readonly configName: string;
+  /** `--config`: needed only for a bare weights file without a `config.json` beside it. */
+  readonly configName?: string;
   readonly weights: string;
   readonly textEmbeddings: string;
   readonly frames: number;
@@ -158,7 +164,7 @@ export function parseGenerateOptions(cli: GenerateCliOptions): GenerateOptions {
     );
   const processes = gpus ?? ranks;
   const options: GenerateOptions = {
-    configName: cli.config,
+    ...(cli.config === undefined ? {} : { configName: cli.config }),
     weights: cli.weights,
     textEmbeddings: cli.textEmbeddings,
     frames: integer('--frames', cli.frames, 1),
@@ -200,15 +206,65 @@ export async function resolveConfig(nameOrPath: string): Promise<OpenSoraConfig>
   const path = existsSync(nameOrPath) ? nameOrPath : configFile(`${nameOrPath}.json`);
   if (!existsSync(path)) {
     throw new OptionError(
-      `--config: "${nameOrPath}" is neither a file nor a config in models/open-sora-plan/configs (e.g. open-sora-plan-1.2, tiny)`,
+      `--config: "${nameOrPath}" is neither a file nor a built-in config (${BUILTIN_CONFIG_NAMES.join(', ')})`,
     );
   }
+  return readConfig(path, '--config');
+}
+
+async function readConfig(path: string, option: string): Promise<OpenSoraConfig> {
   try {
     return await readModelConfig(path);
   } catch (e) {
-    if (e instanceof ModelConfigError) throw new OptionError(`--config: ${e.message}`);
+    if (e instanceof ModelConfigError) throw new OptionError(`${option}: ${e.message}`);
     throw e;
   }
+}
+
+/** The file name of a diffusers checkpoint's weights inside its folder. */
+export const CHECKPOINT_WEIGHTS = 'diffusion_pytorch_model.safetensors';
+
+/** A model to build: its config and the safetensors file holding its weights. */
+export interface Checkpoint {
+  readonly config: OpenSoraConfig;
+  readonly weightsFile: string;
+}
+
+/**
+ * `--weights` and `--config` to a config and a weights file: a checkpoint folder brings its `config.json`
+ * (then `--config` is refused, since two configs could disagree); a bare file takes `--config`, or the
+ * `config.json` beside it.
+ */
+export async function resolveCheckpoint(weights: string, configName?: string): Promise<Checkpoint> {
+  if (!existsSync(weights))
+    throw new OptionError(
+      `--weights: ${weights} does not exist (a checkpoint folder or a .safetensors file)`,
+    );
+  if (statSync(weights).isDirectory()) {
+    const configPath = join(weights, 'config.json');
+    const weightsFile = join(weights, CHECKPOINT_WEIGHTS);
+    if (configName !== undefined)
+      throw new OptionError(
+        `--config: ${weights} is a checkpoint folder whose config.json describes the model; leave --config out (it is for bare weight files)`,
+      );
+    if (!existsSync(configPath))
+      throw new OptionError(
+        `--weights: the folder ${weights} has no config.json (a diffusers checkpoint folder has both)`,
+      );
+    if (!existsSync(weightsFile)) {
+      const sharded = existsSync(`${weightsFile}.index.json`);
+      throw new OptionError(
+        `--weights: the folder ${weights} has no ${CHECKPOINT_WEIGHTS}${sharded ? ' (it is sharded: tessera reads one file; merge the shards)' : ''}`,
+      );
+    }
+    return { config: await readConfig(configPath, '--weights'), weightsFile };
+  }
+  if (configName !== undefined) return { config: await resolveConfig(configName), weightsFile: weights };
+  const beside = join(dirname(weights), 'config.json');
+  if (existsSync(beside)) return { config: await readConfig(beside, '--weights'), weightsFile: weights };
+  throw new OptionError(
+    `--config: needed for a bare weights file (no config.json beside ${weights}); give a built-in (${BUILTIN_CONFIG_NAMES.join(', ')}) or a JSON file`,
+  );
 }
 
 /** The latent shape of a video: frames (F - 1) / 4 + 1, height / 8, width / 8, checked against the patch. */
@@ -357,7 +413,11 @@ export async function readTextEmbeddings(path: string, width: number): Promise<T
   return set[0]!;
 }
 
-/** The unconditional branch when the file has none: no visible text (zero embeddings, all-zero mask). */
-export function emptyCondition(length: number, width: number): TextCondition {
-  return { embeddings: new Float32Array(length * width), mask: new Uint8Array(length) };
+/** Guidance without negative-prompt embeddings: refused, since upstream always encodes a negative prompt. */
+export function missingNegativePrompt(guidance: number): OptionError {
+  return new OptionError(
+    `--guidance ${guidance}: guidance needs the unconditional branch, the encoded negative prompt: add ` +
+      'negative_prompt_embeds and negative_prompt_attention_mask to the text embeddings (Open-Sora-Plan encodes "" ' +
+      'by default, one end-of-sequence token), or pass --guidance 1',
+  );
 }

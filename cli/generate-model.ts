@@ -31,7 +31,11 @@ export async function createModelDenoiser(request: DenoiserRequest): Promise<Den
   const cuda = request.backend === 'cuda' ? await import('../runtime/cuda/model-ops.js') : null;
   const cudaOps = cuda?.createCudaOps();
   const weights = await loadOpenSoraWeights(request.weights, request.config);
-  const options = { latent, ...(layerPlan === undefined ? {} : { layerPlan }) };
+  const options = {
+    latent,
+    ...(layerPlan === undefined ? {} : { layerPlan }),
+    ...(request.onLayer === undefined ? {} : { onLayer: request.onLayer }),
+  };
   if (cudaOps) {
     const { createCudaOpenSoraModel } = await import('../models/open-sora-plan/cuda-model.js');
     // Planned memory by default: the same kernels in the same order as eager, on one slab sized by the first

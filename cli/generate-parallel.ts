@@ -27,7 +27,7 @@ import { ncclAvailable } from '../runtime/parallel/nccl.js';
 import type { RankEnv } from '../runtime/parallel/rank-env.js';
 import { joinCpuWorld, joinCudaWorld, type ParallelWorld } from '../runtime/parallel/world.js';
 import type { GenerateDependencies } from './generate.js';
-import { type GenerateOptions, latentShape, resolveConfig } from './generate-inputs.js';
+import { type Checkpoint, type GenerateOptions, latentShape, resolveCheckpoint } from './generate-inputs.js';
 
 /** Seconds a join, a silent root or a rank without progress may take (TESSERA_PARALLEL_TIMEOUT). */
 export function parallelTimeoutMs(env: Readonly<Record<string, string | undefined>> = process.env): number {
@@ -107,13 +107,14 @@ export function fileFingerprint(path: string): string {
 /** Everything the ranks of one run must agree on, as name -> value. */
 function runSummary(
   options: GenerateOptions,
+  checkpoint: Checkpoint,
   degrees: ParallelDegrees,
   world: number,
 ): Record<string, string> {
   return {
     tessera: COMPILER_VERSION,
-    config: options.configName,
-    weights: fileFingerprint(options.weights),
+    config: JSON.stringify(checkpoint.config),
+    weights: fileFingerprint(checkpoint.weightsFile),
     'text embeddings': fileFingerprint(options.textEmbeddings),
     plan: options.plan === undefined ? 'full attention' : fileFingerprint(options.plan),
     video: `${options.frames} frames at ${options.width}x${options.height}`,
@@ -142,7 +143,8 @@ export async function runRankGenerate(
   deps: GenerateDependencies,
   run: (options: GenerateOptions, deps: GenerateDependencies) => Promise<number>,
 ): Promise<number> {
-  const config = await resolveConfig(options.configName);
+  const checkpoint = await resolveCheckpoint(options.weights, options.configName);
+  const { config } = checkpoint;
   const latent = latentShape(config, options);
   const ctx = { heads: config.heads, frames: latent.frames, guided: options.guidance !== 1 };
   let degrees: ParallelDegrees;
@@ -155,7 +157,7 @@ export async function runRankGenerate(
   const join = {
     env,
     degrees,
-    summary: runSummary(options, degrees, env.world),
+    summary: runSummary(options, checkpoint, degrees, env.world),
     timeoutMs: parallelTimeoutMs(),
   };
   let world: ParallelWorld<never> | undefined;

@@ -4,7 +4,6 @@
  * stderr (one updating line on a terminal, a line per step otherwise); the timing report goes to stdout (JSON
  * with --json).
  */
-
 import { OptionError } from '../core/errors.js';
 import { writeSafetensors } from '../core/safetensors.js';
 import { fromStorage } from '../core/tensor.js';
@@ -21,22 +20,24 @@ import {
 import { detectRankEnv } from '../runtime/parallel/rank-env.js';
 import { handleFailure } from './exit.js';
 import {
-  emptyCondition,
   type GenerateBackend,
   type GenerateCliOptions,
   type GenerateExecution,
   type GenerateOptions,
   latentShape,
+  missingNegativePrompt,
   parseGenerateOptions,
   readTextEmbeddings,
-  resolveConfig,
+  resolveCheckpoint,
 } from './generate-inputs.js';
 import { launchGenerate, runRankGenerate } from './generate-parallel.js';
+import { GenerateProgress } from './generate-progress.js';
+import { prepareOutputFile } from './output-paths.js';
 
 /** What building a network needs: the model is bound to one latent shape and one per-layer plan. */
 export interface DenoiserRequest {
   readonly config: OpenSoraConfig;
-  /** Path of the diffusers-style safetensors checkpoint. */
+  /** Path of the diffusers-style safetensors weights file. */
   readonly weights: string;
   /** Path of the per-layer plan JSON; absent means full attention everywhere. */
   readonly plan?: string;
@@ -44,6 +45,8 @@ export interface DenoiserRequest {
   readonly backend: GenerateBackend;
   /** The CUDA network's step execution; absent: planned memory. */
   readonly execution?: GenerateExecution;
+  /** Hears of each finished transformer block of a forward pass (progress inside a step). */
+  readonly onLayer?: (done: number, layers: number) => void;
 }
 
 /** A text sink (stdout, stderr, or a test's buffer); `isTTY` turns on the updating progress line. */
@@ -78,19 +81,6 @@ export interface GenerateReport {
   readonly attentionShare?: number;
   /** A parallel run: its ranks and how they split the step. */
   readonly parallel?: { readonly ranks: number; readonly split: string };
-}
-
-/** One updating progress line on a terminal; one line per step otherwise. */
-function progressPrinter(sink: TextSink, width = 30): (r: StepReport) => void {
-  return (r) => {
-    const done = r.index + 1;
-    const filled = Math.round((width * done) / r.of);
-    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-    const line = `${bar} step ${done}/${r.of}  t=${formatTimestep(r.timestep)}  ${r.ms.toFixed(0)} ms`;
-    // ESC[K clears what a longer previous line left behind.
-    if (sink.isTTY) sink.write(`\r${line}\x1b[K${done === r.of ? '\n' : ''}`);
-    else sink.write(`${line}\n`);
-  };
 }
 
 function formatTimestep(t: number): string {
@@ -128,22 +118,21 @@ export async function generate(
   const stderr = deps.stderr ?? process.stderr;
   // Ranks other than 0 sample in lockstep with it but print nothing and write nothing.
   const lead = (deps.rank?.rank ?? 0) === 0;
-  const config = await resolveConfig(options.configName);
+  const { config, weightsFile } = await resolveCheckpoint(options.weights, options.configName);
   const latent = latentShape(config, options);
   const text = await readTextEmbeddings(options.textEmbeddings, config.captionChannels);
-  let uncond = text.uncond;
+  const uncond = text.uncond;
   if (options.guidance !== 1 && !uncond) {
-    if (lead)
-      stderr.write(
-        'tessera: warning: no negative_prompt_embeds in the text embeddings; the unconditional branch sees no text ' +
-          '(Open-Sora-Plan encodes the negative prompt, "" by default)\n',
-      );
-    uncond = emptyCondition(text.cond.mask.length, config.captionChannels);
+    throw missingNegativePrompt(options.guidance);
   }
+  // A path that cannot be written fails now, not after the last step.
+  if (lead) await prepareOutputFile(options.out);
+  let progress: GenerateProgress | undefined;
   const setupStart = performance.now();
   const denoiser = await deps.createDenoiser({
     config,
-    weights: options.weights,
+    weights: weightsFile,
+    onLayer: (done, layers) => progress?.layer(done, layers),
     latent,
     backend: options.backend,
     ...(options.plan === undefined ? {} : { plan: options.plan }),
@@ -164,12 +153,12 @@ export async function generate(
   };
   const timesteps = sampleTimesteps(schedule, request);
   const steps: StepReport[] = [];
-  const progress = lead ? progressPrinter(stderr) : () => {};
+  if (lead) progress = new GenerateProgress(stderr, timesteps.length);
   const latents = await sample(model, schedule, {
     ...request,
     onStep: (r) => {
       steps.push(r);
-      progress(r);
+      progress?.step(r);
     },
   });
   const { channels, frames, height, width } = latent;
@@ -180,6 +169,7 @@ export async function generate(
       {
         format: 'tessera-latents',
         config: config.name,
+        weights: weightsFile,
         sampler: options.sampler,
         steps: String(options.steps),
         spacing: options.spacing ?? DEFAULT_SPACING[options.sampler],

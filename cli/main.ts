@@ -3,18 +3,31 @@
  * The `tessera` command line. Exit codes: 0 success, 1 the input is wrong (diagnostics, bad option values),
  * 2 usage error, 3 verification failed, 70 internal error (a bug in tessera: please report it).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../core/errors.js';
 import { runCompile, runInspect } from './commands.js';
 import { handleFailure } from './exit.js';
 import { runGenerate } from './generate.js';
 import { createModelDenoiser, createModelNetwork } from './generate-model.js';
+import { runMakeCheckpoint } from './make-checkpoint.js';
 import { runSearch } from './search.js';
 import { runCheck, runFormat, runLayers, runPatterns, runRegenerate } from './tools.js';
+
+/** The package's version, from its package.json (beside dist/ when installed, or the source tree's). */
+function packageVersion(): string {
+  for (const up of ['../../package.json', '../package.json']) {
+    const path = fileURLToPath(new URL(up, import.meta.url));
+    if (existsSync(path)) return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
 
 const program = new Command();
 program
   .name('tessera')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .description(
     'Compile attention patterns into block-sparse attention kernels for video diffusion transformers.',
   )
@@ -106,11 +119,14 @@ program
 /** Options shared by `generate` and `search`: the model, its inputs, the video size and the sampler. */
 function modelOptions(command: Command, textHelp: string): Command {
   return command
-    .requiredOption(
+    .option(
       '--config <name>',
-      'model config: a name in models/open-sora-plan/configs (open-sora-plan-1.2, tiny) or a JSON path',
+      'model config for a bare weights file: open-sora-plan-1.2-720p, open-sora-plan-1.2-480p, tiny or a JSON path',
     )
-    .requiredOption('--weights <file>', 'diffusers-style safetensors checkpoint')
+    .requiredOption(
+      '--weights <path>',
+      'checkpoint folder (config.json + diffusion_pytorch_model.safetensors) or a safetensors file',
+    )
     .requiredOption('--text-embeddings <file>', textHelp)
     .option('--frames <n>', 'video frames, 4k + 1 (latent frames (F - 1) / 4 + 1)', '29')
     .option('--size <size>', 'video size: 720p (1280x720), 480p (640x480) or WxH', '720p')
@@ -190,6 +206,20 @@ modelOptions(
   .option('--no-cache', 'do not read or write the compile cache')
   .action(async (options) => {
     process.exitCode = await runSearch(options, { createNetwork: createModelNetwork });
+  });
+
+program
+  .command('make-checkpoint')
+  .description(
+    'write a random-weight checkpoint folder (config.json + safetensors) and text embeddings, to try `generate`',
+  )
+  .option('--config <name>', 'open-sora-plan-1.2-720p, open-sora-plan-1.2-480p, tiny or a JSON path', 'tiny')
+  .requiredOption('-o, --out <dir>', 'the checkpoint folder to write')
+  .option('--seed <n>', 'seed of the weights and embeddings', '0')
+  .option('--text-tokens <n>', 'text length L of the embeddings (padding included)', '32')
+  .option('--prompt-tokens <n>', 'real tokens of the prompt (the rest is padding)', '12')
+  .action(async (options) => {
+    process.exitCode = await runMakeCheckpoint(options);
   });
 
 try {

@@ -45,13 +45,13 @@ import { formatSearchReport, makeSearchReport } from '../search/report.js';
 import { handleFailure } from './exit.js';
 import {
   choice,
-  emptyCondition,
   type GenerateOptions,
   integer,
   latentShape,
+  missingNegativePrompt,
   parseGenerateOptions,
   readTextEmbeddingSet,
-  resolveConfig,
+  resolveCheckpoint,
 } from './generate-inputs.js';
 import type { ModelNetwork } from './generate-model.js';
 
@@ -184,6 +184,8 @@ const stderrLogger = () =>
 /** What the tasks hand on to each other. */
 interface SearchContext {
   config: OpenSoraConfig;
+  /** The safetensors file of the checkpoint (inside its folder, or the file given). */
+  weightsFile: string;
   grid: TokenGrid;
   prompts: Guidance[];
   candidates: SearchCandidate[];
@@ -196,32 +198,22 @@ interface SearchContext {
 /** The checks that need files (config, embeddings, candidates), before anything heavy runs. */
 async function prepare(
   options: SearchCommandOptions,
-): Promise<Pick<SearchContext, 'config' | 'grid' | 'prompts' | 'candidates'> & { warning?: string }> {
+): Promise<Pick<SearchContext, 'config' | 'weightsFile' | 'grid' | 'prompts' | 'candidates'>> {
   const { model } = options;
-  const config = await resolveConfig(model.configName);
+  const { config, weightsFile } = await resolveCheckpoint(model.weights, model.configName);
   const latent = latentShape(config, model);
   const grid = tokenGrid(config, latent);
   const set = await readTextEmbeddingSet(model.textEmbeddings, config.captionChannels);
-  let warning: string | undefined;
   const prompts = set.map(({ cond, uncond }): Guidance => {
-    if (model.guidance !== 1 && !uncond) {
-      warning =
-        'no negative_prompt_embeds in the text embeddings; the unconditional branch sees no text ' +
-        '(Open-Sora-Plan encodes the negative prompt, "" by default)';
-      return {
-        cond,
-        uncond: emptyCondition(cond.mask.length, config.captionChannels),
-        scale: model.guidance,
-      };
-    }
+    // The same rule as `tessera generate`: guidance runs the encoded negative prompt, never an empty one.
+    if (model.guidance !== 1 && !uncond) throw missingNegativePrompt(model.guidance);
     return { cond, scale: model.guidance, ...(uncond ? { uncond } : {}) };
   });
   const specs = options.candidates ?? defaultCandidates(grid.frames);
   const candidates = await compileCandidates(specs, grid, options.blocks, options.cache ? undefined : null);
   if (existsSync(options.out) && !statSync(options.out).isDirectory())
     throw new OptionError(`--out: ${options.out} exists and is not a folder`);
-  if (!existsSync(model.weights)) throw new OptionError(`--weights: no such file ${model.weights}`);
-  return { config, grid, prompts, candidates, ...(warning ? { warning } : {}) };
+  return { config, weightsFile, grid, prompts, candidates };
 }
 
 /** Write the plans, the pictures and the report; returns the report. */
@@ -274,7 +266,6 @@ async function search(options: SearchCommandOptions, deps: SearchDependencies): 
   const tty = process.stderr.isTTY === true;
   const ctx = {} as SearchContext;
   const checked = await prepare(options);
-  if (checked.warning) process.stderr.write(`tessera: warning: ${checked.warning}\n`);
   Object.assign(ctx, checked);
   const { model } = options;
   const tasks = new Listr<SearchContext>(
@@ -285,12 +276,12 @@ async function search(options: SearchCommandOptions, deps: SearchDependencies): 
           const latent = latentShape(ctx.config, model);
           ctx.model = await deps.createNetwork({
             config: ctx.config,
-            weights: model.weights,
+            weights: ctx.weightsFile,
             latent,
             backend: model.backend,
           });
           task.output = 'SHA-256 of the checkpoint...';
-          ctx.checkpoint = { file: model.weights, sha256: await sha256(model.weights) };
+          ctx.checkpoint = { file: ctx.weightsFile, sha256: await sha256(ctx.weightsFile) };
         },
       },
       {

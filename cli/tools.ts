@@ -4,6 +4,7 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { CompileCache } from '../compiler/cache.js';
 import { checkTile } from '../compiler/check/index.js';
 import { layerPlanGrid, layerPlanSpeedup, planLayers, readLayerPlan } from '../compiler/layer-plan.js';
 import { parseBlockSizes } from '../compiler/options.js';
@@ -135,12 +136,9 @@ export async function runLayers(
   try {
     const plan = await readLayerPlan(file);
     const { blockQ, blockK } = parseBlockSizes(cli.block);
-    const compiled = await planLayers(
-      plan,
-      layerPlanGrid(plan),
-      { blockQ, blockK },
-      cli.cache ? undefined : null,
-    );
+    const cache = cli.cache ? new CompileCache() : null;
+    const compiled = await planLayers(plan, layerPlanGrid(plan), { blockQ, blockK }, cache);
+    if (cache?.problem) process.stderr.write(`tessera: warning: ${cache.problem}\n`);
     const instances = [...compiled.instances.entries()].map(([name, { plan: p }]) => ({
       name,
       key: p.key,

@@ -9,9 +9,10 @@ import type { BlockPlan } from '../compiler/plan/plan.js';
 import { OptionError } from '../core/errors.js';
 import { encodeSafetensors } from '../core/safetensors.js';
 import { emitCudaArtifacts } from './cuda/artifacts.js';
-import { FLEX_LOADER_SNIPPET, flexBlockMask } from './flex/block-mask.js';
-import { classesOfPlan, unitLevelClasses } from './png/classes.js';
-import { renderClassGridPng } from './png/mask-image.js';
+import { flexBlockMask } from './flex/block-mask.js';
+import { renderFlexModule } from './flex/python-module.js';
+import { figurePng, figureSvg } from './png/figure.js';
+import { blockFigure, unitFigure } from './png/mask-image.js';
 import { emitTypescriptBinding } from './ts/emit-binding.js';
 import { emitWgslArtifacts } from './wgsl/artifacts.js';
 
@@ -27,7 +28,7 @@ export const RENDERERS = {
       description: 'typed TypeScript binding',
     },
   ],
-  flex: (plan) => {
+  flex: (plan, sourceName) => {
     const mask = flexBlockMask(plan);
     return [
       {
@@ -38,25 +39,29 @@ export const RENDERERS = {
       },
       {
         path: `${plan.key}.blockmask.py`,
-        contents: FLEX_LOADER_SNIPPET,
-        description: 'how to load it as a BlockMask',
+        contents: renderFlexModule(plan, sourceName),
+        description:
+          'Python: load_block_mask(), mask_mod, to_layout/from_layout; run it to check flex_attention against SDPA',
       },
     ];
   },
   png: (plan) => {
     const unit = plan.pattern.layout.tiled ? 'tile' : 'frame';
-    const units = unitLevelClasses(plan.pattern);
+    const blocks = blockFigure(plan);
+    const units = unitFigure(plan);
     return [
       {
         path: `${plan.key}.blocks.png`,
-        contents: renderClassGridPng(classesOfPlan(plan), plan.numQBlocks, plan.numKBlocks, {}),
+        contents: figurePng(blocks),
         description: 'block-level mask picture',
       },
+      { path: `${plan.key}.blocks.svg`, contents: figureSvg(blocks), description: 'the same, as SVG' },
       {
         path: `${plan.key}.${unit}s.png`,
-        contents: renderClassGridPng(units.classes, units.rows, units.cols, {}),
-        description: `${unit}-level mask picture`,
+        contents: figurePng(units),
+        description: `${unit}-level picture: share of allowed pairs per ${unit} pair`,
       },
+      { path: `${plan.key}.${unit}s.svg`, contents: figureSvg(units), description: 'the same, as SVG' },
     ];
   },
   wgsl: (plan, sourceName) =>

@@ -152,6 +152,8 @@ export function instantiatePattern(
     }
   }
   if (failures.length > 0) throw new TesseraError(failures);
+  lowerer.prewarmLets(file.items, fileEnv);
+  lowerer.prewarmLets(pattern.items, env);
 
   const attends: BoolExpr[] = [];
   const denies: BoolExpr[] = [];

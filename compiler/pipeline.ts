@@ -11,14 +11,14 @@ import { OptionError } from '../core/errors.js';
 import type { TileFile } from '../dsl/ast.js';
 import { type Diagnostic, hasErrors, TesseraError } from '../dsl/diagnostics.js';
 import { parseTile } from '../dsl/parse.js';
-import type { SourceFile } from '../dsl/source.js';
+import { type SourceFile, START_OF_FILE } from '../dsl/source.js';
 import { CompileCache, cacheKey } from './cache.js';
 import { checkTile } from './check/index.js';
 import { classifyBlocks } from './classify/classify.js';
 import type { PatternInstance } from './ir.js';
 import { instantiatePattern } from './lower.js';
 import type { CompileOptions } from './options.js';
-import { buildPlan } from './plan/build.js';
+import { buildPlan, checkBlockPairs } from './plan/build.js';
 import { deserializePlan, serializePlan } from './plan/io.js';
 import type { BlockPlan } from './plan/plan.js';
 
@@ -123,6 +123,7 @@ export const PLAN_STAGES: readonly Stage[] = [
     title: 'Classify block pairs',
     run(outputs, options) {
       const pattern = required(outputs.pattern, 'classify');
+      checkBlockPairs(pattern, options.blockQ, options.blockK);
       outputs.classes = classifyBlocks(pattern, options.blockQ, options.blockK);
       const n = pattern.layout.length;
       outputs.classShape = { rows: Math.ceil(n / options.blockQ), cols: Math.ceil(n / options.blockK) };
@@ -247,13 +248,41 @@ export async function compile(request: CompileRequest): Promise<CompileResult> {
     const stage = stages[i]!;
     request.onStage?.({ stage: stage.name, title: stage.title, phase: 'start' });
     const started = performance.now();
-    stage.run(outputs, request.options);
+    runGuarded(stage, outputs, request.options);
     seconds[stage.name] = (performance.now() - started) / 1000;
     request.onStage?.({ stage: stage.name, title: stage.title, phase: 'end', seconds: seconds[stage.name]! });
     const key = cache && stage.load ? stage.cacheKey?.(outputs, request.options) : undefined;
     if (cache && key !== undefined) await cache.put(key, `${stage.name}.dump`, stage.dump(outputs));
   }
   return { outputs, seconds, cacheHit };
+}
+
+/** True for V8's stack overflow, which only a deeply chained input can cause here. */
+function isStackOverflow(error: unknown): boolean {
+  return error instanceof RangeError && /call stack size/i.test(error.message);
+}
+
+/**
+ * Run one stage; a stack overflow (helpers or rules chained tens of thousands deep) becomes a diagnostic that
+ * points at the pattern, instead of an internal error.
+ */
+function runGuarded(stage: Stage, outputs: StageOutputs, options: CompileOptions): void {
+  try {
+    stage.run(outputs, options);
+  } catch (error) {
+    if (!isStackOverflow(error)) throw error;
+    const declaration = outputs.pattern?.declaration;
+    throw new TesseraError([
+      {
+        code: 'TP314',
+        severity: 'error',
+        message: `the pattern is chained too deeply to ${stage.title.toLowerCase()} (the stack ran out)`,
+        range: declaration?.range ?? START_OF_FILE,
+        file: declaration?.file ?? outputs.source.name,
+        hint: 'a `let` or `fn` chain thousands of links long, or tens of thousands of rules: fold them into fewer, wider expressions',
+      },
+    ]);
+  }
 }
 
 /** The furthest stage in [from, last] whose key is computable now and whose output is cached. */

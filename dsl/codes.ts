@@ -79,6 +79,11 @@ export const CODES = {
     stage: 'parse',
     summary: 'an expression nested more deeply than the compiler accepts (MAX_NESTING)',
   },
+  TP115: {
+    name: 'binary-input',
+    stage: 'parse',
+    summary: 'the file is not text (it holds NUL bytes): a binary file or the wrong path',
+  },
 
   TP201: {
     name: 'duplicate-name',
@@ -220,6 +225,16 @@ export const CODES = {
     name: 'bad-block-size',
     stage: 'plan',
     summary: 'a block size (blockQ, blockK) that is not a positive integer',
+  },
+  TP313: {
+    name: 'too-many-block-pairs',
+    stage: 'classify',
+    summary: 'the layout has more block pairs than a block plan holds (MAX_BLOCK_PAIRS); use larger blocks',
+  },
+  TP314: {
+    name: 'pattern-too-deep',
+    stage: 'lower',
+    summary: 'helpers (`let`, `fn`) or rules chain so deeply that analysing the pattern exhausts the stack',
   },
 
   TP401: {

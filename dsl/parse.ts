@@ -137,6 +137,24 @@ type TileParser = typeof tileParser;
  * several at once thanks to chevrotain's error recovery. Never throws.
  */
 export function parseTile(source: SourceFile): ParseResult {
+  const nul = source.text.indexOf('\u0000');
+  if (nul >= 0) {
+    // One diagnostic instead of thousands: a .tile file never holds a NUL byte.
+    const at = positionAt(source.text, nul);
+    return {
+      file: null,
+      diagnostics: [
+        {
+          code: 'TP115',
+          severity: 'error',
+          message: `not a text file (a NUL byte at offset ${nul})`,
+          range: { start: at, end: at },
+          file: source.name,
+          hint: 'pass a .tile pattern file (UTF-8 text)',
+        },
+      ],
+    };
+  }
   try {
     return parseUnsafe(source);
   } catch (error) {

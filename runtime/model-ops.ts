@@ -98,7 +98,9 @@ export interface ModelOps<T extends OpTensor> {
   selfAttention(q: T, k: T, v: T, heads: number, spec: SelfAttentionSpec): T;
   /**
    * Attention of q [B, N, heads * headDim] to k, v [B, L, heads * headDim], skipping keys whose `keyMask[b * L + l]`
-   * is 0 (text padding); a row with no real key gives 0.
+   * is 0 (text padding). A batch element with no real key attends over all L keys, as Open-Sora-Plan computes it:
+   * its additive mask adds -10000 to every score of the row, and softmax does not change when every score moves
+   * by the same amount.
    */
   crossAttention(q: T, k: T, v: T, heads: number, keyMask: Uint8Array): T;
 }

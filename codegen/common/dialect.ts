@@ -24,7 +24,29 @@ export interface Dialect {
   struct(name: string, fields: readonly string[]): string;
   /** A value of the struct type built from field values in order. */
   structValue(name: string, values: readonly string[]): string;
+  /** Boolean operators and literals, when they are not C's (`&&`, `||`, `!`, `true`, `false`). */
+  readonly logic?: Logic;
+  /** Names of the integer helpers, when they are not {@link INT_HELPERS}' (e.g. methods of an ops object). */
+  readonly helpers?: Partial<Record<keyof typeof INT_HELPERS, string>>;
 }
+
+/** How a dialect spells boolean logic. */
+export interface Logic {
+  readonly and: string;
+  readonly or: string;
+  not(operand: string): string;
+  readonly true: string;
+  readonly false: string;
+}
+
+/** C's logic, shared by the CUDA, WGSL and TypeScript dialects. */
+export const C_LOGIC: Logic = {
+  and: ' && ',
+  or: ' || ',
+  not: (x) => `(!${x})`,
+  true: 'true',
+  false: 'false',
+};
 
 /**
  * Names of the integer helpers every target's prelude defines with the IR's semantics (floor division and

@@ -1,148 +1,79 @@
 /**
- * A pattern as a PyTorch FlexAttention `mask_mod(b, h, q_idx, kv_idx)`, rendered from the IR, so the CUDA
- * benchmark and GPU tests hand FlexAttention exactly our mask for its partial blocks. Python module text with
- * `tp_decode(i)` (the layout's index -> segment and coordinates map, as `layout.ts` defines it) and
- * `mask_mod`; integer ops keep the IR's floor semantics (`//` and `%` on tensors floor like Python).
+ * A pattern as Python: `tp_decode(i, ops)` (the layout's index -> segment and coordinates map, as `layout.ts`
+ * defines it), `pattern_allows(q_idx, kv_idx, ops)` (the element mask, rendered from the IR through the Python
+ * dialect of the neutral renderer) and FlexAttention's `mask_mod(b, h, q_idx, kv_idx)`, which runs the same
+ * function on index tensors. With the default `ops=INT_OPS` everything is plain Python over ints, so the
+ * predicate can be checked without torch; `mask_mod` passes `TORCH_OPS`. Integer ops keep the IR's floor
+ * semantics.
  */
-import type { BoolExpr, CmpOp, IntExpr, PatternInstance } from '../../compiler/ir.js';
+import type { PatternInstance } from '../../compiler/ir.js';
 import type { ConcreteLayout } from '../../compiler/layout.js';
+import { renderBool } from '../common/render-expr.js';
+import { SEGMENT_CODE } from '../common/render-mask.js';
+import { PYTHON_DIALECT, PYTHON_OPS } from './python-dialect.js';
 
-const CMP: Record<CmpOp, string> = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' };
-
-function isNonZeroConst(e: IntExpr): boolean {
-  return e.op === 'const' && e.value !== 0;
-}
-
-function int(e: IntExpr): string {
-  switch (e.op) {
-    case 'const':
-      return String(e.value);
-    case 'coord':
-      return `${e.side}c[${e.axis}]`;
-    case 'neg':
-      return `(-${int(e.a)})`;
-    case 'abs':
-      return `_abs(${int(e.a)})`;
-    case 'add':
-      return `(${int(e.a)} + ${int(e.b)})`;
-    case 'sub':
-      return `(${int(e.a)} - ${int(e.b)})`;
-    case 'mul':
-      return `(${int(e.a)} * ${int(e.b)})`;
-    // A non-zero constant divisor (the usual case) needs no zero guard: tensor // and % floor like the IR.
-    case 'div':
-      return isNonZeroConst(e.b) ? `(${int(e.a)} // ${int(e.b)})` : `_floordiv(${int(e.a)}, ${int(e.b)})`;
-    case 'mod':
-      return isNonZeroConst(e.b) ? `(${int(e.a)} % ${int(e.b)})` : `_floormod(${int(e.a)}, ${int(e.b)})`;
-    case 'min':
-      return `_min(${int(e.a)}, ${int(e.b)})`;
-    case 'max':
-      return `_max(${int(e.a)}, ${int(e.b)})`;
-    case 'select':
-      return `_where(${bool(e.cond)}, ${int(e.a)}, ${int(e.b)})`;
-  }
-}
-
-function bool(e: BoolExpr): string {
-  switch (e.op) {
-    case 'bool':
-      return e.value ? 'True' : 'False';
-    case 'cmp':
-      return `(${int(e.a)} ${CMP[e.cmp]} ${int(e.b)})`;
-    case 'and':
-      return e.args.length === 0 ? 'True' : `(${e.args.map(bool).join(' & ')})`;
-    case 'or':
-      return e.args.length === 0 ? 'False' : `(${e.args.map(bool).join(' | ')})`;
-    case 'not':
-      return e.a.op === 'bool' ? (e.a.value ? 'False' : 'True') : `(~${bool(e.a)})`;
-    case 'segment':
-      return `(${e.side}seg == ${e.segment === 'video' ? 1 : 2})`;
-    case 'inset':
-      return e.values.length === 0
-        ? 'False'
-        : `(${e.values.map((v) => `(${int(e.a)} == ${v})`).join(' | ')})`;
-  }
-}
-
+/** `tp_decode` of a layout: its tuple is (segment, coordinate per axis). */
 function decodeFunction(layout: ConcreteLayout): string {
   const nv = layout.videoAxes.length;
   const axes = layout.axisNames.length;
+  const coords = Array.from({ length: axes }, (_, a) => `c${a}`);
   const L = [
-    'def tp_decode(i):',
-    '    """Token index -> (segment code 0 padding / 1 video / 2 text, [coordinate per axis]) as tensors."""',
-    '    zero = i * 0',
-    `    coords = [zero] * ${axes}`,
+    'def tp_decode(i, ops=INT_OPS):',
+    `    """Layout index -> (segment: 0 padding, 1 video, 2 text; then ${layout.axisNames.join(', ')})."""`,
     `    o = i - ${layout.videoStart}`,
     `    unit = o // ${layout.unitSlot}`,
     `    inner = o - unit * ${layout.unitSlot}`,
     `    real = (o >= 0) & (unit < ${layout.unitCount}) & (inner < ${layout.unitTokens})`,
   ];
+  // Innermost axis first: peel the tile offset and the grid position, as decodeToken does.
   for (let a = nv - 1; a >= 0; a--) {
     const g = layout.grid[a]!;
     const t = layout.tile[a]!;
-    L.push(`    coords[${a}] = (unit % ${g}) * ${t} + inner % ${t}`);
-    L.push(`    real = real & (coords[${a}] < ${layout.videoSizes[a]!})`);
-    L.push(`    unit = unit // ${g}`, `    inner = inner // ${t}`);
+    L.push(`    c${a} = (unit % ${g}) * ${t} + inner % ${t}`);
+    if (g * t !== layout.videoSizes[a]) L.push(`    real = real & (c${a} < ${layout.videoSizes[a]!})`);
+    if (a > 0) L.push(`    unit = unit // ${g}`, `    inner = inner // ${t}`);
   }
-  L.push('    seg = torch.where(real, 1, 0)');
+  L.push(`    seg = ops.where(real, ${SEGMENT_CODE.video}, ${SEGMENT_CODE.padding})`);
   if (layout.textSlots > 0) {
     L.push(
       `    t_off = i - ${layout.textStart}`,
       `    in_text = (t_off >= 0) & (t_off < ${layout.textSlots})`,
-      `    seg = torch.where(in_text, torch.where(t_off < ${layout.textLength}, 2, 0), seg)`,
-      `    coords = [torch.where(in_text, zero, c) for c in coords]`,
-      `    coords[${nv}] = torch.where(in_text, t_off, zero)`,
+      `    seg = ops.where(in_text, ops.where(t_off < ${layout.textLength}, ${SEGMENT_CODE.text}, ${SEGMENT_CODE.padding}), seg)`,
     );
+    for (let a = 0; a < nv; a++) L.push(`    c${a} = ops.where(in_text, 0, c${a})`);
+    L.push(`    c${nv} = ops.where(in_text, t_off, 0)`);
   }
-  L.push('    return seg, coords');
+  L.push(`    return (seg, ${coords.join(', ')})`);
   return L.join('\n');
 }
 
-/** Python source defining `tp_decode` and `mask_mod` for a pattern (needs `torch` importable). */
+/** The names the Python predicate reads: token tuples `q` and `k`, segment first. */
+const PYTHON_NAMES = {
+  coord: (side: 'q' | 'k', axis: number) => `${side}[${axis + 1}]`,
+  segment: (side: 'q' | 'k', segment: 'video' | 'text') => `(${side}[0] == ${SEGMENT_CODE[segment]})`,
+};
+
+/**
+ * Python defining `INT_OPS`, `TORCH_OPS`, `tp_decode`, `pattern_allows` and `mask_mod` for a pattern. Importing
+ * it needs no torch; `mask_mod` needs torch when called.
+ */
 export function renderFlexMaskMod(pattern: PatternInstance): string {
-  return `# Generated by tessera (codegen/cuda/flex-mask-mod.ts) for ${pattern.key}. DO NOT EDIT.
-import torch
-
-
-def _t(x):
-    return x if isinstance(x, torch.Tensor) else torch.tensor(x)
-
-
-def _abs(a):
-    return torch.abs(_t(a))
-
-
-def _min(a, b):
-    return torch.minimum(_t(a), _t(b))
-
-
-def _max(a, b):
-    return torch.maximum(_t(a), _t(b))
-
-
-def _where(c, a, b):
-    return torch.where(c, _t(a), _t(b))
-
-
-def _floordiv(a, b):
-    # IR semantics: floor, and division by zero gives 0.
-    a, b = _t(a), _t(b)
-    safe = torch.where(b == 0, torch.ones_like(b), b)
-    return torch.where(b == 0, torch.zeros_like(a), torch.div(a, safe, rounding_mode="floor"))
-
-
-def _floormod(a, b):
-    a, b = _t(a), _t(b)
-    safe = torch.where(b == 0, torch.ones_like(b), b)
-    return torch.where(b == 0, torch.zeros_like(a), torch.remainder(a, safe))
+  const predicate = renderBool(pattern.predicate, PYTHON_DIALECT, PYTHON_NAMES);
+  return `${PYTHON_OPS}
 
 
 ${decodeFunction(pattern.layout)}
 
 
+def pattern_allows(q_idx, kv_idx, ops=INT_OPS):
+    """allowed(q, k) of ${pattern.key} on layout indices; padding is never allowed."""
+    q = tp_decode(q_idx, ops)
+    k = tp_decode(kv_idx, ops)
+    return (q[0] != 0) & (k[0] != 0) & ${predicate}
+
+
 def mask_mod(b, h, q_idx, kv_idx):
-    qseg, qc = tp_decode(q_idx)
-    kseg, kc = tp_decode(kv_idx)
-    return (qseg != 0) & (kseg != 0) & ${bool(pattern.predicate)}
+    """FlexAttention's mask_mod: pattern_allows on index tensors (the same for every batch and head)."""
+    return pattern_allows(q_idx, kv_idx, TORCH_OPS)
 `;
 }

@@ -3,7 +3,7 @@
  * yellow that stays ordered in grayscale and for the common colour-vision deficiencies. Eleven of its samples,
  * interpolated linearly (close to the full table at the resolution of a report picture).
  */
-import type { Rgb } from './mask-image.js';
+import type { Rgb } from './figure.js';
 
 const VIRIDIS: readonly Rgb[] = [
   [0x44, 0x01, 0x54],

@@ -1,160 +1,435 @@
 /**
- * Draw a block (or frame) classification grid as an RGB PNG, for reports: one colour per class (empty /
- * partial / full), cells scaled up by an integer factor (nearest neighbour, so every cell is a crisp square),
- * thin lines at unit (frame) boundaries, and a small labelled legend strip under the grid.
+ * The pictures of a plan a researcher reads: a title (pattern, parameters, layout, sparsity), query down and
+ * key across with axis labels, frame (or tile) grid lines numbered along both axes, and a legend. Two levels:
+ *   - blocks: every (query block, key block) pair in its class colour (full / partial / empty), frame
+ *     boundaries drawn where they fall between blocks;
+ *   - frames (tiles): every unit pair shaded by the share of its query-key pairs the pattern allows, so a
+ *     pattern with partial tiles everywhere (a radial window) still shows its structure.
+ * Each is a {@link Figure}, written as PNG and as SVG.
  */
-import { PNG } from 'pngjs';
+
+import { realTokensPerBlock } from '../../compiler/classify/boxes.js';
+import { allowedPairCounter } from '../../compiler/classify/classify.js';
+import type { PatternInstance } from '../../compiler/ir.js';
+import type { ConcreteLayout } from '../../compiler/layout.js';
+import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { TensorError } from '../../core/tensor.js';
-import { drawText, GLYPH_HEIGHT, textWidth } from './tiny-font.js';
+import { classesOfPlan, unitAlignedPattern, unitLevelClasses } from './classes.js';
+import { cellColors, type Figure, type Primitive, type Rgb, textHeight, textLength } from './figure.js';
 
 /** Cell classes of a grid, as stored in its Uint8Array. */
 export const CELL_CLASS = { empty: 0, partial: 1, full: 2 } as const;
 
-/** An RGB colour. */
-export type Rgb = readonly [number, number, number];
-
-/** The palette: classes are told apart by lightness as well as hue, so they survive grayscale printing. */
-export const MASK_COLORS: {
-  readonly empty: Rgb;
-  readonly partial: Rgb;
-  readonly full: Rgb;
-  readonly grid: Rgb;
-  readonly background: Rgb;
-  readonly text: Rgb;
-} = {
-  empty: [246, 246, 246],
-  partial: [244, 165, 50],
-  full: [32, 84, 170],
-  grid: [110, 110, 110],
-  background: [255, 255, 255],
-  text: [20, 20, 20],
+/** The palette: classes differ in lightness as well as hue, so they survive grayscale printing. */
+export const MASK_COLORS = {
+  empty: [244, 244, 244] as Rgb,
+  partial: [240, 160, 48] as Rgb,
+  full: [32, 84, 170] as Rgb,
+  /** The frame-level shade runs from `none` (no pair allowed) to `full` (every pair). */
+  none: [252, 252, 252] as Rgb,
+  grid: [90, 90, 90] as Rgb,
+  frame: [40, 40, 40] as Rgb,
+  background: [255, 255, 255] as Rgb,
+  text: [20, 20, 20] as Rgb,
+  muted: [90, 90, 90] as Rgb,
 };
 
-/** Options of {@link renderClassGridPng}. */
-export interface ClassGridImageOptions {
-  /** Target length in pixels of the grid's longer side (default 1024); cells never get smaller than 1 px. */
-  readonly maxSize?: number;
-  /** Cells per unit down the rows (may be fractional, e.g. 3600 / 128 blocks per frame): draws unit lines. */
-  readonly unitRows?: number;
-  /** Cells per unit across the columns. */
-  readonly unitCols?: number;
-  /** Draw the legend strip (default true). */
-  readonly legend?: boolean;
+/** A stretch of one axis (a frame, a tile, the text) in cell units, with its label. */
+export interface AxisSegment {
+  readonly start: number;
+  readonly end: number;
+  readonly label: string;
 }
 
-/** Where things go in the image. */
-export interface ClassGridImageLayout {
-  /** Pixels per cell side. */
-  readonly scale: number;
-  readonly gridWidth: number;
-  readonly gridHeight: number;
-  /** Whole image, legend included. */
-  readonly width: number;
-  readonly height: number;
-  /** First row of the legend strip (= gridHeight), or null without a legend. */
-  readonly legendTop: number | null;
-}
-
-const LEGEND: readonly (keyof typeof CELL_CLASS)[] = ['full', 'partial', 'empty'];
-const SWATCH = 9;
-const LEGEND_HEIGHT = GLYPH_HEIGHT + 8;
-/** Unit lines are drawn only when units are at least this many pixels apart, so they never hide the cells. */
-const MIN_LINE_SPACING = 4;
-
-function legendWidth(): number {
-  return LEGEND.reduce((w, label) => w + SWATCH + 3 + textWidth(label) + 8, 2);
-}
-
-/** Image geometry for a `rows x cols` grid. */
-export function classGridImageLayout(
-  rows: number,
-  cols: number,
-  options: ClassGridImageOptions = {},
-): ClassGridImageLayout {
-  const maxSize = options.maxSize ?? 1024;
-  const scale = Math.max(1, Math.floor(maxSize / Math.max(rows, cols)));
-  const gridWidth = cols * scale;
-  const gridHeight = rows * scale;
-  const legend = options.legend ?? true;
-  return {
-    scale,
-    gridWidth,
-    gridHeight,
-    width: legend ? Math.max(gridWidth, legendWidth()) : gridWidth,
-    height: legend ? gridHeight + LEGEND_HEIGHT : gridHeight,
-    legendTop: legend ? gridHeight : null,
-  };
-}
-
-/** Pixel offsets of the unit boundaries inside a grid side, or none when units would be too close. */
-function unitLines(cellsPerUnit: number | undefined, scale: number, extent: number): number[] {
-  if (cellsPerUnit === undefined || !(cellsPerUnit > 0) || cellsPerUnit * scale < MIN_LINE_SPACING) return [];
-  const lines: number[] = [];
-  for (let j = 1; Math.round(j * cellsPerUnit * scale) < extent; j++)
-    lines.push(Math.round(j * cellsPerUnit * scale));
-  return lines;
-}
-
-/**
- * Render a class grid (`rows x cols` bytes, row-major, 0 empty / 1 partial / 2 full) as an RGB PNG image.
- * Rows run down the image (query blocks), columns across (key blocks).
- */
-export function renderClassGridPng(
-  grid: Uint8Array,
-  rows: number,
-  cols: number,
-  options: ClassGridImageOptions = {},
-): Buffer {
-  if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(cols) || rows < 1 || cols < 1) {
-    throw new TensorError('grid', `rows and cols must be positive integers, got ${rows} x ${cols}`);
-  }
-  if (grid.length !== rows * cols)
-    throw new TensorError(
-      'grid',
-      `expected shape [${rows}, ${cols}] (${rows * cols} cells), got ${grid.length}`,
-    );
-  const bad = grid.findIndex((c) => c > 2);
-  if (bad >= 0)
-    throw new TensorError(
-      'grid',
-      `cell ${bad} has class ${grid[bad]}; classes are 0 empty, 1 partial, 2 full`,
-    );
-
-  const layout = classGridImageLayout(rows, cols, options);
-  const { scale, width, height } = layout;
-  const png = new PNG({ width, height });
-  const put = (x: number, y: number, [r, g, b]: Rgb) => {
-    const o = (y * width + x) * 4;
-    png.data[o] = r;
-    png.data[o + 1] = g;
-    png.data[o + 2] = b;
-    png.data[o + 3] = 255;
-  };
-  const colours: Rgb[] = [MASK_COLORS.empty, MASK_COLORS.partial, MASK_COLORS.full];
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) put(x, y, MASK_COLORS.background);
-  for (let y = 0; y < layout.gridHeight; y++) {
-    const rowBase = Math.floor(y / scale) * cols;
-    for (let x = 0; x < layout.gridWidth; x++) put(x, y, colours[grid[rowBase + Math.floor(x / scale)]!]!);
-  }
-  for (const x of unitLines(options.unitCols, scale, layout.gridWidth)) {
-    for (let y = 0; y < layout.gridHeight; y++) put(x, y, MASK_COLORS.grid);
-  }
-  for (const y of unitLines(options.unitRows, scale, layout.gridHeight)) {
-    for (let x = 0; x < layout.gridWidth; x++) put(x, y, MASK_COLORS.grid);
-  }
-  if (layout.legendTop !== null) {
-    const top = layout.legendTop + 3;
-    let x = 2;
-    for (const label of LEGEND) {
-      for (let dy = 0; dy < SWATCH; dy++) {
-        for (let dx = 0; dx < SWATCH; dx++) {
-          const edge = dx === 0 || dy === 0 || dx === SWATCH - 1 || dy === SWATCH - 1;
-          put(x + dx, top + dy, edge ? MASK_COLORS.grid : MASK_COLORS[label]);
-        }
+/** What a grid picture shows. */
+export interface GridPicture {
+  /** Title lines: the first is the headline. */
+  readonly title: readonly string[];
+  readonly rows: number;
+  readonly cols: number;
+  /** RGB per cell, row-major (see `cellColors`). */
+  readonly colors: Uint8Array;
+  /** Frames (tiles, text) down the rows and across the columns, in cells. */
+  readonly rowSegments: readonly AxisSegment[];
+  readonly colSegments: readonly AxisSegment[];
+  readonly xLabel: string;
+  readonly yLabel: string;
+  /** Cell coordinates of major boundaries (a tiled layout's groups of tiles per time slab), drawn darker. */
+  readonly rowGroups?: readonly number[];
+  readonly colGroups?: readonly number[];
+  /** A label per cell (row-major), written in cells big enough to hold it. */
+  readonly cellLabels?: readonly string[];
+  /** Draw segment lines across the grid only when cells are at least this big (default 1). */
+  readonly minCellForLines?: number;
+  readonly legend:
+    | {
+        readonly kind: 'classes';
+        readonly entries: readonly { readonly label: string; readonly color: Rgb }[];
       }
-      drawText(label, x + SWATCH + 3, top + 1, (px, py) => put(px, py, MASK_COLORS.text));
-      x += SWATCH + 3 + textWidth(label) + 8;
+    | { readonly kind: 'ramp'; readonly label: string; readonly from: Rgb; readonly to: Rgb };
+  /** Target side of the grid in pixels (default 720); cells are whole pixels, at least 1. */
+  readonly maxSize?: number;
+}
+
+const PAD = 16;
+const GAP = 8;
+const LINE_GAP = 6;
+/** Grid lines across the cells only where segments are at least this many pixels apart. */
+const MIN_LINE_SPACING = 12;
+/** Boundary ticks outside the grid only where segments are at least this many pixels apart. */
+const MIN_TICK_SPACING = 4;
+const TICK = 5;
+
+/** Labels every k-th segment, k a round number (1, 2, 5, 10, 20, ...) that keeps neighbouring labels apart. */
+function labelled(segments: readonly AxisSegment[], scale: number, size: 1 | 2): Set<number> {
+  const widest = Math.max(...segments.map((s) => textLength(s.label, size)), 1);
+  const spans = segments.map((s) => (s.end - s.start) * scale).filter((w) => w > 0);
+  const narrowest = Math.min(...spans);
+  let every = 1;
+  for (let k = 0; every * narrowest < widest + 8; k++) every = [1, 2, 5][k % 3]! * 10 ** Math.floor(k / 3);
+  const shown = new Set<number>();
+  segments.forEach((s, i) => {
+    // The text segment is always labelled: it is not counted like frames.
+    if (i % every === 0 || !/^\d+$/.test(s.label)) shown.add(i);
+  });
+  return shown;
+}
+
+/** The figure of a grid picture. */
+export function gridFigure(p: GridPicture): Figure {
+  if (!Number.isSafeInteger(p.rows) || !Number.isSafeInteger(p.cols) || p.rows < 1 || p.cols < 1)
+    throw new TensorError('grid', `rows and cols must be positive integers, got ${p.rows} x ${p.cols}`);
+  if (p.colors.length !== 3 * p.rows * p.cols)
+    throw new TensorError('grid', `expected ${p.rows * p.cols} cell colours, got ${p.colors.length / 3}`);
+  const scale = Math.max(1, Math.floor((p.maxSize ?? 720) / Math.max(p.rows, p.cols)));
+  const gridW = p.cols * scale;
+  const gridH = p.rows * scale;
+  const tickSize = 2;
+  const th = textHeight(2);
+  const rowTicks = labelled(p.rowSegments, scale, tickSize);
+  const colTicks = labelled(p.colSegments, scale, tickSize);
+  const tickWidth = Math.max(
+    0,
+    ...p.rowSegments.map((s, i) => (rowTicks.has(i) ? textLength(s.label, tickSize) : 0)),
+  );
+  const left = PAD + th + GAP + tickWidth + TICK + 6;
+  const titleHeight = p.title.length * (th + LINE_GAP);
+  const top = PAD + titleHeight + GAP;
+  const legendX = left + gridW + 2 * PAD;
+  const legendWidth =
+    p.legend.kind === 'classes'
+      ? 20 + GAP + Math.max(...p.legend.entries.map((e) => textLength(e.label, 2)))
+      : 20 + GAP + textLength('100%', 2);
+  const legendTitle = p.legend.kind === 'ramp' ? textLength(p.legend.label, 2) : 0;
+  const width = Math.max(
+    legendX + Math.max(legendWidth, legendTitle) + PAD,
+    PAD + Math.max(...p.title.map((t, i) => textLength(t, i === 0 ? 2 : 2))) + PAD,
+  );
+  const height = top + gridH + TICK + 3 + th + GAP + th + PAD;
+  const items: Primitive[] = [];
+  const text = (
+    x: number,
+    y: number,
+    s: string,
+    anchor: 'start' | 'middle' | 'end' = 'start',
+    color: Rgb = MASK_COLORS.text,
+  ): void => {
+    items.push({ kind: 'text', x, y, text: s, size: 2, color, anchor });
+  };
+
+  p.title.forEach((line, i) => {
+    text(PAD, PAD + i * (th + LINE_GAP), line, 'start', i === 0 ? MASK_COLORS.text : MASK_COLORS.muted);
+  });
+  items.push({ kind: 'cells', x: left, y: top, cols: p.cols, rows: p.rows, scale, colors: p.colors });
+  const labels = p.cellLabels;
+  if (labels?.every((l) => textLength(l, 2) + 8 <= scale) && th + 8 <= scale) {
+    labels.forEach((label, i) => {
+      const [r, g, b] = [p.colors[3 * i]!, p.colors[3 * i + 1]!, p.colors[3 * i + 2]!];
+      // White on dark cells, dark on light ones (luma).
+      const color: Rgb = 0.299 * r + 0.587 * g + 0.114 * b < 140 ? [255, 255, 255] : MASK_COLORS.text;
+      const x = left + ((i % p.cols) + 0.5) * scale;
+      const y = top + (Math.floor(i / p.cols) + 0.5) * scale - th / 2;
+      text(x, y, label, 'middle', color);
+    });
+  }
+
+  // Segment boundaries as grid lines (when far enough apart), the outer frame, and numbered ticks.
+  const boundaries = (segments: readonly AxisSegment[]) => {
+    const cuts = new Set<number>();
+    for (const s of segments) cuts.add(s.start).add(s.end);
+    return [...cuts].sort((a, b) => a - b);
+  };
+  const spacing = (segments: readonly AxisSegment[]) =>
+    Math.min(...segments.map((s) => (s.end - s.start) * scale));
+  const inside = scale >= (p.minCellForLines ?? 1);
+  const vertical = (c: number, color: Rgb, across: boolean) => {
+    const x = left + Math.round(c * scale);
+    if (x <= left || x >= left + gridW) return;
+    if (across) items.push({ kind: 'line', x1: x, y1: top, x2: x, y2: top + gridH - 1, color });
+    else items.push({ kind: 'line', x1: x, y1: top + gridH, x2: x, y2: top + gridH + TICK, color });
+  };
+  const horizontal = (r: number, color: Rgb, across: boolean) => {
+    const y = top + Math.round(r * scale);
+    if (y <= top || y >= top + gridH) return;
+    if (across) items.push({ kind: 'line', x1: left, y1: y, x2: left + gridW - 1, y2: y, color });
+    else items.push({ kind: 'line', x1: left - 1 - TICK, y1: y, x2: left - 1, y2: y, color });
+  };
+  for (const [segments, draw] of [
+    [p.colSegments, vertical],
+    [p.rowSegments, horizontal],
+  ] as const) {
+    const gap = spacing(segments);
+    if (gap < MIN_TICK_SPACING) continue;
+    const across = inside && gap >= MIN_LINE_SPACING;
+    for (const c of boundaries(segments)) draw(c, across ? MASK_COLORS.grid : MASK_COLORS.frame, across);
+  }
+  for (const c of p.colGroups ?? []) vertical(c, MASK_COLORS.frame, true);
+  for (const r of p.rowGroups ?? []) horizontal(r, MASK_COLORS.frame, true);
+  items.push({
+    kind: 'line',
+    x1: left - 1,
+    y1: top - 1,
+    x2: left + gridW,
+    y2: top - 1,
+    color: MASK_COLORS.frame,
+  });
+  items.push({
+    kind: 'line',
+    x1: left - 1,
+    y1: top + gridH,
+    x2: left + gridW,
+    y2: top + gridH,
+    color: MASK_COLORS.frame,
+  });
+  items.push({
+    kind: 'line',
+    x1: left - 1,
+    y1: top - 1,
+    x2: left - 1,
+    y2: top + gridH,
+    color: MASK_COLORS.frame,
+  });
+  items.push({
+    kind: 'line',
+    x1: left + gridW,
+    y1: top - 1,
+    x2: left + gridW,
+    y2: top + gridH,
+    color: MASK_COLORS.frame,
+  });
+  p.colSegments.forEach((s, i) => {
+    if (!colTicks.has(i)) return;
+    const x = left + ((s.start + s.end) / 2) * scale;
+    text(x, top + gridH + TICK + 3, s.label, 'middle');
+  });
+  p.rowSegments.forEach((s, i) => {
+    if (!rowTicks.has(i)) return;
+    const y = top + ((s.start + s.end) / 2) * scale - th / 2;
+    text(left - TICK - 5, y, s.label, 'end');
+  });
+  text(left + gridW / 2, top + gridH + TICK + 3 + th + GAP, p.xLabel, 'middle');
+  items.push({
+    kind: 'text',
+    x: PAD,
+    y: top + gridH / 2,
+    text: p.yLabel,
+    size: 2,
+    color: MASK_COLORS.text,
+    anchor: 'middle',
+    vertical: true,
+  });
+
+  // The legend: class swatches, or a shade ramp from 0% to 100% with its label.
+  if (p.legend.kind === 'classes') {
+    p.legend.entries.forEach((e, i) => {
+      const y = top + i * (th + 3 * GAP);
+      items.push({
+        kind: 'rect',
+        x: legendX,
+        y: y - 3,
+        w: 20,
+        h: 20,
+        fill: e.color,
+        stroke: MASK_COLORS.grid,
+      });
+      text(legendX + 20 + GAP, y, e.label);
+    });
+  } else {
+    const { from, to } = p.legend;
+    text(legendX, top, p.legend.label);
+    const rampTop = top + th + 2 * GAP;
+    const rampH = Math.max(100, Math.min(gridH - th - 2 * GAP, 300));
+    const steps = 64;
+    for (let i = 0; i < steps; i++) {
+      const share = 1 - i / (steps - 1);
+      items.push({
+        kind: 'rect',
+        x: legendX,
+        y: rampTop + Math.floor((i * rampH) / steps),
+        w: 20,
+        h: Math.ceil(rampH / steps) + 1,
+        fill: mix(from, to, share),
+      });
+    }
+    items.push({ kind: 'rect', x: legendX - 1, y: rampTop - 1, w: 22, h: 1, fill: MASK_COLORS.grid });
+    items.push({ kind: 'rect', x: legendX - 1, y: rampTop + rampH, w: 22, h: 1, fill: MASK_COLORS.grid });
+    for (const share of [1, 0.75, 0.5, 0.25, 0]) {
+      const y = rampTop + Math.round((1 - share) * rampH);
+      items.push({
+        kind: 'line',
+        x1: legendX + 20,
+        y1: y,
+        x2: legendX + 24,
+        y2: y,
+        color: MASK_COLORS.frame,
+      });
+      text(legendX + 20 + GAP, y - th / 2, `${Math.round(share * 100)}%`);
     }
   }
-  return PNG.sync.write(png, { colorType: 2 });
+  return {
+    width: Math.ceil(width),
+    height: Math.ceil(height),
+    background: MASK_COLORS.background,
+    items,
+    title: p.title.join(' - '),
+  };
+}
+
+/** `a` to `b` by `t` in 0..1. */
+export function mix(a: Rgb, b: Rgb, t: number): Rgb {
+  return [0, 1, 2].map((i) => Math.round(a[i]! + (b[i]! - a[i]!) * t)) as unknown as Rgb;
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** `attention_tile  a=2`. */
+function headline(pattern: PatternInstance): string {
+  const params = Object.entries(pattern.params).map(([k, v]) => `${k}=${v}`);
+  return [pattern.name, ...params].join('  ');
+}
+
+/** `layout video: t=8, h=45, w=80 (28,800 tokens; tiles 6x8x8; frames padded to 3,712)`. */
+function layoutLine(layout: ConcreteLayout): string {
+  const sizes = layout.videoAxes.map((a, i) => `${a}=${layout.videoSizes[i]}`).join(', ');
+  const video = layout.videoSizes.reduce((a, b) => a * b, 1);
+  const notes = [`${count(video + layout.textLength)} tokens`];
+  if (layout.textLength > 0) notes.push(`${count(layout.textLength)} text ${layout.textPosition}`);
+  if (layout.tiled) notes.push(`tiles ${layout.tile.join('x')}`);
+  if (layout.unitSlot !== layout.unitTokens)
+    notes.push(`${layout.tiled ? 'tiles' : 'frames'} padded to ${count(layout.unitSlot)}`);
+  if (layout.length !== video + layout.textLength) notes.push(`${count(layout.length)} slots`);
+  return `layout ${layout.name}: ${sizes} (${notes.join('; ')})`;
+}
+
+/** The unit (frame or tile) and text segments of a layout along an axis measured in `cellSize` slots. */
+export function layoutSegments(layout: ConcreteLayout, cellSize: number): AxisSegment[] {
+  const segments: AxisSegment[] = [];
+  for (let u = 0; u < layout.unitCount; u++) {
+    const start = layout.videoStart + u * layout.unitSlot;
+    segments.push({ start: start / cellSize, end: (start + layout.unitSlot) / cellSize, label: String(u) });
+  }
+  if (layout.textSlots > 0)
+    segments.push({
+      start: layout.textStart / cellSize,
+      end: (layout.textStart + layout.textSlots) / cellSize,
+      label: 'text',
+    });
+  return segments.sort((a, b) => a.start - b.start);
+}
+
+function unitName(layout: ConcreteLayout): string {
+  return layout.tiled ? 'tile' : 'frame';
+}
+
+/** A tiled layout's slabs of tiles that share their frames (one per tile step in time), in cells of `cellSize`. */
+function tileGroups(layout: ConcreteLayout, cellSize: number): number[] {
+  if (!layout.tiled) return [];
+  const perSlab = layout.unitCount / layout.grid[0]!;
+  return Array.from(
+    { length: layout.grid[0]! - 1 },
+    (_, g) => (layout.videoStart + (g + 1) * perSlab * layout.unitSlot) / cellSize,
+  );
+}
+
+/** The block-level picture of a plan. */
+export function blockFigure(plan: BlockPlan): Figure {
+  const { pattern, stats } = plan;
+  const layout = pattern.layout;
+  const classes = classesOfPlan(plan);
+  const palette = [MASK_COLORS.empty, MASK_COLORS.partial, MASK_COLORS.full];
+  const unit = unitName(layout);
+  return gridFigure({
+    title: [
+      headline(pattern),
+      layoutLine(layout),
+      `blocks ${plan.blockQ} x ${plan.blockK}: ${percent(stats.sparsity)} of ${count(stats.total)} block pairs skipped`,
+    ],
+    rows: plan.numQBlocks,
+    cols: plan.numKBlocks,
+    colors: cellColors(classes.length, (i) => palette[classes[i]!]!),
+    rowSegments: layoutSegments(layout, plan.blockQ),
+    colSegments: layoutSegments(layout, plan.blockK),
+    rowGroups: tileGroups(layout, plan.blockQ),
+    colGroups: tileGroups(layout, plan.blockK),
+    // Partial blocks sit on frame boundaries: lines across would cover them unless blocks are drawn big.
+    minCellForLines: 8,
+    xLabel: `key blocks of ${plan.blockK}, numbered by ${unit}`,
+    yLabel: `query blocks of ${plan.blockQ}, numbered by ${unit}`,
+    legend: {
+      kind: 'classes',
+      entries: [
+        { label: `full ${count(stats.full)}`, color: MASK_COLORS.full },
+        { label: `partial ${count(stats.partial)}`, color: MASK_COLORS.partial },
+        { label: `empty ${count(stats.empty)}`, color: MASK_COLORS.empty },
+      ],
+    },
+  });
+}
+
+/** Share of allowed query-key pairs in every unit pair (row-major), exact. */
+export function unitShares(pattern: PatternInstance): { shares: Float64Array; rows: number; cols: number } {
+  const { classes, rows, cols } = unitLevelClasses(pattern);
+  const aligned = unitAlignedPattern(pattern);
+  const unit = aligned.layout.unitSlot;
+  const real = realTokensPerBlock(aligned.layout, unit);
+  const counter = allowedPairCounter(aligned, unit, unit);
+  const shares = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const cls = classes[r * cols + c]!;
+      const pairs = real[r]! * real[c]!;
+      shares[r * cols + c] =
+        cls === CELL_CLASS.full ? 1 : cls === CELL_CLASS.empty || pairs === 0 ? 0 : counter(r, c) / pairs;
+    }
+  return { shares, rows, cols };
+}
+
+/** The frame-level (tile-level) picture: every unit pair shaded by its share of allowed pairs. */
+export function unitFigure(plan: BlockPlan): Figure {
+  const { pattern, stats } = plan;
+  const aligned = unitAlignedPattern(pattern);
+  const { shares, rows, cols } = unitShares(pattern);
+  const unit = unitName(pattern.layout);
+  const pairs = stats.realTokens * stats.realTokens;
+  return gridFigure({
+    title: [
+      headline(pattern),
+      layoutLine(pattern.layout),
+      `${unit} level: ${percent(1 - stats.allowedPairs / pairs)} of ${count(pairs)} query-key pairs masked`,
+    ],
+    rows,
+    cols,
+    colors: cellColors(rows * cols, (i) => mix(MASK_COLORS.none, MASK_COLORS.full, shares[i]!)),
+    cellLabels: Array.from(shares, (x) =>
+      x === 0 ? '' : x === 1 ? '100%' : `${Math.min(99, Math.max(1, Math.round(100 * x)))}%`,
+    ),
+    rowSegments: layoutSegments(aligned.layout, aligned.layout.unitSlot),
+    colSegments: layoutSegments(aligned.layout, aligned.layout.unitSlot),
+    rowGroups: tileGroups(aligned.layout, aligned.layout.unitSlot),
+    colGroups: tileGroups(aligned.layout, aligned.layout.unitSlot),
+    xLabel: `key ${unit}`,
+    yLabel: `query ${unit}`,
+    legend: { kind: 'ramp', label: 'allowed pairs', from: MASK_COLORS.none, to: MASK_COLORS.full },
+  });
 }

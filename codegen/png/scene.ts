@@ -5,8 +5,8 @@
  * {@link textWidth}, so both renderings agree.
  */
 import { PNG } from 'pngjs';
+import type { Rgb } from './figure.js';
 import { RASTER_FONTS, type RasterFont } from './font-data.js';
-import type { Rgb } from './mask-image.js';
 
 /** Text sizes: small (cell values, ticks), normal (labels), title (bold). */
 export type FontRole = keyof typeof RASTER_FONTS;

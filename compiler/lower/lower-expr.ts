@@ -5,7 +5,7 @@
  * everything is folded as it is built. Every integer an expression can produce is bounded and must fit in
  * 32 bits (TP310); a divisor that folds to 0 is an error (TP309), since it is always a mistake.
  */
-import type { BinaryExpr, CallExpr, Expr } from '../../dsl/ast.js';
+import type { BinaryExpr, CallExpr, Expr, LetDecl } from '../../dsl/ast.js';
 import { type Diagnostic, type DiagnosticCode, TesseraError } from '../../dsl/diagnostics.js';
 import type { SourceRange } from '../../dsl/source.js';
 import {
@@ -196,10 +196,31 @@ export class Lowerer {
     if (b.memo) return b.memo;
     if (b.busy) return this.fail('TP209', b.decl.name.range, `\`${name}\` depends on itself`);
     b.busy = true;
-    const value = this.lower(b.decl.value, b.env);
-    b.busy = false;
+    let value: Value;
+    try {
+      value = this.lower(b.decl.value, b.env);
+    } finally {
+      b.busy = false;
+    }
     b.memo = value;
     return value;
+  }
+
+  /**
+   * Lower the `let`s among `items` in declaration order, so that a long chain (`let x2 = x1 + 1`, ...) is
+   * lowered one link at a time instead of recursively from its far end. A `let` that fails is left for its
+   * first use to report, as lazy lowering would.
+   */
+  prewarmLets(items: readonly { readonly kind: string }[], env: Env): void {
+    for (const item of items) {
+      if (item.kind !== 'LetDecl') continue;
+      const decl = item as LetDecl;
+      try {
+        this.name(decl.name.name, decl.name.range, env);
+      } catch (error) {
+        if (!(error instanceof TesseraError)) throw error;
+      }
+    }
   }
 
   private divisor(e: Expr, env: Env, what: string): IntExpr {

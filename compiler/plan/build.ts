@@ -33,6 +33,35 @@ export function checkBlockSizes(blockQ: number, blockK: number): void {
   }
 }
 
+/**
+ * The most block pairs a plan may have: its class table holds a byte per pair and a dense plan's CSR four bytes
+ * per pair, so 2^27 pairs is 128 MiB and 512 MiB (about 1.48 M tokens at blocks of 128, 2.97 M at 256).
+ */
+export const MAX_BLOCK_PAIRS = 2 ** 27;
+
+/** Reject a layout with more block pairs than {@link MAX_BLOCK_PAIRS}, naming the limit and a way out. */
+export function checkBlockPairs(pattern: PatternInstance, blockQ: number, blockK: number): void {
+  const n = pattern.layout.length;
+  const rows = Math.ceil(n / blockQ);
+  const cols = Math.ceil(n / blockK);
+  if (rows * cols <= MAX_BLOCK_PAIRS) return;
+  const side = Math.ceil(n / Math.sqrt(MAX_BLOCK_PAIRS));
+  const block = 2 ** Math.ceil(Math.log2(side));
+  throw new TesseraError([
+    {
+      code: 'TP313',
+      severity: 'error',
+      message:
+        `layout \`${pattern.layout.name}\` has ${n.toLocaleString('en-US')} tokens: ${rows.toLocaleString('en-US')} x ` +
+        `${cols.toLocaleString('en-US')} blocks of ${blockQ} x ${blockK} is ${(rows * cols).toLocaleString('en-US')} block pairs, ` +
+        `more than the ${MAX_BLOCK_PAIRS.toLocaleString('en-US')} (2^27) a block plan holds`,
+      range: pattern.declaration?.range ?? START_OF_FILE,
+      file: pattern.declaration?.file ?? pattern.key,
+      hint: `use blocks of at least ${block} x ${block} (--block ${block}) or a smaller layout`,
+    },
+  ]);
+}
+
 /** Both CSR tables in one pass over the classes (class codes: 2 full, 1 partial, 0 empty). */
 function csrTables(classes: Uint8Array, numQ: number, numK: number): { full: BlockCsr; partial: BlockCsr } {
   let fullCount = 0;

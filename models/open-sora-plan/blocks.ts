@@ -206,12 +206,14 @@ export function runBlocks<T extends OpTensor>(
   to: number,
   attention: readonly SelfAttentionSpec[],
   scope: number | undefined = context.ops.mark?.(),
+  onLayer?: (done: number, layers: number) => void,
 ): T {
   const { ops } = context;
   let h = hidden;
   for (let layer = from; layer < to; layer++) {
     h = transformerBlock(context, layer, h, attention[layer]!);
     if (scope !== undefined) ops.release?.(scope, [h]);
+    onLayer?.(layer + 1, context.config.layers);
   }
   return h;
 }
@@ -219,7 +221,8 @@ export function runBlocks<T extends OpTensor>(
 /**
  * The whole network on uploaded inputs: embeddings, every block with `attention[layer]`, the output layer;
  * returns [B, outChannels, T, H, W] on the backend. Backends with scoped memory get everything but the residual
- * stream released after each block, so a pass holds one block's activations at a time.
+ * stream released after each block, so a pass holds one block's activations at a time. `onLayer` hears of each
+ * finished block.
  */
 export function forwardPass<T extends OpTensor>(
   ops: ModelOps<T>,
@@ -228,8 +231,9 @@ export function forwardPass<T extends OpTensor>(
   grid: TokenGrid,
   attention: readonly SelfAttentionSpec[],
   inputs: NetworkInputs<T>,
+  onLayer?: (done: number, layers: number) => void,
 ): T {
   const { context, embedded, hidden, scope } = embedInputs(ops, weight, config, grid, inputs);
-  const h = runBlocks(context, hidden, 0, config.layers, attention, scope);
+  const h = runBlocks(context, hidden, 0, config.layers, attention, scope, onLayer);
   return outputLayer(ops, weight, h, embedded, config, grid);
 }

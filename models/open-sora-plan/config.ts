@@ -1,10 +1,11 @@
 /**
  * The sizes of an OpenSoraT2V network (SPEC §2), validated once when built. The real model is
- * OpenSoraT2V-ROPE-L/122 (models/open-sora-plan/configs/open-sora-plan-1.2.json); tests use scaled-down configs with the same
- * structure. Config files are JSON with exactly the fields of {@link OpenSoraConfig}.
+ * OpenSoraT2V-ROPE-L/122 (models/open-sora-plan/configs/open-sora-plan-1.2-720p.json and -480p.json); tests use
+ * scaled-down configs with the same structure. tessera's config files are JSON with the fields of
+ * {@link OpenSoraConfig} (and an optional `sources` object saying where each value comes from); a checkpoint's
+ * diffusers `config.json` is read by `diffusers-config.ts` (`config-file.ts` picks the reader).
  */
 
-import { readFile } from 'node:fs/promises';
 import { UserError } from '../../core/errors.js';
 
 /** An OpenSoraT2V network's sizes. */
@@ -38,6 +39,8 @@ export interface OpenSoraConfig {
   readonly ropeBase: number;
   /** RoPE position interpolation per axis [t, h, w]: positions are divided by these (1 = none). */
   readonly ropeInterpolation: readonly [number, number, number];
+  /** The latent size [frames, height, width] the checkpoint was trained at (upstream's sample_size), if known. */
+  readonly sampleSize?: readonly [number, number, number];
 }
 
 /** Derived sizes. */
@@ -98,6 +101,8 @@ export function parseModelConfig(json: unknown, file = '<config>'): OpenSoraConf
     'normEps',
     'ropeBase',
     'ropeInterpolation',
+    'sampleSize',
+    'sources',
   ]);
   for (const key of Object.keys(json)) {
     if (!known.has(key)) fail(key, `unknown field; known fields: ${[...known].join(', ')}`);
@@ -120,6 +125,15 @@ export function parseModelConfig(json: unknown, file = '<config>'): OpenSoraConf
     fail('ropeBase', 'expected a number above 1');
   if (!positiveTriple(json.ropeInterpolation, false))
     fail('ropeInterpolation', 'expected [t, h, w] positive numbers, e.g. [1, 1, 1]');
+  if (json.sampleSize !== undefined && !positiveTriple(json.sampleSize, true))
+    fail('sampleSize', 'expected [frames, height, width] positive integers (the latent size trained at)');
+  if (json.sources !== undefined) {
+    if (!isRecord(json.sources)) fail('sources', 'expected an object of field: where its value comes from');
+    for (const [field, text] of Object.entries(json.sources as Record<string, unknown>)) {
+      if (!known.has(field) || field === 'sources') fail(`sources.${field}`, 'names no field of the config');
+      if (typeof text !== 'string') fail(`sources.${field}`, 'expected a string');
+    }
+  }
   const config = json as unknown as OpenSoraConfig;
   if (config.headDim % 6 !== 0)
     fail(
@@ -143,26 +157,8 @@ export function parseModelConfig(json: unknown, file = '<config>'): OpenSoraConf
     normEps: config.normEps,
     ropeBase: config.ropeBase,
     ropeInterpolation: [...config.ropeInterpolation] as [number, number, number],
+    ...(config.sampleSize === undefined
+      ? {}
+      : { sampleSize: [...config.sampleSize] as [number, number, number] }),
   };
-}
-
-/** Read and validate a config file. */
-export async function readModelConfig(path: string): Promise<OpenSoraConfig> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new ModelConfigError(
-      path,
-      '$',
-      `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ModelConfigError(path, '$', `not valid JSON (${(e as Error).message})`);
-  }
-  return parseModelConfig(json, path);
 }

@@ -34,6 +34,11 @@ export interface OpenSoraModelOptions<T extends OpTensor> {
   readonly layerPlan?: CompiledLayerPlan;
   /** Already-resolved self-attention per layer (overrides `layerPlan`; tests and the layer search use it). */
   readonly attention?: readonly SelfAttentionSpec[];
+  /**
+   * Called after each transformer block of a forward pass with the blocks done and the total (progress inside
+   * a slow step). On an asynchronous backend it reports launches, not finished work.
+   */
+  readonly onLayer?: (done: number, layers: number) => void;
 }
 
 /** The model as a denoiser, plus what it was built with. */
@@ -245,7 +250,7 @@ export function createOpenSoraNetwork<T extends OpTensor = OpTensor>(
     },
     forward(inputs) {
       attentionMs = 0;
-      const out = forwardPass(ops, weight, config, grid, attention, inputs);
+      const out = forwardPass(ops, weight, config, grid, attention, inputs, options.onLayer);
       lastAttentionMs = attentionMs;
       return out;
     },

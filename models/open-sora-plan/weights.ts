@@ -29,7 +29,7 @@ export interface ModelWeights {
 /** One thing wrong with a checkpoint. */
 export interface WeightProblem {
   readonly tensor: string;
-  readonly kind: 'missing' | 'unexpected' | 'shape' | 'dtype';
+  readonly kind: 'missing' | 'unexpected' | 'shape' | 'dtype' | 'non-finite';
   readonly detail: string;
 }
 
@@ -195,9 +195,18 @@ export function weightsFromArrays(
   return new WeightSet(config, tensors);
 }
 
+/** Values of `data` that are NaN or infinite. */
+export function countNonFinite(data: Float32Array): number {
+  let bad = 0;
+  // x - x is 0 for every finite x and NaN for NaN and +-Infinity: one test per value.
+  for (let i = 0; i < data.length; i++) if (data[i]! - data[i]! !== 0) bad++;
+  return bad;
+}
+
 /**
  * Load the weights of `config` from a diffusers-style safetensors checkpoint. The header is checked in full
- * first (so a wrong file fails fast, listing every problem); tensors are then read and converted one by one.
+ * first (so a wrong file fails fast, listing every problem); tensors are then read and converted one by one,
+ * and each is refused if it holds NaN or infinite values (they would turn every latent into NaN, silently).
  */
 export async function loadOpenSoraWeights(path: string, config: OpenSoraConfig): Promise<ModelWeights> {
   const specs = openSoraWeightSpecs(config);
@@ -209,7 +218,18 @@ export async function loadOpenSoraWeights(path: string, config: OpenSoraConfig):
     for (const spec of specs) {
       const raw = await file.read(spec.name);
       const count = spec.shape.reduce((a, b) => a * b, 1);
-      tensors.set(spec.name, { shape: spec.shape, data: floatBytesToFloat32(raw.dtype, raw.bytes, count) });
+      const data = floatBytesToFloat32(raw.dtype, raw.bytes, count);
+      const bad = countNonFinite(data);
+      if (bad > 0) {
+        throw new WeightsError(path, config.name, [
+          {
+            tensor: spec.name,
+            kind: 'non-finite',
+            detail: `${bad.toLocaleString('en-US')} of ${count.toLocaleString('en-US')} values are NaN or infinite (a corrupt or diverged checkpoint)`,
+          },
+        ]);
+      }
+      tensors.set(spec.name, { shape: spec.shape, data });
     }
     return new WeightSet(config, tensors);
   } finally {

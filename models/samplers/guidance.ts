@@ -11,7 +11,7 @@ import type { Denoiser } from '../open-sora-plan/denoiser.js';
 export interface TextCondition {
   /** [L, D] float32, row-major. */
   readonly embeddings: Float32Array;
-  /** [L]: 1 for real tokens, 0 for padding. */
+  /** Shape [L]: 1 for real tokens, 0 for padding. */
   readonly mask: Uint8Array;
 }
 

@@ -52,7 +52,7 @@ export interface AttentionOptions {
 export interface AttentionResult {
   /** Output, same shape and layout as Q. Rows with no allowed key are 0. */
   readonly out: Float64Array | Float32Array;
-  /** [batch, heads, seqLen]: natural log of sum(exp(scaled logit)) over allowed keys; -Infinity when none. */
+  /** Shape [batch, heads, seqLen]: natural log of sum(exp(scaled logit)) over allowed keys; -Infinity when none. */
   readonly lse: Float64Array | Float32Array;
 }
 

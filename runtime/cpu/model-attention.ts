@@ -112,7 +112,10 @@ export function selfAttention(
   return { shape: q.shape, data: out };
 }
 
-/** Cross-attention to text tokens, one batch element at a time (each has its own padding mask). */
+/**
+ * Cross-attention to text tokens, one batch element at a time (each has its own padding mask); an element with
+ * no real text token attends over all its keys (see `ModelOps.crossAttention`).
+ */
 export function crossAttention(
   precision: OpPrecision,
   q: CpuTensor,
@@ -141,7 +144,10 @@ export function crossAttention(
       headDim,
     };
     const row = b * L;
-    const result = denseAttention(inputs, (_qi, ki) => keyMask[row + ki] !== 0, { precision });
+    // No real key: upstream's -10000 bias shifts every score equally, so the row attends over all L keys.
+    const anyReal = keyMask.subarray(row, row + L).some((m) => m !== 0);
+    const allowed = anyReal ? (_qi: number, ki: number) => keyMask[row + ki] !== 0 : () => true;
+    const result = denseAttention(inputs, allowed, { precision });
     out.set(result.out, b * N * D);
   }
   return { shape: q.shape, data: out };

@@ -27,6 +27,12 @@ if [ "$what" = tests ] || [ "$what" = attention ] || [ "$what" = all ]; then
   export TESSERA_FLEX_DIR="$T/flex"
   (cd "$T/dist" && node --test --test-reporter=spec test/device/attention.gpu.js test/device/model.gpu.js) 2>&1 | tee "$OUT/tests.log" || status=1
   python3 bench/gpu/flex_compare.py "$T/flex" 2>&1 | tee "$OUT/flex-compare.log" || status=1
+  # The .blockmask.py that `tessera compile --target flex` writes, run as a user would: flex_attention with the
+  # block mask against scaled_dot_product_attention with the dense mask (frames, tiles with reordering, text).
+  for p in attention_tile sliding_tile text_video causal; do
+    (cd "$T/dist" && node cli/main.js compile "$p" --target flex --out "$T/flexpy/$p") >/dev/null 2>&1 || status=1
+    python3 "$T/flexpy/$p/"*.blockmask.py 2>&1 | tee -a "$OUT/flex-module.log" || status=1
+  done
 fi
 if [ "$what" = attention ] || [ "$what" = bench ] || [ "$what" = all ]; then
   (cd "$T/dist" && node bench/cuda-attention.js "$T/bench" 20) 2>&1 | tee "$OUT/bench-ours.log" || status=1

@@ -1,10 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DenoiserRequest, runGenerate, type TextSink } from '../../cli/generate.js';
-import type { GenerateCliOptions } from '../../cli/generate-inputs.js';
+import { CHECKPOINT_WEIGHTS, type GenerateCliOptions } from '../../cli/generate-inputs.js';
 import { createModelDenoiser } from '../../cli/generate-model.js';
+import { GenerateProgress } from '../../cli/generate-progress.js';
+import { makeCheckpoint, TEXT_EMBEDDINGS_FILE } from '../../cli/make-checkpoint.js';
 import { EXIT } from '../../core/errors.js';
 import { gaussianNoise } from '../../core/random.js';
 import { readSafetensors, writeSafetensors } from '../../core/safetensors.js';
@@ -23,6 +25,8 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-generate-'));
+  // Tests with a fake network still name a weights file that exists (its contents are never read).
+  await writeFile(join(dir, 'unused-weights.safetensors'), '');
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -191,7 +195,7 @@ describe('tessera generate', () => {
     }
   });
 
-  it('at guidance 1 runs batch 1; without negative embeddings it warns and guides against no text', async () => {
+  it('at guidance 1 runs batch 1; guidance without negative embeddings is refused before the network is built', async () => {
     const text = await writeText('prompt-only.safetensors', {
       prompt_embeds: fromStorage('float32', [6, WIDTH], prompt),
       prompt_attention_mask: fromValues('float32', [6], [1, 1, 1, 0, 0, 0]),
@@ -208,13 +212,23 @@ describe('tessera generate', () => {
     ).toBe(0);
     expect(unguided.calls.map((c) => c.batch)).toEqual([1, 1]);
     expect(stderr.text()).not.toMatch(/warning/);
-    const guided = oracleDenoiser(LATENT, X0);
-    expect(
-      await runGenerate(cliOptions(opts), { createDenoiser: async () => guided, stdout: buffer(), stderr }),
-    ).toBe(0);
-    expect(stderr.text()).toMatch(/warning: no negative_prompt_embeds/);
-    expect(guided.calls[0]?.mask).toEqual([0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0]);
-    expect(guided.calls[0]?.text.subarray(0, 6 * WIDTH).every((v) => v === 0)).toBe(true);
+    let created = 0;
+    const printed = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await runGenerate(cliOptions(opts), {
+        createDenoiser: async () => {
+          created++;
+          return oracleDenoiser(LATENT, X0);
+        },
+        stdout: buffer(),
+        stderr,
+      });
+      expect(code).toBe(EXIT.input);
+      expect(String(printed.mock.calls[0]?.[0])).toMatch(/--guidance 7.5: .*negative_prompt_embeds/);
+      expect(created).toBe(0);
+    } finally {
+      printed.mockRestore();
+    }
   });
 
   it('rejects bad options and files with exit code 1 and a message naming the problem', async () => {
@@ -247,6 +261,12 @@ describe('tessera generate', () => {
       ],
       [{ execution: 'graph' }, /--execution: .*--backend cuda; the cpu backend/],
       [{ config: 'no-such-config' }, /--config: "no-such-config" is neither/],
+      [{ weights: join(dir, 'no-such-weights') }, /--weights: .*no-such-weights does not exist/],
+      [{ weights: dir }, /--config: .* is a checkpoint folder whose config.json describes the model/],
+      [{ weights: dir, config: undefined }, /--weights: the folder .* has no config.json/],
+      [{ config: undefined }, /--config: needed for a bare weights file/],
+      [{ out: dir }, /--out: .* is a folder/],
+      [{ out: join(dir, 'unused-weights.safetensors', 'x.safetensors') }, /--out: /],
       [{ textEmbeddings: join(dir, 'missing.safetensors') }, /missing.safetensors: cannot open the file/],
       [{ textEmbeddings: badWidth }, /prompt_embeds'.*8 wide.*takes 32/],
       [{ textEmbeddings: noMask }, /prompt_attention_mask'.*missing/],
@@ -361,5 +381,76 @@ describe('tessera generate with the tiny Open-Sora-Plan model', () => {
     } finally {
       stderr.mockRestore();
     }
+  });
+});
+
+describe('tessera make-checkpoint, then generate from the folder', () => {
+  it('writes config.json, weights and embeddings that generate runs end to end on the CPU', async () => {
+    const folder = join(dir, 'made');
+    const written = await makeCheckpoint({
+      config: 'tiny',
+      out: folder,
+      seed: '4',
+      textTokens: '16',
+      promptTokens: '5',
+    });
+    expect(written).toHaveLength(3);
+    const stdout = buffer();
+    const code = await runGenerate(
+      {
+        weights: folder,
+        textEmbeddings: join(folder, TEXT_EMBEDDINGS_FILE),
+        frames: '9',
+        size: '64x64',
+        sampler: 'segment',
+        steps: '3',
+        guidance: '7.5',
+        seed: '0',
+        out: join(folder, 'latents.safetensors'),
+        backend: 'cpu',
+      },
+      { createDenoiser: createModelDenoiser, stdout, stderr: buffer() },
+    );
+    expect(code).toBe(EXIT.ok);
+    const latents = (await readSafetensors(join(folder, 'latents.safetensors'))).tensors.get('latents');
+    expect(latents?.shape).toEqual([1, 4, 3, 8, 8]);
+    expect(Array.from(latents!.data as Float32Array).every(Number.isFinite)).toBe(true);
+    // A bare weights file finds the config.json beside it.
+    expect(
+      await runGenerate(
+        cliOptions({
+          config: undefined,
+          weights: join(folder, CHECKPOINT_WEIGHTS),
+          textEmbeddings: join(folder, TEXT_EMBEDDINGS_FILE),
+          size: '32x32',
+          steps: '1',
+        }),
+        { createDenoiser: createModelDenoiser, stdout: buffer(), stderr: buffer() },
+      ),
+    ).toBe(EXIT.ok);
+  });
+});
+
+describe('generate progress', () => {
+  it('shows the layer and an estimate inside a slow step, and an estimate after each step', () => {
+    let now = 0;
+    const sink = buffer(true);
+    const progress = new GenerateProgress(sink, 4, () => now);
+    now = 1000;
+    progress.layer(8, 32); // under 2 s into the step: quiet
+    expect(sink.text()).toBe('');
+    now = 5000;
+    progress.layer(16, 32);
+    expect(sink.text()).toMatch(/step 1\/4 {2}layer 16\/32 {2}5\.0s, about 35s left/);
+    now = 10_000;
+    progress.step({ index: 0, of: 4, timestep: 999, ms: 10_000 });
+    expect(sink.text()).toMatch(/step 1\/4 {2}t=999 {2}10000 ms {2}10s, about 30s left/);
+    const plain = buffer(false);
+    const lines = new GenerateProgress(plain, 2, () => now);
+    now = 13_000;
+    lines.layer(1, 32);
+    now = 14_000;
+    lines.layer(2, 32); // plain output: a layer line at most every 10 s
+    expect(plain.text().trim().split('\n')).toHaveLength(1);
   });
 });

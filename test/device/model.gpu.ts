@@ -185,27 +185,13 @@ describe('CUDA model ops against the float64 CPU ops', { skip }, () => {
     }
   });
 
-  it('cross-attention with a padding mask (a batch entry with no real key gives 0)', () => {
+  it('cross-attention with a padding mask (a batch entry with no real key attends over all its keys)', () => {
     const q: [Float32Array, number[]] = [random(11, 2 * 256 * D), [2, 256, D]];
     const k: [Float32Array, number[]] = [random(12, 2 * 7 * D), [2, 7, D]];
     const v: [Float32Array, number[]] = [random(13, 2 * 7 * D), [2, 7, D]];
+    // The second entry has no real key: the CPU reference attends over all 7, as upstream's -10000 bias does.
     const mask = Uint8Array.of(1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     check('crossAttention', [q, k, v], (ops, a, b, c) => ops.crossAttention(a!, b!, c!, CONFIG.heads, mask));
-    const mark = cuda.mark();
-    const out = cuda.download(
-      cuda.crossAttention(
-        cuda.upload(q[0], q[1]),
-        cuda.upload(k[0], k[1]),
-        cuda.upload(v[0], v[1]),
-        CONFIG.heads,
-        mask,
-      ),
-    );
-    cuda.release(mark);
-    assert.ok(
-      out.subarray(256 * D).every((e) => e === 0),
-      'the fully masked batch entry is exactly 0',
-    );
   });
 });
 

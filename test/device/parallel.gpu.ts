@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { planLayers, readLayerPlan } from '../../compiler/layer-plan.js';
 import { relativeError } from '../../core/error-metrics.js';
-import { readModelConfig } from '../../models/open-sora-plan/config.js';
+import { readModelConfig } from '../../models/open-sora-plan/config-file.js';
 import { randomDeviceTensor, randomDeviceWeights } from '../../models/open-sora-plan/cuda-model.js';
 import { layerAttention } from '../../models/open-sora-plan/layer-attention.js';
 import { deviceStepPass } from '../../models/open-sora-plan/parallel-model.js';
@@ -70,7 +70,7 @@ describe('logical ranks against the unsharded CUDA step at full size', { skip },
 
   before(async () => {
     ops = createCudaOps({ syncAttention: false });
-    const full = await readModelConfig('models/open-sora-plan/configs/open-sora-plan-1.2.json');
+    const full = await readModelConfig('models/open-sora-plan/configs/open-sora-plan-1.2-720p.json');
     const config = { ...full, layers: LAYERS };
     const weight = randomDeviceWeights(ops, config, 0);
     const x = randomDeviceTensor(ops, [BATCH, 4, LATENT.frames, LATENT.height, LATENT.width], 1);

@@ -1,15 +1,10 @@
 /**
- * Model configs shipped with tessera: the real Open-Sora-Plan 1.2 network and a tiny one with the same
- * structure for tests and smoke runs. The JSON files are the source of truth (the CLI's `--config` reads them);
- * this module loads and validates them once.
- *
- * Sources for open-sora-plan-1.2.json: OpenSoraT2V_ROPE_L_122 in Open-Sora-Plan's
- * opensora/models/diffusion/opensora/modeling_opensora.py (32 layers, 24 heads x 96, patch 1x2x2, caption
- * 4096, cross_attention_dim 2304) and the arguments train_t2v_diffusers.py builds it with
- * (in_channels = out_channels = ae_channel_config[ae] = 4, attention_bias True, activation "gelu-approximate",
- * norm_elementwise_affine False, norm_eps 1e-6); RoPE3D(freq=10000) with interpolation_scale_thw from
- * --interpolation_scale_{t,h,w} 1.0 in the v1.2 training scripts. FFN 9216 is diffusers' FeedForward default of
- * 4 x dim; 256 timestep features are diffusers' PixArtAlphaCombinedTimestepSizeEmbeddings.
+ * Model configs shipped with tessera: Open-Sora-Plan 1.2 at each released resolution (720p and 480p differ in
+ * their RoPE interpolation scales, which belong to the checkpoint) and a tiny one with the same structure for
+ * tests and smoke runs. The JSON files are the source of truth (the CLI's `--config` reads them) and each says,
+ * in its `sources` object, where every value comes from (Open-Sora-Plan v1.2.0's model code and training
+ * scripts); this module loads and validates them once. A released checkpoint folder carries its own
+ * `config.json`, which `--weights FOLDER` reads instead (diffusers-config.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -30,8 +25,17 @@ function load(fileName: string): OpenSoraConfig {
   return parseModelConfig(JSON.parse(readFileSync(path, 'utf8')), path);
 }
 
-/** OpenSoraT2V-ROPE-L/122: 32 blocks, 24 heads x 96 = 2304, FFN 9216, 4 latent channels, patch 1x2x2. */
-export const OPEN_SORA_PLAN_1_2: OpenSoraConfig = load('open-sora-plan-1.2.json');
+/** The names `--config` accepts without a path. */
+export const BUILTIN_CONFIG_NAMES = ['open-sora-plan-1.2-720p', 'open-sora-plan-1.2-480p', 'tiny'] as const;
 
-/** The same structure scaled down (2 blocks, 2 heads x 12, FFN 48, caption 32) for tests. */
+/**
+ * OpenSoraT2V-ROPE-L/122 as released at 720p: 32 blocks, 24 heads x 96 = 2304, FFN 9216, 4 latent channels,
+ * patch 1x2x2, RoPE interpolation (t, h, w) = (1, 1.5, 2).
+ */
+export const OPEN_SORA_PLAN_1_2_720P: OpenSoraConfig = load('open-sora-plan-1.2-720p.json');
+
+/** The same network as released at 480p: RoPE interpolation (1, 1, 1). */
+export const OPEN_SORA_PLAN_1_2_480P: OpenSoraConfig = load('open-sora-plan-1.2-480p.json');
+
+/** The same structure scaled down (2 blocks, 2 heads x 12, FFN 96, caption 32) for tests. */
 export const TINY_CONFIG: OpenSoraConfig = load('tiny.json');

@@ -2,10 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   encodeFlexBlockMask,
-  FLEX_LOADER_SNIPPET,
   type FlexBlockMask,
   flexBlockMask,
-  flexLoaderSnippet,
   toFlexBlockMask,
 } from '../../../codegen/flex/block-mask.js';
 import { buildPlan } from '../../../compiler/plan/build.js';
@@ -158,17 +156,6 @@ describe('FlexAttention block-mask export', () => {
         Array.from(expected[i]!.data),
       );
     });
-  });
-
-  it('ships a loading snippet with the from_kv_blocks call', () => {
-    expect(FLEX_LOADER_SNIPPET).toContain('BlockMask.from_kv_blocks(');
-    expect(FLEX_LOADER_SNIPPET).toContain(
-      'BLOCK_SIZE=(int(meta["q_block_size"]), int(meta["kv_block_size"]))',
-    );
-    expect(FLEX_LOADER_SNIPPET).toContain('path = sys.argv[1]');
-    const snippet = flexLoaderSnippet('out/attention_tile.blockmask.safetensors');
-    expect(snippet).toContain('path = "out/attention_tile.blockmask.safetensors"');
-    expect(snippet).not.toContain('sys.argv');
   });
 
   it('pairs the tensors with the mask in flexBlockMask', () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SafetensorsError, writeSafetensors } from '../../../core/safetensors.js';
 import { fromValues, type Tensor } from '../../../core/tensor.js';
 import { ModelConfigError, parseModelConfig } from '../../../models/open-sora-plan/config.js';
-import { OPEN_SORA_PLAN_1_2, TINY_CONFIG } from '../../../models/open-sora-plan/configs/index.js';
+import { OPEN_SORA_PLAN_1_2_720P, TINY_CONFIG } from '../../../models/open-sora-plan/configs/index.js';
 import {
   randomOpenSoraWeights,
   weightInits,
@@ -30,7 +30,7 @@ afterAll(async () => {
 
 describe('weight names', () => {
   it('the real config has about 2.7B parameters (SPEC: a 2.7B-parameter model)', () => {
-    const params = openSoraWeightSpecs(OPEN_SORA_PLAN_1_2).reduce(
+    const params = openSoraWeightSpecs(OPEN_SORA_PLAN_1_2_720P).reduce(
       (a, s) => a + s.shape.reduce((x, y) => x * y, 1),
       0,
     );
@@ -39,7 +39,7 @@ describe('weight names', () => {
   });
 
   it('holds the diffusers names with the Open-Sora-Plan 1.2 shapes', () => {
-    const specs = new Map(openSoraWeightSpecs(OPEN_SORA_PLAN_1_2).map((s) => [s.name, s.shape]));
+    const specs = new Map(openSoraWeightSpecs(OPEN_SORA_PLAN_1_2_720P).map((s) => [s.name, s.shape]));
     expect(specs.get('pos_embed.proj.weight')).toEqual([2304, 4, 2, 2]);
     expect(specs.get('adaln_single.emb.timestep_embedder.linear_1.weight')).toEqual([2304, 256]);
     expect(specs.get('adaln_single.linear.weight')).toEqual([6 * 2304, 2304]);
@@ -59,7 +59,7 @@ describe('weight names', () => {
 
 describe('configs', () => {
   it('ships the real config and a tiny one', () => {
-    expect(OPEN_SORA_PLAN_1_2).toMatchObject({
+    expect(OPEN_SORA_PLAN_1_2_720P).toMatchObject({
       layers: 32,
       heads: 24,
       headDim: 96,

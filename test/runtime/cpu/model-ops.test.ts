@@ -314,15 +314,37 @@ describe('cross-attention', () => {
         }
   });
 
-  it('gives zeros (not NaN) for a batch element with no real text token', () => {
-    const out = ops.crossAttention(
-      up(randomArray(24, 6), [1, 1, 6]),
-      up(randomArray(25, 12), [1, 2, 6]),
-      up(randomArray(26, 12), [1, 2, 6]),
+  it("attends over every key of a batch element with no real text token, as upstream's -10000 bias does", () => {
+    const [q, k, v] = [randomArray(24, 2 * 6), randomArray(25, 2 * 2 * 6), randomArray(26, 2 * 2 * 6)];
+    const none = ops.crossAttention(
+      up(q, [2, 1, 6]),
+      up(k, [2, 2, 6]),
+      up(v, [2, 2, 6]),
       2,
-      new Uint8Array(2),
+      Uint8Array.of(1, 0, 0, 0),
     );
-    expect(Array.from(out.data)).toEqual([0, 0, 0, 0, 0, 0]);
+    const all = ops.crossAttention(
+      up(q, [2, 1, 6]),
+      up(k, [2, 2, 6]),
+      up(v, [2, 2, 6]),
+      2,
+      Uint8Array.of(1, 0, 1, 1),
+    );
+    // The additive mask itself, in float64: softmax(s - 10000) over both keys.
+    const biased = (b: number, h: number, d: number) => {
+      const s = [0, 1].map((l) => {
+        let dot = 0;
+        for (let i = 0; i < 3; i++) dot += q[b * 6 + h * 3 + i]! * k[(b * 2 + l) * 6 + h * 3 + i]!;
+        return dot / Math.sqrt(3) - 10000;
+      });
+      const m = Math.max(...s);
+      const e = s.map((z) => Math.exp(z - m));
+      return (e[0]! * v[b * 2 * 6 + h * 3 + d]! + e[1]! * v[(b * 2 + 1) * 6 + h * 3 + d]!) / (e[0]! + e[1]!);
+    };
+    for (let h = 0; h < 2; h++)
+      for (let d = 0; d < 3; d++) expect(none.data[6 + h * 3 + d]).toBeCloseTo(biased(1, h, d), 9);
+    expect(Array.from(none.data.subarray(6))).toEqual(Array.from(all.data.subarray(6)));
+    expect(Array.from(none.data.subarray(0, 6))).toEqual(Array.from(all.data.subarray(0, 6)));
   });
 });
 
