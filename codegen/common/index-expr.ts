@@ -98,8 +98,8 @@ function render(e: IndexExpr, d: Dialect): { text: string; level: Level } {
   if (e.op === 'const') return { text: d.intLiteral(e.value), level: Level.atom };
   if (e.op === 'var') return { text: e.name, level: Level.atom };
   const level = LEVEL[e.op];
-  // Left-associative operators: the right operand needs parentheses at the same level unless the operator is
-  // associative (`a - (b - c)`, `a / (b * c)`).
+  // Left-associative operators: the right operand needs parentheses at the same level unless it is the same
+  // associative operator (`a - (b - c)`, `a / (b * c)`, `a * (b % c)`, but `a + b + c`).
   const associative = e.op === 'add' || e.op === 'mul';
   const left = render(e.a, d);
   const right = render(e.b, d);
@@ -108,8 +108,11 @@ function render(e: IndexExpr, d: Dialect): { text: string; level: Level } {
     const atom = (x: { text: string; level: Level }) => (x.level === Level.atom ? x.text : `(${x.text})`);
     return { text: d.intDiv(atom(left), atom(right)), level: Level.product };
   }
-  const l = left.level < level ? `(${left.text})` : left.text;
-  const r = right.level < level || (!associative && right.level === level) ? `(${right.text})` : right.text;
+  // `a % b * c` is legal everywhere but reads better as `(a % b) * c`: mixed products get parentheses too.
+  const mixed = e.a.op !== e.op && left.level === Level.product && level === Level.product;
+  const l = left.level < level || mixed ? `(${left.text})` : left.text;
+  const regroups = associative && e.b.op === e.op; // a + (b + c) == a + b + c; not so a * (b % c)
+  const r = right.level < level || (right.level === level && !regroups) ? `(${right.text})` : right.text;
   return { text: `${l} ${SYMBOL[e.op]} ${r}`, level };
 }
 

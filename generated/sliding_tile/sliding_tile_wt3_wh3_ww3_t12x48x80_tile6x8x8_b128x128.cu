@@ -56,13 +56,13 @@ __device__ __forceinline__ TpToken tp_decode(int i) {
   if (i < 0 || i >= 46080) { return TpToken{0, 0, 0, 0}; }
   int unit = i / 384;
   int inner = i - unit * 384;
-  const int v2 = unit % 10 * 8 + inner % 8;
+  const int v2 = (unit % 10) * 8 + inner % 8;
   unit = unit / 10;
   inner = inner / 8;
-  const int v1 = unit % 6 * 8 + inner % 8;
+  const int v1 = (unit % 6) * 8 + inner % 8;
   unit = unit / 6;
   inner = inner / 8;
-  const int v0 = unit % 2 * 6 + inner % 6;
+  const int v0 = (unit % 2) * 6 + inner % 6;
   return TpToken{1, v0, v1, v2};
 }
 

@@ -81,13 +81,13 @@ export function tp_decode(i: number): TpToken {
   if (i < 0 || i >= 46080) { return { seg: 0, c0: 0, c1: 0, c2: 0 }; }
   let unit: number = Math.trunc(i / 384);
   let inner: number = i - unit * 384;
-  const v2: number = unit % 10 * 8 + inner % 8;
+  const v2: number = (unit % 10) * 8 + inner % 8;
   unit = Math.trunc(unit / 10);
   inner = Math.trunc(inner / 8);
-  const v1: number = unit % 6 * 8 + inner % 8;
+  const v1: number = (unit % 6) * 8 + inner % 8;
   unit = Math.trunc(unit / 6);
   inner = Math.trunc(inner / 8);
-  const v0: number = unit % 2 * 6 + inner % 6;
+  const v0: number = (unit % 2) * 6 + inner % 6;
   return { seg: 1, c0: v0, c1: v1, c2: v2 };
 }
 

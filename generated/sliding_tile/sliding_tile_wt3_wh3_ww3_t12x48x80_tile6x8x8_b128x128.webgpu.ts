@@ -89,13 +89,13 @@ fn tp_decode(i: i32) -> TpToken {
   if (i < 0i || i >= 46080i) { return TpToken(0i, 0i, 0i, 0i); }
   var unit: i32 = (i / 384i);
   var inner: i32 = i - unit * 384i;
-  let v2: i32 = unit % 10i * 8i + inner % 8i;
+  let v2: i32 = (unit % 10i) * 8i + inner % 8i;
   unit = (unit / 10i);
   inner = (inner / 8i);
-  let v1: i32 = unit % 6i * 8i + inner % 8i;
+  let v1: i32 = (unit % 6i) * 8i + inner % 8i;
   unit = (unit / 6i);
   inner = (inner / 8i);
-  let v0: i32 = unit % 2i * 6i + inner % 6i;
+  let v0: i32 = (unit % 2i) * 6i + inner % 6i;
   return TpToken(1i, v0, v1, v2);
 }
 
