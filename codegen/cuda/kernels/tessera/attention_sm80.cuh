@@ -148,7 +148,8 @@ struct TpAttentionSm80 {
         load_tile(sV + (stage ^ 1) * kTileK * kPitch, gV, p.v_seq, next_key0, tid);
         if constexpr (kDecodeKeys) {
           if (next_mode != kMaskNone)
-            for (int i = tid; i < kTileK; i += kThreads) sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
+            for (int i = tid; i < kTileK; i += kThreads)
+              sTok[(stage ^ 1) * kTileK + i] = tp_key_terms(tp_decode(next_key0 + i));
         }
       }
       tp_cp_async_commit();
@@ -314,7 +315,8 @@ struct TpAttentionSm80 {
       const int col = (c % kChunks) * 8;
       const int token = q0 + warp * kWarpRows + row;
       if (token < kSeqLen) {
-        *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + col) = *reinterpret_cast<const TpVec16*>(sO + row * kPitch + col);
+        *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + col) =
+            *reinterpret_cast<const TpVec16*>(sO + row * kPitch + col);
       }
     }
   }

@@ -128,11 +128,15 @@ TP_DEVICE unsigned tp_pack_fp16(float lo, float hi) {
 // The element types of the attention kernels: what the tensor cores multiply (the data is 16-bit raw bits
 // either way) and how fp32 values are packed back.
 struct TpBf16 {
-  static TP_DEVICE void mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) { tp_mma_bf16(d, a, b0, b1); }
+  static TP_DEVICE void mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    tp_mma_bf16(d, a, b0, b1);
+  }
   static TP_DEVICE unsigned pack(float lo, float hi) { return tp_pack_bf16(lo, hi); }
 };
 struct TpFp16 {
-  static TP_DEVICE void mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) { tp_mma_fp16(d, a, b0, b1); }
+  static TP_DEVICE void mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    tp_mma_fp16(d, a, b0, b1);
+  }
   static TP_DEVICE unsigned pack(float lo, float hi) { return tp_pack_fp16(lo, hi); }
 };
 

@@ -82,9 +82,9 @@ struct TpWgmma;
 #define TP_WGMMA_R16_31 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
 #define TP_WGMMA_R32_47 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47"
 #define TP_WGMMA_R48_63 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
-#define TP_WGMMA_ACC16(c, i)                                                                         \
-  c(d[i]), c(d[i + 1]), c(d[i + 2]), c(d[i + 3]), c(d[i + 4]), c(d[i + 5]), c(d[i + 6]), c(d[i + 7]),     \
-      c(d[i + 8]), c(d[i + 9]), c(d[i + 10]), c(d[i + 11]), c(d[i + 12]), c(d[i + 13]), c(d[i + 14]), c(d[i + 15])
+#define TP_WGMMA_ACC16(c, i)                                                                                \
+  c(d[i]), c(d[i + 1]), c(d[i + 2]), c(d[i + 3]), c(d[i + 4]), c(d[i + 5]), c(d[i + 6]), c(d[i + 7]), c(d[i + 8]), \
+      c(d[i + 9]), c(d[i + 10]), c(d[i + 11]), c(d[i + 12]), c(d[i + 13]), c(d[i + 14]), c(d[i + 15])
 #define TP_WGMMA_ACC32(c) TP_WGMMA_ACC16(c, 0), TP_WGMMA_ACC16(c, 16)
 #define TP_WGMMA_ACC48(c) TP_WGMMA_ACC32(c), TP_WGMMA_ACC16(c, 32)
 #define TP_WGMMA_ACC64(c) TP_WGMMA_ACC48(c), TP_WGMMA_ACC16(c, 48)
