@@ -55,7 +55,8 @@ const FAMILY_KERNEL: Record<CudaKernelFamily, { header: string; template: string
 function describeTuning(t: CudaKernelTuning): string {
   const unroll = t.scoreChunkUnroll > 0 ? `, S loop unrolled by ${t.scoreChunkUnroll}` : '';
   const q = t.qInRegisters ? 'Q in registers' : 'Q reloaded from shared memory';
-  return `${t.warpRows} query rows per warp, ${q}${unroll}, ${t.minBlocksPerSm} CTA(s) per SM`;
+  const ctas = t.minBlocksPerSm === 1 ? '1 CTA' : `${t.minBlocksPerSm} CTAs`;
+  return `${t.warpRows} query rows per warp, ${q}${unroll}, ${ctas} per SM`;
 }
 
 /** One `extern "C"` instance of the family's template. */
@@ -111,7 +112,7 @@ export function renderCudaModule(
     `// Pattern ${plan.pattern.key}, plan ${plan.key}: ${plan.seqLen} tokens, blocks ${plan.blockQ} x ${plan.blockK}.`,
     `// Blocks: ${s.full} full, ${s.partial} partial, ${s.empty} empty of ${s.total} (sparsity ${(100 * s.sparsity).toFixed(1)}%);` +
       ` key walk: ${plan.closedForm ? `closed form '${plan.closedForm.kind}'` : 'CSR tables'}.`,
-    `// ${parts.length} kernel(s), fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).`,
+    `// ${parts.length === 1 ? '1 kernel' : `${parts.length} kernels`}, fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).`,
     ...(arch ? [`// Target: ${arch} only (warpgroup wgmma).`] : []),
     '// The kernel is a template in tessera/*.cuh (codegen/cuda/kernels in the tessera package); this file holds',
     '// what depends on the plan: its constants, token decode, mask and key walk, and the instances.',

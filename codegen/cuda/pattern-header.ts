@@ -55,7 +55,9 @@ function planConstants(plan: BlockPlan): string[] {
     [`constexpr int kNumQBlocks = ${plan.numQBlocks};`, 'CTAs per (batch, head)'],
     [
       `constexpr bool kPartialBlocks = ${partial > 0};`,
-      `${count(partial, 'partial blocks')}: tp_allowed per element`,
+      partial > 0
+        ? `${partial} partial blocks: tp_allowed per element`
+        : 'no partial blocks: no element mask',
     ],
     [
       `constexpr bool kPaddedKeyBlocks = ${paddedKeys > 0};`,
@@ -70,11 +72,9 @@ function planConstants(plan: BlockPlan): string[] {
 
 /** The pattern header of `plan` (no trailing newline). */
 export function renderPatternHeader(plan: BlockPlan): string {
-  const s = plan.stats;
   const rule = (text: string) => `${text} ${'-'.repeat(Math.max(4, 116 - text.length))}`;
   return [
     rule(`// ---- pattern ${plan.pattern.key}, blocks ${plan.blockQ} x ${plan.blockK}`),
-    `// ${s.full} full, ${s.partial} partial and ${s.empty} empty blocks of ${s.total}.`,
     ...planConstants(plan),
     '',
     renderCudaMaskFunctions(plan.pattern),

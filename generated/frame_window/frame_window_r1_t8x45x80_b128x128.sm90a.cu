@@ -2,7 +2,7 @@
 // Source: patterns/frame-window.tile
 // Pattern frame_window_r1_t8x45x80, plan frame_window_r1_t8x45x80_b128x128: 28800 tokens, blocks 128 x 128.
 // Blocks: 17023 full, 674 partial, 32928 empty of 50625 (sparsity 65.0%); key walk: CSR tables.
-// 6 kernel(s), fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
+// 6 kernels, fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 // Target: sm_90a only (warpgroup wgmma).
 // The kernel is a template in tessera/*.cuh (codegen/cuda/kernels in the tessera package); this file holds
 // what depends on the plan: its constants, token decode, mask and key walk, and the instances.
@@ -46,7 +46,6 @@ struct TpAttnParams {
 };
 
 // ---- pattern frame_window_r1_t8x45x80, blocks 128 x 128 ----------------------------------------------------------
-// 17023 full, 674 partial and 32928 empty blocks of 50625.
 constexpr int kSeqLen = 28800;              // tokens, padding included
 constexpr int kBlockQ = 128;                // plan query block
 constexpr int kBlockK = 128;                // plan key block

@@ -2,7 +2,7 @@
 // Source: patterns/full.tile
 // Pattern full_t8x45x80, plan full_t8x45x80_b128x128: 28800 tokens, blocks 128 x 128.
 // Blocks: 50625 full, 0 partial, 0 empty of 50625 (sparsity 0.0%); key walk: closed form 'dense'.
-// 6 kernel(s), fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
+// 6 kernels, fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 // The kernel is a template in tessera/*.cuh (codegen/cuda/kernels in the tessera package); this file holds
 // what depends on the plan: its constants, token decode, mask and key walk, and the instances.
 
@@ -40,12 +40,11 @@ struct TpAttnParams {
 };
 
 // ---- pattern full_t8x45x80, blocks 128 x 128 ---------------------------------------------------------------------
-// 50625 full, 0 partial and 0 empty blocks of 50625.
 constexpr int kSeqLen = 28800;              // tokens, padding included
 constexpr int kBlockQ = 128;                // plan query block
 constexpr int kBlockK = 128;                // plan key block
 constexpr int kNumQBlocks = 225;            // CTAs per (batch, head)
-constexpr bool kPartialBlocks = false;      // no partial blocks: tp_allowed per element
+constexpr bool kPartialBlocks = false;      // no partial blocks: no element mask
 constexpr bool kPaddedKeyBlocks = false;    // no key blocks with padding keys
 constexpr bool kPaddedQueryBlocks = false;  // no query blocks with padding rows
 
@@ -110,7 +109,7 @@ __device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p
 
 #include "tessera/attention_sm80.cuh"
 
-// Head dim 64, bfloat16: 64-key tiles, 32 query rows per warp, Q reloaded from shared memory, S loop unrolled by 2, 2 CTA(s) per SM; 128 threads, 55296 B of dynamic shared memory.
+// Head dim 64, bfloat16: 64-key tiles, 32 query rows per warp, Q reloaded from shared memory, S loop unrolled by 2, 2 CTAs per SM; 128 threads, 55296 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(128, 2)
 tessera_fwd_full_t8x45x80_b128x128_d64_bf16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<64, TpBf16, 64, 32, false, 2>;
@@ -118,7 +117,7 @@ tessera_fwd_full_t8x45x80_b128x128_d64_bf16(const TpAttnParams p) {
   Kernel::run(p);
 }
 
-// Head dim 96, bfloat16: 64-key tiles, 32 query rows per warp, Q reloaded from shared memory, S loop unrolled by 2, 2 CTA(s) per SM; 128 threads, 79872 B of dynamic shared memory.
+// Head dim 96, bfloat16: 64-key tiles, 32 query rows per warp, Q reloaded from shared memory, S loop unrolled by 2, 2 CTAs per SM; 128 threads, 79872 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(128, 2)
 tessera_fwd_full_t8x45x80_b128x128_d96_bf16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<96, TpBf16, 64, 32, false, 2>;
@@ -126,7 +125,7 @@ tessera_fwd_full_t8x45x80_b128x128_d96_bf16(const TpAttnParams p) {
   Kernel::run(p);
 }
 
-// Head dim 128, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 104448 B of dynamic shared memory.
+// Head dim 128, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 104448 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_full_t8x45x80_b128x128_d128_bf16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<128, TpBf16, 64, 16, true, 0>;
@@ -134,7 +133,7 @@ tessera_fwd_full_t8x45x80_b128x128_d128_bf16(const TpAttnParams p) {
   Kernel::run(p);
 }
 
-// Head dim 64, float16: 64-key tiles, 32 query rows per warp, Q reloaded from shared memory, S loop unrolled by 2, 2 CTA(s) per SM; 128 threads, 55296 B of dynamic shared memory.
+// Head dim 64, float16: 64-key tiles, 32 query rows per warp, Q reloaded from shared memory, S loop unrolled by 2, 2 CTAs per SM; 128 threads, 55296 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(128, 2)
 tessera_fwd_full_t8x45x80_b128x128_d64_fp16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<64, TpFp16, 64, 32, false, 2>;
@@ -142,7 +141,7 @@ tessera_fwd_full_t8x45x80_b128x128_d64_fp16(const TpAttnParams p) {
   Kernel::run(p);
 }
 
-// Head dim 96, float16: 64-key tiles, 32 query rows per warp, Q reloaded from shared memory, S loop unrolled by 2, 2 CTA(s) per SM; 128 threads, 79872 B of dynamic shared memory.
+// Head dim 96, float16: 64-key tiles, 32 query rows per warp, Q reloaded from shared memory, S loop unrolled by 2, 2 CTAs per SM; 128 threads, 79872 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(128, 2)
 tessera_fwd_full_t8x45x80_b128x128_d96_fp16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<96, TpFp16, 64, 32, false, 2>;
@@ -150,7 +149,7 @@ tessera_fwd_full_t8x45x80_b128x128_d96_fp16(const TpAttnParams p) {
   Kernel::run(p);
 }
 
-// Head dim 128, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 104448 B of dynamic shared memory.
+// Head dim 128, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 104448 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_full_t8x45x80_b128x128_d128_fp16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<128, TpFp16, 64, 16, true, 0>;

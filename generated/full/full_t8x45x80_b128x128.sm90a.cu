@@ -2,7 +2,7 @@
 // Source: patterns/full.tile
 // Pattern full_t8x45x80, plan full_t8x45x80_b128x128: 28800 tokens, blocks 128 x 128.
 // Blocks: 50625 full, 0 partial, 0 empty of 50625 (sparsity 0.0%); key walk: closed form 'dense'.
-// 6 kernel(s), fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
+// 6 kernels, fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 // Target: sm_90a only (warpgroup wgmma).
 // The kernel is a template in tessera/*.cuh (codegen/cuda/kernels in the tessera package); this file holds
 // what depends on the plan: its constants, token decode, mask and key walk, and the instances.
@@ -46,12 +46,11 @@ struct TpAttnParams {
 };
 
 // ---- pattern full_t8x45x80, blocks 128 x 128 ---------------------------------------------------------------------
-// 50625 full, 0 partial and 0 empty blocks of 50625.
 constexpr int kSeqLen = 28800;              // tokens, padding included
 constexpr int kBlockQ = 128;                // plan query block
 constexpr int kBlockK = 128;                // plan key block
 constexpr int kNumQBlocks = 225;            // CTAs per (batch, head)
-constexpr bool kPartialBlocks = false;      // no partial blocks: tp_allowed per element
+constexpr bool kPartialBlocks = false;      // no partial blocks: no element mask
 constexpr bool kPaddedKeyBlocks = false;    // no key blocks with padding keys
 constexpr bool kPaddedQueryBlocks = false;  // no query blocks with padding rows
 

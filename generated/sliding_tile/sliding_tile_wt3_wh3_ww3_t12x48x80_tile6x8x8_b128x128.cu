@@ -2,7 +2,7 @@
 // Source: patterns/sliding-tile.tile
 // Pattern sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8, plan sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128: 46080 tokens, blocks 128 x 128.
 // Blocks: 19440 full, 0 partial, 110160 empty of 129600 (sparsity 85.0%); key walk: CSR tables.
-// 6 kernel(s), fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
+// 6 kernels, fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 // The kernel is a template in tessera/*.cuh (codegen/cuda/kernels in the tessera package); this file holds
 // what depends on the plan: its constants, token decode, mask and key walk, and the instances.
 
@@ -40,12 +40,11 @@ struct TpAttnParams {
 };
 
 // ---- pattern sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8, blocks 128 x 128 --------------------------------------
-// 19440 full, 0 partial and 110160 empty blocks of 129600.
 constexpr int kSeqLen = 46080;              // tokens, padding included
 constexpr int kBlockQ = 128;                // plan query block
 constexpr int kBlockK = 128;                // plan key block
 constexpr int kNumQBlocks = 360;            // CTAs per (batch, head)
-constexpr bool kPartialBlocks = false;      // no partial blocks: tp_allowed per element
+constexpr bool kPartialBlocks = false;      // no partial blocks: no element mask
 constexpr bool kPaddedKeyBlocks = false;    // no key blocks with padding keys
 constexpr bool kPaddedQueryBlocks = false;  // no query blocks with padding rows
 
@@ -138,7 +137,7 @@ __device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p
 
 #include "tessera/attention_sm80.cuh"
 
-// Head dim 64, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 55296 B of dynamic shared memory.
+// Head dim 64, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 55296 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_bf16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<64, TpBf16, 64, 16, true, 0>;
@@ -146,7 +145,7 @@ tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_bf16(const
   Kernel::run(p);
 }
 
-// Head dim 96, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 79872 B of dynamic shared memory.
+// Head dim 96, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 79872 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d96_bf16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<96, TpBf16, 64, 16, true, 0>;
@@ -154,7 +153,7 @@ tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d96_bf16(const
   Kernel::run(p);
 }
 
-// Head dim 128, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 104448 B of dynamic shared memory.
+// Head dim 128, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 104448 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d128_bf16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<128, TpBf16, 64, 16, true, 0>;
@@ -162,7 +161,7 @@ tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d128_bf16(cons
   Kernel::run(p);
 }
 
-// Head dim 64, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 55296 B of dynamic shared memory.
+// Head dim 64, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 55296 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_fp16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<64, TpFp16, 64, 16, true, 0>;
@@ -170,7 +169,7 @@ tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_fp16(const
   Kernel::run(p);
 }
 
-// Head dim 96, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 79872 B of dynamic shared memory.
+// Head dim 96, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 79872 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d96_fp16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<96, TpFp16, 64, 16, true, 0>;
@@ -178,7 +177,7 @@ tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d96_fp16(const
   Kernel::run(p);
 }
 
-// Head dim 128, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 104448 B of dynamic shared memory.
+// Head dim 128, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 104448 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d128_fp16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<128, TpFp16, 64, 16, true, 0>;

@@ -2,7 +2,7 @@
 // Source: patterns/sliding-tile.tile
 // Pattern sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8, plan sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128: 46080 tokens, blocks 128 x 128.
 // Blocks: 19440 full, 0 partial, 110160 empty of 129600 (sparsity 85.0%); key walk: CSR tables.
-// 6 kernel(s), fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
+// 6 kernels, fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 // Target: sm_90a only (warpgroup wgmma).
 // The kernel is a template in tessera/*.cuh (codegen/cuda/kernels in the tessera package); this file holds
 // what depends on the plan: its constants, token decode, mask and key walk, and the instances.
@@ -46,12 +46,11 @@ struct TpAttnParams {
 };
 
 // ---- pattern sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8, blocks 128 x 128 --------------------------------------
-// 19440 full, 0 partial and 110160 empty blocks of 129600.
 constexpr int kSeqLen = 46080;              // tokens, padding included
 constexpr int kBlockQ = 128;                // plan query block
 constexpr int kBlockK = 128;                // plan key block
 constexpr int kNumQBlocks = 360;            // CTAs per (batch, head)
-constexpr bool kPartialBlocks = false;      // no partial blocks: tp_allowed per element
+constexpr bool kPartialBlocks = false;      // no partial blocks: no element mask
 constexpr bool kPaddedKeyBlocks = false;    // no key blocks with padding keys
 constexpr bool kPaddedQueryBlocks = false;  // no query blocks with padding rows
 

@@ -2,7 +2,7 @@
 // Source: patterns/spatial.tile
 // Pattern spatial_t8x45x80, plan spatial_t8x45x80_b128x128: 28800 tokens, blocks 128 x 128.
 // Blocks: 5942 full, 779 partial, 43904 empty of 50625 (sparsity 86.7%); key walk: CSR tables.
-// 6 kernel(s), fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
+// 6 kernels, fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 // The kernel is a template in tessera/*.cuh (codegen/cuda/kernels in the tessera package); this file holds
 // what depends on the plan: its constants, token decode, mask and key walk, and the instances.
 
@@ -40,7 +40,6 @@ struct TpAttnParams {
 };
 
 // ---- pattern spatial_t8x45x80, blocks 128 x 128 ------------------------------------------------------------------
-// 5942 full, 779 partial and 43904 empty blocks of 50625.
 constexpr int kSeqLen = 28800;              // tokens, padding included
 constexpr int kBlockQ = 128;                // plan query block
 constexpr int kBlockK = 128;                // plan key block
@@ -133,7 +132,7 @@ __device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p
 
 #include "tessera/attention_sm80.cuh"
 
-// Head dim 64, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 56320 B of dynamic shared memory.
+// Head dim 64, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 56320 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_spatial_t8x45x80_b128x128_d64_bf16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<64, TpBf16, 64, 16, true, 0>;
@@ -141,7 +140,7 @@ tessera_fwd_spatial_t8x45x80_b128x128_d64_bf16(const TpAttnParams p) {
   Kernel::run(p);
 }
 
-// Head dim 96, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 80896 B of dynamic shared memory.
+// Head dim 96, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 80896 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_spatial_t8x45x80_b128x128_d96_bf16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<96, TpBf16, 64, 16, true, 0>;
@@ -149,7 +148,7 @@ tessera_fwd_spatial_t8x45x80_b128x128_d96_bf16(const TpAttnParams p) {
   Kernel::run(p);
 }
 
-// Head dim 128, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 105472 B of dynamic shared memory.
+// Head dim 128, bfloat16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 105472 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_spatial_t8x45x80_b128x128_d128_bf16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<128, TpBf16, 64, 16, true, 0>;
@@ -157,7 +156,7 @@ tessera_fwd_spatial_t8x45x80_b128x128_d128_bf16(const TpAttnParams p) {
   Kernel::run(p);
 }
 
-// Head dim 64, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 56320 B of dynamic shared memory.
+// Head dim 64, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 56320 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_spatial_t8x45x80_b128x128_d64_fp16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<64, TpFp16, 64, 16, true, 0>;
@@ -165,7 +164,7 @@ tessera_fwd_spatial_t8x45x80_b128x128_d64_fp16(const TpAttnParams p) {
   Kernel::run(p);
 }
 
-// Head dim 96, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 80896 B of dynamic shared memory.
+// Head dim 96, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 80896 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_spatial_t8x45x80_b128x128_d96_fp16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<96, TpFp16, 64, 16, true, 0>;
@@ -173,7 +172,7 @@ tessera_fwd_spatial_t8x45x80_b128x128_d96_fp16(const TpAttnParams p) {
   Kernel::run(p);
 }
 
-// Head dim 128, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA(s) per SM; 256 threads, 105472 B of dynamic shared memory.
+// Head dim 128, float16: 64-key tiles, 16 query rows per warp, Q in registers, 1 CTA per SM; 256 threads, 105472 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(256, 1)
 tessera_fwd_spatial_t8x45x80_b128x128_d128_fp16(const TpAttnParams p) {
   using Kernel = TpAttentionSm80<128, TpFp16, 64, 16, true, 0>;

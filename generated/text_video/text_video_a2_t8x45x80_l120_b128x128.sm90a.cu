@@ -2,7 +2,7 @@
 // Source: patterns/text-video.tile
 // Pattern text_video_a2_t8x45x80_l120, plan text_video_a2_t8x45x80_l120_b128x128: 28920 tokens, blocks 128 x 128.
 // Blocks: 26770 full, 1288 partial, 23018 empty of 51076 (sparsity 45.1%); key walk: CSR tables.
-// 6 kernel(s), fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
+// 6 kernels, fp32 accumulation; 1-d grid of query blocks x batch x heads (codegen/cuda/cta-order.ts).
 // Target: sm_90a only (warpgroup wgmma).
 // The kernel is a template in tessera/*.cuh (codegen/cuda/kernels in the tessera package); this file holds
 // what depends on the plan: its constants, token decode, mask and key walk, and the instances.
@@ -46,7 +46,6 @@ struct TpAttnParams {
 };
 
 // ---- pattern text_video_a2_t8x45x80_l120, blocks 128 x 128 -------------------------------------------------------
-// 26770 full, 1288 partial and 23018 empty blocks of 51076.
 constexpr int kSeqLen = 28920;              // tokens, padding included
 constexpr int kBlockQ = 128;                // plan query block
 constexpr int kBlockK = 128;                // plan key block
