@@ -269,14 +269,15 @@ export function cudaInstance(plan: BlockPlan, options: CudaKernelOptions): CudaI
   checkCudaKernelOptions(plan, options);
   const { headDim, dtype } = options;
   const short = DTYPE_SHORT[dtype];
-  const common = { ctasPerHead: plan.numQBlocks, headDim, dtype };
   if (options.family === 'wgmma') {
     const tuning = wgmmaTuningFor(plan, options);
     const kernel = {
-      ...common,
       name: cudaSymbol(`tessera_fwd90_${plan.key}_d${headDim}_${short}`),
       threads: (plan.blockQ / 64) * 128,
       sharedBytes: wgmmaSharedBytes(plan, headDim, tuning.tileK),
+      ctasPerHead: plan.numQBlocks,
+      headDim,
+      dtype,
       family: 'wgmma' as const,
       tileK: tuning.tileK,
     };
@@ -285,12 +286,14 @@ export function cudaInstance(plan: BlockPlan, options: CudaKernelOptions): CudaI
   const tuning = options.tuning ?? defaultCudaTuning(headDim, plan);
   const pitch = headDim + 8;
   const kernel = {
-    ...common,
     name: cudaSymbol(`tessera_fwd_${plan.key}_d${headDim}_${short}`),
     threads: (plan.blockQ / tuning.warpRows) * 32,
     sharedBytes:
       (plan.blockQ + 4 * tuning.tileK) * pitch * 2 +
       (maskNeeds(plan, tuning.tileK).decodeKeys ? 2 * tuning.tileK * tokenBytes(plan) : 0),
+    ctasPerHead: plan.numQBlocks,
+    headDim,
+    dtype,
     family: 'mma' as const,
     tileK: tuning.tileK,
   };
