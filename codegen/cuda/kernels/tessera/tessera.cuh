@@ -5,11 +5,11 @@
 // cuda_fp16.h nor cuda_bf16.h is needed; TpBf16 and TpFp16 name the element type of a kernel instance.
 //
 // The plain C++ part (integer helpers, constants, the CTA order, the tensor-map struct) also compiles with a
-// host compiler: the tests run it on the CPU against its TypeScript twins. The device part is under __CUDACC__,
-// which nvcc and NVRTC define.
+// host compiler: the tests run it on the CPU against its TypeScript twins. The device part is for nvcc
+// (__CUDACC__) and NVRTC (__CUDACC_RTC__) only.
 #pragma once
 
-#if defined(__CUDACC__)
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define TP_DEVICE __device__ __forceinline__
 #else
 #define TP_DEVICE inline
@@ -66,7 +66,7 @@ struct alignas(64) TpTensorMap { unsigned long long opaque[16]; };
 // Sixteen bytes, for 16-byte global stores.
 struct alignas(16) TpVec16 { unsigned x, y, z, w; };
 
-#if defined(__CUDACC__)
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 
 TP_DEVICE float tp_neg_inf() { return __int_as_float(0xff800000); }
 
@@ -140,4 +140,4 @@ struct TpFp16 {
   static TP_DEVICE unsigned pack(float lo, float hi) { return tp_pack_fp16(lo, hi); }
 };
 
-#endif  // __CUDACC__
+#endif  // nvcc or NVRTC
