@@ -13,7 +13,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ctaOrder, ctaWork } from '../codegen/cuda/cta-order.js';
-import { FAMILY_ARCH } from '../codegen/cuda/kernel-source.js';
+import { FAMILY_ARCH } from '../codegen/cuda/kernel-options.js';
 import type { BlockPlan } from '../compiler/plan/plan.js';
 import { CudaAttention, CudaDevice } from '../runtime/cuda/index.js';
 import { benchPlan, HEAD_DIM, HEADS, median, randomFiller } from './cuda-bench-common.js';

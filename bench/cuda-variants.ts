@@ -14,9 +14,9 @@ import {
   type CudaKernelFamily,
   type CudaKernelTuning,
   FAMILY_ARCH,
-  renderCudaKernel,
   type WgmmaKernelTuning,
-} from '../codegen/cuda/kernel-source.js';
+} from '../codegen/cuda/kernel-options.js';
+import { renderCudaKernel } from '../codegen/cuda/module.js';
 import { writeFlexBlockMask } from '../codegen/flex/block-mask.js';
 import { renderFlexMaskMod } from '../codegen/flex/mask-mod.js';
 import { compiledElementMask } from '../compiler/classify/element-mask.js';
@@ -41,7 +41,7 @@ type Ablation = 'no-exp' | 'no-pv' | 'no-mask';
 function ablate(source: string, ablation: Ablation): string {
   const edits: Record<Ablation, [RegExp, string]> = {
     'no-exp': [/tp_exp2\(fmaf\(/g, '(fmaf('],
-    'no-pv': [/tp_wgmma_rs_n\d+\(acc[^;]*;/g, ';'],
+    'no-pv': [/TpWgmma<kHeadDim, T>::rs\(acc[^;]*;/g, ';'],
     'no-mask': [/\(is_partial \? kMaskElements :/g, '(is_partial ? kMaskNone :'],
   };
   const [pattern, replacement] = edits[ablation];

@@ -4,8 +4,8 @@
  * document on stdout.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { Listr } from 'listr2';
 import { cubinArchsFor } from '../codegen/cuda/artifacts.js';
 import { buildCubins } from '../codegen/cuda/nvcc.js';
@@ -227,6 +227,7 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
     const written: string[] = [];
     for (const artifact of result.outputs.artifacts ?? []) {
       const path = join(outDir, artifact.path);
+      await mkdir(dirname(path), { recursive: true }); // the CUDA headers go in tessera/
       await writeFile(path, artifact.contents);
       written.push(`${path}  (${artifact.description})`);
     }

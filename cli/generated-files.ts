@@ -1,10 +1,12 @@
 /**
  * `generated/`: what `tessera compile` writes for every built-in pattern at its reference configuration
- * (bindings, WGSL and CUDA kernels), checked in so a reader sees real output. `tessera regenerate` rewrites it;
+ * (bindings, WGSL and CUDA kernels; the CUDA kernel headers stay in codegen/cuda/kernels), checked in so a reader
+ * sees real output. `tessera regenerate` rewrites it;
  * a test regenerates it in memory and fails on any difference.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { HEADER_PREFIX } from '../codegen/cuda/headers.js';
 import type { Artifact } from '../codegen/index.js';
 import { STAGES, type Target } from '../codegen/index.js';
 import { makeCompileOptions } from '../compiler/options.js';
@@ -41,7 +43,9 @@ export async function generateBuiltins(): Promise<Artifact[]> {
     });
     const { outputs } = await compile({ source, options, stages: STAGES, cache: null });
     for (const artifact of outputs.artifacts ?? []) {
-      if (typeof artifact.contents !== 'string') continue;
+      // The CUDA kernel headers are the same for every pattern: generated/ names them where they live
+      // (codegen/cuda/kernels/tessera, `nvcc -I codegen/cuda/kernels`) instead of holding nine copies.
+      if (typeof artifact.contents !== 'string' || artifact.path.startsWith(HEADER_PREFIX)) continue;
       out.push({ ...artifact, path: `${builtin.name}/${artifact.path}` });
     }
   }

@@ -70,7 +70,14 @@ export const RENDERERS = {
       description: 'WGSL kernel / binding',
     })),
   cuda: (plan, sourceName) =>
-    emitCudaArtifacts(plan, sourceName).files.map((file) => ({ ...file, description: 'CUDA kernel' })),
+    emitCudaArtifacts(plan, sourceName).files.map((file) => ({
+      ...file,
+      description: file.path.endsWith('.cuh')
+        ? 'CUDA kernel template (the .cu files include it)'
+        : file.path.endsWith('.json')
+          ? 'CUDA launch manifest'
+          : 'CUDA kernel',
+    })),
 } as const satisfies Record<string, Renderer>;
 
 /** One artefact kind. */

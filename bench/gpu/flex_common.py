@@ -37,8 +37,18 @@ def load_block_mask(directory, prefix, device="cuda"):
     )
 
 
-def median_ms(fn, warmup_ms=100, rep_ms=500):
-    """Median time of fn() with CUDA events (triton's do_bench: warm-up, cache flush, repetitions)."""
+def median_ms(fn, warmup_ms=100, rep_ms=500, min_runs=1):
+    """Median time of fn() with CUDA events (triton's do_bench: warm-up, cache flush, repetitions). do_bench repeats
+    for about rep_ms; a kernel of a large shape (0.1-0.5 s) gets a window long enough for min_runs repetitions."""
+    import torch
     import triton.testing
 
+    if min_runs > 1:
+        fn()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        rep_ms = max(rep_ms, (min_runs + 0.5) * start.elapsed_time(end))
     return triton.testing.do_bench(fn, warmup=warmup_ms, rep=rep_ms, return_mode="median")

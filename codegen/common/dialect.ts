@@ -12,7 +12,10 @@ export interface Dialect {
   readonly boolType: string;
   /** An integer literal; targets differ on how negative or typed literals are spelled. */
   intLiteral(value: number): string;
-  /** Truncating division of two non-negative integers (`a / b` in C and WGSL). */
+  /**
+   * Truncating division of two non-negative integers (`a / b` in C and WGSL). The operands are atoms
+   * (identifiers, literals or parenthesised text); the result binds like a product.
+   */
   intDiv(a: string, b: string): string;
   /** `c ? a : b` in this target (WGSL has `select(b, a, c)` instead). */
   select(cond: string, a: string, b: string): string;
@@ -20,6 +23,13 @@ export interface Dialect {
   declare(name: string, type: string, init: string, mutable: boolean): string;
   /** A function header up to and including `{`. */
   functionHeader(name: string, params: readonly { name: string; type: string }[], returnType: string): string;
+  /**
+   * Compile-time integer parameters of a function (CUDA: `template <int kTileK>` before its header) and the
+   * arguments a call passes for them (`<kTileK>`). Targets without templates leave both out: they read such
+   * names from the enclosing scope.
+   */
+  templateParams?(names: readonly string[]): string;
+  templateArgs?(names: readonly string[]): string;
   /** A struct declaration with integer fields. */
   struct(name: string, fields: readonly string[]): string;
   /** A value of the struct type built from field values in order. */

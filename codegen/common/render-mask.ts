@@ -11,6 +11,7 @@
 import type { PatternInstance, Side } from '../../compiler/ir.js';
 import type { ConcreteLayout } from '../../compiler/layout.js';
 import type { Dialect } from './dialect.js';
+import { add, div, type IndexExpr, lit, mod, mul, readsOf, ref, renderIndex, sub } from './index-expr.js';
 import { type ExprNames, renderBool } from './render-expr.js';
 
 /** Segment codes stored in `TpToken.seg`. */
@@ -23,45 +24,96 @@ function fieldNames(layout: ConcreteLayout): string[] {
   return ['seg', ...layout.axisNames.map((_, i) => `c${i}`)];
 }
 
+/** One statement of the video decode: a local, an update of one, or a padding test `x >= bound`. */
+type DecodeStep =
+  | { readonly kind: 'let' | 'set'; readonly name: string; readonly expr: IndexExpr }
+  | { readonly kind: 'padIf'; readonly x: IndexExpr; readonly bound: number };
+
+/**
+ * The video part of the decode (innermost axis first: peel the tile offset and the grid position, as
+ * decodeToken does) as straight-line steps over `o`, the index inside the video segment. Updates nobody reads
+ * afterwards are dropped, and a local with no update left is declared immutable.
+ */
+function videoDecodeSteps(layout: ConcreteLayout, o: IndexExpr): DecodeStep[] {
+  const nv = layout.videoAxes.length;
+  const unit = ref('unit');
+  const inner = ref('inner');
+  const steps: DecodeStep[] = [
+    { kind: 'let', name: 'unit', expr: div(o, lit(layout.unitSlot)) },
+    { kind: 'let', name: 'inner', expr: sub(o, mul(unit, lit(layout.unitSlot))) },
+  ];
+  if (layout.unitSlot !== layout.unitTokens)
+    steps.push({ kind: 'padIf', x: inner, bound: layout.unitTokens });
+  for (let a = nv - 1; a >= 0; a--) {
+    const g = lit(layout.grid[a]!);
+    const t = lit(layout.tile[a]!);
+    steps.push({ kind: 'let', name: `v${a}`, expr: add(mul(mod(unit, g), t), mod(inner, t)) });
+    if (layout.grid[a]! * layout.tile[a]! !== layout.videoSizes[a])
+      steps.push({ kind: 'padIf', x: ref(`v${a}`), bound: layout.videoSizes[a]! });
+    if (a > 0) {
+      steps.push(
+        { kind: 'set', name: 'unit', expr: div(unit, g) },
+        { kind: 'set', name: 'inner', expr: div(inner, t) },
+      );
+    }
+  }
+  // Backwards: keep an update only if a later step (or the returned coordinates) reads the name before it is
+  // written again; `x = x` (a division by 1) is no update at all.
+  const live = new Set(Array.from({ length: nv }, (_, a) => `v${a}`));
+  const kept: DecodeStep[] = [];
+  for (const step of steps.reverse()) {
+    if (step.kind === 'padIf') {
+      for (const name of readsOf(step.x)) live.add(name);
+    } else {
+      const noop = step.kind === 'set' && step.expr.op === 'var' && step.expr.name === step.name;
+      if (!live.has(step.name) || noop) continue;
+      live.delete(step.name);
+      for (const name of readsOf(step.expr)) live.add(name);
+    }
+    kept.push(step);
+  }
+  return kept.reverse();
+}
+
 /** The statements of `tp_decode`, one per line, without the header and closing brace. */
 function decodeBody(layout: ConcreteLayout, d: Dialect): string[] {
-  const lit = (v: number) => d.intLiteral(v);
+  const num = (v: number) => d.intLiteral(v);
+  const text = (e: IndexExpr) => renderIndex(e, d);
+  const i = ref('i');
   const fields = fieldNames(layout);
-  const zeros = fields.map(() => lit(0));
+  const zeros = fields.map(() => num(0));
   const padding = `return ${d.structValue(MASK_SYMBOLS.token, zeros)};`;
   const nv = layout.videoAxes.length;
   const lines: string[] = [];
   if (layout.textSlots > 0) {
     const end = layout.textStart + layout.textSlots;
-    lines.push(`if (i >= ${lit(layout.textStart)} && i < ${lit(end)}) {`);
-    lines.push(`  if (i - ${lit(layout.textStart)} >= ${lit(layout.textLength)}) { ${padding} }`);
+    const position = sub(i, lit(layout.textStart));
+    lines.push(`if (i >= ${num(layout.textStart)} && i < ${num(end)}) {`);
+    lines.push(`  if (${text(position)} >= ${num(layout.textLength)}) { ${padding} }`);
     const textFields = fields.map((_, f) =>
-      f === 0 ? lit(SEGMENT_CODE.text) : f === nv + 1 ? `i - ${lit(layout.textStart)}` : lit(0),
+      f === 0 ? num(SEGMENT_CODE.text) : f === nv + 1 ? text(position) : num(0),
     );
     lines.push(`  return ${d.structValue(MASK_SYMBOLS.token, textFields)};`);
     lines.push('}');
   }
   const videoEnd = layout.videoStart + layout.unitCount * layout.unitSlot;
-  lines.push(`if (i < ${lit(layout.videoStart)} || i >= ${lit(videoEnd)}) { ${padding} }`);
-  lines.push(d.declare('o', d.intType, `i - ${lit(layout.videoStart)}`, false));
-  lines.push(d.declare('unit', d.intType, d.intDiv('o', lit(layout.unitSlot)), true));
-  lines.push(d.declare('inner', d.intType, `o - unit * ${lit(layout.unitSlot)}`, true));
-  if (layout.unitSlot !== layout.unitTokens)
-    lines.push(`if (inner >= ${lit(layout.unitTokens)}) { ${padding} }`);
-  // Innermost axis first: peel the tile offset and the grid position, as decodeToken does.
-  for (let a = nv - 1; a >= 0; a--) {
-    const g = layout.grid[a]!;
-    const t = layout.tile[a]!;
-    lines.push(d.declare(`v${a}`, d.intType, `(unit % ${lit(g)}) * ${lit(t)} + inner % ${lit(t)}`, false));
-    if (g * t !== layout.videoSizes[a])
-      lines.push(`if (v${a} >= ${lit(layout.videoSizes[a]!)}) { ${padding} }`);
-    if (a > 0) {
-      lines.push(`unit = ${d.intDiv('unit', lit(g))};`);
-      lines.push(`inner = ${d.intDiv('inner', lit(t))};`);
-    }
+  lines.push(`if (i < ${num(layout.videoStart)} || i >= ${num(videoEnd)}) { ${padding} }`);
+  // The index inside the video segment: `i` itself when the segment starts at 0.
+  let o = sub(i, lit(layout.videoStart));
+  if (o.op !== 'var') {
+    lines.push(d.declare('o', d.intType, text(o), false));
+    o = ref('o');
+  }
+  const steps = videoDecodeSteps(layout, o);
+  const updated = new Set(steps.flatMap((s) => (s.kind === 'set' ? [s.name] : [])));
+  for (const step of steps) {
+    if (step.kind === 'padIf') lines.push(`if (${text(step.x)} >= ${num(step.bound)}) { ${padding} }`);
+    else if (step.kind === 'let')
+      lines.push(d.declare(step.name, d.intType, text(step.expr), updated.has(step.name)));
+    else lines.push(`${step.name} = ${text(step.expr)};`);
   }
   const videoFields = fields.map((_, f) =>
-    f === 0 ? lit(SEGMENT_CODE.video) : f <= nv ? `v${f - 1}` : lit(0),
+    f === 0 ? num(SEGMENT_CODE.video) : f <= nv ? `v${f - 1}` : num(0),
   );
   lines.push(`return ${d.structValue(MASK_SYMBOLS.token, videoFields)};`);
   return lines;

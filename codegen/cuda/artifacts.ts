@@ -1,26 +1,28 @@
 /**
  * What `tessera compile --target cuda` writes for a plan: `<key>.cu` holding the `mma` kernel (sm_80 and newer)
- * and `<key>.sm90a.cu` holding the Hopper `wgmma` kernel, each for every supported head dim and dtype, and a
- * JSON launch manifest (kernel names, source file, target, threads, shared memory, grid, the parameter struct
- * layout) so a program that ships the kernels can launch them without tessera. Pure: the CLI writes the files,
- * and compiles each `.cu` for its targets ({@link cubinArchsFor}) when nvcc is installed.
+ * and `<key>.sm90a.cu` holding the Hopper `wgmma` kernel, each instantiated for every supported head dim and
+ * dtype, the kernel headers they include (`tessera/*.cuh`, beside them, so `nvcc <key>.cu` finds them), and a
+ * JSON launch manifest (kernel names, source file, headers, target, threads, shared memory, grid, the parameter
+ * struct layout) so a program that ships the kernels can launch them without tessera. Pure: the CLI writes the
+ * files, and compiles each `.cu` for its targets ({@link cubinArchsFor}) when nvcc is installed.
  */
 import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { heavyQueryBlocks } from './cta-order.js';
-import {
-  ATTN_PARAM_FIELDS,
-  ATTN_PARAM_FIELDS_SM90A,
-  ATTN_PARAM_STRUCT,
-  paramLayout,
-} from './kernel-params.js';
+import { includedHeaders, kernelHeader } from './headers.js';
 import {
   CUDA_HEAD_DIMS,
   type CudaDType,
   type CudaKernelFamily,
   type CudaKernelOptions,
   FAMILY_ARCH,
-  renderCudaModule,
-} from './kernel-source.js';
+} from './kernel-options.js';
+import {
+  ATTN_PARAM_FIELDS,
+  ATTN_PARAM_FIELDS_SM90A,
+  ATTN_PARAM_STRUCT,
+  paramLayout,
+} from './kernel-params.js';
+import { renderCudaModule } from './module.js';
 import { CUBIN_ARCHS } from './nvcc.js';
 
 export { compileWithNvcc, findNvcc } from './nvcc.js';
@@ -78,7 +80,10 @@ export function cudaInstances(
   return dtypes.flatMap((dtype) => headDims.map((headDim) => ({ headDim, dtype, family })));
 }
 
-/** Files for the CUDA target: `<plan key>.cu`, `<plan key>.sm90a.cu` and `<plan key>.cuda.json`. */
+/**
+ * Files for the CUDA target: `<plan key>.cu`, `<plan key>.sm90a.cu`, the headers they include
+ * (`tessera/*.cuh`) and `<plan key>.cuda.json`.
+ */
 export function emitCudaArtifacts(
   plan: BlockPlan,
   sourceName?: string,
@@ -87,8 +92,9 @@ export function emitCudaArtifacts(
   const modules = FAMILIES.map((family) => ({
     family,
     path: cudaSourcePath(plan.key, family),
-    module: renderCudaModule(plan, cudaInstances(options, family)),
+    module: renderCudaModule(plan, cudaInstances(options, family), 'include'),
   }));
+  const headers = [...new Set(modules.flatMap(({ module }) => includedHeaders(module.source)))];
   const from = sourceName ? `// Source: ${sourceName}\n` : '';
   const manifest = {
     generatedBy: 'tessera codegen/cuda; DO NOT EDIT',
@@ -99,6 +105,7 @@ export function emitCudaArtifacts(
     grid: 'x = numQBlocks * batch * heads, in the order of tp_cta_work (heavy query blocks run lookahead heads ahead of the light ones)',
     heavyBlocks: heavyQueryBlocks(plan),
     numQBlocks: plan.numQBlocks,
+    headers,
     kernels: modules.flatMap(({ family, path, module }) =>
       module.kernels.map((k) => ({ ...k, source: path, target: FAMILY_ARCH[family] ?? 'sm_80 or newer' })),
     ),
@@ -108,6 +115,7 @@ export function emitCudaArtifacts(
   return {
     files: [
       ...modules.map(({ path, module }) => ({ path, contents: module.source.replace('\n', `\n${from}`) })),
+      ...headers.map((path) => ({ path, contents: kernelHeader(path) })),
       { path: `${plan.key}.cuda.json`, contents: `${JSON.stringify(manifest, null, 2)}\n` },
     ],
   };

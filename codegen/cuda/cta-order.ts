@@ -61,7 +61,7 @@ const MAX_LOOKAHEAD = 3;
  * The host-side twin of the device helper `tp_cta_work`: the (unit, schedule position) CTA `cta` runs, where
  * a unit is one (batch, head) pair, `blocks` query blocks make a unit and the first `heavy` schedule entries
  * are heavy: heavy(0..d-1) | heavy(d) light(0) | heavy(d+1) light(1) | ... | light(units-1) for lookahead d.
- * Tests check both against each other.
+ * Tests check both against each other (`tp_cta_work` is in codegen/cuda/kernels/tessera/tessera.cuh).
  */
 export function ctaWork(
   cta: number,
@@ -83,41 +83,4 @@ export function ctaWork(
   const tail = rest - mixed;
   const c = Math.floor(tail / light);
   return { unit: units - d + c, pos: heavy + (tail - c * light) };
-}
-
-/** The device helper (part of `tessera.cuh`): blockIdx.x -> unit (batch * head) and schedule position. */
-export const CTA_ORDER_HELPER = `// CTA -> (unit = batch * head, schedule position): heavy(0..d-1) | heavy(d) light(0) | ... | light(units - 1),
-// so the heavy query blocks run d heads ahead of the light ones (codegen/cuda/cta-order.ts).
-TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookahead, int& unit, int& pos) {
-  const int d = lookahead < units ? lookahead : units;
-  if (cta < d * heavy) {
-    unit = cta / heavy;
-    pos = cta - unit * heavy;
-    return;
-  }
-  const int rest = cta - d * heavy;
-  const int mixed = (units - d) * blocks;
-  if (rest < mixed) {
-    const int chunk = rest / blocks;
-    const int r = rest - chunk * blocks;
-    unit = r < heavy ? chunk + d : chunk;
-    pos = r;
-    return;
-  }
-  const int light = blocks - heavy;
-  const int tail = rest - mixed;
-  const int c = tail / light;
-  unit = units - d + c;
-  pos = heavy + (tail - c * light);
-}`;
-
-/** The kernel lines that pick the CTA's query block and head (`qb`, `bh`, `batch`, `head`). */
-export function renderCtaWork(): string[] {
-  return [
-    '  int bh, pos;',
-    '  tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);',
-    '  const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads',
-    '  const int batch = bh / p.heads;',
-    '  const int head = bh - batch * p.heads;',
-  ];
 }

@@ -13,11 +13,14 @@
  *   tp_walk_begin(w, p, qb)                        start the walk of query block qb
  *   bool tp_walk_next(w, p)                        advance to the next tile (false when none is left)
  *
- * `p` is the kernel parameter struct (only its table fields are read); the constants kSeqLen, kBlockK, kTileK,
- * kSubTiles and kMask* are in scope where the walk is emitted.
+ * In CUDA, `tp_walk_next` and the tile-mode helper are templates over the kernel's tile size `kTileK` (one walk
+ * serves every instance of a module); targets without templates read `kTileK` from the scope. `p` is the kernel
+ * parameter struct (only its table fields are read); the pattern header's constants (kSeqLen, kBlockK,
+ * kPaddedKeyBlocks) and tessera.cuh's kMask* are in scope where the walk is emitted.
  */
 import type { BlockPlan, Progression } from '../../compiler/plan/plan.js';
 import type { Dialect } from '../common/dialect.js';
+import { type IndexExpr, lit, mod, ref, renderIndex, sub } from '../common/index-expr.js';
 import { cudaDialect } from './dialect.js';
 
 /** Mask modes of a key tile (emitted as `kMaskNone` ...). */
@@ -36,25 +39,49 @@ const P: Param = { name: 'p', type: 'const TpAttnParams&' };
 const W: Param = { name: 'w', type: `${KEY_WALK_SYMBOLS.state}&` };
 const int = (name: string): Param => ({ name, type: 'int' });
 
-/** A function: dialect header, body lines indented, closing brace. */
+/** The compile-time parameter of the walk's templates. */
+const TILE = ['kTileK'];
+
+/**
+ * A function: dialect header (after `template <int kTileK>` when it reads the tile size, in dialects with
+ * templates), body lines indented, closing brace.
+ */
 function fn(
   d: Dialect,
   name: string,
   params: readonly Param[],
   ret: string,
   body: readonly string[],
+  perTile = false,
 ): string {
-  return [d.functionHeader(name, params, ret), ...body.map((l) => `  ${l}`), '}'].join('\n');
+  const template = perTile && d.templateParams ? [d.templateParams(TILE)] : [];
+  return [...template, d.functionHeader(name, params, ret), ...body.map((l) => `  ${l}`), '}'].join('\n');
 }
 
-/** `tp_key_tile_mode(p, block, first)`: full-block tiles mask padding keys only where the plan needs it. */
-function tileModeFunction(plan: BlockPlan, tileK: number, d: Dialect): string {
-  const body = keysNeedPaddingMask(plan, tileK)
-    ? `return ${d.select('p.key_padding[block] != 0 || first + kTileK > kSeqLen', 'kMaskPadding', 'kMaskNone')};`
-    : 'return kMaskNone;  // no key block of this plan holds padding';
+/** A call of a function that takes the tile size: `name<kTileK>` where the dialect has templates. */
+const perTile = (d: Dialect, name: string) => `${name}${d.templateArgs?.(TILE) ?? ''}`;
+
+/** `kSubTiles`: the tiles of one plan key block. */
+const subTiles = (d: Dialect) => d.declare('kSubTiles', d.intType, 'kBlockK / kTileK', false);
+
+/**
+ * `tp_key_tile_mode(p, block, first)`: full-block tiles mask padding keys, which only plans with padded key
+ * blocks, or a sequence that ends inside a tile, have.
+ */
+function tileModeFunction(d: Dialect): string {
   return [
     '// How a tile of a full key block is masked: padding keys still have to go.',
-    fn(d, 'tp_key_tile_mode', [P, int('block'), int('first')], d.intType, [body]),
+    fn(
+      d,
+      'tp_key_tile_mode',
+      [P, int('block'), int('first')],
+      d.intType,
+      [
+        'if (!kPaddedKeyBlocks && kSeqLen % kTileK == 0) return kMaskNone;  // no tile holds a padding key',
+        `return ${d.select('p.key_padding[block] != 0 || first + kTileK > kSeqLen', 'kMaskPadding', 'kMaskNone')};`,
+      ],
+      true,
+    ),
   ].join('\n');
 }
 
@@ -68,13 +95,20 @@ function denseWalk(d: Dialect): string {
     "// Closed form 'dense': every key block, in order.",
     stateStruct(d, ['next_key']),
     fn(d, KEY_WALK_SYMBOLS.begin, [W, P, int('qb')], 'void', ['w.next_key = 0;']),
-    fn(d, KEY_WALK_SYMBOLS.next, [W, P], d.boolType, [
-      'if (w.next_key >= kSeqLen) return false;',
-      'w.key0 = w.next_key;',
-      `w.mode = tp_key_tile_mode(p, ${d.intDiv('w.key0', 'kBlockK')}, w.key0);`,
-      'w.next_key = w.next_key + kTileK;',
-      'return true;',
-    ]),
+    fn(
+      d,
+      KEY_WALK_SYMBOLS.next,
+      [W, P],
+      d.boolType,
+      [
+        'if (w.next_key >= kSeqLen) return false;',
+        'w.key0 = w.next_key;',
+        `w.mode = ${perTile(d, 'tp_key_tile_mode')}(p, ${d.intDiv('w.key0', 'kBlockK')}, w.key0);`,
+        'w.next_key = w.next_key + kTileK;',
+        'return true;',
+      ],
+      true,
+    ),
   ].join('\n');
 }
 
@@ -82,9 +116,13 @@ function progressionTest(d: Dialect, name: string, pr: Progression | null): stri
   let test = 'false';
   if (pr !== null && pr.count > 0) {
     const last = pr.start + (pr.count - 1) * pr.stride;
+    const num = d.intLiteral;
+    const offset: IndexExpr = sub(ref('u'), lit(pr.start));
     const onStride =
-      pr.stride === 0 || pr.count <= 1 ? `u == ${pr.start}` : `(u - ${pr.start}) % ${pr.stride} == 0`;
-    test = `u >= ${pr.start} && u <= ${last} && ${onStride}`;
+      pr.stride === 0 || pr.count <= 1
+        ? `u == ${num(pr.start)}`
+        : `${renderIndex(mod(offset, lit(pr.stride)), d)} == 0`;
+    test = `u >= ${num(pr.start)} && u <= ${num(last)} && ${onStride}`;
   }
   return fn(d, name, [int('u')], d.boolType, [`return ${test};`]);
 }
@@ -119,19 +157,27 @@ function unitsWalk(cf: Extract<NonNullable<BlockPlan['closedForm']>, { kind: 'un
       'if (rel < 0 || rel >= kUnits * kUnitBlocksQ) { w.kunit = kUnits; return; }  // outside the units: no keys',
       'tp_walk_advance_unit(w);',
     ]),
-    fn(d, KEY_WALK_SYMBOLS.next, [W, P], d.boolType, [
-      'while (w.kunit < kUnits) {',
-      '  if (w.tile == kUnitBlocksK * kSubTiles) { tp_walk_advance_unit(w); continue; }',
-      `  ${d.declare('block', d.intType, `kFirstBlockK + w.kunit * kUnitBlocksK + ${d.intDiv('w.tile', 'kSubTiles')}`, false)}`,
-      `  ${d.declare('first', d.intType, 'block * kBlockK + (w.tile % kSubTiles) * kTileK', false)}`,
-      '  w.tile = w.tile + 1;',
-      '  if (first >= kSeqLen) continue;',
-      '  w.key0 = first;',
-      '  w.mode = tp_key_tile_mode(p, block, first);',
-      '  return true;',
-      '}',
-      'return false;',
-    ]),
+    fn(
+      d,
+      KEY_WALK_SYMBOLS.next,
+      [W, P],
+      d.boolType,
+      [
+        subTiles(d),
+        'while (w.kunit < kUnits) {',
+        '  if (w.tile == kUnitBlocksK * kSubTiles) { tp_walk_advance_unit(w); continue; }',
+        `  ${d.declare('block', d.intType, `kFirstBlockK + w.kunit * kUnitBlocksK + ${d.intDiv('w.tile', 'kSubTiles')}`, false)}`,
+        `  ${d.declare('first', d.intType, 'block * kBlockK + (w.tile % kSubTiles) * kTileK', false)}`,
+        '  w.tile = w.tile + 1;',
+        '  if (first >= kSeqLen) continue;',
+        '  w.key0 = first;',
+        `  w.mode = ${perTile(d, 'tp_key_tile_mode')}(p, block, first);`,
+        '  return true;',
+        '}',
+        'return false;',
+      ],
+      true,
+    ),
   ].join('\n');
 }
 
@@ -152,24 +198,32 @@ function csrWalk(d: Dialect): string {
       'w.sub = 0;',
       `w.block_ahead = ${d.select('w.end > 0', 'tp_walk_block_at(w, p, 0)', '0')};`,
     ]),
-    fn(d, KEY_WALK_SYMBOLS.next, [W, P], d.boolType, [
-      'while (w.pos < w.end) {',
-      `  ${d.declare('is_partial', d.boolType, 'w.pos >= w.full_count', false)}`,
-      `  ${d.declare('block', d.intType, 'w.block_ahead', false)}`,
-      `  ${d.declare('first', d.intType, 'block * kBlockK + w.sub * kTileK', false)}`,
-      '  w.sub = w.sub + 1;',
-      '  if (w.sub == kSubTiles) {',
-      '    w.sub = 0;',
-      '    w.pos = w.pos + 1;',
-      '    if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);',
-      '  }',
-      '  if (first >= kSeqLen) continue;',
-      '  w.key0 = first;',
-      `  w.mode = ${d.select('is_partial', 'kMaskElements', 'tp_key_tile_mode(p, block, first)')};`,
-      '  return true;',
-      '}',
-      'return false;',
-    ]),
+    fn(
+      d,
+      KEY_WALK_SYMBOLS.next,
+      [W, P],
+      d.boolType,
+      [
+        subTiles(d),
+        'while (w.pos < w.end) {',
+        `  ${d.declare('is_partial', d.boolType, 'w.pos >= w.full_count', false)}`,
+        `  ${d.declare('block', d.intType, 'w.block_ahead', false)}`,
+        `  ${d.declare('first', d.intType, 'block * kBlockK + w.sub * kTileK', false)}`,
+        '  w.sub = w.sub + 1;',
+        '  if (w.sub == kSubTiles) {',
+        '    w.sub = 0;',
+        '    w.pos = w.pos + 1;',
+        '    if (w.pos < w.end) w.block_ahead = tp_walk_block_at(w, p, w.pos);',
+        '  }',
+        '  if (first >= kSeqLen) continue;',
+        '  w.key0 = first;',
+        `  w.mode = ${d.select('is_partial', 'kMaskElements', `${perTile(d, 'tp_key_tile_mode')}(p, block, first)`)};`,
+        '  return true;',
+        '}',
+        'return false;',
+      ],
+      true,
+    ),
   ].join('\n');
 }
 
@@ -179,8 +233,8 @@ export function keyWalkKind(plan: BlockPlan): 'dense' | 'units' | 'csr' {
 }
 
 /** Source of `tp_key_tile_mode` and the key walk for a plan, in `d` (CUDA by default). */
-export function renderKeyWalk(plan: BlockPlan, tileK: number, d: Dialect = cudaDialect): string {
+export function renderKeyWalk(plan: BlockPlan, d: Dialect = cudaDialect): string {
   const cf = plan.closedForm;
   const walk = cf?.kind === 'dense' ? denseWalk(d) : cf?.kind === 'units' ? unitsWalk(cf, d) : csrWalk(d);
-  return `${tileModeFunction(plan, tileK, d)}\n\n${walk}`;
+  return `${tileModeFunction(d)}\n\n${walk}`;
 }

@@ -59,16 +59,12 @@ struct TpToken {
 // Token index -> segment and coordinates for layout video (28800 tokens).
 fn tp_decode(i: i32) -> TpToken {
   if (i < 0i || i >= 28800i) { return TpToken(0i, 0i, 0i, 0i); }
-  let o: i32 = i - 0i;
-  var unit: i32 = (o / 3600i);
-  var inner: i32 = o - unit * 3600i;
-  let v2: i32 = (unit % 1i) * 80i + inner % 80i;
-  unit = (unit / 1i);
+  let unit: i32 = (i / 3600i);
+  var inner: i32 = i - unit * 3600i;
+  let v2: i32 = inner % 80i;
   inner = (inner / 80i);
-  let v1: i32 = (unit % 1i) * 45i + inner % 45i;
-  unit = (unit / 1i);
-  inner = (inner / 45i);
-  let v0: i32 = (unit % 8i) * 1i + inner % 1i;
+  let v1: i32 = inner % 45i;
+  let v0: i32 = unit % 8i;
   return TpToken(1i, v0, v1, v2);
 }
 

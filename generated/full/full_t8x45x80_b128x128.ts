@@ -77,16 +77,12 @@ export interface TpToken {
 // Token index -> segment and coordinates for layout video (28800 tokens).
 export function tp_decode(i: number): TpToken {
   if (i < 0 || i >= 28800) { return { seg: 0, c0: 0, c1: 0, c2: 0 }; }
-  const o: number = i - 0;
-  let unit: number = Math.trunc(o / 3600);
-  let inner: number = o - unit * 3600;
-  const v2: number = (unit % 1) * 80 + inner % 80;
-  unit = Math.trunc(unit / 1);
+  const unit: number = Math.trunc(i / 3600);
+  let inner: number = i - unit * 3600;
+  const v2: number = inner % 80;
   inner = Math.trunc(inner / 80);
-  const v1: number = (unit % 1) * 45 + inner % 45;
-  unit = Math.trunc(unit / 1);
-  inner = Math.trunc(inner / 45);
-  const v0: number = (unit % 8) * 1 + inner % 1;
+  const v1: number = inner % 45;
+  const v0: number = unit % 8;
   return { seg: 1, c0: v0, c1: v1, c2: v2 };
 }
 

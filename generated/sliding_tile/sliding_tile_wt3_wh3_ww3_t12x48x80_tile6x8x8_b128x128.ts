@@ -79,9 +79,8 @@ export interface TpToken {
 // Token index -> segment and coordinates for layout tiled_video (46080 tokens).
 export function tp_decode(i: number): TpToken {
   if (i < 0 || i >= 46080) { return { seg: 0, c0: 0, c1: 0, c2: 0 }; }
-  const o: number = i - 0;
-  let unit: number = Math.trunc(o / 384);
-  let inner: number = o - unit * 384;
+  let unit: number = Math.trunc(i / 384);
+  let inner: number = i - unit * 384;
   const v2: number = (unit % 10) * 8 + inner % 8;
   unit = Math.trunc(unit / 10);
   inner = Math.trunc(inner / 8);

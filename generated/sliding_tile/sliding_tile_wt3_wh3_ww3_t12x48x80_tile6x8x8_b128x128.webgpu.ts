@@ -87,9 +87,8 @@ struct TpToken {
 // Token index -> segment and coordinates for layout tiled_video (46080 tokens).
 fn tp_decode(i: i32) -> TpToken {
   if (i < 0i || i >= 46080i) { return TpToken(0i, 0i, 0i, 0i); }
-  let o: i32 = i - 0i;
-  var unit: i32 = (o / 384i);
-  var inner: i32 = o - unit * 384i;
+  var unit: i32 = (i / 384i);
+  var inner: i32 = i - unit * 384i;
   let v2: i32 = (unit % 10i) * 8i + inner % 8i;
   unit = (unit / 10i);
   inner = (inner / 8i);

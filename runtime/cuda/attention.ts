@@ -5,15 +5,15 @@
  * names the tensor and what was expected.
  */
 import { type CtaOrder, ctaOrder } from '../../codegen/cuda/cta-order.js';
-import { ATTN_PARAM_FIELDS, ATTN_PARAM_FIELDS_SM90A, packParams } from '../../codegen/cuda/kernel-params.js';
 import {
   type CudaDType,
   type CudaKernel,
   type CudaKernelFamily,
   FAMILY_ARCH,
-  renderCudaKernel,
   type WgmmaKernelTuning,
-} from '../../codegen/cuda/kernel-source.js';
+} from '../../codegen/cuda/kernel-options.js';
+import { ATTN_PARAM_FIELDS, ATTN_PARAM_FIELDS_SM90A, packParams } from '../../codegen/cuda/kernel-params.js';
+import { renderCudaKernel } from '../../codegen/cuda/module.js';
 import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { type AttentionLayout, TensorError } from '../../core/tensor.js';
 import type { CudaDevice, DeviceTensor, LoadedKernel } from './device.js';

@@ -3,7 +3,7 @@
  * package imports, builds and tests on machines without CUDA, where {@link cudaAvailable} says why not and
  * {@link createCudaBackend} throws a readable {@link CudaUnavailableError}.
  */
-import type { CudaDType } from '../../codegen/cuda/kernel-source.js';
+import type { CudaDType } from '../../codegen/cuda/kernel-options.js';
 import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { attentionShape, fromStorage, TensorError } from '../../core/tensor.js';
 import type { AttentionBackend, KernelDtype } from '../attention-backend.js';

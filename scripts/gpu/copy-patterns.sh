@@ -6,3 +6,6 @@ mkdir -p .gpu/dist/patterns .gpu/dist/models/open-sora-plan/configs
 cp patterns/*.tile .gpu/dist/patterns/
 # models/open-sora-plan/configs/index.ts reads the shipped model configs next to its module when it is loaded (the CLI does).
 cp models/open-sora-plan/configs/*.json .gpu/dist/models/open-sora-plan/configs/
+# codegen/cuda/headers.ts reads the CUDA kernel headers (tessera/*.cuh) next to its compiled module.
+mkdir -p .gpu/dist/codegen/cuda/kernels/tessera
+cp codegen/cuda/kernels/tessera/*.cuh .gpu/dist/codegen/cuda/kernels/tessera/

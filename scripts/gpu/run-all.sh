@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # On the GPU machine (repository root, .gpu/bundle carried): unpack Node and the compiled tests, run the GPU
 # tests against the float64 reference, the FlexAttention comparison, then the benchmark; logs go to $OUT.
-# Usage: scripts/gpu/run-all.sh [tests|attention|bench|model|model-t24|parallel|all|generate [OPTIONS]|search [OPTIONS]]
+# Usage: scripts/gpu/run-all.sh [tests|attention|attention-bench [SET]|bench|model|model-t24|parallel|all|generate [OPTIONS]|search [OPTIONS]]
 # (TESSERA_TEST_RUNS sets the test intensity)
 #   tests: GPU tests and the Flex comparison; attention: tests and the attention benchmark;
+#   attention-bench [SET]: the attention benchmark alone, one set of bench/attention-cases.ts (targets, the default:
+#     Open-Sora-Plan, Wan 2.x and HunyuanVideo at their head dims in bf16 and the targets; wan, hunyuan,
+#     osp: the other head dims and fp16), with the SASS summary of the Open-Sora-Plan kernels;
 #   bench: attention and DiT-step benchmarks; model: the CUDA model tests and the DiT-step benchmark;
 #   model-t24: the DiT-step benchmark at 93 frames (24 latent frames) with plans/example-t24.json;
 #   all: tests, attention and bench;
@@ -34,8 +37,12 @@ if [ "$what" = tests ] || [ "$what" = attention ] || [ "$what" = all ]; then
     python3 "$T/flexpy/$p/"*.blockmask.py 2>&1 | tee -a "$OUT/flex-module.log" || status=1
   done
 fi
-if [ "$what" = attention ] || [ "$what" = bench ] || [ "$what" = all ]; then
-  (cd "$T/dist" && node bench/cuda-attention.js "$T/bench" 20) 2>&1 | tee "$OUT/bench-ours.log" || status=1
+if [ "$what" = attention ] || [ "$what" = attention-bench ] || [ "$what" = bench ] || [ "$what" = all ]; then
+  set_name=targets; iterations=20
+  [ "$what" = attention-bench ] && set_name="${2:-targets}"
+  # The sweeps hold the large shapes at every head dim and dtype: fewer timed runs keep them inside one call.
+  [ "$set_name" != targets ] && iterations=10
+  (cd "$T/dist" && node bench/cuda-attention.js "$T/bench" "$iterations" "$set_name") 2>&1 | tee "$OUT/bench-ours.log" || status=1
   python3 bench/gpu/bench_attention.py "$T/bench" 2>&1 | tee "$OUT/bench.log" || status=1
   cp "$T/bench/results.md" "$T/bench/results.json" "$OUT/" 2>/dev/null
 fi
@@ -56,11 +63,12 @@ if [ "$what" = model-t24 ]; then
   python3 bench/gpu/model-step.py "$T/model24" 2>&1 | tee -a "$OUT/bench-model-t24.log" || status=1
   for f in model-step model-step-torch; do cp "$T/model24/$f.json" "$OUT/$f-t24.json" 2>/dev/null; done
 fi
-if [ "$what" = bench ] || [ "$what" = all ]; then
+if [ "$what" = bench ] || [ "$what" = all ] || [ "$what" = attention-bench ]; then
   # Machine-code opcode counts of the dense and the sparsest 8-frame kernels (cuobjdump is on the GPU machine);
   # sass-summary.sh compiles the wgmma sources for the sm_90a their header names.
   if command -v cuobjdump >/dev/null; then
-    bash scripts/gpu/sass-summary.sh sm_90 "$T/bench/T8_full.cu" "$T/bench/T8_1-7.cu" 2>&1 | tee "$OUT/sass.txt"
+    kernels=$(ls "$T"/bench/osp_T8_full_d96_bf16.cu "$T"/bench/osp_T8_1-7_d96_bf16.cu "$T"/bench/wan_T21_full_d128_bf16.cu 2>/dev/null)
+    [ -n "$kernels" ] && bash scripts/gpu/sass-summary.sh sm_90 $kernels 2>&1 | tee "$OUT/sass.txt"
   fi
 fi
 if [ "$what" = parallel ]; then

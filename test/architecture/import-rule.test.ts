@@ -70,7 +70,7 @@ describe('the import rule', () => {
     ['compiler/a.ts', '../patterns/index.js'],
     ['codegen/cuda/a.ts', '../../compiler/plan/plan.js'],
     ['runtime/cuda/a.ts', '../../compiler/plan/dense.js'],
-    ['runtime/cuda/a.ts', '../../codegen/cuda/kernel-source.js'],
+    ['runtime/cuda/a.ts', '../../codegen/cuda/kernel-options.js'],
     ['models/open-sora-plan/a.ts', '../../compiler/layer-plan.js'],
     ['models/open-sora-plan/a.ts', '../../runtime/cuda/model-ops.js'],
     ['search/a.ts', '../models/open-sora-plan/network.js'],

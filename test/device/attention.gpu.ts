@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { CudaKernelFamily } from '../../codegen/cuda/kernel-source.js';
+import type { CudaKernelFamily } from '../../codegen/cuda/kernel-options.js';
 import { writeFlexBlockMask } from '../../codegen/flex/block-mask.js';
 import { renderFlexMaskMod } from '../../codegen/flex/mask-mod.js';
 import { compiledElementMask } from '../../compiler/classify/element-mask.js';

@@ -4,7 +4,7 @@
  * `(src, dst, long long n)`. Their own module, apart from the model kernels: the device loads it for its first
  * upload or download (runtime/cuda/device.ts), long before any model runs.
  */
-import { TESSERA_CUH } from '../device-helpers.js';
+import { inlineKernelHeaders } from '../headers.js';
 import { param } from '../kernel-params.js';
 import { MODEL_HELPERS } from './helpers.js';
 import type { OpKernelSpec } from './kernel-spec.js';
@@ -60,7 +60,7 @@ export type ConvertKernelRole = keyof typeof CONVERT_KERNELS;
 export function renderConvertKernelModule(): string {
   return renderKernelModule(
     '// float32 <-> bfloat16 / float16 conversions for uploads and downloads.',
-    `${TESSERA_CUH}\n${MODEL_HELPERS}`,
+    `${inlineKernelHeaders('#include "tessera/tessera.cuh"')}\n${MODEL_HELPERS}`,
     Object.values(CONVERT_KERNELS),
   );
 }

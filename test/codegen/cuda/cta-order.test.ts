@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CTA_ORDER_HELPER, ctaOrder, ctaWork, heavyQueryBlocks } from '../../../codegen/cuda/cta-order.js';
+import { ctaOrder, ctaWork, heavyQueryBlocks } from '../../../codegen/cuda/cta-order.js';
 import {
   attentionTilePattern,
   fullPattern,
@@ -14,7 +14,7 @@ import {
 } from '../../../compiler/classify/reference-patterns.js';
 import { buildPlan } from '../../../compiler/plan/build.js';
 import { testRuns } from '../../support/arbitraries/layout.js';
-import { hasCxx, runCxx } from './host-cxx.js';
+import { hasCxx, hostHeader, runCxx } from './host-cxx.js';
 
 const orderArb = fc
   .record({
@@ -73,7 +73,7 @@ describe('ctaWork', () => {
       )
       .join('\n');
     const got = runCxx(
-      `#include <cstdio>\n#define TP_DEVICE inline\n${CTA_ORDER_HELPER}\nint main() {\nint u, p;\n${calls}\n}\n`,
+      `#include <cstdio>\n${hostHeader('tessera/tessera.cuh')}\nint main() {\nint u, p;\n${calls}\n}\n`,
     )
       .trim()
       .split(' ')

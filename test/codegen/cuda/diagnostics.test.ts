@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderCudaKernel } from '../../../codegen/cuda/kernel-source.js';
+import { renderCudaKernel } from '../../../codegen/cuda/module.js';
 import { compileWithNvcc } from '../../../codegen/cuda/nvcc.js';
 import { type Diagnostic, TesseraError } from '../../../dsl/diagnostics.js';
 import { findBuiltinPattern } from '../../../patterns/index.js';

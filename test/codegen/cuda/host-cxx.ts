@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inlineKernelHeaders } from '../../../codegen/cuda/headers.js';
 
 /** Whether `c++` runs on this machine (tests that need it skip otherwise). */
 export function hasCxx(): boolean {
@@ -15,6 +16,14 @@ export function hasCxx(): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A kernel header as the host compiler sees it (its plain C++ part: the device part is under __CUDACC__), with
+ * the headers it includes, e.g. `hostHeader('tessera/tessera.cuh')`.
+ */
+export function hostHeader(path: string): string {
+  return inlineKernelHeaders(`#include "${path}"`);
 }
 
 /** Compile `program` (C++17) and return what it prints. */

@@ -17,8 +17,7 @@ import {
   renderParams,
 } from '../../../codegen/cuda/kernel-params.js';
 import { CONVERT_KERNELS, MODEL_KERNELS } from '../../../codegen/cuda/ops/index.js';
-import { TP_TENSOR_MAP_STRUCT } from '../../../codegen/cuda/wgmma-helpers.js';
-import { hasCxx } from './host-cxx.js';
+import { hasCxx, hostHeader } from './host-cxx.js';
 import { cxxParamLayouts, markedValues, readBack } from './param-oracle.js';
 
 describe('TpAttnParams', () => {
@@ -26,7 +25,7 @@ describe('TpAttnParams', () => {
   // sm_90a one's, which starts with two 64-byte aligned tensor maps.
   it.skipIf(!hasCxx()).each([
     ['sm_80', ATTN_PARAM_FIELDS, ''],
-    ['sm_90a', ATTN_PARAM_FIELDS_SM90A, TP_TENSOR_MAP_STRUCT],
+    ['sm_90a', ATTN_PARAM_FIELDS_SM90A, hostHeader('tessera/tessera.cuh')], // TpTensorMap
   ] as const)('packs the %s fields at the offsets a C++ compiler gives them', (_, fields, prelude) => {
     const [cxx] = cxxParamLayouts([fields], prelude);
     const layout = paramLayout(fields, 'struct');

@@ -1,41 +1,48 @@
 /**
- * The keep-bits of a masked tile from runs of equal key terms (codegen/cuda/key-runs.ts), compiled by the host
- * C++ compiler with the pattern's rendered mask functions: for random patterns, layouts, tiles, query rows and
- * lane quads, `tp_tile_keep` must keep exactly the columns the predicate allows (padding never), whether the
+ * The keep-bits of a masked tile from runs of equal key terms (codegen/cuda/kernels/tessera/key_runs.cuh),
+ * compiled by the host C++ compiler with the pattern's rendered mask functions: for random patterns, layouts, tiles, query rows and
+ * lane quads, `TpKeyRuns::tile_keep` must keep exactly the columns the predicate allows (padding never), whether the
  * tile is walked run by run or, past kMaxRuns runs, key by key. The run arithmetic (`tp_run_bits`) is checked
  * on every column range.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { INTEGER_HELPERS } from '../../../codegen/cuda/device-helpers.js';
 import { renderCudaMaskFunctions } from '../../../codegen/cuda/eager-mask.js';
-import {
-  KEY_RUN_BITS_HELPER,
-  renderKeyRunFunctions,
-  renderKeyTermHelpers,
-} from '../../../codegen/cuda/key-runs.js';
+import { inlineKernelHeaders } from '../../../codegen/cuda/headers.js';
 import { MASK_MODE } from '../../../codegen/cuda/key-walk.js';
+import { renderKeyTermHelpers } from '../../../codegen/cuda/pattern-header.js';
 import { attentionTilePattern, videoLayout } from '../../../compiler/classify/reference-patterns.js';
 import { evalBool, type PatternInstance } from '../../../compiler/ir.js';
 import { decodeToken } from '../../../compiler/layout.js';
 import { patternInstanceArbitrary } from '../../support/arbitraries/ir.js';
 import { hasCxx, runCxx } from './host-cxx.js';
 
-/** The device code's host spelling: no CUDA qualifiers, the intrinsics as builtins, no warp (one thread). */
-const HOST_PRELUDE = `#include <algorithm>
+/**
+ * key_runs.cuh with what it needs before it (tessera.cuh, the pattern's mask functions), in the device code's
+ * host spelling: no CUDA qualifiers, the intrinsics as builtins, no warp (one thread).
+ */
+function hostKeyRuns(pattern: PatternInstance): string {
+  const prelude = `#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 using std::max;
 using std::min;
-#define TP_DEVICE inline
 #define __device__
 #define __forceinline__ inline
 #define __popc __builtin_popcount
 #define __ffs __builtin_ffs
 #define __shfl_up_sync(mask, v, delta) (v)
-#define __ballot_sync(mask, p) 0u
-${INTEGER_HELPERS}
-${KEY_RUN_BITS_HELPER}`;
+#define __ballot_sync(mask, p) 0u`;
+  return inlineKernelHeaders(
+    [
+      prelude,
+      '#include "tessera/tessera.cuh"',
+      renderCudaMaskFunctions(pattern),
+      renderKeyTermHelpers(pattern),
+      '#include "tessera/key_runs.cuh"',
+    ].join('\n'),
+  );
+}
 
 /** The columns of a thread of lane quad `quad` in bit order (bit c: 8 (c / 2) + 2 quad + c % 2). */
 const threadColumns = (tileK: number, quad: number) =>
@@ -45,7 +52,7 @@ describe('tp_run_bits', () => {
   it.skipIf(!hasCxx())('sets exactly the bits of the columns in [begin, end), for every range', () => {
     const tileK = 128;
     const out = runCxx(
-      `${HOST_PRELUDE}\nint main() {\n  for (int q = 0; q < 4; ++q) for (int b = 0; b <= ${tileK}; ++b) for (int e = b; e <= ${tileK}; ++e)\n    std::printf("%u ", tp_run_bits(b, e, q));\n}\n`,
+      `${hostKeyRuns(attentionTilePattern(videoLayout(2, 4, 4), 1))}\nint main() {\n  for (int q = 0; q < 4; ++q) for (int b = 0; b <= ${tileK}; ++b) for (int e = b; e <= ${tileK}; ++e)\n    std::printf("%u ", tp_run_bits(b, e, q));\n}\n`,
     )
       .trim()
       .split(' ')
@@ -71,34 +78,29 @@ interface TileCase {
   readonly quad: number;
 }
 
-/** Keep words of `cases` from the compiled `tp_tile_keep` of `pattern` at `tileK` keys per tile. */
+/** Keep words of `cases` from the compiled `TpKeyRuns::tile_keep` of `pattern` at `tileK` keys per tile. */
 function deviceKeep(pattern: PatternInstance, tileK: number, cases: readonly TileCase[]): number[][] {
   const rows = cases
     .map((c) => `{${c.key0}, ${c.mode}, ${c.rows[0]}, ${c.rows[1]}, ${c.quad}}`)
     .join(',\n    ');
-  const program = `${HOST_PRELUDE}
-${renderCudaMaskFunctions(pattern)}
-${renderKeyTermHelpers(pattern)}
+  const program = `${hostKeyRuns(pattern)}
 constexpr int kTileK = ${tileK};
-constexpr int kThreads = 256;
-constexpr int kMaskNone = ${MASK_MODE.none};
-constexpr int kMaskPadding = ${MASK_MODE.padding};
-constexpr int kMaskElements = ${MASK_MODE.elements};
-${renderKeyRunFunctions({ elementMask: true })}
+using Runs = TpKeyRuns<kTileK, 256, true>;
+static_assert(kMaskNone == ${MASK_MODE.none} && kMaskPadding == ${MASK_MODE.padding} && kMaskElements == ${MASK_MODE.elements}, "mask modes");
 int main() {
   static const int cases[][5] = {
     ${rows}
   };
   for (const auto& c : cases) {
     TpKeyTerms tok[kTileK];
-    unsigned starts[kRunWords] = {};
+    unsigned starts[Runs::kRunWords] = {};
     for (int i = 0; i < kTileK; ++i) {
       tok[i] = tp_key_terms(tp_decode(c[0] + i));
       if (i == 0 || !tp_same_key_terms(tok[i], tok[i - 1])) starts[i >> 5] |= 1u << (i & 31);
     }
     const TpQueryTerms q[2] = {tp_query_terms(tp_decode(c[2])), tp_query_terms(tp_decode(c[3]))};
     unsigned keep0, keep1;
-    tp_tile_keep(tok, starts, c[1], q, c[4], keep0, keep1);
+    Runs::tile_keep(tok, starts, c[1], q, c[4], keep0, keep1);
     std::printf("%u %u\\n", keep0, keep1);
   }
 }
@@ -154,7 +156,7 @@ function checkPattern(pattern: PatternInstance, tileK: number, seed: number, n: 
 
 /**
  * Runs of keys of equal frame (or padding) in the tiles of `cases`: the Attention Tile key terms are functions
- * of the frame, so these are the runs `tp_tile_keep` walks.
+ * of the frame, so these are the runs `TpKeyRuns::tile_keep` walks.
  */
 function frameRuns(pattern: PatternInstance, tileK: number, cases: readonly TileCase[]): number[] {
   const frame = (i: number) => decodeToken(pattern.layout, i, [])?.coords[0] ?? -1;

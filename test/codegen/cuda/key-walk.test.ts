@@ -2,12 +2,14 @@
  * The kernel's key walk, executed on the CPU: `renderKeyWalk` renders the same walk through a JavaScript
  * dialect, and the tiles it visits for every query block must be exactly the plan's key blocks (full row, then
  * partial row) cut into kernel tiles, with the right mask mode. The constants the JavaScript walk runs with
- * are read back from the rendered CUDA module, and the CUDA walk text must be the one the module contains.
+ * are read back from the rendered CUDA module (the pattern header and tessera.cuh), the tile size from the
+ * instance, and the CUDA walk text must be the one the module contains.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CUDA_TILE_K, renderCudaKernel } from '../../../codegen/cuda/kernel-source.js';
+import { CUDA_TILE_K, DEFAULT_CUDA_TUNING } from '../../../codegen/cuda/kernel-options.js';
 import { KEY_WALK_SYMBOLS, keyWalkKind, MASK_MODE, renderKeyWalk } from '../../../codegen/cuda/key-walk.js';
+import { renderCudaKernel } from '../../../codegen/cuda/module.js';
 import { isRealToken } from '../../../compiler/layout.js';
 import type { BlockPlan } from '../../../compiler/plan/plan.js';
 import { builtinPlan } from '../../device/builtin-plans.js';
@@ -16,10 +18,11 @@ import { walkPlans } from './plan-fixture.js';
 
 const runs = Number(process.env.TESSERA_TEST_RUNS ?? 30);
 
-/** `constexpr int kName = <integer>;` values of the rendered CUDA module. */
-function cudaConstants(source: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const m of source.matchAll(/constexpr int (k\w+) = (\d+);/g)) out[m[1]!] = Number(m[2]);
+/** `constexpr int kName = <integer>;` and `constexpr bool kName = <bool>;` values of the rendered CUDA module. */
+function cudaConstants(source: string): Record<string, number | boolean> {
+  const out: Record<string, number | boolean> = {};
+  for (const m of source.matchAll(/^constexpr int (k\w+) = (\d+);/gm)) out[m[1]!] = Number(m[2]);
+  for (const m of source.matchAll(/^constexpr bool (k\w+) = (true|false);/gm)) out[m[1]!] = m[2] === 'true';
   return out;
 }
 
@@ -27,21 +30,29 @@ type Tile = readonly [key0: number, mode: number];
 
 /** The walk rendered as JavaScript, run for every query block. */
 function runRenderedWalk(plan: BlockPlan): Tile[][] {
-  const cuda = renderCudaKernel(plan, { headDim: 64, dtype: 'bfloat16' }).source;
-  expect(cuda).toContain(renderKeyWalk(plan, CUDA_TILE_K));
+  const kernel = renderCudaKernel(plan, {
+    headDim: 64,
+    dtype: 'bfloat16',
+    tuning: { ...DEFAULT_CUDA_TUNING, tileK: CUDA_TILE_K },
+  });
+  const cuda = kernel.source;
+  expect(cuda).toContain(renderKeyWalk(plan));
+  expect(kernel.tileK).toBe(CUDA_TILE_K);
   const fromCuda = cudaConstants(cuda);
-  expect(cuda).toContain('constexpr int kSubTiles = kBlockK / kTileK;');
   const constants = {
-    kSeqLen: fromCuda.kSeqLen!,
-    kBlockK: fromCuda.kBlockK!,
-    kTileK: fromCuda.kTileK!,
-    kSubTiles: fromCuda.kBlockK! / fromCuda.kTileK!,
-    kMaskNone: fromCuda.kMaskNone!,
-    kMaskPadding: fromCuda.kMaskPadding!,
-    kMaskElements: fromCuda.kMaskElements!,
+    kSeqLen: fromCuda.kSeqLen,
+    kBlockK: fromCuda.kBlockK,
+    kTileK: kernel.tileK,
+    kPaddedKeyBlocks: fromCuda.kPaddedKeyBlocks,
+    kMaskNone: fromCuda.kMaskNone,
+    kMaskPadding: fromCuda.kMaskPadding,
+    kMaskElements: fromCuda.kMaskElements,
   };
-  for (const [name, value] of Object.entries(constants)) expect(Number.isInteger(value), name).toBe(true);
-  const source = `${renderKeyWalk(plan, CUDA_TILE_K, jsDialect([]))}
+  for (const [name, value] of Object.entries(constants)) {
+    if (name === 'kPaddedKeyBlocks') expect(typeof value, name).toBe('boolean');
+    else expect(Number.isInteger(value), name).toBe(true);
+  }
+  const source = `${renderKeyWalk(plan, jsDialect([]))}
 return { begin: ${KEY_WALK_SYMBOLS.begin}, next: ${KEY_WALK_SYMBOLS.next} };`;
   const scope = { ...JS_PRELUDE, ...constants };
   const walk = new Function(...Object.keys(scope), source)(...Object.values(scope)) as {

@@ -2,20 +2,21 @@
  * CI gate for the CUDA kernels: the kernel of every built-in pattern (at its default sizes and parameters,
  * block 128), plus plans that force the other key walks (`units`, padded and short tiles), for head dims
  * 64/96/128 in bf16 and fp16, compiles with nvcc for sm_80 and sm_90 without errors and without register
- * spills. One `.cu` per plan holds all six instantiations, so each plan costs one nvcc call per arch. nvcc is
+ * spills. One `.cu` per plan holds all six instantiations, so each plan costs one nvcc call per arch; it is
+ * compiled as `tessera compile` writes it, including the kernel headers from `tessera/` beside it. nvcc is
  * required when CI=true; elsewhere the test is skipped without it.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cudaSourcePath, emitCudaArtifacts } from '../../../codegen/cuda/artifacts.js';
 import {
   type CudaKernelFamily,
   type CudaKernelTuning,
   DEFAULT_CUDA_TUNING,
-  renderCudaKernel,
-} from '../../../codegen/cuda/kernel-source.js';
+} from '../../../codegen/cuda/kernel-options.js';
+import { renderCudaKernel } from '../../../codegen/cuda/module.js';
 import { buildCubins, CUBIN_ARCHS, compileWithNvcc, findNvcc } from '../../../codegen/cuda/nvcc.js';
 import type { BlockPlan } from '../../../compiler/plan/plan.js';
 import { BUILTIN_PATTERNS } from '../../../patterns/index.js';
@@ -31,6 +32,12 @@ function plansToCompile(): BlockPlan[] {
   return [...builtins, ...walkPlans().map((w) => w.plan)];
 }
 
+/** Write an artefact under `dir` (the headers go in its `tessera/` folder). */
+function writeFile(dir: string, file: { path: string; contents: string }): void {
+  mkdirSync(dirname(join(dir, file.path)), { recursive: true });
+  writeFileSync(join(dir, file.path), file.contents);
+}
+
 /** Compile plans with a small worker pool: nvcc is single-threaded and CI has 2 cores. */
 async function compileAll(plans: readonly BlockPlan[], dir: string, family: CudaKernelFamily, arch: string) {
   const results: Awaited<ReturnType<typeof compileWithNvcc>>[] = [];
@@ -38,9 +45,11 @@ async function compileAll(plans: readonly BlockPlan[], dir: string, family: Cuda
   const worker = async () => {
     while (next < plans.length) {
       const plan = plans[next++]!;
-      const cu = emitCudaArtifacts(plan).files.find((f) => f.path === cudaSourcePath(plan.key, family));
-      const path = join(dir, `${arch}-${cu!.path}`);
-      writeFileSync(path, cu!.contents);
+      const files = emitCudaArtifacts(plan).files;
+      const cu = files.find((f) => f.path === cudaSourcePath(plan.key, family))!;
+      for (const header of files.filter((f) => f.path.endsWith('.cuh'))) writeFile(dir, header);
+      const path = join(dir, `${arch}-${cu.path}`);
+      writeFileSync(path, cu.contents);
       results.push(await compileWithNvcc(path, arch, nvcc));
     }
   };
@@ -123,8 +132,9 @@ describe('buildCubins (tessera compile --target cuda)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-cubin-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const plan = walkPlans()[0]!.plan;
-  const cuPath = join(dir, emitCudaArtifacts(plan).files[0]!.path);
-  writeFileSync(cuPath, emitCudaArtifacts(plan).files[0]!.contents);
+  const files = emitCudaArtifacts(plan).files;
+  for (const file of files) writeFile(dir, file);
+  const cuPath = join(dir, files[0]!.path);
 
   it('says in one line why no cubin was built when nvcc is absent', async () => {
     const summary = await buildCubins(cuPath, CUBIN_ARCHS, null);

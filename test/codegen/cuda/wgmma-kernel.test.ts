@@ -4,6 +4,7 @@
  * shared-memory limit, and the errors for what it cannot build. The kernel itself runs in `npm run test:gpu`.
  */
 import { describe, expect, it } from 'vitest';
+import { SM90_MAX_SHARED_BYTES } from '../../../codegen/cuda/kernel-options.js';
 import {
   ATTN_PARAM_FIELDS,
   ATTN_PARAM_FIELDS_SM90A,
@@ -14,11 +15,7 @@ import {
   paramLayout,
   renderParams,
 } from '../../../codegen/cuda/kernel-params.js';
-import {
-  renderCudaKernel,
-  renderCudaModule,
-  SM90_MAX_SHARED_BYTES,
-} from '../../../codegen/cuda/kernel-source.js';
+import { renderCudaKernel, renderCudaModule } from '../../../codegen/cuda/module.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
 import { builtinPlan } from '../../device/builtin-plans.js';
 import { markedValues } from './param-oracle.js';
@@ -76,7 +73,7 @@ describe('the wgmma kernel source', () => {
         expect(k.family).toBe('wgmma');
         // 128-key tiles where they fit; head dim 128 needs 64.
         expect(k.tileK).toBe(headDim === 128 ? 64 : 128);
-        expect(k.source).toContain(`constexpr int kTileK = ${k.tileK};`);
+        expect(k.source).toContain(`using Kernel = TpAttentionSm90<${headDim}, TpBf16, ${k.tileK}>;`);
         expect(k.source).toContain('const __grid_constant__ TpAttnParams p');
       }
     }
@@ -109,6 +106,7 @@ describe('the wgmma kernel source', () => {
     const module = renderCudaModule(dense, [{ headDim: 96, dtype: 'float16', family: 'wgmma' }]);
     expect(module.family).toBe('wgmma');
     expect(module.source).toContain('// Target: sm_90a only');
-    expect(module.source).toContain('wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16');
+    expect(module.source).toContain('using Kernel = TpAttentionSm90<96, TpFp16, 128>;');
+    expect(module.source).toContain('wgmma.mma_async.sync.aligned.m64n" #N "k16.f32." PTX_T "." PTX_T');
   });
 });

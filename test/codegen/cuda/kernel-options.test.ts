@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_CUDA_TUNING,
   defaultCudaTuning,
-  renderCudaKernel,
   W32_CUDA_TUNING,
-} from '../../../codegen/cuda/kernel-source.js';
+} from '../../../codegen/cuda/kernel-options.js';
+import { renderCudaKernel } from '../../../codegen/cuda/module.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
 import { builtinPlan } from '../../device/builtin-plans.js';
 
@@ -48,7 +48,7 @@ describe('renderCudaKernel tuning', () => {
     });
     // A warp is 32 threads; the plan's 128 query rows are split evenly over the warps.
     expect(k.threads).toBe((plan.blockQ / warpRows) * 32);
-    expect(k.source).toContain(`constexpr int kWarpRows = ${warpRows};`);
+    expect(k.source).toContain(`using Kernel = TpAttentionSm80<96, TpBf16, 64, ${warpRows}, true, 0>;`);
   });
 
   it('renders the per-plan default tuning when no tuning is given', () => {
@@ -83,10 +83,11 @@ describe('renderCudaKernel tuning', () => {
       [dense64, 96, DEFAULT_CUDA_TUNING],
     ] as const;
     for (const [p, headDim, want] of cases) expect(defaultCudaTuning(headDim, p)).toBe(want);
-    // The chosen tuning reaches the source: 4 warps of 32 rows, and the S loop unrolled by 2.
+    // The chosen tuning reaches the instance: 4 warps of 32 rows, Q from shared memory, the S loop unrolled by 2,
+    // two CTAs per SM.
     const k = renderCudaKernel(dense, { headDim: 96, dtype: 'bfloat16' });
     expect(k.threads).toBe(128);
-    expect(k.source).toContain('constexpr int kWarpRows = 32;');
-    expect(k.source).toMatch(/#pragma unroll 2\n\s*for \(int kc = 0;/);
+    expect(k.source).toContain('__launch_bounds__(128, 2)');
+    expect(k.source).toContain('using Kernel = TpAttentionSm80<96, TpBf16, 64, 32, false, 2>;');
   });
 });

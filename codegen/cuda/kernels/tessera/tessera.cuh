@@ -1,15 +1,21 @@
-/**
- * The one device helper header of the CUDA backend (`tessera.cuh`). It is pasted into every generated source
- * so NVRTC compiles it with no include path and no CUDA headers: the integer helpers with the IR's semantics,
- * named constants, and thin wrappers over the PTX instructions the attention kernel is built from.
- * Half-precision values travel as raw 16-bit patterns (`unsigned short`, pairs in `unsigned`), so neither
- * `cuda_fp16.h` nor `cuda_bf16.h` is needed.
- */
-import { CTA_ORDER_HELPER } from './cta-order.js';
-import { KEY_RUN_BITS_HELPER } from './key-runs.js';
+// tessera.cuh: the device helpers every tessera CUDA kernel shares.
+//
+// Self-contained on purpose: no CUDA header is included, so NVRTC compiles the kernels with no include path.
+// Half-precision values travel as raw 16-bit patterns (`unsigned short`, pairs in `unsigned`), so neither
+// cuda_fp16.h nor cuda_bf16.h is needed; TpBf16 and TpFp16 name the element type of a kernel instance.
+//
+// The plain C++ part (integer helpers, constants, the CTA order, the tensor-map struct) also compiles with a
+// host compiler: the tests run it on the CPU against its TypeScript twins. The device part is for nvcc
+// (__CUDACC__) and NVRTC (__CUDACC_RTC__) only.
+#pragma once
 
-/** The integer helpers of the pattern IR, plain C++ (the tests compile them with the host compiler). */
-export const INTEGER_HELPERS = `// Floor division and modulo with the pattern IR's semantics (compiler/ir.ts): floor, and x / 0 == x % 0 == 0.
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define TP_DEVICE __device__ __forceinline__
+#else
+#define TP_DEVICE inline
+#endif
+
+// Floor division and modulo with the pattern IR's semantics (compiler/ir.ts): floor, and x / 0 == x % 0 == 0.
 TP_DEVICE int tp_floordiv(int a, int b) {
   if (b == 0) return 0;
   const int q = a / b;
@@ -19,16 +25,48 @@ TP_DEVICE int tp_floormod(int a, int b) {
   if (b == 0) return 0;
   const int r = a % b;
   return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
-}`;
-
-/** Text of `tessera.cuh`. */
-export const TESSERA_CUH = String.raw`// ---- tessera.cuh: device helpers shared by every tessera CUDA kernel -------------------------------
-#define TP_DEVICE __device__ __forceinline__
-
-${INTEGER_HELPERS}
+}
 
 constexpr float kLog2e = 1.4426950408889634f;   // softmax runs in base 2: exp(x) = exp2(x * kLog2e)
 constexpr float kLn2 = 0.6931471805599453f;     // back to natural log for the log-sum-exp output
+
+// How a key tile is masked (codegen/cuda/key-walk.ts hands each tile with one of these).
+constexpr int kMaskNone = 0;
+constexpr int kMaskPadding = 1;   // full tile holding padding keys
+constexpr int kMaskElements = 2;  // partial tile: tp_allowed per element
+
+// CTA -> (unit = batch * head, schedule position): heavy(0..d-1) | heavy(d) light(0) | ... | light(units - 1),
+// so the heavy query blocks run d heads ahead of the light ones (codegen/cuda/cta-order.ts).
+TP_DEVICE void tp_cta_work(int cta, int blocks, int heavy, int units, int lookahead, int& unit, int& pos) {
+  const int d = lookahead < units ? lookahead : units;
+  if (cta < d * heavy) {
+    unit = cta / heavy;
+    pos = cta - unit * heavy;
+    return;
+  }
+  const int rest = cta - d * heavy;
+  const int mixed = (units - d) * blocks;
+  if (rest < mixed) {
+    const int chunk = rest / blocks;
+    const int r = rest - chunk * blocks;
+    unit = r < heavy ? chunk + d : chunk;
+    pos = r;
+    return;
+  }
+  const int light = blocks - heavy;
+  const int tail = rest - mixed;
+  const int c = tail / light;
+  unit = units - d + c;
+  pos = heavy + (tail - c * light);
+}
+
+// A CUtensorMap (128 opaque bytes, 64-byte aligned), encoded on the host by cuTensorMapEncodeTiled.
+struct alignas(64) TpTensorMap { unsigned long long opaque[16]; };
+
+// Sixteen bytes, for 16-byte global stores.
+struct alignas(16) TpVec16 { unsigned x, y, z, w; };
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 
 TP_DEVICE float tp_neg_inf() { return __int_as_float(0xff800000); }
 
@@ -86,9 +124,20 @@ TP_DEVICE unsigned tp_pack_fp16(float lo, float hi) {
   asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
 }
-${CTA_ORDER_HELPER}
 
-${KEY_RUN_BITS_HELPER}
+// The element types of the attention kernels: what the tensor cores multiply (the data is 16-bit raw bits
+// either way) and how fp32 values are packed back.
+struct TpBf16 {
+  static TP_DEVICE void mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    tp_mma_bf16(d, a, b0, b1);
+  }
+  static TP_DEVICE unsigned pack(float lo, float hi) { return tp_pack_bf16(lo, hi); }
+};
+struct TpFp16 {
+  static TP_DEVICE void mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    tp_mma_fp16(d, a, b0, b1);
+  }
+  static TP_DEVICE unsigned pack(float lo, float hi) { return tp_pack_fp16(lo, hi); }
+};
 
-// ---- end of tessera.cuh ----------------------------------------------------------------------------
-`;
+#endif  // nvcc or NVRTC
