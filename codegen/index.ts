@@ -11,8 +11,8 @@ import { encodeSafetensors } from '../core/safetensors.js';
 import { emitCudaArtifacts } from './cuda/artifacts.js';
 import { flexBlockMask } from './flex/block-mask.js';
 import { renderFlexModule } from './flex/python-module.js';
-import { figurePng, figureSvg } from './png/figure.js';
 import { blockFigure, unitFigure } from './png/mask-image.js';
+import { renderScenePng, renderSceneSvg } from './png/scene.js';
 import { emitTypescriptBinding } from './ts/emit-binding.js';
 import { emitWgslArtifacts } from './wgsl/artifacts.js';
 
@@ -52,16 +52,16 @@ export const RENDERERS = {
     return [
       {
         path: `${plan.key}.blocks.png`,
-        contents: figurePng(blocks),
+        contents: renderScenePng(blocks),
         description: 'block-level mask picture',
       },
-      { path: `${plan.key}.blocks.svg`, contents: figureSvg(blocks), description: 'the same, as SVG' },
+      { path: `${plan.key}.blocks.svg`, contents: renderSceneSvg(blocks), description: 'the same, as SVG' },
       {
         path: `${plan.key}.${unit}s.png`,
-        contents: figurePng(units),
+        contents: renderScenePng(units),
         description: `${unit}-level picture: share of allowed pairs per ${unit} pair`,
       },
-      { path: `${plan.key}.${unit}s.svg`, contents: figureSvg(units), description: 'the same, as SVG' },
+      { path: `${plan.key}.${unit}s.svg`, contents: renderSceneSvg(units), description: 'the same, as SVG' },
     ];
   },
   wgsl: (plan, sourceName) =>

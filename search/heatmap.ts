@@ -6,8 +6,7 @@
  * error exactly 0 (full attention, the reference) are grey. Drawn once as a scene, written as PNG and SVG.
  */
 import { luminance, viridis } from '../codegen/png/colormap.js';
-import type { Rgb } from '../codegen/png/figure.js';
-import { lineHeight, type Scene, type SceneItem, textWidth } from '../codegen/png/scene.js';
+import { lineHeight, type Rgb, type Scene, type SceneItem, textWidth } from '../codegen/png/scene.js';
 import type { LayerMeasurement, SearchResult } from './measure.js';
 import type { SearchRecord } from './plans.js';
 import { formatError } from './report.js';

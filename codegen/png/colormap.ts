@@ -1,9 +1,15 @@
 /**
- * Viridis (van der Walt & Smith, matplotlib's default): a perceptually uniform colour map from dark purple to
- * yellow that stays ordered in grayscale and for the common colour-vision deficiencies. Eleven of its samples,
- * interpolated linearly (close to the full table at the resolution of a report picture).
+ * Colours of the pictures: linear mixing, viridis (van der Walt & Smith, matplotlib's default: a perceptually
+ * uniform colour map from dark purple to yellow that stays ordered in grayscale and for the common colour-vision
+ * deficiencies; eleven of its samples, interpolated linearly, close to the full table at the resolution of a
+ * report picture) and relative luminance.
  */
-import type { Rgb } from './figure.js';
+import type { Rgb } from './scene.js';
+
+/** `a` to `b` by `t` in 0..1. */
+export function mix(a: Rgb, b: Rgb, t: number): Rgb {
+  return [0, 1, 2].map((i) => Math.round(a[i]! + (b[i]! - a[i]!) * t)) as unknown as Rgb;
+}
 
 const VIRIDIS: readonly Rgb[] = [
   [0x44, 0x01, 0x54],
@@ -23,9 +29,7 @@ const VIRIDIS: readonly Rgb[] = [
 export function viridis(t: number): Rgb {
   const x = Number.isNaN(t) ? 0 : Math.min(1, Math.max(0, t)) * (VIRIDIS.length - 1);
   const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
-  const f = x - i;
-  const [a, b] = [VIRIDIS[i]!, VIRIDIS[i + 1]!];
-  return [0, 1, 2].map((c) => Math.round(a[c]! + (b[c]! - a[c]!) * f)) as unknown as Rgb;
+  return mix(VIRIDIS[i]!, VIRIDIS[i + 1]!, x - i);
 }
 
 /** Relative luminance (sRGB, 0..1): dark cells get light text. */

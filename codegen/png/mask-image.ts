@@ -5,7 +5,7 @@
  *     boundaries drawn where they fall between blocks;
  *   - frames (tiles): every unit pair shaded by the share of its query-key pairs the pattern allows, so a
  *     pattern with partial tiles everywhere (a radial window) still shows its structure.
- * Each is a {@link Figure}, written as PNG and as SVG.
+ * Each is a {@link Scene}, written as PNG and as SVG.
  */
 
 import { realTokensPerBlock } from '../../compiler/classify/boxes.js';
@@ -15,7 +15,16 @@ import type { ConcreteLayout } from '../../compiler/layout.js';
 import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { TensorError } from '../../core/tensor.js';
 import { classesOfPlan, unitAlignedPattern, unitLevelClasses } from './classes.js';
-import { cellColors, type Figure, type Primitive, type Rgb, textHeight, textLength } from './figure.js';
+import { luminance, mix } from './colormap.js';
+import {
+  cellColors,
+  type FontRole,
+  lineHeight,
+  type Rgb,
+  type Scene,
+  type SceneItem,
+  textWidth,
+} from './scene.js';
 
 /** Cell classes of a grid, as stored in its Uint8Array. */
 export const CELL_CLASS = { empty: 0, partial: 1, full: 2 } as const;
@@ -73,30 +82,49 @@ export interface GridPicture {
 
 const PAD = 16;
 const GAP = 8;
-const LINE_GAP = 6;
+const LINE_GAP = 4;
 /** Grid lines across the cells only where segments are at least this many pixels apart. */
 const MIN_LINE_SPACING = 12;
 /** Boundary ticks outside the grid only where segments are at least this many pixels apart. */
 const MIN_TICK_SPACING = 4;
 const TICK = 5;
+/** Side of a legend swatch, width of the shade ramp. */
+const SWATCH = 18;
+/** Headline; everything else (title lines, ticks, labels, cell values, legend). */
+const HEAD: FontRole = 'title';
+const TEXT: FontRole = 'normal';
 
-/** Labels every k-th segment, k a round number (1, 2, 5, 10, 20, ...) that keeps neighbouring labels apart. */
-function labelled(segments: readonly AxisSegment[], scale: number, size: 1 | 2): Set<number> {
-  const widest = Math.max(...segments.map((s) => textLength(s.label, size)), 1);
-  const spans = segments.map((s) => (s.end - s.start) * scale).filter((w) => w > 0);
+const isUnit = (s: AxisSegment) => /^\d+$/.test(s.label);
+
+/** The frames (tiles) of an axis: they are counted and numbered; the text segment is labelled by name. */
+function units(segments: readonly AxisSegment[]): readonly AxisSegment[] {
+  const counted = segments.filter(isUnit);
+  return counted.length > 0 ? counted : segments;
+}
+
+/** Labels every k-th unit, k a round number (1, 2, 5, 10, 20, ...) that keeps neighbouring labels apart. */
+function labelled(segments: readonly AxisSegment[], scale: number): Set<number> {
+  const widest = Math.max(...segments.map((s) => textWidth(s.label, TEXT)), 1);
+  const spans = units(segments)
+    .map((s) => (s.end - s.start) * scale)
+    .filter((w) => w > 0);
   const narrowest = Math.min(...spans);
   let every = 1;
   for (let k = 0; every * narrowest < widest + 8; k++) every = [1, 2, 5][k % 3]! * 10 ** Math.floor(k / 3);
   const shown = new Set<number>();
   segments.forEach((s, i) => {
-    // The text segment is always labelled: it is not counted like frames.
-    if (i % every === 0 || !/^\d+$/.test(s.label)) shown.add(i);
+    if (!isUnit(s) || Number(s.label) % every === 0) shown.add(i);
   });
   return shown;
 }
 
-/** The figure of a grid picture. */
-export function gridFigure(p: GridPicture): Figure {
+/** A 1-pixel line through pixels (x0, y0) to (x1, y1), both included (pixel centres are at + 0.5). */
+function pixelLine(x0: number, y0: number, x1: number, y1: number, stroke: Rgb): SceneItem {
+  return { kind: 'line', x1: x0 + 0.5, y1: y0 + 0.5, x2: x1 + 0.5, y2: y1 + 0.5, stroke, width: 1 };
+}
+
+/** The scene of a grid picture. */
+export function gridFigure(p: GridPicture): Scene {
   if (!Number.isSafeInteger(p.rows) || !Number.isSafeInteger(p.cols) || p.rows < 1 || p.cols < 1)
     throw new TensorError('grid', `rows and cols must be positive integers, got ${p.rows} x ${p.cols}`);
   if (p.colors.length !== 3 * p.rows * p.cols)
@@ -104,51 +132,60 @@ export function gridFigure(p: GridPicture): Figure {
   const scale = Math.max(1, Math.floor((p.maxSize ?? 720) / Math.max(p.rows, p.cols)));
   const gridW = p.cols * scale;
   const gridH = p.rows * scale;
-  const tickSize = 2;
-  const th = textHeight(2);
-  const rowTicks = labelled(p.rowSegments, scale, tickSize);
-  const colTicks = labelled(p.colSegments, scale, tickSize);
+  const lh = lineHeight(TEXT);
+  const headH = lineHeight(HEAD);
+  const rowTicks = labelled(p.rowSegments, scale);
+  const colTicks = labelled(p.colSegments, scale);
   const tickWidth = Math.max(
     0,
-    ...p.rowSegments.map((s, i) => (rowTicks.has(i) ? textLength(s.label, tickSize) : 0)),
+    ...p.rowSegments.map((s, i) => (rowTicks.has(i) ? textWidth(s.label, TEXT) : 0)),
   );
-  const left = PAD + th + GAP + tickWidth + TICK + 6;
-  const titleHeight = p.title.length * (th + LINE_GAP);
-  const top = PAD + titleHeight + GAP;
+  const left = PAD + lh + GAP + tickWidth + TICK + 6;
+  const titleHeight = headH + (p.title.length - 1) * (lh + LINE_GAP);
+  const top = PAD + titleHeight + 2 * GAP;
   const legendX = left + gridW + 2 * PAD;
   const legendWidth =
     p.legend.kind === 'classes'
-      ? 20 + GAP + Math.max(...p.legend.entries.map((e) => textLength(e.label, 2)))
-      : 20 + GAP + textLength('100%', 2);
-  const legendTitle = p.legend.kind === 'ramp' ? textLength(p.legend.label, 2) : 0;
+      ? SWATCH + GAP + Math.max(...p.legend.entries.map((e) => textWidth(e.label, TEXT)))
+      : Math.max(SWATCH + 2 * GAP + textWidth('100%', TEXT), textWidth(p.legend.label, TEXT));
   const width = Math.max(
-    legendX + Math.max(legendWidth, legendTitle) + PAD,
-    PAD + Math.max(...p.title.map((t, i) => textLength(t, i === 0 ? 2 : 2))) + PAD,
+    legendX + legendWidth + PAD,
+    PAD + Math.max(...p.title.map((t, i) => textWidth(t, i === 0 ? HEAD : TEXT))) + PAD,
   );
-  const height = top + gridH + TICK + 3 + th + GAP + th + PAD;
-  const items: Primitive[] = [];
+  const belowGrid = top + gridH + TICK + 4;
+  const height = belowGrid + lh + GAP + lh + PAD;
+  const items: SceneItem[] = [];
+  /** Text centred vertically on y. */
   const text = (
     x: number,
     y: number,
     s: string,
     anchor: 'start' | 'middle' | 'end' = 'start',
     color: Rgb = MASK_COLORS.text,
+    font: FontRole = TEXT,
   ): void => {
-    items.push({ kind: 'text', x, y, text: s, size: 2, color, anchor });
+    items.push({ kind: 'text', x, y, text: s, font, color, anchor });
   };
 
   p.title.forEach((line, i) => {
-    text(PAD, PAD + i * (th + LINE_GAP), line, 'start', i === 0 ? MASK_COLORS.text : MASK_COLORS.muted);
+    if (i === 0) text(PAD, PAD + headH / 2, line, 'start', MASK_COLORS.text, HEAD);
+    else
+      text(
+        PAD,
+        PAD + headH + LINE_GAP + (i - 1) * (lh + LINE_GAP) + lh / 2,
+        line,
+        'start',
+        MASK_COLORS.muted,
+      );
   });
   items.push({ kind: 'cells', x: left, y: top, cols: p.cols, rows: p.rows, scale, colors: p.colors });
   const labels = p.cellLabels;
-  if (labels?.every((l) => textLength(l, 2) + 8 <= scale) && th + 8 <= scale) {
+  if (labels?.every((l) => textWidth(l, TEXT) + 8 <= scale) && lh + 8 <= scale) {
     labels.forEach((label, i) => {
-      const [r, g, b] = [p.colors[3 * i]!, p.colors[3 * i + 1]!, p.colors[3 * i + 2]!];
-      // White on dark cells, dark on light ones (luma).
-      const color: Rgb = 0.299 * r + 0.587 * g + 0.114 * b < 140 ? [255, 255, 255] : MASK_COLORS.text;
+      const fill: Rgb = [p.colors[3 * i]!, p.colors[3 * i + 1]!, p.colors[3 * i + 2]!];
+      const color: Rgb = luminance(fill) > 0.35 ? MASK_COLORS.text : [255, 255, 255];
       const x = left + ((i % p.cols) + 0.5) * scale;
-      const y = top + (Math.floor(i / p.cols) + 0.5) * scale - th / 2;
+      const y = top + (Math.floor(i / p.cols) + 0.5) * scale;
       text(x, y, label, 'middle', color);
     });
   }
@@ -160,19 +197,19 @@ export function gridFigure(p: GridPicture): Figure {
     return [...cuts].sort((a, b) => a - b);
   };
   const spacing = (segments: readonly AxisSegment[]) =>
-    Math.min(...segments.map((s) => (s.end - s.start) * scale));
+    Math.min(...units(segments).map((s) => (s.end - s.start) * scale));
   const inside = scale >= (p.minCellForLines ?? 1);
   const vertical = (c: number, color: Rgb, across: boolean) => {
     const x = left + Math.round(c * scale);
     if (x <= left || x >= left + gridW) return;
-    if (across) items.push({ kind: 'line', x1: x, y1: top, x2: x, y2: top + gridH - 1, color });
-    else items.push({ kind: 'line', x1: x, y1: top + gridH, x2: x, y2: top + gridH + TICK, color });
+    if (across) items.push(pixelLine(x, top, x, top + gridH - 1, color));
+    else items.push(pixelLine(x, top + gridH, x, top + gridH + TICK, color));
   };
   const horizontal = (r: number, color: Rgb, across: boolean) => {
     const y = top + Math.round(r * scale);
     if (y <= top || y >= top + gridH) return;
-    if (across) items.push({ kind: 'line', x1: left, y1: y, x2: left + gridW - 1, y2: y, color });
-    else items.push({ kind: 'line', x1: left - 1 - TICK, y1: y, x2: left - 1, y2: y, color });
+    if (across) items.push(pixelLine(left, y, left + gridW - 1, y, color));
+    else items.push(pixelLine(left - 1 - TICK, y, left - 1, y, color));
   };
   for (const [segments, draw] of [
     [p.colSegments, vertical],
@@ -186,54 +223,26 @@ export function gridFigure(p: GridPicture): Figure {
   for (const c of p.colGroups ?? []) vertical(c, MASK_COLORS.frame, true);
   for (const r of p.rowGroups ?? []) horizontal(r, MASK_COLORS.frame, true);
   items.push({
-    kind: 'line',
-    x1: left - 1,
-    y1: top - 1,
-    x2: left + gridW,
-    y2: top - 1,
-    color: MASK_COLORS.frame,
-  });
-  items.push({
-    kind: 'line',
-    x1: left - 1,
-    y1: top + gridH,
-    x2: left + gridW,
-    y2: top + gridH,
-    color: MASK_COLORS.frame,
-  });
-  items.push({
-    kind: 'line',
-    x1: left - 1,
-    y1: top - 1,
-    x2: left - 1,
-    y2: top + gridH,
-    color: MASK_COLORS.frame,
-  });
-  items.push({
-    kind: 'line',
-    x1: left + gridW,
-    y1: top - 1,
-    x2: left + gridW,
-    y2: top + gridH,
-    color: MASK_COLORS.frame,
+    kind: 'rect',
+    x: left - 1,
+    y: top - 1,
+    w: gridW + 2,
+    h: gridH + 2,
+    stroke: MASK_COLORS.frame,
   });
   p.colSegments.forEach((s, i) => {
-    if (!colTicks.has(i)) return;
-    const x = left + ((s.start + s.end) / 2) * scale;
-    text(x, top + gridH + TICK + 3, s.label, 'middle');
+    if (colTicks.has(i)) text(left + ((s.start + s.end) / 2) * scale, belowGrid + lh / 2, s.label, 'middle');
   });
   p.rowSegments.forEach((s, i) => {
-    if (!rowTicks.has(i)) return;
-    const y = top + ((s.start + s.end) / 2) * scale - th / 2;
-    text(left - TICK - 5, y, s.label, 'end');
+    if (rowTicks.has(i)) text(left - TICK - 5, top + ((s.start + s.end) / 2) * scale, s.label, 'end');
   });
-  text(left + gridW / 2, top + gridH + TICK + 3 + th + GAP, p.xLabel, 'middle');
+  text(left + gridW / 2, belowGrid + lh + GAP + lh / 2, p.xLabel, 'middle');
   items.push({
     kind: 'text',
-    x: PAD,
+    x: PAD + lh / 2,
     y: top + gridH / 2,
     text: p.yLabel,
-    size: 2,
+    font: TEXT,
     color: MASK_COLORS.text,
     anchor: 'middle',
     vertical: true,
@@ -242,48 +251,47 @@ export function gridFigure(p: GridPicture): Figure {
   // The legend: class swatches, or a shade ramp from 0% to 100% with its label.
   if (p.legend.kind === 'classes') {
     p.legend.entries.forEach((e, i) => {
-      const y = top + i * (th + 3 * GAP);
+      const y = top + i * (SWATCH + 2 * GAP);
       items.push({
         kind: 'rect',
         x: legendX,
-        y: y - 3,
-        w: 20,
-        h: 20,
+        y,
+        w: SWATCH,
+        h: SWATCH,
         fill: e.color,
         stroke: MASK_COLORS.grid,
       });
-      text(legendX + 20 + GAP, y, e.label);
+      text(legendX + SWATCH + GAP, y + SWATCH / 2, e.label);
     });
   } else {
     const { from, to } = p.legend;
-    text(legendX, top, p.legend.label);
-    const rampTop = top + th + 2 * GAP;
-    const rampH = Math.max(100, Math.min(gridH - th - 2 * GAP, 300));
+    text(legendX, top + lh / 2, p.legend.label);
+    const rampTop = top + lh + GAP;
+    const rampH = Math.max(100, Math.min(gridH - lh - GAP, 300));
     const steps = 64;
-    for (let i = 0; i < steps; i++) {
-      const share = 1 - i / (steps - 1);
+    // Whole-pixel steps that tile the ramp exactly, so the PNG and the SVG agree.
+    const edge = (i: number) => rampTop + Math.floor((i * rampH) / steps);
+    for (let i = 0; i < steps; i++)
       items.push({
         kind: 'rect',
         x: legendX,
-        y: rampTop + Math.floor((i * rampH) / steps),
-        w: 20,
-        h: Math.ceil(rampH / steps) + 1,
-        fill: mix(from, to, share),
+        y: edge(i),
+        w: SWATCH,
+        h: edge(i + 1) - edge(i),
+        fill: mix(from, to, 1 - i / (steps - 1)),
       });
-    }
-    items.push({ kind: 'rect', x: legendX - 1, y: rampTop - 1, w: 22, h: 1, fill: MASK_COLORS.grid });
-    items.push({ kind: 'rect', x: legendX - 1, y: rampTop + rampH, w: 22, h: 1, fill: MASK_COLORS.grid });
+    items.push({
+      kind: 'rect',
+      x: legendX - 1,
+      y: rampTop - 1,
+      w: SWATCH + 2,
+      h: rampH + 2,
+      stroke: MASK_COLORS.grid,
+    });
     for (const share of [1, 0.75, 0.5, 0.25, 0]) {
       const y = rampTop + Math.round((1 - share) * rampH);
-      items.push({
-        kind: 'line',
-        x1: legendX + 20,
-        y1: y,
-        x2: legendX + 24,
-        y2: y,
-        color: MASK_COLORS.frame,
-      });
-      text(legendX + 20 + GAP, y - th / 2, `${Math.round(share * 100)}%`);
+      items.push(pixelLine(legendX + SWATCH + 1, y, legendX + SWATCH + 4, y, MASK_COLORS.frame));
+      text(legendX + SWATCH + 2 * GAP - 4, y + 0.5, `${Math.round(share * 100)}%`);
     }
   }
   return {
@@ -293,11 +301,6 @@ export function gridFigure(p: GridPicture): Figure {
     items,
     title: p.title.join(' - '),
   };
-}
-
-/** `a` to `b` by `t` in 0..1. */
-export function mix(a: Rgb, b: Rgb, t: number): Rgb {
-  return [0, 1, 2].map((i) => Math.round(a[i]! + (b[i]! - a[i]!) * t)) as unknown as Rgb;
 }
 
 const count = (n: number) => n.toLocaleString('en-US');
@@ -353,7 +356,7 @@ function tileGroups(layout: ConcreteLayout, cellSize: number): number[] {
 }
 
 /** The block-level picture of a plan. */
-export function blockFigure(plan: BlockPlan): Figure {
+export function blockFigure(plan: BlockPlan): Scene {
   const { pattern, stats } = plan;
   const layout = pattern.layout;
   const classes = classesOfPlan(plan);
@@ -406,7 +409,7 @@ export function unitShares(pattern: PatternInstance): { shares: Float64Array; ro
 }
 
 /** The frame-level (tile-level) picture: every unit pair shaded by its share of allowed pairs. */
-export function unitFigure(plan: BlockPlan): Figure {
+export function unitFigure(plan: BlockPlan): Scene {
   const { pattern, stats } = plan;
   const aligned = unitAlignedPattern(pattern);
   const { shares, rows, cols } = unitShares(pattern);

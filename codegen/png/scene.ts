@@ -1,17 +1,23 @@
 /**
- * A small 2D scene (rectangles, lines, circles, text) drawn two ways from one description: as an RGB PNG (text
- * from the rasterised DejaVu Sans of font-data.ts, anti-aliased; shapes on whole pixels) and as SVG (the same
- * geometry, text as text). Report pictures (the search's error heatmap) lay themselves out with
- * {@link textWidth}, so both renderings agree.
+ * The one drawing layer of tessera's pictures (the mask pictures of `--target png`, the search's error heatmap):
+ * a 2D scene of rectangles, lines, circles, text and cell grids, drawn two ways from one description. As an RGB
+ * PNG: text from the rasterised DejaVu Sans of font-data.ts, anti-aliased; shapes on whole pixels. As SVG: the
+ * same geometry, text as text, a cell grid as one embedded pixel-exact PNG (a 200 x 200 grid stays one element,
+ * not 40,000). Pictures lay themselves out with {@link textWidth} and {@link lineHeight}, so both agree.
  */
 import { PNG } from 'pngjs';
-import type { Rgb } from './figure.js';
 import { RASTER_FONTS, type RasterFont } from './font-data.js';
+
+/** An RGB colour, 0..255 per channel. */
+export type Rgb = readonly [number, number, number];
 
 /** Text sizes: small (cell values, ticks), normal (labels), title (bold). */
 export type FontRole = keyof typeof RASTER_FONTS;
 
-/** One thing drawn. Coordinates in pixels, origin top left. */
+/**
+ * One thing drawn. Coordinates in pixels, origin top left; a line is centred on its coordinates (a 1-pixel line
+ * at x + 0.5 covers pixel column x exactly, in both renderings), a rectangle's stroke lies inside it.
+ */
 export type SceneItem =
   | {
       readonly kind: 'rect';
@@ -51,6 +57,16 @@ export type SceneItem =
       readonly anchor: 'start' | 'middle' | 'end';
       /** Rotate by -90 degrees (reads upwards), for a vertical axis label. */
       readonly vertical?: boolean;
+    }
+  | {
+      /** `cols x rows` square cells of `scale` pixels, top left at (x, y); RGB per cell, row-major. */
+      readonly kind: 'cells';
+      readonly x: number;
+      readonly y: number;
+      readonly cols: number;
+      readonly rows: number;
+      readonly scale: number;
+      readonly colors: Uint8Array;
     };
 
 /** A picture: its size, background and items, drawn in order. */
@@ -74,6 +90,18 @@ export function textWidth(text: string, font: FontRole): number {
 /** Line height (ascent + descent) of a font. */
 export function lineHeight(font: FontRole): number {
   return RASTER_FONTS[font].ascent + RASTER_FONTS[font].descent;
+}
+
+/** True when the font has a glyph for every character of `text` (others are drawn as `?`). */
+export function hasGlyphs(text: string, font: FontRole): boolean {
+  return Array.from(text).every((ch) => ch in RASTER_FONTS[font].glyphs);
+}
+
+/** The colours of a `cells` item: `colorOf(i)` for cells 0..count-1 (row-major). */
+export function cellColors(count: number, colorOf: (cell: number) => Rgb): Uint8Array {
+  const out = new Uint8Array(3 * count);
+  for (let i = 0; i < count; i++) out.set(colorOf(i), 3 * i);
+  return out;
 }
 
 /** An RGBA buffer with blending. */
@@ -109,6 +137,16 @@ class Raster {
     const x1 = Math.round(x + w);
     const y1 = Math.round(y + h);
     for (let py = y0; py < y1; py++) for (let px = x0; px < x1; px++) this.blend(px, py, rgb);
+  }
+
+  cells(item: Extract<SceneItem, { kind: 'cells' }>): void {
+    const { cols, rows, scale, colors } = item;
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols; c++) {
+        const o = 3 * (r * cols + c);
+        const rgb: Rgb = [colors[o]!, colors[o + 1]!, colors[o + 2]!];
+        this.fill(item.x + c * scale, item.y + r * scale, scale, scale, rgb);
+      }
   }
 
   circle(cx: number, cy: number, r: number, rgb: Rgb): void {
@@ -183,13 +221,32 @@ export function renderScenePng(scene: Scene): Buffer {
       case 'text':
         raster.text(item);
         break;
+      case 'cells':
+        raster.cells(item);
+        break;
     }
   }
   return PNG.sync.write(raster.png, { colorType: 2 });
 }
 
 const hex = ([r, g, b]: Rgb) => `#${[r, g, b].map((v) => v.toString(16).padStart(2, '0')).join('')}`;
-const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeXml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** A `cells` item as an SVG image: the grid at one pixel per cell, scaled up without smoothing. */
+function cellsImage(item: Extract<SceneItem, { kind: 'cells' }>): string {
+  const png = new PNG({ width: item.cols, height: item.rows });
+  for (let i = 0; i < item.cols * item.rows; i++) {
+    png.data.set(item.colors.subarray(3 * i, 3 * i + 3), 4 * i);
+    png.data[4 * i + 3] = 255;
+  }
+  const data = PNG.sync.write(png, { colorType: 2 }).toString('base64');
+  return (
+    `<image x="${item.x}" y="${item.y}" width="${item.cols * item.scale}" height="${item.rows * item.scale}" ` +
+    `preserveAspectRatio="none" style="image-rendering:pixelated;image-rendering:crisp-edges" ` +
+    `href="data:image/png;base64,${data}"/>`
+  );
+}
 
 const SVG_FONT: Readonly<Record<FontRole, string>> = {
   small: 'font-size="11"',
@@ -206,11 +263,14 @@ export function renderSceneSvg(scene: Scene): string {
   ];
   for (const item of scene.items) {
     switch (item.kind) {
-      case 'rect':
+      case 'rect': {
+        // SVG centres a stroke on the outline; inset it by half its width so it lies inside, as in the PNG.
+        const s = item.stroke ? (item.strokeWidth ?? 1) : 0;
         out.push(
-          `<rect x="${item.x}" y="${item.y}" width="${item.w}" height="${item.h}" fill="${item.fill ? hex(item.fill) : 'none'}"${item.stroke ? ` stroke="${hex(item.stroke)}" stroke-width="${item.strokeWidth ?? 1}"` : ''}/>`,
+          `<rect x="${item.x + s / 2}" y="${item.y + s / 2}" width="${item.w - s}" height="${item.h - s}" fill="${item.fill ? hex(item.fill) : 'none'}"${item.stroke ? ` stroke="${hex(item.stroke)}" stroke-width="${s}"` : ''}/>`,
         );
         break;
+      }
       case 'line':
         out.push(
           `<line x1="${item.x1}" y1="${item.y1}" x2="${item.x2}" y2="${item.y2}" stroke="${hex(item.stroke)}" stroke-width="${item.width}" stroke-linecap="square"/>`,
@@ -223,11 +283,16 @@ export function renderSceneSvg(scene: Scene): string {
         break;
       case 'text': {
         const rotate = item.vertical ? ` transform="rotate(-90 ${item.x} ${item.y})"` : '';
+        // SVG collapses runs of spaces unless told to keep them (the PNG keeps them).
+        const spaces = /\s\s|^\s|\s$/.test(item.text) ? ' xml:space="preserve"' : '';
         out.push(
-          `<text x="${item.x}" y="${item.y}" ${SVG_FONT[item.font]} fill="${hex(item.color)}" text-anchor="${item.anchor}" dominant-baseline="central"${rotate}>${escapeXml(item.text)}</text>`,
+          `<text x="${item.x}" y="${item.y}" ${SVG_FONT[item.font]} fill="${hex(item.color)}" text-anchor="${item.anchor}" dominant-baseline="central"${rotate}${spaces}>${escapeXml(item.text)}</text>`,
         );
         break;
       }
+      case 'cells':
+        out.push(cellsImage(item));
+        break;
     }
   }
   out.push('</svg>');

@@ -5,8 +5,7 @@
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { renderArtifacts } from '../../../codegen/index.js';
-import { figurePng, figureSvg, textLength } from '../../../codegen/png/figure.js';
-import { hasGlyphs } from '../../../codegen/png/font.js';
+import { RASTER_FONTS } from '../../../codegen/png/font-data.js';
 import {
   blockFigure,
   gridFigure,
@@ -15,6 +14,7 @@ import {
   unitFigure,
   unitShares,
 } from '../../../codegen/png/mask-image.js';
+import { hasGlyphs, renderScenePng, renderSceneSvg, textWidth } from '../../../codegen/png/scene.js';
 import { compileSource } from '../../../compiler/frontend.js';
 import { buildPlan } from '../../../compiler/plan/build.js';
 import { planElementMask } from '../../../compiler/plan/element-mask.js';
@@ -44,7 +44,7 @@ describe('the block picture', () => {
     const cells = figure.items.find((i) => i.kind === 'cells')!;
     if (cells.kind !== 'cells') throw new Error('no cells');
     expect([cells.rows, cells.cols]).toEqual([p.numQBlocks, p.numKBlocks]);
-    const png = PNG.sync.read(figurePng(figure));
+    const png = PNG.sync.read(renderScenePng(figure));
     expect([png.width, png.height]).toEqual([figure.width, figure.height]);
     // Room around the grid for the title, the tick labels and the legend.
     expect(cells.x).toBeGreaterThan(30);
@@ -82,7 +82,7 @@ describe('the block picture', () => {
     expect(
       texts.filter((t) => t.startsWith('full ') || t.startsWith('partial ') || t.startsWith('empty ')),
     ).toHaveLength(3);
-    for (const t of texts) expect(hasGlyphs(t), t).toBe(true);
+    for (const t of texts) expect(hasGlyphs(t, 'normal'), t).toBe(true);
   });
 
   it('numbers frames where they fall between blocks, and the text segment by name', () => {
@@ -99,6 +99,14 @@ describe('the block picture', () => {
       { start: 5, end: 7.5, label: '2' },
       { start: 7.5, end: 8.2, label: 'text' },
     ]);
+  });
+
+  it('numbers every frame even when the text segment is much narrower than a frame', () => {
+    const text = 'layout vt(t, h, w) { text(l) after }\npattern p() on vt {\n  attend q.t >= k.t\n}\n';
+    const p = plan(text, { t: 3, h: 5, w: 5, l: 2 }, 4);
+    const texts = blockFigure(p).items.map((i) => (i.kind === 'text' ? i.text : ''));
+    // Down and across: frames 0, 1, 2 and the text.
+    for (const label of ['0', '1', '2', 'text']) expect(texts.filter((t) => t === label)).toHaveLength(2);
   });
 });
 
@@ -127,7 +135,7 @@ describe('the frame picture', () => {
     const p = plan(RADIAL, { t: 4, h: 6, w: 8 });
     const files = renderArtifacts(p, 'p.tile', ['png']).map((f) => f.path.slice(p.key.length));
     expect(files).toEqual(['.blocks.png', '.blocks.svg', '.frames.png', '.frames.svg']);
-    const svg = figureSvg(unitFigure(p));
+    const svg = renderSceneSvg(unitFigure(p));
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="\d+" height="\d+"/);
     expect(svg).toContain('<text');
     expect(svg).toContain('>radial  r=6</text>');
@@ -151,7 +159,8 @@ describe('gridFigure', () => {
     expect(() => gridFigure({ ...base, rows: 0, cols: 0, colors: new Uint8Array(0) })).toThrow(/positive/);
   });
 
-  it('measures text in the bitmap font', () => {
-    expect(textLength('abc', 2)).toBe((3 * 6 - 1) * 2);
+  it('measures text in the raster font', () => {
+    const advance = (ch: string) => RASTER_FONTS.normal.glyphs[ch]![0];
+    expect(textWidth('abc', 'normal')).toBe(advance('a') + advance('b') + advance('c'));
   });
 });
