@@ -6,12 +6,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCompile, runInspect } from '../../cli/commands.js';
 import { prepareOutputFile, prepareOutputFolder } from '../../cli/output-paths.js';
 import { runCheck } from '../../cli/tools.js';
 import { EXIT } from '../../core/errors.js';
 import { MAX_SHOWN_DIAGNOSTICS } from '../../dsl/diagnostics.js';
+import { capture } from './capture.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -21,26 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Run a command with stdout and stderr captured. */
-async function capture(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await run(), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 const base = { block: '128', heads: '24', headDim: '96', cache: false, layout: 't=4,h=4,w=4' };
 
