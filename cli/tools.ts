@@ -6,7 +6,14 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CompileCache } from '../compiler/cache.js';
 import { checkTile } from '../compiler/check/index.js';
-import { layerPlanGrid, layerPlanSpeedup, planLayers, readLayerPlan } from '../compiler/layer-plan.js';
+import { choiceKey, describeChoice, type LayerChoice } from '../compiler/layer-heads.js';
+import {
+  layerPlanGrid,
+  layerPlanSpeedup,
+  layersUsing,
+  planLayers,
+  readLayerPlan,
+} from '../compiler/layer-plan.js';
 import { parseBlockSizes } from '../compiler/options.js';
 import { readSource } from '../compiler/pipeline.js';
 import { EXIT } from '../core/errors.js';
@@ -116,13 +123,14 @@ export async function runRegenerate(cli: { check?: boolean }): Promise<number> {
   }
 }
 
-/** Consecutive layers with the same instance, e.g. `2-15: tile_1_7`. */
-function layerRuns(assignment: readonly string[]): string[] {
+/** Consecutive layers with the same choice, e.g. `2-15: tile_1_7` or `3: heads 0-11: spatial, 12-23: temporal`. */
+function layerRuns(assignment: readonly LayerChoice[]): string[] {
   const runs: string[] = [];
+  const keys = assignment.map(choiceKey);
   let start = 0;
   for (let i = 1; i <= assignment.length; i++) {
-    if (i < assignment.length && assignment[i] === assignment[start]) continue;
-    runs.push(`${start === i - 1 ? start : `${start}-${i - 1}`}: ${assignment[start]}`);
+    if (i < assignment.length && keys[i] === keys[start]) continue;
+    runs.push(`${start === i - 1 ? start : `${start}-${i - 1}`}: ${describeChoice(assignment[start]!)}`);
     start = i;
   }
   return runs;
@@ -142,7 +150,7 @@ export async function runLayers(
     const instances = [...compiled.instances.entries()].map(([name, { plan: p }]) => ({
       name,
       key: p.key,
-      layers: plan.assignment.filter((n) => n === name).length,
+      layers: layersUsing(plan, name),
       sparsity: p.stats.sparsity,
       full: p.stats.full,
       partial: p.stats.partial,

@@ -17,6 +17,13 @@
  *
  * `file` paths are relative to the plan file. Every problem is reported with its JSON path.
  *
+ * A layer (or the default) may also split its heads between instances, given the model's head count:
+ *
+ *     "heads": 24,
+ *     "assign": { "5": { "heads": { "0-11": "spatial", "12-23": "temporal" } } }
+ *
+ * (compiler/layer-heads.ts). Heads whose instances compile to the same block plan share it.
+ *
  * A plan written by `tessera search` also holds `"search"`: how it was found (the mode, the threshold r, the
  * metric, the candidates, the calibration inputs, the per-layer errors, the checkpoint's hash; see
  * {@link LayerPlanSearch}). Only `mode` and `threshold` are checked; the object is kept and written back as is.
@@ -36,6 +43,15 @@ import type { CompileCache } from './cache.js';
 import { makeCompileOptions } from './options.js';
 import { compile } from './pipeline.js';
 import { type PlannedAttention, plannedAttention, type TokenGrid } from './plan/token-map.js';
+import {
+  choiceInstances,
+  choiceKey,
+  formatChoice,
+  instancePerHead,
+  type LayerChoice,
+  parseHeadSplit,
+} from './layer-heads.js';
+import { type HeadPlans, headPlans, type LayerAttentionPlan } from './plan/head-plans.js';
 import { computedPairs } from './report.js';
 
 /** Where one named instance's pattern comes from, and how it is instantiated. */
@@ -61,15 +77,17 @@ export interface LayerPlanSearch {
   readonly [field: string]: unknown;
 }
 
-/** A validated layer plan: one instance name per layer. */
+/** A validated layer plan: what each layer runs, an instance name or an instance per range of heads. */
 export interface LayerPlan {
   /** The file it was read from (or a label), for messages. */
   readonly file: string;
   readonly layers: number;
+  /** The model's attention heads per layer: given when a layer splits its heads, checked against the model. */
+  readonly heads?: number;
   readonly sizes: Readonly<Record<string, number>>;
   readonly patterns: Readonly<Record<string, LayerPatternRef>>;
-  /** Instance name per layer, index = layer. */
-  readonly assignment: readonly string[];
+  /** What each layer runs, index = layer. */
+  readonly assignment: readonly LayerChoice[];
   /** How `tessera search` found the plan, when it did. */
   readonly search?: LayerPlanSearch;
 }
@@ -102,6 +120,9 @@ export function parseLayerPlan(json: unknown, file: string): LayerPlan {
   if (typeof layers !== 'number' || !Number.isInteger(layers) || layers < 1 || layers > 4096) {
     fail('$.layers', `expected the layer count (an integer from 1 to 4096), found ${JSON.stringify(layers)}`);
   }
+  const heads = json.heads;
+  if (heads !== undefined && (typeof heads !== 'number' || !Number.isInteger(heads) || heads < 1 || heads > 4096))
+    fail('$.heads', `expected the head count (an integer from 1 to 4096), found ${JSON.stringify(heads)}`);
   const sizes: Record<string, number> = {};
   if (json.sizes !== undefined) {
     if (!isRecord(json.sizes))
@@ -152,8 +173,12 @@ export function parseLayerPlan(json: unknown, file: string): LayerPlan {
     }
     return value as string;
   };
-  const fallback = json.default === undefined ? null : checkName('$.default', json.default);
-  const assignment: (string | null)[] = Array.from({ length: layers as number }, () => fallback);
+  const checkChoice = (path: string, value: unknown): LayerChoice =>
+    isRecord(value)
+      ? parseHeadSplit(value, path, (heads as number | undefined) ?? null, checkName, fail)
+      : checkName(path, value);
+  const fallback = json.default === undefined ? null : checkChoice('$.default', json.default);
+  const assignment: (LayerChoice | null)[] = Array.from({ length: layers as number }, () => fallback);
   if (json.assign !== undefined) {
     if (!isRecord(json.assign))
       fail('$.assign', 'expected an object mapping layer indices to instance names');
@@ -161,13 +186,20 @@ export function parseLayerPlan(json: unknown, file: string): LayerPlan {
       const layer = Number(index);
       if (!/^\d+$/.test(index) || layer >= (layers as number))
         fail(`$.assign.${index}`, `layer index must be an integer from 0 to ${(layers as number) - 1}`);
-      assignment[layer] = checkName(`$.assign.${index}`, value);
+      assignment[layer] = checkChoice(`$.assign.${index}`, value);
     }
   }
   const missing = assignment.indexOf(null);
   if (missing >= 0)
     fail('$.default', `layer ${missing} has no pattern: give "default" or assign every layer`);
-  const plan = { file, layers: layers as number, sizes, patterns, assignment: assignment as string[] };
+  const plan = {
+    file,
+    layers: layers as number,
+    ...(heads !== undefined ? { heads: heads as number } : {}),
+    sizes,
+    patterns,
+    assignment: assignment as LayerChoice[],
+  };
   return json.search === undefined ? plan : { ...plan, search: parseSearch(json.search, fail) };
 }
 
@@ -200,11 +232,12 @@ export async function readLayerPlan(path: string): Promise<LayerPlan> {
  */
 export function formatLayerPlan(plan: LayerPlan, relativeTo?: string): string {
   const counts = new Map<string, number>();
-  for (const name of plan.assignment) counts.set(name, (counts.get(name) ?? 0) + 1);
-  const fallback = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
-  const assign: Record<string, string> = {};
-  plan.assignment.forEach((name, layer) => {
-    if (name !== fallback) assign[String(layer)] = name;
+  for (const choice of plan.assignment) counts.set(choiceKey(choice), (counts.get(choiceKey(choice)) ?? 0) + 1);
+  const commonest = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+  const fallback = plan.assignment.find((choice) => choiceKey(choice) === commonest)!;
+  const assign: Record<string, ReturnType<typeof formatChoice>> = {};
+  plan.assignment.forEach((choice, layer) => {
+    if (choiceKey(choice) !== commonest) assign[String(layer)] = formatChoice(choice);
   });
   const patterns = Object.fromEntries(
     Object.entries(plan.patterns).map(([name, ref]) => [
@@ -219,7 +252,8 @@ export function formatLayerPlan(plan: LayerPlan, relativeTo?: string): string {
     ]),
   );
   const search = plan.search === undefined ? {} : { search: plan.search };
-  return `${JSON.stringify({ format: FORMAT, layers: plan.layers, sizes: plan.sizes, patterns, default: fallback, assign, ...search }, null, 2)}\n`;
+  const heads = plan.heads === undefined ? {} : { heads: plan.heads };
+  return `${JSON.stringify({ format: FORMAT, layers: plan.layers, ...heads, sizes: plan.sizes, patterns, default: formatChoice(fallback), assign, ...search }, null, 2)}\n`;
 }
 
 /** Block sizes of the plans (the kernels' tile). */
@@ -238,8 +272,11 @@ export interface CompiledLayerPlan {
   readonly grid: TokenGrid;
   /** Block plan and token map per instance name. */
   readonly instances: ReadonlyMap<string, PlannedAttention>;
-  /** Block plan and token map per layer (index = layer); layers of one instance share it. */
-  readonly layers: readonly PlannedAttention[];
+  /**
+   * Block plan and token map per layer (index = layer), or per head for a layer that splits its heads; layers
+   * and heads of one instance share it.
+   */
+  readonly layers: readonly LayerAttentionPlan[];
 }
 
 /** The `.tile` source of one named instance of a layer plan (a built-in pattern or a file) and its pattern name. */
@@ -302,6 +339,9 @@ export async function planLayers(
       );
   }
   const instances = new Map<string, PlannedAttention>();
+  // Instances that compile to the same block plan (same pattern, parameters and blocks) share one object, so
+  // heads of a split layer that run them form one group with one set of tables.
+  const byKey = new Map<string, PlannedAttention>();
   for (const [name, ref] of Object.entries(plan.patterns)) {
     const { source, pattern } = layerPatternSource(ref, name, plan.file);
     const options = makeCompileOptions({
@@ -313,14 +353,29 @@ export async function planLayers(
     });
     const { outputs } = await compile({ source, options, ...(cache !== undefined ? { cache } : {}) });
     try {
-      instances.set(name, plannedAttention(outputs.plan!, grid));
+      const planned = byKey.get(outputs.plan!.key) ?? plannedAttention(outputs.plan!, grid);
+      byKey.set(planned.plan.key, planned);
+      instances.set(name, planned);
     } catch (error) {
       if (error instanceof TensorError)
         throw new LayerPlanError(plan.file, `$.patterns.${name}`, error.message);
       throw error;
     }
   }
-  return { plan, grid, instances, layers: plan.assignment.map((name) => instances.get(name)!) };
+  const split = new Map<string, HeadPlans>();
+  const layers = plan.assignment.map((choice): LayerAttentionPlan => {
+    if (typeof choice === 'string') return instances.get(choice)!;
+    const key = choiceKey(choice);
+    if (!split.has(key))
+      split.set(key, headPlans(instancePerHead(choice, plan.heads!).map((name) => instances.get(name)!)));
+    return split.get(key)!;
+  });
+  return { plan, grid, instances, layers };
+}
+
+/** How many layers use instance `name` (in all their heads or in some). */
+export function layersUsing(plan: LayerPlan, name: string): number {
+  return plan.assignment.filter((choice) => choiceInstances(choice).includes(name)).length;
 }
 
 /**
@@ -328,8 +383,14 @@ export async function planLayers(
  * part that the computed blocks predict.
  */
 export function layerPlanSpeedup(compiled: CompiledLayerPlan): number {
-  const real = compiled.layers[0]!.plan.stats.realTokens;
+  const first = compiled.instances.values().next().value!;
+  const real = first.plan.stats.realTokens;
   const dense = real * real * compiled.layers.length;
-  const computed = compiled.layers.reduce((sum, layer) => sum + computedPairs(layer.plan), 0);
+  // A split layer computes each head's plan: its share of a layer's work is the mean over its heads.
+  const pairs = (layer: LayerAttentionPlan) =>
+    'perHead' in layer
+      ? layer.perHead.reduce((sum, head) => sum + computedPairs(head.plan), 0) / layer.perHead.length
+      : computedPairs(layer.plan);
+  const computed = compiled.layers.reduce((sum, layer) => sum + pairs(layer), 0);
   return computed === 0 ? Number.POSITIVE_INFINITY : dense / computed;
 }

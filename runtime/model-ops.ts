@@ -32,10 +32,19 @@ export interface RopeSpec {
  * - `plan`: a compiled pattern's block plan with its token map (`tokenOf[i]` is the natural token at the plan
  *   layout's index i, or -1 for a padding slot: layouts may reorder tokens into tiles and pad them).
  */
-export type SelfAttentionSpec =
+export type HeadAttentionSpec =
   | { readonly kind: 'dense' }
   | { readonly kind: 'masked'; readonly allowed: (q: number, k: number) => boolean }
   | ({ readonly kind: 'plan' } & PlannedAttention);
+
+/**
+ * A layer's self-attention: one spec for every head, or (`heads`) a spec per head, index = head, for layers
+ * whose heads attend through different patterns. Heads of one group share one spec object; the backends run
+ * each run of adjacent heads that share one as a single call (runtime/head-specs.ts).
+ */
+export type SelfAttentionSpec =
+  | HeadAttentionSpec
+  | { readonly kind: 'heads'; readonly perHead: readonly HeadAttentionSpec[] };
 
 /** A backend's implementation of the graph's operations. Inputs are never modified; each op returns a new tensor. */
 export interface ModelOps<T extends OpTensor> {

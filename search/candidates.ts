@@ -19,6 +19,7 @@ import {
   planLayers,
 } from '../compiler/layer-plan.js';
 import { parseAssignments } from '../compiler/options.js';
+import { plannedOfHead } from '../compiler/plan/head-plans.js';
 import type { BlockPlan } from '../compiler/plan/plan.js';
 import { computedPairs } from '../compiler/report.js';
 import { OptionError, UserError } from '../core/errors.js';
@@ -150,7 +151,7 @@ export async function compileCandidates(
     try {
       const layers = await planLayers(plan, grid, blocks, cache);
       attention = layerAttention(layers)[0]!;
-      block = layers.layers[0]!.plan;
+      block = plannedOfHead(layers.layers[0]!, 0).plan;
     } catch (error) {
       if (error instanceof TesseraError || error instanceof LayerPlanError || error instanceof OptionError) {
         const detail = error.message.replace(/^--candidates: \$\.patterns\.candidate(\.\w+)?: /, '');

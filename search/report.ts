@@ -4,6 +4,7 @@
  * layer's own self-attention output) with the candidate each threshold chose; how long it took and what prefix
  * caching saved. As text for people, as one JSON document for scripts.
  */
+import { choiceKey } from '../compiler/layer-heads.js';
 import type { SearchResult } from './measure.js';
 import { type CalibrationRecord, SEARCH_METRIC, type SearchedPlan, type SearchRecord } from './plans.js';
 
@@ -84,7 +85,7 @@ export function makeSearchReport(
       meanSparsity: p.prediction.meanSparsity,
       attentionSpeedup: p.prediction.attentionSpeedup,
       stepSpeedup: p.prediction.stepSpeedup,
-      assignment: p.plan.assignment,
+      assignment: p.plan.assignment.map(choiceKey),
     })),
     matrix: result.matrix.map((row) => ({
       layer: row.layer,

@@ -12,14 +12,26 @@ import {
   type PlanBlockSizes,
 } from '../../compiler/layer-plan.js';
 import { buildPlan } from '../../compiler/plan/build.js';
-import { layoutTokenMap } from '../../compiler/plan/token-map.js';
-import type { SelfAttentionSpec, TokenGrid } from '../../runtime/model-ops.js';
+import type { HeadPlans } from '../../compiler/plan/head-plans.js';
+import { layoutTokenMap, type PlannedAttention } from '../../compiler/plan/token-map.js';
+import type { HeadAttentionSpec, SelfAttentionSpec, TokenGrid } from '../../runtime/model-ops.js';
 
-/** One spec per layer of a compiled layer plan (layers of one instance share the same plan object). */
+/**
+ * One spec per layer of a compiled layer plan; a layer that splits its heads gets a spec per head. Layers and
+ * heads of one block plan share one spec object.
+ */
 export function layerAttention(compiled: CompiledLayerPlan): SelfAttentionSpec[] {
-  const specs = new Map<string, SelfAttentionSpec>();
-  for (const [name, planned] of compiled.instances) specs.set(name, { kind: 'plan', ...planned });
-  return compiled.plan.assignment.map((name) => specs.get(name)!);
+  const specs = new Map<PlannedAttention, HeadAttentionSpec>();
+  const specOf = (planned: PlannedAttention): HeadAttentionSpec => {
+    if (!specs.has(planned)) specs.set(planned, { kind: 'plan', ...planned });
+    return specs.get(planned)!;
+  };
+  const split = new Map<HeadPlans, SelfAttentionSpec>();
+  return compiled.layers.map((layer) => {
+    if (!('perHead' in layer)) return specOf(layer);
+    if (!split.has(layer)) split.set(layer, { kind: 'heads', perHead: layer.perHead.map(specOf) });
+    return split.get(layer)!;
+  });
 }
 
 /** Self-attention through `pattern`'s block plan at the given block sizes. */

@@ -116,6 +116,12 @@ function layerPlanAttention(
       '$.layers',
       `the plan has ${plan.layers} layers but the model has ${config.layers}`,
     );
+  if (plan.heads !== undefined && plan.heads !== config.heads)
+    throw new LayerPlanError(
+      plan.file,
+      '$.heads',
+      `the plan has ${plan.heads} heads but the model has ${config.heads}`,
+    );
   const g = compiled.grid;
   if (g.frames !== grid.frames || g.height !== grid.height || g.width !== grid.width)
     throw new LayerPlanError(

@@ -6,7 +6,8 @@
  */
 import { planElementMask } from '../../compiler/plan/element-mask.js';
 import { TensorError } from '../../core/tensor.js';
-import type { OpPrecision, SelfAttentionSpec } from '../model-ops.js';
+import { attentionRuns } from '../head-specs.js';
+import type { HeadAttentionSpec, OpPrecision, SelfAttentionSpec } from '../model-ops.js';
 import { blockSparseAttention, denseAttention } from './attention.js';
 import { type CpuTensor, expectDims } from './cpu-tensor.js';
 
@@ -48,7 +49,17 @@ function scatter(
   return out;
 }
 
-/** Self-attention over video tokens as `spec` says. */
+/** Columns `from .. from + width` of every row of [rows, D] as their own [rows, width] array. */
+function columns(t: CpuTensor, rows: number, D: number, from: number, width: number): CpuTensor {
+  const out = t.data instanceof Float32Array ? new Float32Array(rows * width) : new Float64Array(rows * width);
+  for (let r = 0; r < rows; r++) out.set(t.data.subarray(r * D + from, r * D + from + width), r * width);
+  return { shape: [...t.shape.slice(0, -1), width], data: out };
+}
+
+/**
+ * Self-attention over video tokens as `spec` says. A per-head spec runs each run of adjacent heads that share
+ * a spec on its own columns.
+ */
 export function selfAttention(
   precision: OpPrecision,
   q: CpuTensor,
@@ -60,6 +71,28 @@ export function selfAttention(
   const { B, N, D, headDim } = headGeometry('q', q, heads);
   expectDims('k', k, q.shape);
   expectDims('v', v, q.shape);
+  const runs = attentionRuns(spec, heads);
+  if (runs.length === 1) return headsAttention(precision, q, k, v, heads, runs[0]!.value);
+  const out = precision === 'float32' ? new Float32Array(B * N * D) : new Float64Array(B * N * D);
+  for (const run of runs) {
+    const [from, width] = [run.first * headDim, run.count * headDim];
+    const part = (t: CpuTensor) => columns(t, B * N, D, from, width);
+    const o = headsAttention(precision, part(q), part(k), part(v), run.count, run.value);
+    for (let r = 0; r < B * N; r++) out.set(o.data.subarray(r * width, (r + 1) * width), r * D + from);
+  }
+  return { shape: q.shape, data: out };
+}
+
+/** Self-attention of heads that all attend as `spec` says. */
+function headsAttention(
+  precision: OpPrecision,
+  q: CpuTensor,
+  k: CpuTensor,
+  v: CpuTensor,
+  heads: number,
+  spec: HeadAttentionSpec,
+): CpuTensor {
+  const { B, N, D, headDim } = headGeometry('q', q, heads);
   const options = { precision };
   if (spec.kind !== 'plan') {
     const allowed = spec.kind === 'masked' ? spec.allowed : () => true;

@@ -14,6 +14,7 @@
  */
 import { denseBlockPlan } from '../../compiler/plan/dense.js';
 import { contiguousStrides, TensorError } from '../../core/tensor.js';
+import { attentionRuns } from '../head-specs.js';
 import type { SelfAttentionSpec } from '../model-ops.js';
 import { CudaAttention } from './attention.js';
 import type { CudaDevice, DeviceTensor } from './device.js';
@@ -75,38 +76,66 @@ export class CudaModelAttention {
     private readonly gemm: CudaGemm,
   ) {}
 
-  /** Softmax(Q K^T / sqrt(hd)) V over video tokens as `spec` says. */
+  /**
+   * Softmax(Q K^T / sqrt(hd)) V over video tokens as `spec` says. A per-head spec runs one kernel per run of
+   * adjacent heads that share a plan, on strided views of the run's columns.
+   */
   self(q: CudaTensor, k: CudaTensor, v: CudaTensor, heads: number, spec: SelfAttentionSpec): CudaTensor {
-    const { B, N, D, hd } = geometry('q', q, heads);
+    const { B, N } = geometry('q', q, heads);
     expectSame('k', k, q.shape);
     expectSame('v', v, q.shape);
-    if (spec.kind === 'masked') {
-      throw new TensorError(
-        'self-attention',
-        'an element-mask spec is the CPU oracle; the CUDA ops run block plans (kind "plan") or dense attention',
-      );
-    }
-    const { plan, tokenOf } = spec.kind === 'plan' ? spec : this.denseSpec(N);
-    const map = this.tokenMap(tokenOf, N);
-    const L = plan.seqLen;
-    const attention = this.attentionFor(plan, hd);
-    const shape = (S: number) => [B, S, heads, hd];
     const out = this.arena.tensor('bfloat16', q.shape, 'attention out');
     // Scratch (lse, layout-order copies) goes back to the pool at the end: later launches queue behind these.
     const mark = this.arena.mark();
-    const lse = this.arena.tensor('float32', [B, heads, L], 'lse');
-    const lseView = deviceView(this.device, lse, [B, heads, L]);
+    for (const run of attentionRuns(spec, heads)) {
+      if (run.value.kind === 'masked') {
+        throw new TensorError(
+          'self-attention',
+          'an element-mask spec is the CPU oracle; the CUDA ops run block plans (kind "plan") or dense attention',
+        );
+      }
+      const planned = run.value.kind === 'plan' ? run.value : this.denseSpec(N);
+      this.headRun(q, k, v, out, heads, run.first, run.count, planned);
+    }
+    this.arena.release(mark);
+    return out;
+  }
+
+  /** Attention of heads `first .. first + count - 1` of q, k, v into the same heads of `out`, through `spec`. */
+  private headRun(
+    q: CudaTensor,
+    k: CudaTensor,
+    v: CudaTensor,
+    out: CudaTensor,
+    heads: number,
+    first: number,
+    count: number,
+    spec: PlanSpec,
+  ): void {
+    const { B, N, D, hd } = geometry('q', q, heads);
+    const { plan, tokenOf } = spec;
+    const map = this.tokenMap(tokenOf, N);
+    const L = plan.seqLen;
+    const attention = this.attentionFor(plan, hd);
+    // The run's heads as [B, S, count, hd] inside rows of all D columns: a strided view, no copy.
+    const heads4 = (t: CudaTensor, S: number): DeviceTensor => ({
+      ...deviceView(this.device, t, [B, S, count, hd]),
+      strides: [S * D, D, hd, 1],
+      ptr: t.buffer.ptr + BigInt(first * hd * 2),
+      bytes: (B * S * D - first * hd) * 2,
+    });
+    const lse = this.arena.tensor('float32', [B, count, L], 'lse');
+    const lseView = deviceView(this.device, lse, [B, count, L]);
     if (map.identity) {
       attention.run({
-        q: deviceView(this.device, q, shape(N)),
-        k: deviceView(this.device, k, shape(N)),
-        v: deviceView(this.device, v, shape(N)),
-        out: deviceView(this.device, out, shape(N)),
+        q: heads4(q, N),
+        k: heads4(k, N),
+        v: heads4(v, N),
+        out: heads4(out, N),
         lse: lseView,
         layout: 'bshd',
       });
-      this.arena.release(mark);
-      return out;
+      return;
     }
     const gather = (t: CudaTensor) => {
       const dst = this.arena.tensor('bfloat16', [B, L, D], 'layout order');
@@ -124,24 +153,41 @@ export class CudaModelAttention {
     const [lq, lk, lv] = [gather(q), gather(k), gather(v)];
     const lo = this.arena.tensor('bfloat16', [B, L, D], 'layout out');
     attention.run({
-      q: deviceView(this.device, lq, shape(L)),
-      k: deviceView(this.device, lk, shape(L)),
-      v: deviceView(this.device, lv, shape(L)),
-      out: deviceView(this.device, lo, shape(L)),
+      q: heads4(lq, L),
+      k: heads4(lk, L),
+      v: heads4(lv, L),
+      out: heads4(lo, L),
       lse: lseView,
       layout: 'bshd',
     });
+    // Whole rows go back to natural order; when other heads share the output, through scratch and then only
+    // this run's columns, so the other runs' heads are not overwritten.
+    const whole = count === heads;
+    const natural = whole ? out : this.arena.tensor('bfloat16', [B, N, D], 'natural order');
     this.kernels.elementwise('scatterRows', B * L * D, {
       src: lo.buffer.ptr,
-      dst: out.buffer.ptr,
+      dst: natural.buffer.ptr,
       token_of: map.table!.ptr,
       total: B * L * D,
       tokens: N,
       length: L,
       width: D,
     });
-    this.arena.release(mark);
-    return out;
+    if (whole) return;
+    const cols = count * hd;
+    this.kernels.elementwise('copyBlock', B * N * cols, {
+      src: natural.buffer.ptr,
+      dst: out.buffer.ptr,
+      total: B * N * cols,
+      rows: N,
+      cols,
+      src_origin: first * hd,
+      src_batch: N * D,
+      src_row: D,
+      dst_origin: first * hd,
+      dst_batch: N * D,
+      dst_row: D,
+    });
   }
 
   /** Attention of q [B, N, D] to k, v [B, L, D], skipping keys whose keyMask[b * L + l] is 0. */

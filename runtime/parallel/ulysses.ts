@@ -4,11 +4,13 @@
  * on the slice (norms, projections, FFN, cross-attention to the replicated text), RoPE with each token's global
  * frame. Self-attention is wrapped in two all-to-alls: Q, K and V go from (all heads, the rank's tokens) to
  * (the rank's H / U heads, all tokens) in one packed exchange, attention runs with the unchanged compiled plan
- * (its masks do not depend on the head, so the ranks stay balanced), and the output comes back to (all heads,
+ * (a per-head plan cut to the rank's global heads, whose work may then differ between ranks; a plan shared by
+ * every head keeps them balanced), and the output comes back to (all heads,
  * the rank's tokens). The patch outputs are gathered before unpatchify, so every rank ends with the whole
  * output.
  */
 import { TensorError } from '../../core/tensor.js';
+import { headsOfSpec } from '../head-specs.js';
 import type { ModelOps, OpTensor, TokenGrid } from '../model-ops.js';
 import { frameSlices, rankAt, rankPosition } from './layout.js';
 import { dims3, type ParallelContext, type Sharded, sharded, sliceBlock, TransferList } from './sharded.js';
@@ -167,7 +169,10 @@ export function ulyssesOps<T extends OpTensor>(
       keepOnly(heads3.flat());
 
       // Attention of the head group over all tokens, with the layer's plan as it is.
-      const attended = heads3.map(([hq, hk, hv]) => base.selfAttention(hq, hk, hv, Hg, spec));
+      // A per-head spec is cut to the rank's global heads (position s in its group holds heads s * Hg ...).
+      const attended = heads3.map(([hq, hk, hv], i) =>
+        base.selfAttention(hq, hk, hv, Hg, headsOfSpec(spec, positionOf(i) * Hg, Hg)),
+      );
       keepOnly(attended);
 
       // All-to-all 2: rank u sends peer s the rows of s's tokens; each rank puts the head groups side by side.
