@@ -42,7 +42,8 @@ export function instancePerHead(choice: LayerChoice, heads: number): string[] {
 export function formatChoice(choice: LayerChoice): string | { heads: Record<string, string> } {
   if (typeof choice === 'string') return choice;
   const heads: Record<string, string> = {};
-  for (const r of choice.heads) heads[r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`] = r.instance;
+  for (const r of choice.heads)
+    heads[r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`] = r.instance;
   return { heads };
 }
 
@@ -54,7 +55,9 @@ export function choiceKey(choice: LayerChoice): string {
 /** A choice in words for listings, e.g. `heads 0-11: spatial, 12-23: temporal`. */
 export function describeChoice(choice: LayerChoice): string {
   if (typeof choice === 'string') return choice;
-  const runs = choice.heads.map((r) => `${r.first === r.last ? r.first : `${r.first}-${r.last}`}: ${r.instance}`);
+  const runs = choice.heads.map(
+    (r) => `${r.first === r.last ? r.first : `${r.first}-${r.last}`}: ${r.instance}`,
+  );
   return `heads ${runs.join(', ')}`;
 }
 
@@ -71,7 +74,10 @@ export function parseHeadSplit(
 ): HeadSplit {
   const extra = Object.keys(json).filter((key) => key !== 'heads');
   if (extra.length > 0)
-    fail(`${at}.${extra[0]}`, 'a per-head assignment is {"heads": {"0-11": "instance", ...}} and nothing else');
+    fail(
+      `${at}.${extra[0]}`,
+      'a per-head assignment is {"heads": {"0-11": "instance", ...}} and nothing else',
+    );
   const map = json.heads;
   if (typeof map !== 'object' || map === null || Array.isArray(map) || Object.keys(map).length === 0)
     fail(`${at}.heads`, 'expected an object mapping head ranges to instance names, e.g. {"0-11": "spatial"}');
@@ -81,7 +87,8 @@ export function parseHeadSplit(
   for (const [key, value] of Object.entries(map as Record<string, unknown>)) {
     const path = `${at}.heads.${key}`;
     const m = /^(\d+)(?:-(\d+))?$/.exec(key);
-    if (!m) return fail(path, 'a head range is "first-last" (inclusive) or a single head, e.g. "0-11" or "7"');
+    if (!m)
+      return fail(path, 'a head range is "first-last" (inclusive) or a single head, e.g. "0-11" or "7"');
     const first = Number(m[1]);
     const last = m[2] === undefined ? first : Number(m[2]);
     if (last < first) fail(path, `the range ends (${last}) before it starts (${first})`);
@@ -92,7 +99,11 @@ export function parseHeadSplit(
   let next = 0;
   for (const r of ranges) {
     const name = r.first === r.last ? `${r.first}` : `${r.first}-${r.last}`;
-    if (r.first < next) fail(`${at}.heads.${name}`, `overlaps heads ${r.first}-${next - 1} of another range`);
+    if (r.first < next)
+      fail(
+        `${at}.heads.${name}`,
+        `overlaps another range on heads ${span(r.first, Math.min(r.last, next - 1))}`,
+      );
     if (r.first > next) fail(`${at}.heads`, `heads ${span(next, r.first - 1)} have no pattern`);
     next = r.last + 1;
   }

@@ -121,7 +121,10 @@ export function parseLayerPlan(json: unknown, file: string): LayerPlan {
     fail('$.layers', `expected the layer count (an integer from 1 to 4096), found ${JSON.stringify(layers)}`);
   }
   const heads = json.heads;
-  if (heads !== undefined && (typeof heads !== 'number' || !Number.isInteger(heads) || heads < 1 || heads > 4096))
+  if (
+    heads !== undefined &&
+    (typeof heads !== 'number' || !Number.isInteger(heads) || heads < 1 || heads > 4096)
+  )
     fail('$.heads', `expected the head count (an integer from 1 to 4096), found ${JSON.stringify(heads)}`);
   const sizes: Record<string, number> = {};
   if (json.sizes !== undefined) {
@@ -232,7 +235,8 @@ export async function readLayerPlan(path: string): Promise<LayerPlan> {
  */
 export function formatLayerPlan(plan: LayerPlan, relativeTo?: string): string {
   const counts = new Map<string, number>();
-  for (const choice of plan.assignment) counts.set(choiceKey(choice), (counts.get(choiceKey(choice)) ?? 0) + 1);
+  for (const choice of plan.assignment)
+    counts.set(choiceKey(choice), (counts.get(choiceKey(choice)) ?? 0) + 1);
   const commonest = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
   const fallback = plan.assignment.find((choice) => choiceKey(choice) === commonest)!;
   const assign: Record<string, ReturnType<typeof formatChoice>> = {};

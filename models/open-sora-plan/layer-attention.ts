@@ -39,7 +39,7 @@ export function planAttention(
   pattern: PatternInstance,
   grid: TokenGrid,
   blocks: PlanBlockSizes = DEFAULT_PLAN_BLOCKS,
-): SelfAttentionSpec {
+): HeadAttentionSpec {
   const tokenOf = layoutTokenMap(pattern, grid);
   return { kind: 'plan', plan: buildPlan(pattern, blocks.blockQ, blocks.blockK), tokenOf };
 }
@@ -48,7 +48,7 @@ export function planAttention(
  * Dense self-attention under `pattern`'s element mask, evaluated pair by pair (no block plan): the oracle a
  * plan-driven layer is compared with.
  */
-export function maskedAttention(pattern: PatternInstance, grid: TokenGrid): SelfAttentionSpec {
+export function maskedAttention(pattern: PatternInstance, grid: TokenGrid): HeadAttentionSpec {
   const tokenOf = layoutTokenMap(pattern, grid);
   const indexOf = new Int32Array(grid.frames * grid.height * grid.width);
   tokenOf.forEach((token, i) => {

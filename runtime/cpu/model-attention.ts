@@ -51,7 +51,8 @@ function scatter(
 
 /** Columns `from .. from + width` of every row of [rows, D] as their own [rows, width] array. */
 function columns(t: CpuTensor, rows: number, D: number, from: number, width: number): CpuTensor {
-  const out = t.data instanceof Float32Array ? new Float32Array(rows * width) : new Float64Array(rows * width);
+  const out =
+    t.data instanceof Float32Array ? new Float32Array(rows * width) : new Float64Array(rows * width);
   for (let r = 0; r < rows; r++) out.set(t.data.subarray(r * D + from, r * D + from + width), r * width);
   return { shape: [...t.shape.slice(0, -1), width], data: out };
 }

@@ -81,7 +81,7 @@ export class CudaModelAttention {
    * adjacent heads that share a plan, on strided views of the run's columns.
    */
   self(q: CudaTensor, k: CudaTensor, v: CudaTensor, heads: number, spec: SelfAttentionSpec): CudaTensor {
-    const { B, N } = geometry('q', q, heads);
+    const { N } = geometry('q', q, heads);
     expectSame('k', k, q.shape);
     expectSame('v', v, q.shape);
     const out = this.arena.tensor('bfloat16', q.shape, 'attention out');

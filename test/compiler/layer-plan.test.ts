@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { describeChoice, instancePerHead } from '../../compiler/layer-heads.js';
 import { formatLayerPlan, LayerPlanError, parseLayerPlan } from '../../compiler/layer-plan.js';
 
 const base = {
@@ -103,5 +104,120 @@ describe('layer plans', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('per-head layer plans', () => {
+  const split = { heads: { '0-11': 'full', '12-23': 'tile' } };
+  const perHead = { ...base, heads: 24, assign: { '0': 'full', '2': split } };
+
+  it('reads head ranges into sorted ranges that cover every head', () => {
+    const plan = parseLayerPlan(perHead, '/plans/p.json');
+    expect(plan.heads).toBe(24);
+    expect(plan.assignment[2]).toEqual({
+      heads: [
+        { first: 0, last: 11, instance: 'full' },
+        { first: 12, last: 23, instance: 'tile' },
+      ],
+    });
+    expect(instancePerHead(plan.assignment[2]!, 24).filter((n) => n === 'tile')).toHaveLength(12);
+    expect(describeChoice(plan.assignment[2]!)).toBe('heads 0-11: full, 12-23: tile');
+  });
+
+  it.each([
+    [{ ...perHead, heads: undefined }, '$.heads', /head count/],
+    [{ ...perHead, heads: 0 }, '$.heads', /integer from 1/],
+    [
+      { ...perHead, assign: { '2': { heads: { '0-11': 'full', '10-23': 'tile' } } } },
+      '$.assign.2.heads.10-23',
+      /overlaps/,
+    ],
+    [
+      { ...perHead, assign: { '2': { heads: { '0-11': 'full', '14-23': 'tile' } } } },
+      '$.assign.2.heads',
+      /heads 12-13 have no pattern/,
+    ],
+    [
+      { ...perHead, assign: { '2': { heads: { '0-11': 'full' } } } },
+      '$.assign.2.heads',
+      /heads 12-23 have no pattern/,
+    ],
+    [
+      { ...perHead, assign: { '2': { heads: { '0-11': 'full', '12-24': 'tile' } } } },
+      '$.assign.2.heads.12-24',
+      /past the plan's 24 heads/,
+    ],
+    [
+      { ...perHead, assign: { '2': { heads: { '0-11': 'full', '23-12': 'tile' } } } },
+      '$.assign.2.heads.23-12',
+      /ends/,
+    ],
+    [{ ...perHead, assign: { '2': { heads: { 'a-b': 'full' } } } }, '$.assign.2.heads.a-b', /first-last/],
+    [
+      { ...perHead, assign: { '2': { heads: { '0-23': 'nope' } } } },
+      '$.assign.2.heads.0-23',
+      /unknown pattern instance/,
+    ],
+    [{ ...perHead, assign: { '2': { heads: {} } } }, '$.assign.2.heads', /head ranges/],
+    [{ ...perHead, assign: { '2': { head: {} } } }, '$.assign.2.head', /nothing else/],
+    [
+      { ...perHead, default: { heads: { '0-22': 'tile' } } },
+      '$.default.heads',
+      /head 23 have no pattern|heads 23 have/,
+    ],
+  ])('rejects a malformed head split at %#, naming the JSON path', (json, path, detail) => {
+    let caught: unknown;
+    try {
+      parseLayerPlan(json, 'p.json');
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(LayerPlanError);
+    expect((caught as LayerPlanError).path).toBe(path);
+    expect((caught as Error).message).toMatch(detail);
+  });
+
+  it('round-trips random head splits through its own file format', () => {
+    const splitArb = fc.uniqueArray(fc.integer({ min: 1, max: 23 }), { maxLength: 5 }).chain((cuts) => {
+      const bounds = [0, ...[...cuts].sort((a, b) => a - b), 24];
+      const ranges = bounds.slice(0, -1).map((first, i) => [first, bounds[i + 1]! - 1] as const);
+      return fc
+        .array(fc.constantFrom('full', 'tile', 'mine'), {
+          minLength: ranges.length,
+          maxLength: ranges.length,
+        })
+        .map((names) => ({
+          heads: Object.fromEntries(ranges.map(([a, b], i) => [a === b ? `${a}` : `${a}-${b}`, names[i]!])),
+        }));
+    });
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.constantFrom('full', 'tile'), splitArb), { minLength: 1, maxLength: 12 }),
+        (choices) => {
+          const assign = Object.fromEntries(choices.map((c, i) => [String(i), c]));
+          const plan = parseLayerPlan(
+            { ...base, heads: 24, layers: choices.length, assign },
+            '/plans/p.json',
+          );
+          const again = parseLayerPlan(JSON.parse(formatLayerPlan(plan)), '/plans/p.json');
+          expect(again.assignment).toEqual(plan.assignment);
+          expect(again.heads).toBe(24);
+          for (const [i, c] of choices.entries()) {
+            if (typeof c === 'string') continue;
+            // Every head of a range runs the range's instance.
+            const names = instancePerHead(plan.assignment[i]!, 24);
+            for (const [key, name] of Object.entries(c.heads)) {
+              const [a, b = a] = key.split('-').map(Number) as [number, number?];
+              for (let h = a; h <= b!; h++) expect(names[h]).toBe(name);
+            }
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('plans without heads stay valid and are written without them', () => {
+    expect(JSON.parse(formatLayerPlan(parseLayerPlan(base, '/plans/p.json'))).heads).toBeUndefined();
   });
 });

@@ -17,6 +17,7 @@ import {
   PARALLEL_WEIGHTS,
   parallelForward,
   parallelInputs,
+  perHeadPlan,
   relativeError,
   sparsePlan,
   unshardedForward,
@@ -55,6 +56,26 @@ describe('logical ranks against the unsharded float64 graph', () => {
       const dense = unshardedForward(inputs);
       const want = unshardedForward(inputs, attention);
       expect(relativeError(want, dense)).toBeGreaterThan(1e-3);
+      const got = parallelForward(logicalCpuWorld({ sp, cfg }), inputs, attention);
+      expect(relativeError(got, want)).toBeLessThan(1e-12);
+    },
+  );
+
+  it.each(DEGREES.filter((d) => d.sp <= PARALLEL_LATENT.frames))(
+    'Ulysses $sp x CFG $cfg, a per-head layer plan (each rank uses the plans of its global heads)',
+    async ({ sp, cfg }) => {
+      const attention = layerAttention(await perHeadPlan());
+      expect(attention[0]!.kind).toBe('heads');
+      const want = unshardedForward(inputs, attention);
+      // The head split matters: the same layer with one pattern for every head gives another output.
+      const oneFor = (h: number) => {
+        const spec = attention[0]!;
+        return spec.kind === 'heads' ? spec.perHead[h]! : spec;
+      };
+      for (const h of [0, 5, 7])
+        expect(relativeError(want, unshardedForward(inputs, [oneFor(h), attention[1]!]))).toBeGreaterThan(
+          1e-3,
+        );
       const got = parallelForward(logicalCpuWorld({ sp, cfg }), inputs, attention);
       expect(relativeError(got, want)).toBeLessThan(1e-12);
     },

@@ -66,6 +66,30 @@ export async function sparsePlan() {
   return planLayers(plan, PARALLEL_GRID, { blockQ: 4, blockK: 4 }, null);
 }
 
+/**
+ * Layer 0 splits its 12 heads over three patterns in ranges that no Ulysses degree's head groups follow (0-4
+ * spatial, 5-6 full, 7-11 attention_tile a=1, which shares one plan with layer 1): each rank holds a mix.
+ */
+export async function perHeadPlan() {
+  const plan = parseLayerPlan(
+    {
+      format: 'tessera.layer-plan/1',
+      layers: 2,
+      heads: 12,
+      sizes: { t: 5, h: 2, w: 3 },
+      patterns: {
+        full: { builtin: 'full' },
+        spatial: { builtin: 'spatial' },
+        tile: { builtin: 'attention_tile', params: { a: 1 } },
+      },
+      default: 'tile',
+      assign: { '0': { heads: { '0-4': 'spatial', '5-6': 'full', '7-11': 'tile' } } },
+    },
+    '/tmp/parallel-test-per-head-plan.json',
+  );
+  return planLayers(plan, PARALLEL_GRID, { blockQ: 4, blockK: 4 }, null);
+}
+
 type Inputs = ReturnType<typeof parallelInputs>;
 
 /** The unsharded float64 forward's output values. */
