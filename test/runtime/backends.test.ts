@@ -14,6 +14,7 @@ import { findBuiltinPattern } from '../../patterns/index.js';
 import { type AttentionBackend, preferredDtype } from '../../runtime/attention-backend.js';
 import { denseAttention } from '../../runtime/cpu/attention.js';
 import { createCpuBackend } from '../../runtime/cpu/backend.js';
+import { perHeadAttention } from '../../runtime/per-head-attention.js';
 import { GPU_PROBES, verificationBlock } from '../../verify/backends.js';
 import { TOLERANCE } from '../../verify/tolerances.js';
 import { randomInputs } from '../../verify/verify.js';
@@ -73,6 +74,73 @@ describe('every backend present', () => {
           });
         }),
         { numRuns: testRuns(6) },
+      );
+    }
+  });
+
+  it('computes per-head plans like the float64 reference of each head', async () => {
+    // Patterns on the same video layout (one token order), mixed over 2-4 heads at random.
+    const names = ['attention_tile', 'frame_window', 'causal', 'dilated_frames', 'spatial', 'temporal'];
+    const headsArb = fc.record({
+      frames: fc.integer({ min: 2, max: 5 }),
+      height: fc.integer({ min: 1, max: 3 }),
+      width: fc.integer({ min: 2, max: 5 }),
+      headDim: fc.constantFrom(64, 128),
+      patternOfHead: fc.array(fc.integer({ min: 0, max: names.length - 1 }), { minLength: 2, maxLength: 4 }),
+      seed: fc.nat(100_000),
+    });
+    for (const backend of backends) {
+      const dtype = preferredDtype(backend);
+      const block = verificationBlock(backend);
+      await fc.assert(
+        fc.asyncProperty(headsArb, async (c) => {
+          // Only the patterns some head uses (a WGSL pipeline per plan is slow to build on llvmpipe).
+          const patterns = names.map((name, i) => {
+            if (!c.patternOfHead.includes(i)) return null;
+            const builtin = findBuiltinPattern(name)!;
+            return compileSource(
+              { name: builtin.file, text: readFileSync(builtin.file, 'utf8') },
+              { sizes: { t: c.frames, h: c.height, w: c.width }, params: builtin.defaultParams },
+            );
+          });
+          const plans = patterns.map((pattern) => pattern && buildPlan(pattern, block, block));
+          const H = c.patternOfHead.length;
+          const S = plans[c.patternOfHead[0]!]!.seqLen;
+          const D = c.headDim;
+          // Each head's inputs drawn on their own, then interleaved into [1, S, H, D].
+          const alone = c.patternOfHead.map((_, h) => randomInputs(S, 1, D, c.seed + 7919 * h));
+          const interleave = (pick: (i: (typeof alone)[number]) => ArrayLike<number>) => {
+            const x = new Float64Array(S * H * D);
+            alone.forEach((i, h) => {
+              for (let s = 0; s < S; s++)
+                for (let d = 0; d < D; d++) x[(s * H + h) * D + d] = pick(i)[s * D + d]!;
+            });
+            return x;
+          };
+          const inputs = {
+            ...alone[0]!,
+            heads: H,
+            q: interleave((i) => i.q),
+            k: interleave((i) => i.k),
+            v: interleave((i) => i.v),
+          };
+          const perHead = c.patternOfHead.map((p) => plans[p]!);
+          const got = await perHeadAttention(backend, perHead, inputs, dtype);
+          c.patternOfHead.forEach((p, h) => {
+            const ref = denseAttention(alone[h]!, compiledElementMask(patterns[p]!));
+            const out = new Float64Array(S * D);
+            for (let s = 0; s < S; s++)
+              for (let d = 0; d < D; d++) out[s * D + d] = got.out[(s * H + h) * D + d]!;
+            const what = `${backend.name} head ${h} of ${H}: ${perHead[h]!.key} hd${D}`;
+            expect(relativeError(out, ref.out), what).toBeLessThan(TOLERANCE[dtype]);
+            ref.lse.forEach((r, s) => {
+              const l = got.lse[h * S + s]!;
+              if (r === Number.NEGATIVE_INFINITY) expect(l, what).toBe(r);
+              else expect(Math.abs(l - r), what).toBeLessThan(1e-2 * Math.max(1, Math.abs(r)));
+            });
+          });
+        }),
+        { numRuns: testRuns(4) },
       );
     }
   });
