@@ -21,6 +21,7 @@ import { fromStorage, roundToDType, TensorError } from '../../core/tensor.js';
 import { denseAttention } from '../../runtime/cpu/attention.js';
 import type { AttentionInputs } from '../../runtime/cpu/attention-inputs.js';
 import { CudaAttention, CudaDevice, createCudaBackend, cudaAvailable } from '../../runtime/cuda/index.js';
+import { perHeadAttention } from '../../runtime/per-head-attention.js';
 import { builtinPlan } from './builtin-plans.js';
 import { type GpuCase, gpuCaseArb, randomValues } from './cases.js';
 
@@ -118,6 +119,52 @@ describe('CUDA attention kernel on the GPU', { skip }, () => {
         await backend.dispose();
       }
     });
+
+  it("per-head plans (a kernel per run of heads sharing a plan) match each head's float64 reference", async () => {
+    const sizes = { t: 3, h: 8, w: 16 };
+    const plans = [
+      builtinPlan('attention_tile', { sizes, params: { a: 1 } }, 128),
+      builtinPlan('spatial', { sizes }, 128),
+      builtinPlan('frame_window', { sizes, params: { r: 1 } }, 128),
+    ];
+    const perHead = [plans[0]!, plans[1]!, plans[1]!, plans[2]!, plans[0]!];
+    const H = perHead.length;
+    for (const family of familiesHere()) {
+      const backend = createCudaBackend(0, { family });
+      try {
+        for (const headDim of [64, 96, 128]) {
+          const c = {
+            plan: plans[0]!,
+            batch: 2,
+            heads: H,
+            headDim,
+            dtype: 'bfloat16',
+            layout: 'bshd',
+            seed: 5,
+          };
+          const inputs = inputsFor(c as GpuCase);
+          const got = await perHeadAttention(backend, perHead, inputs, 'bfloat16');
+          const S = inputs.seqLen;
+          perHead.forEach((plan, h) => {
+            // Head h alone, [B, S, 1, D], against the dense reference under its own pattern.
+            const pick = (x: ArrayLike<number>) => {
+              const y = new Float64Array(2 * S * headDim);
+              for (let r = 0; r < 2 * S; r++)
+                for (let d = 0; d < headDim; d++) y[r * headDim + d] = x[(r * H + h) * headDim + d]!;
+              return y;
+            };
+            const alone = { ...inputs, heads: 1, q: pick(inputs.q), k: pick(inputs.k), v: pick(inputs.v) };
+            const ref = denseAttention(alone, compiledElementMask(plan.pattern));
+            const err = relativeError(pick(got.out), ref.out);
+            const where = `${family} head ${h} (${plan.key}) d${headDim}`;
+            assert.ok(err < TOLERANCE.bfloat16.out, `${where}: relative error ${err}`);
+          });
+        }
+      } finally {
+        await backend.dispose();
+      }
+    }
+  });
 
   it('names the tensor and the expected sizes on a shape mismatch', () => {
     const device = CudaDevice.open();

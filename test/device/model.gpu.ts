@@ -185,6 +185,32 @@ describe('CUDA model ops against the float64 CPU ops', { skip }, () => {
     }
   });
 
+  it('self-attention with a plan per head (runs of heads on strided views, a tiled layout among them)', () => {
+    // Four heads of 96: attention_tile, sliding_tile (tiled, padded: gathered, and only its columns scattered
+    // back), sliding_tile again (one run with the previous head), dense.
+    const H = 4;
+    const width = H * CONFIG.headDim;
+    const tile = planAttention(builtin('attention_tile', { a: 1 }), GRID, BLOCKS);
+    const tiled = planAttention(
+      builtin('sliding_tile', { wt: 1, wh: 1, ww: 2 }, { t: 4, h: 8, w: 8, tt: 2, th: 3, tw: 3 }),
+      GRID,
+      BLOCKS,
+    );
+    const spec: SelfAttentionSpec = { kind: 'heads', perHead: [tile, tiled, tiled, { kind: 'dense' }] };
+    const operand = (seed: number): [Float32Array, number[]] => [
+      random(seed, 2 * 256 * width),
+      [2, 256, width],
+    ];
+    check('per-head', [operand(14), operand(15), operand(16)], (ops, a, b, c) =>
+      ops.selfAttention(a!, b!, c!, H, spec),
+    );
+    // The same with the runs in the other order: the first head's run starts past column 0.
+    const reversed: SelfAttentionSpec = { kind: 'heads', perHead: [{ kind: 'dense' }, tiled, tiled, tile] };
+    check('per-head, reversed', [operand(17), operand(18), operand(19)], (ops, a, b, c) =>
+      ops.selfAttention(a!, b!, c!, H, reversed),
+    );
+  });
+
   it('cross-attention with a padding mask (a batch entry with no real key attends over all its keys)', () => {
     const q: [Float32Array, number[]] = [random(11, 2 * 256 * D), [2, 256, D]];
     const k: [Float32Array, number[]] = [random(12, 2 * 7 * D), [2, 7, D]];
@@ -362,5 +388,59 @@ describe('the Open-Sora-Plan graph on CUDA against the float64 CPU graph', { ski
     assert.ok(checkedError(oracle, dense) > 1e-3, 'the sparse plan changes the output');
     const err = checkedError(await run(model), oracle);
     assert.ok(err < TOLERANCE.network, `relative error ${err}`);
+  });
+
+  it("a per-head layer plan equals the CPU graph under each head's element mask, eager and replayed", async () => {
+    const layerPlan = parseLayerPlan(
+      {
+        format: 'tessera.layer-plan/1',
+        layers: 2,
+        heads: 2,
+        sizes: { t: 4, h: 8, w: 8 },
+        patterns: {
+          full: { builtin: 'full' },
+          tile: { builtin: 'attention_tile', params: { a: 1 } },
+          spatial: { builtin: 'spatial' },
+        },
+        default: 'full',
+        assign: { '1': { heads: { '0': 'spatial', '1': 'tile' } } },
+      },
+      '/tmp/gpu-per-head-plan.json',
+    );
+    const compiled = await planLayers(layerPlan, tokenGrid(CONFIG, LATENT), BLOCKS, null);
+    const model = createCudaOpenSoraModel(CONFIG, weights, cuda, { latent: LATENT, layerPlan: compiled });
+    assert.equal(model.attention[1]!.kind, 'heads');
+    const masks = [
+      maskedAttention(builtin('spatial', {}), GRID),
+      maskedAttention(builtin('attention_tile', { a: 1 }), GRID),
+    ];
+    const oracle = await run(
+      createOpenSoraModel(CONFIG, weights, {
+        latent: LATENT,
+        precision: 'float64',
+        attention: [{ kind: 'dense' }, { kind: 'heads', perHead: masks }],
+      }),
+    );
+    for (const single of masks) {
+      const one = await run(
+        createOpenSoraModel(CONFIG, weights, {
+          latent: LATENT,
+          precision: 'float64',
+          attention: [{ kind: 'dense' }, single],
+        }),
+      );
+      assert.ok(checkedError(oracle, one) > 1e-3, "each head's pattern matters");
+    }
+    const eager = await run(model);
+    const err = checkedError(eager, oracle);
+    assert.ok(err < TOLERANCE.network, `relative error ${err}`);
+    model.dispose();
+    const graph = createCudaOpenSoraModel(CONFIG, weights, cuda, {
+      latent: LATENT,
+      layerPlan: compiled,
+      execution: 'graph',
+    });
+    for (let i = 0; i < 2; i++) assertSameBits(await run(graph), eager, `per-head graph, call ${i}`);
+    graph.dispose();
   });
 });
