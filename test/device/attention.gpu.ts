@@ -133,7 +133,7 @@ describe('CUDA attention kernel on the GPU', { skip }, () => {
       const backend = createCudaBackend(0, { family });
       try {
         for (const headDim of [64, 96, 128]) {
-          const c = {
+          const c: GpuCase = {
             plan: plans[0]!,
             batch: 2,
             heads: H,
@@ -142,7 +142,7 @@ describe('CUDA attention kernel on the GPU', { skip }, () => {
             layout: 'bshd',
             seed: 5,
           };
-          const inputs = inputsFor(c as GpuCase);
+          const inputs = inputsFor(c);
           const got = await perHeadAttention(backend, perHead, inputs, 'bfloat16');
           const S = inputs.seqLen;
           perHead.forEach((plan, h) => {
