@@ -97,6 +97,7 @@ program
   .option('-b, --block <size>', 'block size, e.g. 128 or 128x64', '128')
   .option('--json', 'print the summary as JSON')
   .option('--no-cache', 'do not read or write the compile cache')
+  .option('--flex <dir>', 'write the FlexAttention export (H = heads) of every layer that splits its heads')
   .action(async (plan: string, options) => {
     process.exitCode = await runLayers(plan, options);
   });

@@ -22,6 +22,7 @@ import { formatTile } from '../dsl/format.js';
 import { parseTile } from '../dsl/parse.js';
 import { BUILTIN_PATTERNS } from '../patterns/index.js';
 import { handleFailure, printDiagnostics } from './exit.js';
+import { writeLayerFlex } from './layer-flex.js';
 import { generateBuiltins, generatedRoot, listGenerated } from './generated-files.js';
 
 /** `tessera check`. */
@@ -139,7 +140,7 @@ function layerRuns(assignment: readonly LayerChoice[]): string[] {
 /** `tessera layers`: compile every instance of a per-layer plan file and summarise the stack. */
 export async function runLayers(
   file: string,
-  cli: { block: string; json?: boolean; cache: boolean },
+  cli: { block: string; json?: boolean; cache: boolean; flex?: string },
 ): Promise<number> {
   try {
     const plan = await readLayerPlan(file);
@@ -156,9 +157,10 @@ export async function runLayers(
       partial: p.stats.partial,
     }));
     const speedup = layerPlanSpeedup(compiled);
+    const flexFiles = cli.flex === undefined ? [] : await writeLayerFlex(compiled, cli.flex);
     if (cli.json) {
       process.stdout.write(
-        `${JSON.stringify({ file, layers: plan.layers, instances, assignment: plan.assignment, attentionSpeedup: speedup }, null, 2)}\n`,
+        `${JSON.stringify({ file, layers: plan.layers, instances, assignment: plan.assignment, attentionSpeedup: speedup, ...(cli.flex !== undefined ? { flex: flexFiles } : {}) }, null, 2)}\n`,
       );
       return EXIT.ok;
     }
@@ -172,6 +174,12 @@ export async function runLayers(
     process.stdout.write(
       `  attention speedup predicted from computed blocks: ${speedup.toFixed(2)}x over dense in every layer\n`,
     );
+    if (cli.flex !== undefined)
+      process.stdout.write(
+        flexFiles.length === 0
+          ? `  no layer splits its heads: nothing written to ${cli.flex} (tessera compile --target flex exports one pattern)\n`
+          : `${flexFiles.map((f) => `  wrote ${f}\n`).join('')}`,
+      );
     return EXIT.ok;
   } catch (error) {
     return handleFailure(error);

@@ -2,7 +2,8 @@
  * Export a block plan in PyTorch FlexAttention's BlockMask layout, so the same sparsity can be run (and
  * benchmarked) with `flex_attention`.
  *
- * Four int32 tensors, broadcast over batch and heads (leading dims 1, 1), Qb query blocks and Kb key blocks:
+ * Four int32 tensors, broadcast over batch and heads (leading dims 1, 1; 1, H for per-head plans, one row set
+ * per head), Qb query blocks and Kb key blocks:
  *   kv_num_blocks [1,1,Qb], kv_indices [1,1,Qb,Kb]            partial blocks: mask_mod is evaluated inside
  *   full_kv_num_blocks [1,1,Qb], full_kv_indices [1,1,Qb,Kb]  full blocks: mask_mod is skipped
  * Row qb lists its valid key blocks first, ascending; the rest of the row is 0. The loop that defines the
@@ -47,12 +48,57 @@ function row(csr: BlockCsr, qb: number): Int32Array {
 
 /** Convert a plan to FlexAttention's BlockMask tensors (see the module comment for the format). */
 export function toFlexBlockMask(plan: BlockPlan): FlexBlockMask {
+  return toFlexHeadsBlockMask([plan], plan.key, plan.pattern.key, 1);
+}
+
+/**
+ * Per-head plans (index = head; one layout and block size) as BlockMask tensors with H = their count:
+ * [1, H, Qb] and [1, H, Qb, Kb], head h's rows from its own plan. `heads` = 1 is the broadcast form of one plan.
+ */
+export function toFlexHeadsBlockMask(
+  perHead: readonly BlockPlan[],
+  planKey: string,
+  patternKey: string,
+  heads = perHead.length,
+): FlexBlockMask {
+  const plan = perHead[0]!;
   const qb = plan.numQBlocks;
   const kb = plan.numKBlocks;
-  const kvNumBlocks = zeros('int32', [1, 1, qb], 'kv_num_blocks');
-  const kvIndices = zeros('int32', [1, 1, qb, kb], 'kv_indices');
-  const fullKvNumBlocks = zeros('int32', [1, 1, qb], 'full_kv_num_blocks');
-  const fullKvIndices = zeros('int32', [1, 1, qb, kb], 'full_kv_indices');
+  const kvNumBlocks = zeros('int32', [1, heads, qb], 'kv_num_blocks');
+  const kvIndices = zeros('int32', [1, heads, qb, kb], 'kv_indices');
+  const fullKvNumBlocks = zeros('int32', [1, heads, qb], 'full_kv_num_blocks');
+  const fullKvIndices = zeros('int32', [1, heads, qb, kb], 'full_kv_indices');
+  let demotedBlocks = 0;
+  perHead.forEach((headPlan, h) => {
+    if (headPlan.seqLen !== plan.seqLen || headPlan.blockQ !== plan.blockQ || headPlan.blockK !== plan.blockK)
+      throw new RangeError(
+        `toFlexHeadsBlockMask: head ${h}'s plan ${headPlan.key} is not on head 0's layout and blocks (${plan.key})`,
+      );
+    demotedBlocks += exportRows(headPlan, h * qb, { kvNumBlocks, kvIndices, fullKvNumBlocks, fullKvIndices });
+  });
+  return {
+    kvNumBlocks,
+    kvIndices,
+    fullKvNumBlocks,
+    fullKvIndices,
+    qBlockSize: plan.blockQ,
+    kvBlockSize: plan.blockK,
+    seqLen: plan.seqLen,
+    planKey,
+    patternKey,
+    demotedBlocks,
+  };
+}
+
+/** Write `plan`'s rows into the tensors from query-block row `row0` on; returns the full blocks demoted. */
+function exportRows(
+  plan: BlockPlan,
+  row0: number,
+  t: Pick<FlexBlockMask, 'kvNumBlocks' | 'kvIndices' | 'fullKvNumBlocks' | 'fullKvIndices'>,
+): number {
+  const { kvNumBlocks, kvIndices, fullKvNumBlocks, fullKvIndices } = t;
+  const qb = plan.numQBlocks;
+  const kb = plan.numKBlocks;
   let demotedBlocks = 0;
   for (let q = 0; q < qb; q++) {
     const full: number[] = [];
@@ -66,23 +112,12 @@ export function toFlexBlockMask(plan: BlockPlan): FlexBlockMask {
       }
     }
     partial.sort((a, b) => a - b);
-    kvNumBlocks.data[q] = partial.length;
-    kvIndices.data.set(partial, q * kb);
-    fullKvNumBlocks.data[q] = full.length;
-    fullKvIndices.data.set(full, q * kb);
+    kvNumBlocks.data[row0 + q] = partial.length;
+    kvIndices.data.set(partial, (row0 + q) * kb);
+    fullKvNumBlocks.data[row0 + q] = full.length;
+    fullKvIndices.data.set(full, (row0 + q) * kb);
   }
-  return {
-    kvNumBlocks,
-    kvIndices,
-    fullKvNumBlocks,
-    fullKvIndices,
-    qBlockSize: plan.blockQ,
-    kvBlockSize: plan.blockK,
-    seqLen: plan.seqLen,
-    planKey: plan.key,
-    patternKey: plan.pattern.key,
-    demotedBlocks,
-  };
+  return demotedBlocks;
 }
 
 /** An exported plan ready for safetensors: the mask, its four tensors under FlexAttention's names, and metadata. */
@@ -94,7 +129,15 @@ export interface FlexBlockMaskFile {
 
 /** Export `plan` as the content of a FlexAttention block-mask safetensors file. */
 export function flexBlockMask(plan: BlockPlan): FlexBlockMaskFile {
-  const mask = toFlexBlockMask(plan);
+  return flexMaskFile(toFlexBlockMask(plan));
+}
+
+/** Export per-head plans (H = their count) as the content of a block-mask file; `key` names the head set. */
+export function flexHeadsBlockMask(perHead: readonly BlockPlan[], key: string): FlexBlockMaskFile {
+  return flexMaskFile(toFlexHeadsBlockMask(perHead, key, key));
+}
+
+function flexMaskFile(mask: FlexBlockMask): FlexBlockMaskFile {
   return {
     mask,
     tensors: [

@@ -77,3 +77,72 @@ def mask_mod(b, h, q_idx, kv_idx):
     return pattern_allows(q_idx, kv_idx, TORCH_OPS)
 `;
 }
+
+/**
+ * Python for per-head patterns on one layout: `INT_OPS`, `TORCH_OPS`, `tp_decode`, a `group_allows_<g>` per
+ * distinct pattern, `HEAD_GROUP` (each head's group), `pattern_allows(q_idx, kv_idx, ops, head)` and a
+ * `mask_mod(b, h, q_idx, kv_idx)` that picks head h's pattern (its H dimension).
+ */
+export function renderFlexHeadsMaskMod(
+  groups: readonly PatternInstance[],
+  headGroup: readonly number[],
+): string {
+  const functions = groups.map((pattern, g) => {
+    const predicate = renderBool(pattern.predicate, PYTHON_DIALECT, PYTHON_NAMES);
+    return `def group_allows_${g}(q, k, ops=INT_OPS):
+    """allowed(q, k) of ${pattern.key} on decoded tokens (heads ${headList(headGroup, g)})."""
+    return ${predicate}`;
+  });
+  // Every group's predicate on the tensors, then head h's: a select chain over the group index.
+  let select = `group_allows_${groups.length - 1}(q, k, ops)`;
+  for (let g = groups.length - 2; g >= 0; g--)
+    select = `ops.where(group == ${g}, group_allows_${g}(q, k, ops), ${select})`;
+  return `${PYTHON_OPS}
+
+
+${decodeFunction(groups[0]!.layout)}
+
+
+${functions.join('\n\n\n')}
+
+
+HEAD_GROUP = (${headGroup.join(', ')}${headGroup.length === 1 ? ',' : ''})  # the pattern group of every head
+_HEAD_GROUP = {}
+
+
+def _head_group(device):
+    """HEAD_GROUP as a long tensor on \`device\` (cached), for indexing by mask_mod's head tensor."""
+    import torch
+
+    key = str(device)
+    if key not in _HEAD_GROUP:
+        _HEAD_GROUP[key] = torch.tensor(HEAD_GROUP, dtype=torch.long, device=device)
+    return _HEAD_GROUP[key]
+
+
+def pattern_allows(q_idx, kv_idx, ops=INT_OPS, head=0):
+    """allowed(q, k) of head \`head\` on layout indices (an int, or with TORCH_OPS a tensor); padding never."""
+    q = tp_decode(q_idx, ops)
+    k = tp_decode(kv_idx, ops)
+    group = HEAD_GROUP[head] if ops is INT_OPS else _head_group(head.device)[head]
+    return (q[0] != 0) & (k[0] != 0) & ${select}
+
+
+def mask_mod(b, h, q_idx, kv_idx):
+    """FlexAttention's mask_mod: head h's pattern on index tensors (the same for every batch)."""
+    return pattern_allows(q_idx, kv_idx, TORCH_OPS, h)
+`;
+}
+
+/** The heads of group `g`, as runs: `0-11, 16`. */
+function headList(headGroup: readonly number[], g: number): string {
+  const runs: string[] = [];
+  for (let h = 0; h < headGroup.length; h++) {
+    if (headGroup[h] !== g) continue;
+    let last = h;
+    while (headGroup[last + 1] === g) last++;
+    runs.push(last === h ? `${h}` : `${h}-${last}`);
+    h = last;
+  }
+  return runs.join(', ');
+}

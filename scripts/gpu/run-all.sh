@@ -36,6 +36,12 @@ if [ "$what" = tests ] || [ "$what" = attention ] || [ "$what" = all ]; then
     (cd "$T/dist" && node cli/main.js compile "$p" --target flex --out "$T/flexpy/$p") >/dev/null 2>&1 || status=1
     python3 "$T/flexpy/$p/"*.blockmask.py 2>&1 | tee -a "$OUT/flex-module.log" || status=1
   done
+  # Per-head masks (H = 24, mask_mod reads the head): the split layers of plans/example-heads-t8.json.
+  plan="$PWD/plans/example-heads-t8.json"
+  (cd "$T/dist" && node cli/main.js layers "$plan" --flex "$T/flexpy/heads") >/dev/null 2>&1 || status=1
+  for f in "$T/flexpy/heads/"*.blockmask.py; do
+    python3 "$f" 2>&1 | tee -a "$OUT/flex-module.log" || status=1
+  done
 fi
 if [ "$what" = attention ] || [ "$what" = attention-bench ] || [ "$what" = bench ] || [ "$what" = all ]; then
   set_name=targets; iterations=20
