@@ -194,6 +194,38 @@ describe('tessera layers', () => {
     expect(summary.attentionSpeedup).toBeCloseTo((32 * 28800 * 28800) / computed, 10);
   });
 
+  it('counts a layer that splits its heads by the mean of its heads, and exports its Flex masks', async () => {
+    const flex = join(dir, 'flex-heads');
+    const r = await capture(() =>
+      runLayers('plans/example-heads-t8.json', { block: '128', json: true, cache: true, flex }),
+    );
+    expect(r.code).toBe(EXIT.ok);
+    const summary = JSON.parse(r.out);
+    const blocks = Object.fromEntries(
+      summary.instances.map((i: { name: string; full: number; partial: number }) => [
+        i.name,
+        i.full + i.partial,
+      ]),
+    );
+    // Layers 0 and 31 full; 1-2 half spatial, half temporal; 3 a third each of spatial, tile_1_7, temporal.
+    const perLayer = [
+      2 * blocks.full,
+      (2 * (blocks.spatial + blocks.temporal)) / 2,
+      (blocks.spatial + blocks.tile_1_7 + blocks.temporal) / 3,
+      27 * blocks.tile_1_7,
+    ];
+    const computed = perLayer.reduce((a, b) => a + b, 0) * 128 * 128;
+    expect(summary.attentionSpeedup).toBeCloseTo((32 * 28800 * 28800) / computed, 10);
+    expect(summary.flex.map((f: string) => f.slice(flex.length + 1)).sort()).toEqual([
+      'example_heads_t8_layer1_b128x128.blockmask.py',
+      'example_heads_t8_layer1_b128x128.blockmask.safetensors',
+      'example_heads_t8_layer3_b128x128.blockmask.py',
+      'example_heads_t8_layer3_b128x128.blockmask.safetensors',
+    ]);
+    const text = await capture(() => runLayers('plans/example-heads-t8.json', { block: '128', cache: true }));
+    expect(text.out).toContain('1-2: heads 0-11: spatial, 12-23: temporal');
+  });
+
   it('names the JSON path of a bad entry', async () => {
     const path = join(dir, 'bad-plan.json');
     await writeFile(
