@@ -148,14 +148,25 @@ export async function runLayers(
     const cache = cli.cache ? new CompileCache() : null;
     const compiled = await planLayers(plan, layerPlanGrid(plan), { blockQ, blockK }, cache);
     if (cache?.problem) process.stderr.write(`tessera: warning: ${cache.problem}\n`);
-    const instances = [...compiled.instances.entries()].map(([name, { plan: p }]) => ({
-      name,
-      key: p.key,
-      layers: layersUsing(plan, name),
-      sparsity: p.stats.sparsity,
-      full: p.stats.full,
-      partial: p.stats.partial,
-    }));
+    const instances = [...compiled.instances.entries()].map(([name, instance]) => {
+      // An instance whose pattern reads `head` has a plan per head: its key names the distinct plans, its
+      // block counts are the mean over the heads.
+      const plans = 'perHead' in instance ? instance.perHead.map((h) => h.plan) : [instance.plan];
+      const distinct = [...new Set(plans)];
+      const mean = (f: (p: (typeof plans)[number]) => number) =>
+        plans.reduce((sum, p) => sum + f(p), 0) / plans.length;
+      return {
+        name,
+        key:
+          distinct.length === 1
+            ? distinct[0]!.key
+            : `${distinct.length} plans over the heads: ${distinct.map((p) => p.key).join(', ')}`,
+        layers: layersUsing(plan, name),
+        sparsity: mean((p) => p.stats.sparsity),
+        full: mean((p) => p.stats.full),
+        partial: mean((p) => p.stats.partial),
+      };
+    });
     const speedup = layerPlanSpeedup(compiled);
     const flexFiles = cli.flex === undefined ? [] : await writeLayerFlex(compiled, cli.flex);
     if (cli.json) {

@@ -42,6 +42,7 @@ import { findBuiltinPattern } from '../patterns/index.js';
 import type { CompileCache } from './cache.js';
 import { makeCompileOptions } from './options.js';
 import { compile } from './pipeline.js';
+import { sourceReadsHead } from './frontend.js';
 import { type PlannedAttention, plannedAttention, type TokenGrid } from './plan/token-map.js';
 import {
   choiceInstances,
@@ -51,7 +52,7 @@ import {
   type LayerChoice,
   parseHeadSplit,
 } from './layer-heads.js';
-import { type HeadPlans, headPlans, type LayerAttentionPlan } from './plan/head-plans.js';
+import { type HeadPlans, headPlans, type LayerAttentionPlan, plannedOfHead } from './plan/head-plans.js';
 import { computedPairs } from './report.js';
 
 /** Where one named instance's pattern comes from, and how it is instantiated. */
@@ -274,8 +275,8 @@ export interface CompiledLayerPlan {
   readonly plan: LayerPlan;
   /** The model's latent token grid the plans are laid over. */
   readonly grid: TokenGrid;
-  /** Block plan and token map per instance name. */
-  readonly instances: ReadonlyMap<string, PlannedAttention>;
+  /** Block plan and token map per instance name; per head for an instance whose pattern reads `head`. */
+  readonly instances: ReadonlyMap<string, LayerAttentionPlan>;
   /**
    * Block plan and token map per layer (index = layer), or per head for a layer that splits its heads; layers
    * and heads of one instance share it.
@@ -342,36 +343,61 @@ export async function planLayers(
         `is ${size} but the model's latent grid has ${axis} = ${gridSizes[axis]}`,
       );
   }
-  const instances = new Map<string, PlannedAttention>();
+  const instances = new Map<string, LayerAttentionPlan>();
   // Instances that compile to the same block plan (same pattern, parameters and blocks) share one object, so
   // heads of a split layer that run them form one group with one set of tables.
   const byKey = new Map<string, PlannedAttention>();
   for (const [name, ref] of Object.entries(plan.patterns)) {
     const { source, pattern } = layerPatternSource(ref, name, plan.file);
-    const options = makeCompileOptions({
-      pattern,
-      params: ref.params,
-      sizes: { ...plan.sizes, ...gridSizes },
-      blockQ: blocks.blockQ,
-      blockK: blocks.blockK,
-    });
-    const { outputs } = await compile({ source, options, ...(cache !== undefined ? { cache } : {}) });
-    try {
-      const planned = byKey.get(outputs.plan!.key) ?? plannedAttention(outputs.plan!, grid);
-      byKey.set(planned.plan.key, planned);
-      instances.set(name, planned);
-    } catch (error) {
-      if (error instanceof TensorError)
-        throw new LayerPlanError(plan.file, `$.patterns.${name}`, error.message);
-      throw error;
+    const compileFor = async (head?: number): Promise<PlannedAttention> => {
+      const options = makeCompileOptions({
+        pattern,
+        params: ref.params,
+        sizes: { ...plan.sizes, ...gridSizes },
+        blockQ: blocks.blockQ,
+        blockK: blocks.blockK,
+        ...(head !== undefined ? { head } : {}),
+      });
+      const { outputs } = await compile({ source, options, ...(cache !== undefined ? { cache } : {}) });
+      try {
+        const planned = byKey.get(outputs.plan!.key) ?? plannedAttention(outputs.plan!, grid);
+        byKey.set(planned.plan.key, planned);
+        return planned;
+      } catch (error) {
+        if (error instanceof TensorError)
+          throw new LayerPlanError(plan.file, `$.patterns.${name}`, error.message);
+        throw error;
+      }
+    };
+    if (!sourceReadsHead(source, pattern)) {
+      instances.set(name, await compileFor());
+      continue;
     }
+    // A pattern that reads `head` is evaluated per head; heads whose predicates fold to the same one share a plan.
+    if (plan.heads === undefined)
+      throw new LayerPlanError(
+        plan.file,
+        '$.heads',
+        `instance "${name}" reads \`head\`: give the model's head count ("heads": 24)`,
+      );
+    const byPredicate = new Map<string, PlannedAttention>();
+    const perHead: PlannedAttention[] = [];
+    for (let head = 0; head < plan.heads; head++) {
+      const planned = await compileFor(head);
+      const same = JSON.stringify(planned.plan.pattern.predicate);
+      if (!byPredicate.has(same)) byPredicate.set(same, planned);
+      perHead.push(byPredicate.get(same)!);
+    }
+    instances.set(name, { perHead });
   }
   const split = new Map<string, HeadPlans>();
   const layers = plan.assignment.map((choice): LayerAttentionPlan => {
     if (typeof choice === 'string') return instances.get(choice)!;
     const key = choiceKey(choice);
-    if (!split.has(key))
-      split.set(key, headPlans(instancePerHead(choice, plan.heads!).map((name) => instances.get(name)!)));
+    if (!split.has(key)) {
+      const names = instancePerHead(choice, plan.heads!);
+      split.set(key, headPlans(names.map((name, head) => plannedOfHead(instances.get(name)!, head))));
+    }
     return split.get(key)!;
   });
   return { plan, grid, instances, layers };
@@ -387,8 +413,7 @@ export function layersUsing(plan: LayerPlan, name: string): number {
  * part that the computed blocks predict.
  */
 export function layerPlanSpeedup(compiled: CompiledLayerPlan): number {
-  const first = compiled.instances.values().next().value!;
-  const real = first.plan.stats.realTokens;
+  const real = plannedOfHead(compiled.instances.values().next().value!, 0).plan.stats.realTokens;
   const dense = real * real * compiled.layers.length;
   // A split layer computes each head's plan: its share of a layer's work is the mean over its heads.
   const pairs = (layer: LayerAttentionPlan) =>

@@ -7,6 +7,7 @@
 import type { LayoutDecl, PatternDecl, TileFile } from '../dsl/ast.js';
 import { type Diagnostic, TesseraError } from '../dsl/diagnostics.js';
 import type { SourceFile } from '../dsl/source.js';
+import { HEAD_NAME } from './check/scope.js';
 import { unknownNameHint } from './check/suggest.js';
 import { constBool, constInt, makeAnd, makeNot, makeOr } from './fold.js';
 import type { BoolExpr, PatternInstance, Segment } from './ir.js';
@@ -17,12 +18,15 @@ import { type BoundLayout, bindLayout } from './lower/build-layout.js';
 import { Env } from './lower/env.js';
 import { Lowerer, type LowerTarget } from './lower/lower-expr.js';
 import { optionError } from './lower/options-errors.js';
+import { patternReadsHead } from './lower/reads-head.js';
 
 /** What to instantiate: the pattern (needed when the file has several), parameter overrides, layout sizes. */
 export interface InstantiateOptions {
   readonly pattern?: string;
   readonly params?: Readonly<Record<string, number | boolean>>;
   readonly sizes?: Readonly<Record<string, number>>;
+  /** The head to evaluate a pattern that reads `head` for (ignored by patterns that do not). */
+  readonly head?: number;
 }
 
 /** A parameter value as it appears in a pattern key: bools as 0/1, a minus sign as `m` (keys are symbols). */
@@ -36,10 +40,13 @@ export function patternKey(
   pattern: PatternDecl,
   params: Readonly<Record<string, number | boolean>>,
   layout: ConcreteLayout,
+  head?: number,
 ): string {
   const parts = [
     pattern.name.name,
     ...pattern.params.map((p) => `${p.name.name}${keyValue(params[p.name.name]!)}`),
+    // A pattern that reads `head` has an instance per head.
+    ...(head === undefined ? [] : [`head${head}`]),
     layoutSignature(layout),
   ];
   return parts.join('_');
@@ -117,6 +124,20 @@ export function instantiatePattern(
           : { type: 'int', ir: constInt(value) },
     });
   }
+  const readsHead = patternReadsHead(file, pattern);
+  if (readsHead) {
+    if (options.head === undefined || !Number.isSafeInteger(options.head) || options.head < 0)
+      throw new TesseraError([
+        optionError(
+          fileName,
+          'TP319',
+          pattern.name.range,
+          `pattern \`${pattern.name.name}\` reads \`head\`, so it is compiled once per attention head`,
+          'use it in a layer plan that gives the model\'s head count ("heads": 24)',
+        ),
+      ]);
+    env.set(HEAD_NAME, { kind: 'value', value: { type: 'int', ir: constInt(options.head) } });
+  }
   env.declareHelpers(pattern.items);
 
   const failures: Diagnostic[] = [];
@@ -163,7 +184,7 @@ export function instantiatePattern(
   }
   const predicate = makeAnd([makeOr(attends), makeNot(makeOr(denies))]);
   return {
-    key: patternKey(pattern, params, bound.layout),
+    key: patternKey(pattern, params, bound.layout, readsHead ? options.head : undefined),
     name: pattern.name.name,
     params,
     layout: bound.layout,

@@ -14,6 +14,8 @@ export interface CompileOptions {
   readonly blockK: number;
   /** Render targets (names codegen knows: `codegen/index.ts` TARGETS); empty renders nothing. */
   readonly targets: readonly string[];
+  /** The attention head, for a pattern that reads `head` (compiled once per head). */
+  readonly head?: number;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -64,6 +66,7 @@ export function makeCompileOptions(raw: {
   blockQ?: number;
   blockK?: number;
   targets?: readonly string[];
+  head?: number;
 }): CompileOptions {
   for (const [name, value] of Object.entries(raw.sizes ?? {})) {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
@@ -78,5 +81,6 @@ export function makeCompileOptions(raw: {
     blockQ,
     blockK,
     targets: Object.freeze([...(raw.targets ?? [])]),
+    ...(raw.head !== undefined ? { head: raw.head } : {}),
   });
 }

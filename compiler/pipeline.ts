@@ -112,6 +112,7 @@ export const PLAN_STAGES: readonly Stage[] = [
         ...(options.pattern !== undefined ? { pattern: options.pattern } : {}),
         params: options.params,
         sizes: options.sizes,
+        ...(options.head !== undefined ? { head: options.head } : {}),
       });
     },
     dump: (o) => JSON.stringify(o.pattern, null, 2),

@@ -236,6 +236,11 @@ export const CODES = {
     stage: 'lower',
     summary: 'helpers (`let`, `fn`) or rules chain so deeply that analysing the pattern exhausts the stack',
   },
+  TP319: {
+    name: 'missing-head',
+    stage: 'lower',
+    summary: 'a pattern reads `head` but was compiled without a head (it is compiled per head, from a layer plan)',
+  },
 
   TP401: {
     name: 'unsupported-kernel-shape',

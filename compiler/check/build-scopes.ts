@@ -3,6 +3,7 @@ import type { FnDecl, Identifier, LayoutDecl, PatternDecl, TileFile } from '../.
 import type { Reporter } from './report.js';
 import {
   describeSymbol,
+  HEAD_NAME,
   type LayoutInfo,
   layoutInfos,
   type NameSymbol,
@@ -146,6 +147,14 @@ export function buildScopes(file: TileFile, reporter: Reporter): FileScopes {
     if (sizes) for (const [n, s] of sizes.symbols) scope.symbols.set(n, { ...s, scope } as NameSymbol);
     for (const p of item.params) declare(scope, { kind: 'param', name: p.name, decl: p, scope }, reporter);
     declareHelpers(scope, item.items, reporter, fnScopes);
+    // `head`, the attention head the pattern is evaluated for; a file that declares its own `head` keeps it.
+    if (!scope.lookup(HEAD_NAME))
+      scope.symbols.set(HEAD_NAME, {
+        kind: 'head',
+        name: { ...item.name, name: HEAD_NAME },
+        decl: item,
+        scope,
+      });
     patternScopes.set(item, scope);
   }
   return { file: fileScope, layouts, layoutScopes, patternScopes, fnScopes };

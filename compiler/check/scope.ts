@@ -10,6 +10,7 @@ import type {
   Identifier,
   LayoutDecl,
   LetDecl,
+  PatternDecl,
   PatternParam,
   TileFile,
   TypeName,
@@ -23,7 +24,9 @@ export type ValueSymbol =
   | { readonly kind: 'param'; readonly name: Identifier; readonly decl: PatternParam; readonly scope: Scope }
   | { readonly kind: 'size'; readonly name: Identifier; readonly decl: LayoutDecl; readonly scope: Scope }
   | { readonly kind: 'let'; readonly name: Identifier; readonly decl: LetDecl; readonly scope: Scope }
-  | { readonly kind: 'fnParam'; readonly name: Identifier; readonly decl: FnParam; readonly scope: Scope };
+  | { readonly kind: 'fnParam'; readonly name: Identifier; readonly decl: FnParam; readonly scope: Scope }
+  /** `head`: the attention head a pattern is evaluated for, given in every pattern that declares no `head`. */
+  | { readonly kind: 'head'; readonly name: Identifier; readonly decl: PatternDecl; readonly scope: Scope };
 
 /** A helper function name. */
 export interface FnSymbol {
@@ -45,6 +48,9 @@ export interface LayoutInfo {
   /** Every size name: video axes, the text axis, `size` items. */
   readonly sizeNames: readonly string[];
 }
+
+/** The name of the head a pattern is evaluated for (a pattern may read it unless the file declares its own). */
+export const HEAD_NAME = 'head';
 
 /** Names that may not be declared: they already mean something in every expression. */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set(['q', 'k', 'video', 'text']);
@@ -81,6 +87,7 @@ export function describeSymbol(s: NameSymbol): string {
     size: 'layout size',
     let: '`let`',
     fnParam: 'helper parameter',
+    head: 'the head index',
     fn: 'helper',
   }[s.kind];
   return `${what} \`${s.name.name}\``;
@@ -110,6 +117,7 @@ export function declaredType(s: ValueSymbol): TypeName | undefined {
     case 'param':
       return s.decl.type.name;
     case 'size':
+    case 'head':
       return 'int';
     case 'fnParam':
       return s.decl.type?.name ?? 'int';

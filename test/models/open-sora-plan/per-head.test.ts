@@ -4,6 +4,9 @@
  * under the pattern's mask, no block plan) on fresh random inputs.
  */
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileSource } from '../../../compiler/frontend.js';
@@ -159,5 +162,74 @@ describe('a per-head layer plan through the model', () => {
         layerPlan: compiled,
       }),
     ).toThrow(/\$\.heads: the plan has 4 heads but the model has 2/);
+  });
+
+  it('a pattern that reads head equals the same split written as head ranges', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-head-'));
+    try {
+      const file = join(dir, 'svg.tile');
+      await writeFile(
+        file,
+        'layout video(t, h, w)\n\npattern svg(split: int = 1) on video {\n  attend if head < split then q.t == k.t else q.h == k.h && q.w == k.w\n}\n',
+      );
+      const json = {
+        format: 'tessera.layer-plan/1',
+        layers: 2,
+        heads: 2,
+        sizes: SIZES,
+        patterns: { full: { builtin: 'full' }, svg: { file: 'svg.tile' } },
+        default: 'full',
+        assign: { '1': 'svg' },
+      };
+      const compiled = await planLayers(
+        parseLayerPlan(json, join(dir, 'plan.json')),
+        GRID,
+        { blockQ: 12, blockK: 12 },
+        null,
+      );
+      const svg = compiled.instances.get('svg')!;
+      expect('perHead' in svg && svg.perHead.map((p) => p.plan.key)).toEqual([
+        'svg_split1_head0_t3x4x4_b12x12',
+        'svg_split1_head1_t3x4x4_b12x12',
+      ]);
+      const viaHead = createOpenSoraModel(TEST_CONFIG, weights, {
+        latent: TEST_LATENT,
+        precision: 'float64',
+        layerPlan: compiled,
+      });
+      const viaRanges = createOpenSoraModel(TEST_CONFIG, weights, {
+        latent: TEST_LATENT,
+        precision: 'float64',
+        layerPlan: await planLayers(layerPlan(2), GRID, { blockQ: 12, blockK: 12 }, null),
+      });
+      expect(relativeError(await run(viaHead, 3), await run(viaRanges, 3))).toBeLessThan(1e-7);
+      // Without the head count the plan cannot evaluate the pattern per head.
+      const { heads: _, ...noHeads } = json;
+      await expect(
+        planLayers(parseLayerPlan(noHeads, join(dir, 'plan.json')), GRID, undefined, null),
+      ).rejects.toThrow(/\$\.heads: instance "svg" reads `head`/);
+      // Four heads with split 2: heads 0-1 share one plan, 2-3 another.
+      const four = await planLayers(
+        parseLayerPlan(
+          {
+            ...json,
+            heads: 4,
+            patterns: { ...json.patterns, svg: { file: 'svg.tile', params: { split: 2 } } },
+          },
+          join(dir, 'plan.json'),
+        ),
+        GRID,
+        { blockQ: 12, blockK: 12 },
+        null,
+      );
+      const perHead = (four.layers[1] as { perHead: unknown[] }).perHead;
+      expect([perHead[0] === perHead[1], perHead[1] === perHead[2], perHead[2] === perHead[3]]).toEqual([
+        true,
+        false,
+        true,
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
