@@ -16,6 +16,17 @@ const base = {
   assign: { '0': 'full', '3': 'mine' },
 };
 
+/** The error parsing `json` as a plan throws (the test fails when it parses, or throws something else). */
+function planError(json: unknown): LayerPlanError {
+  try {
+    parseLayerPlan(json, 'p.json');
+  } catch (error) {
+    expect(error).toBeInstanceOf(LayerPlanError);
+    return error as LayerPlanError;
+  }
+  throw new Error('the plan parsed');
+}
+
 describe('layer plans', () => {
   it('resolves defaults, assignments and relative files', () => {
     const plan = parseLayerPlan(base, '/plans/p.json');
@@ -40,15 +51,8 @@ describe('layer plans', () => {
     [{ ...base, assign: { '1': 'tile_17' } }, '$.assign.1'],
     [{ ...base, default: undefined, assign: { '0': 'full' } }, '$.default'],
   ])('rejects a malformed plan at %#, naming the JSON path', (json, path) => {
-    let caught: unknown;
-    try {
-      parseLayerPlan(json, 'p.json');
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(LayerPlanError);
-    expect((caught as LayerPlanError).path).toBe(path);
-    expect((caught as Error).message).toContain(`p.json: ${path}:`);
+    expect(planError(json).path).toBe(path);
+    expect(planError(json).message).toContain(`p.json: ${path}:`);
   });
 
   it('round-trips through its own file format', () => {
@@ -166,15 +170,8 @@ describe('per-head layer plans', () => {
       /head 23 have no pattern|heads 23 have/,
     ],
   ])('rejects a malformed head split at %#, naming the JSON path', (json, path, detail) => {
-    let caught: unknown;
-    try {
-      parseLayerPlan(json, 'p.json');
-    } catch (error) {
-      caught = error;
-    }
-    expect(caught).toBeInstanceOf(LayerPlanError);
-    expect((caught as LayerPlanError).path).toBe(path);
-    expect((caught as Error).message).toMatch(detail);
+    expect(planError(json).path).toBe(path);
+    expect(planError(json).message).toMatch(detail);
   });
 
   it('round-trips random head splits through its own file format', () => {
