@@ -35,3 +35,10 @@ export function headsOfSpec(spec: SelfAttentionSpec, first: number, count: numbe
   const perHead = spec.perHead.slice(first, first + count);
   return perHead.every((s) => s === perHead[0]) ? perHead[0]! : { kind: 'heads', perHead };
 }
+
+/** The runs of each distinct spec, in order of first head: what one launch over a head map covers. */
+export function headGroups<T>(runs: readonly HeadRun<T>[]): { spec: T; runs: HeadRun<T>[] }[] {
+  const groups = new Map<T, HeadRun<T>[]>();
+  for (const run of runs) groups.set(run.value, [...(groups.get(run.value) ?? []), run]);
+  return [...groups.entries()].map(([spec, r]) => ({ spec, runs: r }));
+}

@@ -24,6 +24,7 @@ struct TpAttnParams {
   const int* partial_offsets;  // CSR of partial key blocks
   const int* partial_indices;
   const unsigned char* key_padding;  // per key block: holds padding
+  const int* head_map;  // per head of the launch: the head of q, k, v, o it computes (null: the same)
   long long q_batch;  // element strides of q
   long long q_head;
   long long q_seq;
@@ -36,7 +37,7 @@ struct TpAttnParams {
   long long o_batch;  // element strides of o
   long long o_head;
   long long o_seq;
-  int heads;  // heads per batch entry (gridDim.x = kNumQBlocks * batch * heads)
+  int heads;  // heads per batch entry of the launch (gridDim.x = kNumQBlocks * batch * heads)
   int heavy_blocks;  // leading schedule entries that are heavy (cta-order.ts)
   int lookahead;  // heads the heavy blocks run ahead of the light ones
   float scale_log2;  // softmax scale times log2(e)

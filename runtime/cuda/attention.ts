@@ -31,6 +31,11 @@ export interface CudaAttentionOperands {
   readonly lse?: DeviceTensor;
   /** Softmax scale; default 1 / sqrt(headDim). */
   readonly scale?: number;
+  /**
+   * int32 [count]: compute only these heads of q, k, v (into the same heads of out), one launch for heads that
+   * share this plan wherever they sit; lse is then [B, count, S]. Absent: every head, in order.
+   */
+  readonly headMap?: DeviceTensor;
 }
 
 /** Result tensors of a call. */
@@ -180,7 +185,8 @@ export class CudaAttention {
         `expected shape [${ops.q.shape.join(', ')}], got [${out.shape.join(', ')}]`,
       );
     }
-    const lseShape = [q.batch, q.heads, q.seq];
+    const heads = this.launchHeads(ops.headMap, q.heads);
+    const lseShape = [q.batch, heads, q.seq];
     const lse = ops.lse ?? this.device.empty('float32', lseShape, 'lse');
     if (lse.dtype !== 'float32' || lse.shape.join() !== lseShape.join() || lse.device !== device) {
       throw new TensorError(
@@ -188,11 +194,11 @@ export class CudaAttention {
         `expected float32 [${lseShape.join(', ')}] on ${device}, got ${lse.dtype} [${lse.shape.join(', ')}] on ${lse.device}`,
       );
     }
-    const ctas = this.kernel.ctasPerHead * q.batch * q.heads;
+    const ctas = this.kernel.ctasPerHead * q.batch * heads;
     if (ctas > MAX_GRID_X) {
       throw new TensorError(
         'q',
-        `batch * heads = ${q.batch * q.heads} times ${this.kernel.ctasPerHead} query blocks is ${ctas} CTAs, over the grid limit ${MAX_GRID_X}`,
+        `batch * heads = ${q.batch * heads} times ${this.kernel.ctasPerHead} query blocks is ${ctas} CTAs, over the grid limit ${MAX_GRID_X}`,
       );
     }
     const scale = ops.scale ?? 1 / Math.sqrt(D);
@@ -203,7 +209,8 @@ export class CudaAttention {
       v: ops.v.ptr,
       o: out.ptr,
       lse: lse.ptr,
-      heads: q.heads,
+      head_map: ops.headMap?.ptr ?? 0n,
+      heads,
       heavy_blocks: this.order.heavyBlocks,
       lookahead: this.order.lookahead,
       scale_log2: scale * Math.LOG2E,
@@ -229,6 +236,21 @@ export class CudaAttention {
       this.device.launch(this.loaded, [ctas, 1, 1], this.kernel.threads, args, true);
     }
     return { out, lse };
+  }
+
+  /** Heads of the launch: the head map's length (checked: int32 [count], heads of q), or every head of q. */
+  private launchHeads(headMap: DeviceTensor | undefined, heads: number): number {
+    if (headMap === undefined) return heads;
+    if (headMap.dtype !== 'int32' || headMap.shape.length !== 1 || headMap.shape[0]! < 1)
+      throw new TensorError(
+        'head map',
+        `expected int32 [count] with count >= 1, got ${headMap.dtype} [${headMap.shape.join(', ')}]`,
+      );
+    if (headMap.device !== this.device.name)
+      throw new TensorError('head map', `is on ${headMap.device}, expected ${this.device.name}`);
+    const count = headMap.shape[0]!;
+    if (count > heads) throw new TensorError('head map', `lists ${count} heads but q has ${heads}`);
+    return count;
   }
 
   /**

@@ -14,7 +14,8 @@
  */
 import { denseBlockPlan } from '../../compiler/plan/dense.js';
 import { contiguousStrides, TensorError } from '../../core/tensor.js';
-import { attentionRuns } from '../head-specs.js';
+import type { HeadRun } from '../../compiler/plan/head-plans.js';
+import { attentionRuns, headGroups } from '../head-specs.js';
 import type { SelfAttentionSpec } from '../model-ops.js';
 import { CudaAttention } from './attention.js';
 import type { CudaDevice, DeviceTensor } from './device.js';
@@ -68,6 +69,7 @@ export class CudaModelAttention {
   private readonly denseSpecs = new Map<number, PlanSpec>();
   private readonly tokenMaps = new WeakMap<Int32Array, { identity: boolean; table: DeviceTensor | null }>();
   private readonly textMasks = new Map<string, DeviceTensor>();
+  private readonly headMaps = new Map<string, DeviceTensor>();
 
   constructor(
     private readonly device: CudaDevice,
@@ -77,8 +79,8 @@ export class CudaModelAttention {
   ) {}
 
   /**
-   * Softmax(Q K^T / sqrt(hd)) V over video tokens as `spec` says. A per-head spec runs one kernel per run of
-   * adjacent heads that share a plan, on strided views of the run's columns.
+   * Softmax(Q K^T / sqrt(hd)) V over video tokens as `spec` says. A per-head spec runs one kernel launch per
+   * plan, over the heads that share it wherever they sit (the kernel's head map).
    */
   self(q: CudaTensor, k: CudaTensor, v: CudaTensor, heads: number, spec: SelfAttentionSpec): CudaTensor {
     const { N } = geometry('q', q, heads);
@@ -87,29 +89,28 @@ export class CudaModelAttention {
     const out = this.arena.tensor('bfloat16', q.shape, 'attention out');
     // Scratch (lse, layout-order copies) goes back to the pool at the end: later launches queue behind these.
     const mark = this.arena.mark();
-    for (const run of attentionRuns(spec, heads)) {
-      if (run.value.kind === 'masked') {
+    for (const group of headGroups(attentionRuns(spec, heads))) {
+      if (group.spec.kind === 'masked') {
         throw new TensorError(
           'self-attention',
           'an element-mask spec is the CPU oracle; the CUDA ops run block plans (kind "plan") or dense attention',
         );
       }
-      const planned = run.value.kind === 'plan' ? run.value : this.denseSpec(N);
-      this.headRun(q, k, v, out, heads, run.first, run.count, planned);
+      const planned = group.spec.kind === 'plan' ? group.spec : this.denseSpec(N);
+      this.groupRun(q, k, v, out, heads, group.runs, planned);
     }
     this.arena.release(mark);
     return out;
   }
 
-  /** Attention of heads `first .. first + count - 1` of q, k, v into the same heads of `out`, through `spec`. */
-  private headRun(
+  /** Attention of the heads of `runs` (all through `spec`) of q, k, v into the same heads of `out`. */
+  private groupRun(
     q: CudaTensor,
     k: CudaTensor,
     v: CudaTensor,
     out: CudaTensor,
     heads: number,
-    first: number,
-    count: number,
+    runs: readonly HeadRun<unknown>[],
     spec: PlanSpec,
   ): void {
     const { B, N, D, hd } = geometry('q', q, heads);
@@ -117,23 +118,20 @@ export class CudaModelAttention {
     const map = this.tokenMap(tokenOf, N);
     const L = plan.seqLen;
     const attention = this.attentionFor(plan, hd);
-    // The run's heads as [B, S, count, hd] inside rows of all D columns: a strided view, no copy.
-    const heads4 = (t: CudaTensor, S: number): DeviceTensor => ({
-      ...deviceView(this.device, t, [B, S, count, hd]),
-      strides: [S * D, D, hd, 1],
-      ptr: t.buffer.ptr + BigInt(first * hd * 2),
-      bytes: (B * S * D - first * hd) * 2,
-    });
+    const count = runs.reduce((sum, r) => sum + r.count, 0);
+    const whole = count === heads;
+    const headMap = whole ? undefined : this.headMap(runs);
+    const shape = (S: number) => [B, S, heads, hd];
     const lse = this.arena.tensor('float32', [B, count, L], 'lse');
     const lseView = deviceView(this.device, lse, [B, count, L]);
+    const call = { lse: lseView, layout: 'bshd' as const, ...(headMap ? { headMap } : {}) };
     if (map.identity) {
       attention.run({
-        q: heads4(q, N),
-        k: heads4(k, N),
-        v: heads4(v, N),
-        out: heads4(out, N),
-        lse: lseView,
-        layout: 'bshd',
+        q: deviceView(this.device, q, shape(N)),
+        k: deviceView(this.device, k, shape(N)),
+        v: deviceView(this.device, v, shape(N)),
+        out: deviceView(this.device, out, shape(N)),
+        ...call,
       });
       return;
     }
@@ -153,16 +151,14 @@ export class CudaModelAttention {
     const [lq, lk, lv] = [gather(q), gather(k), gather(v)];
     const lo = this.arena.tensor('bfloat16', [B, L, D], 'layout out');
     attention.run({
-      q: heads4(lq, L),
-      k: heads4(lk, L),
-      v: heads4(lv, L),
-      out: heads4(lo, L),
-      lse: lseView,
-      layout: 'bshd',
+      q: deviceView(this.device, lq, shape(L)),
+      k: deviceView(this.device, lk, shape(L)),
+      v: deviceView(this.device, lv, shape(L)),
+      out: deviceView(this.device, lo, shape(L)),
+      ...call,
     });
     // Whole rows go back to natural order; when other heads share the output, through scratch and then only
-    // this run's columns, so the other runs' heads are not overwritten.
-    const whole = count === heads;
+    // this group's columns (a copy per run of adjacent heads), so the other groups' heads are not overwritten.
     const natural = whole ? out : this.arena.tensor('bfloat16', [B, N, D], 'natural order');
     this.kernels.elementwise('scatterRows', B * L * D, {
       src: lo.buffer.ptr,
@@ -174,20 +170,35 @@ export class CudaModelAttention {
       width: D,
     });
     if (whole) return;
-    const cols = count * hd;
-    this.kernels.elementwise('copyBlock', B * N * cols, {
-      src: natural.buffer.ptr,
-      dst: out.buffer.ptr,
-      total: B * N * cols,
-      rows: N,
-      cols,
-      src_origin: first * hd,
-      src_batch: N * D,
-      src_row: D,
-      dst_origin: first * hd,
-      dst_batch: N * D,
-      dst_row: D,
-    });
+    for (const run of runs) {
+      const cols = run.count * hd;
+      this.kernels.elementwise('copyBlock', B * N * cols, {
+        src: natural.buffer.ptr,
+        dst: out.buffer.ptr,
+        total: B * N * cols,
+        rows: N,
+        cols,
+        src_origin: run.first * hd,
+        src_batch: N * D,
+        src_row: D,
+        dst_origin: run.first * hd,
+        dst_batch: N * D,
+        dst_row: D,
+      });
+    }
+  }
+
+  /** The device head map (int32, the heads of `runs` in order) of a launch over some heads, cached. */
+  private headMap(runs: readonly HeadRun<unknown>[]): DeviceTensor {
+    const heads = runs.flatMap((r) => Array.from({ length: r.count }, (_, i) => r.first + i));
+    const key = heads.join(',');
+    let t = this.headMaps.get(key);
+    if (!t) {
+      const bytes = this.device.uploadBytes(Int32Array.from(heads), 'head map');
+      t = { ...bytes, dtype: 'int32', shape: [heads.length], strides: [1] };
+      this.headMaps.set(key, t);
+    }
+    return t;
   }
 
   /** Attention of q [B, N, D] to k, v [B, L, D], skipping keys whose keyMask[b * L + l] is 0. */
@@ -263,6 +274,8 @@ export class CudaModelAttention {
     this.kernelsByPlan.clear();
     for (const m of this.textMasks.values()) this.device.free(m);
     this.textMasks.clear();
+    for (const m of this.headMaps.values()) this.device.free(m);
+    this.headMaps.clear();
   }
 
   private attentionFor(plan: PlanSpec['plan'], headDim: number): CudaAttention {

@@ -166,6 +166,59 @@ describe('CUDA attention kernel on the GPU', { skip }, () => {
     }
   });
 
+  it('a head map launches over some heads only and leaves the others unwritten', () => {
+    const device = CudaDevice.open();
+    try {
+      const plan = builtinPlan('frame_window', { sizes: { t: 3, h: 8, w: 16 }, params: { r: 1 } }, 128);
+      const [B, S, H, D] = [2, plan.seqLen, 4, 64];
+      const c: GpuCase = { plan, batch: B, heads: H, headDim: D, dtype: 'bfloat16', layout: 'bshd', seed: 9 };
+      const inputs = inputsFor(c);
+      const shape = [B, S, H, D];
+      const up = (name: string, x: ArrayLike<number>) =>
+        device.upload(fromStorage('float32', shape, Float32Array.from(x), name), 'bfloat16', name);
+      const [q, k, v] = [up('q', inputs.q), up('k', inputs.k), up('v', inputs.v)];
+      const out = device.empty('bfloat16', shape, 'out');
+      const lse = device.empty('float32', [B, 2, S], 'lse');
+      const heads = [3, 1];
+      const bytes = device.uploadBytes(Int32Array.from(heads), 'head map');
+      const headMap = { ...bytes, dtype: 'int32' as const, shape: [2], strides: [1] };
+      const attention = new CudaAttention(device, plan, D, 'bfloat16');
+      try {
+        device.fillBytes(out, 0xff);
+        attention.run({ q, k, v, out, lse, layout: 'bshd', headMap });
+        device.synchronize(attention.kernel.name);
+        const got = device.download(out).data as Float32Array;
+        const gotLse = device.download(lse).data as Float32Array;
+        const ref = denseAttention(inputs, compiledElementMask(plan.pattern));
+        const head = (x: ArrayLike<number>, h: number) => {
+          const y = new Float64Array(B * S * D);
+          for (let r = 0; r < B * S; r++) for (let d = 0; d < D; d++) y[r * D + d] = x[(r * H + h) * D + d]!;
+          return y;
+        };
+        heads.forEach((h, slot) => {
+          const err = relativeError(head(got, h), head(ref.out, h));
+          assert.ok(err < TOLERANCE.bfloat16.out, `head ${h} (slot ${slot}): relative error ${err}`);
+          for (let b = 0; b < B; b++)
+            for (let s = 0; s < S; s++) {
+              const r = ref.lse[(b * H + h) * S + s]!;
+              const g = gotLse[(b * 2 + slot) * S + s]!;
+              assert.ok(
+                Math.abs(g - r) <= TOLERANCE.bfloat16.lse * Math.max(1, Math.abs(r)),
+                `lse of head ${h}`,
+              );
+            }
+        });
+        for (const h of [0, 2])
+          assert.ok(head(got, h).every(Number.isNaN), `head ${h} is not in the map and must stay unwritten`);
+      } finally {
+        attention.dispose();
+        for (const t of [q, k, v, out, lse, bytes]) device.free(t);
+      }
+    } finally {
+      device.dispose();
+    }
+  });
+
   it('names the tensor and the expected sizes on a shape mismatch', () => {
     const device = CudaDevice.open();
     try {

@@ -185,7 +185,7 @@ describe('CUDA model ops against the float64 CPU ops', { skip }, () => {
     }
   });
 
-  it('self-attention with a plan per head (runs of heads on strided views, a tiled layout among them)', () => {
+  it('self-attention with a plan per head (a launch per plan over its heads, a tiled layout among them)', () => {
     // Four heads of 96: attention_tile, sliding_tile (tiled, padded: gathered, and only its columns scattered
     // back), sliding_tile again (one run with the previous head), dense.
     const H = 4;
@@ -208,6 +208,12 @@ describe('CUDA model ops against the float64 CPU ops', { skip }, () => {
     const reversed: SelfAttentionSpec = { kind: 'heads', perHead: [{ kind: 'dense' }, tiled, tiled, tile] };
     check('per-head, reversed', [operand(17), operand(18), operand(19)], (ops, a, b, c) =>
       ops.selfAttention(a!, b!, c!, H, reversed),
+    );
+    // Interleaved heads: one launch per plan over a head map (heads 0 and 2, then 1 and 3), the tiled layout's
+    // columns copied back run by run.
+    const interleaved: SelfAttentionSpec = { kind: 'heads', perHead: [tile, tiled, tile, tiled] };
+    check('per-head, interleaved', [operand(20), operand(21), operand(22)], (ops, a, b, c) =>
+      ops.selfAttention(a!, b!, c!, H, interleaved),
     );
   });
 

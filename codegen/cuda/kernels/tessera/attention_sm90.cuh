@@ -101,7 +101,9 @@ struct TpAttentionSm90 {
     tp_cta_work(blockIdx.x, kNumQBlocks, p.heavy_blocks, gridDim.x / kNumQBlocks, p.lookahead, bh, pos);
     const int qb = p.schedule[pos];  // heaviest query blocks first, interleaved across heads
     const int batch = bh / p.heads;
-    const int head = bh - batch * p.heads;
+    // A launch over some heads only (heads that share a plan, codegen/cuda/kernel-params.ts head_map) maps its
+    // head index to the head of q, k, v and o; lse stays indexed by the launch's own (batch, head).
+    const int head = p.head_map != nullptr ? p.head_map[bh - batch * p.heads] : bh - batch * p.heads;
     const int tid = threadIdx.x;
     const int wg = tid >> 7;          // warpgroup: query rows 64 wg .. 64 wg + 63 of the block
     const int warp = (tid >> 5) & 3;  // warp of the warpgroup: 16 of those rows
