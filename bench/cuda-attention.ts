@@ -58,6 +58,12 @@ const ROUNDS = 4;
  * per-plan default, for tuning studies in the benchmark's own round-robin timing.
  */
 function wgmmaTuningFromEnv(): CudaAttentionOptions {
+  // TESSERA_WGMMA_WS=pingPong,persistent (0 or 1 each): the warp-specialised kernel where a plan allows it.
+  const ws = process.env.TESSERA_WGMMA_WS;
+  if (ws) {
+    const [pingPong, persistent] = ws.split(',').map((x) => x === '1');
+    return { warpSpecialized: { pingPong: pingPong === true, persistent: persistent === true } };
+  }
   const text = process.env.TESSERA_WGMMA_TUNING;
   if (!text) return {};
   const [tileK, minBlocksPerSm] = text.split(',').map(Number);
