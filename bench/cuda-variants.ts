@@ -63,7 +63,7 @@ interface VariantKernel {
   /** `wgmma` only. */
   readonly wgmmaTuning?: WgmmaKernelTuning;
   /** `wgmma` only: the warp-specialised kernel where the plan allows it. */
-  readonly warpSpecialized?: WarpSpecializedTuning;
+  readonly warpSpecialized?: WarpSpecializedTuning | false;
 }
 
 /**
@@ -166,7 +166,7 @@ function attentionWith(
   const attention = new CudaAttention(device, plan, headDim, dtype, {
     family,
     ...(wgmmaTuning ? { wgmmaTuning } : {}),
-    ...(warpSpecialized ? { warpSpecialized } : {}),
+    ...(warpSpecialized !== undefined ? { warpSpecialized } : {}),
   });
   if (tuning === undefined && ablation === undefined) return attention;
   const rendered = ablation

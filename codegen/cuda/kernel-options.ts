@@ -117,6 +117,12 @@ export interface WarpSpecializedTuning {
   readonly persistent: boolean;
 }
 
+/**
+ * The warp-specialised kernel's default: consumers in ping-pong, one CTA per work item (the hardware's CTA
+ * scheduler balanced the masks better than the persistent grid's static round robin: bench/RESULTS.md).
+ */
+export const DEFAULT_WS_TUNING: WarpSpecializedTuning = { pingPong: true, persistent: false };
+
 /** Threads of the warp-specialised kernel: one producer and two consumer warpgroups. */
 const WS_THREADS = 384;
 /** Most K/V stages the warp-specialised kernel keeps (more did not fit or did not pay). */
@@ -146,9 +152,10 @@ export interface CudaKernelOptions {
   readonly wgmmaTuning?: WgmmaKernelTuning;
   /**
    * `wgmma` only, when no `wgmmaTuning` is given: the warp-specialised kernel with these knobs on the plans it
-   * supports (128-row query blocks), the original kernel on the others.
+   * supports (128-row query blocks), the original kernel on the others; `false`: the original kernel. Defaults
+   * to {@link DEFAULT_WS_TUNING}.
    */
-  readonly warpSpecialized?: WarpSpecializedTuning;
+  readonly warpSpecialized?: WarpSpecializedTuning | false;
 }
 
 /** A rendered kernel and how to launch it. */
@@ -304,7 +311,7 @@ export function wsStages(plan: BlockPlan, headDim: number, tileK: number): numbe
  */
 export function wgmmaTuningFor(plan: BlockPlan, options: CudaKernelOptions): WgmmaKernelTuning {
   if (options.wgmmaTuning) return options.wgmmaTuning;
-  const ws = options.warpSpecialized;
+  const ws = options.warpSpecialized ?? DEFAULT_WS_TUNING;
   if (ws && plan.blockQ === 128) {
     // 128-key tiles where three stages fit (the ring hides the load latency), 64-key tiles otherwise.
     const tileK = plan.blockK % 128 === 0 && wsStages(plan, options.headDim, 128) >= 3 ? 128 : 64;

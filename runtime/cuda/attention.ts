@@ -85,7 +85,7 @@ export interface CudaAttentionOptions {
   /** `wgmma` kernels only. */
   readonly wgmmaTuning?: WgmmaKernelTuning;
   /** `wgmma` kernels only: the warp-specialised kernel where the plan allows it (codegen/cuda/kernel-options.ts). */
-  readonly warpSpecialized?: WarpSpecializedTuning;
+  readonly warpSpecialized?: WarpSpecializedTuning | false;
 }
 
 /**
@@ -134,7 +134,7 @@ export class CudaAttention {
       dtype,
       family,
       ...(options.wgmmaTuning ? { wgmmaTuning: options.wgmmaTuning } : {}),
-      ...(options.warpSpecialized ? { warpSpecialized: options.warpSpecialized } : {}),
+      ...(options.warpSpecialized !== undefined ? { warpSpecialized: options.warpSpecialized } : {}),
     });
     this.loaded = device.loadKernel(
       this.kernel.source,
