@@ -89,7 +89,8 @@ export function defaultCudaTuning(headDim: number, plan: BlockPlan): CudaKernelT
 
 /**
  * Which kernel: `mma` is the FlashAttention-2-style kernel on `mma.sync` (sm_80 and newer, tessera/attention_sm80.cuh);
- * `wgmma` the Hopper kernel on warpgroup `wgmma.mma_async` (sm_90a only, tessera/attention_sm90.cuh).
+ * `wgmma` the Hopper kernels on warpgroup `wgmma.mma_async` (sm_90a only): by default the warp-specialised one
+ * (tessera/attention_sm90_ws.cuh) on 128-row query blocks, the original (tessera/attention_sm90.cuh) otherwise.
  */
 export type CudaKernelFamily = 'mma' | 'wgmma';
 
