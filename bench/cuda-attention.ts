@@ -58,6 +58,14 @@ const ROUNDS = 4;
  * per-plan default, for tuning studies in the benchmark's own round-robin timing.
  */
 function wgmmaTuningFromEnv(): CudaAttentionOptions {
+  // TESSERA_WGMMA_WS=pingPong,persistent (0 or 1 each): the warp-specialised kernel with those knobs where a plan
+  // allows it; `off`: the original wgmma kernel.
+  const ws = process.env.TESSERA_WGMMA_WS;
+  if (ws === 'off') return { warpSpecialized: false };
+  if (ws) {
+    const [pingPong, persistent] = ws.split(',').map((x) => x === '1');
+    return { warpSpecialized: { pingPong: pingPong === true, persistent: persistent === true } };
+  }
   const text = process.env.TESSERA_WGMMA_TUNING;
   if (!text) return {};
   const [tileK, minBlocksPerSm] = text.split(',').map(Number);
@@ -173,9 +181,13 @@ async function main(): Promise<void> {
     const D = c.headDim;
     const ms = median(times);
     const { registers, localBytes } = attention.loaded;
+    // The warp-specialised wgmma kernel is timed against the original one on every row; the original against
+    // the mma kernel on the Open-Sora-Plan rows.
+    const warpSpecialized = attention.kernel.name.startsWith('tessera_fwd90ws_');
     const recordMma =
-      family !== 'mma' && c.model === 'osp' && D === MODELS.osp.headDim && c.dtype === 'bfloat16';
+      !warpSpecialized && family !== 'mma' && c.model === 'osp' && D === MODELS.osp.headDim && c.dtype === 'bfloat16';
     const mma = recordMma ? timeAlone(c, plan, { family: 'mma' }) : null;
+    const plain = warpSpecialized ? timeAlone(c, plan, { family: 'wgmma', warpSpecialized: false }) : null;
     const computed = plan.stats.full + plan.stats.partial;
     const blockFlops = 4 * plan.blockQ * plan.blockK * D * heads;
     const tokens = realTokens(plan);
@@ -198,6 +210,8 @@ async function main(): Promise<void> {
       ms,
       family,
       mmaMs: mma?.ms ?? null,
+      warpSpecialized,
+      plainWgmmaMs: plain?.ms ?? null,
       spreadMs: [Math.min(...times), Math.max(...times)],
       computedBlocks: computed,
       partialBlocks: plan.stats.partial,
@@ -214,7 +228,8 @@ async function main(): Promise<void> {
     console.log(
       `${MODELS[c.model].name} T${c.frames} ${mask} d${D} ${DTYPE_SHORT[c.dtype]}: ${family} ${ms.toFixed(3)} ms, ` +
         `${((computed * blockFlops) / ms / 1e9).toFixed(1)} TFLOP/s on computed blocks, ${registers} registers, ${localBytes} B local` +
-        (mma ? `; mma kernel ${mma.ms.toFixed(3)} ms (${mma.registers} registers)` : ''),
+        (mma ? `; mma kernel ${mma.ms.toFixed(3)} ms (${mma.registers} registers)` : '') +
+        (plain ? `; original wgmma kernel ${plain.ms.toFixed(3)} ms (${plain.registers} registers)` : ''),
     );
     if (process.env.TESSERA_BENCH_ABLATION && plan.stats.partial > 0) {
       // Timing only (the output is wrong): the same blocks with no element mask, to price the partial tiles.

@@ -14,6 +14,7 @@ import {
   type CudaKernelFamily,
   type CudaKernelTuning,
   FAMILY_ARCH,
+  type WarpSpecializedTuning,
   type WgmmaKernelTuning,
 } from '../codegen/cuda/kernel-options.js';
 import { renderCudaKernel } from '../codegen/cuda/module.js';
@@ -61,6 +62,8 @@ interface VariantKernel {
   readonly tuning?: CudaKernelTuning;
   /** `wgmma` only. */
   readonly wgmmaTuning?: WgmmaKernelTuning;
+  /** `wgmma` only: the warp-specialised kernel where the plan allows it. */
+  readonly warpSpecialized?: WarpSpecializedTuning | false;
 }
 
 /**
@@ -74,6 +77,20 @@ const VARIANTS: readonly { name: string; kernel: VariantKernel | null }[] = [
   { name: 'wgmma-tk128', kernel: { family: 'wgmma', wgmmaTuning: { tileK: 128, minBlocksPerSm: 1 } } },
   { name: 'wgmma-tk64', kernel: { family: 'wgmma', wgmmaTuning: { tileK: 64, minBlocksPerSm: 1 } } },
   { name: 'wgmma-tk64-2cta', kernel: { family: 'wgmma', wgmmaTuning: { tileK: 64, minBlocksPerSm: 2 } } },
+  ...(
+    [
+      ['ws', { pingPong: false, persistent: true }],
+      ['ws-pp', { pingPong: true, persistent: true }],
+      ['ws-pp-grid', { pingPong: true, persistent: false }],
+    ] as const
+  ).map(([name, ws]) => ({ name, kernel: { family: 'wgmma' as const, warpSpecialized: ws } })),
+  {
+    name: 'ws-pp-tk64',
+    kernel: {
+      family: 'wgmma',
+      wgmmaTuning: { tileK: 64, minBlocksPerSm: 1, warpSpecialized: { pingPong: true, persistent: true } },
+    },
+  },
   { name: 'abl-no-exp', kernel: { family: 'wgmma', ablation: 'no-exp' } },
   { name: 'abl-no-pv', kernel: { family: 'wgmma', ablation: 'no-pv' } },
   { name: 'abl-no-mask', kernel: { family: 'wgmma', ablation: 'no-mask' } },
@@ -93,6 +110,8 @@ const CHECKS: readonly {
   args: [string, { sizes: Record<string, number>; params?: Record<string, number> }];
   headDim: number;
   dtype: 'bfloat16' | 'float16';
+  /** Default 2; more give more work items than multiprocessors (a persistent grid's CTAs walk several). */
+  heads?: number;
 }[] = [
   {
     name: 'full 3x8x20 d96 bf16',
@@ -118,6 +137,20 @@ const CHECKS: readonly {
     headDim: 96,
     dtype: 'bfloat16',
   },
+  {
+    name: 'tile a1 4x16x16 d96 bf16, 24 heads (192 work items)',
+    args: ['attention_tile', { sizes: { t: 4, h: 16, w: 16 }, params: { a: 1 } }],
+    headDim: 96,
+    dtype: 'bfloat16',
+    heads: 24,
+  },
+  {
+    name: 'full 4x16x16 d128 fp16, 40 heads (320 work items)',
+    args: ['full', { sizes: { t: 4, h: 16, w: 16 } }],
+    headDim: 128,
+    dtype: 'float16',
+    heads: 40,
+  },
 ];
 
 /** A CudaAttention running the variant's kernel; null keeps the one the runtime chooses (its default). */
@@ -129,10 +162,11 @@ function attentionWith(
   variant: VariantKernel | null,
 ) {
   if (variant === null) return new CudaAttention(device, plan, headDim, dtype);
-  const { family, wgmmaTuning, tuning, ablation } = variant;
+  const { family, wgmmaTuning, warpSpecialized, tuning, ablation } = variant;
   const attention = new CudaAttention(device, plan, headDim, dtype, {
     family,
     ...(wgmmaTuning ? { wgmmaTuning } : {}),
+    ...(warpSpecialized !== undefined ? { warpSpecialized } : {}),
   });
   if (tuning === undefined && ablation === undefined) return attention;
   const rendered = ablation
@@ -153,7 +187,7 @@ function attentionWith(
 /** A check's plan, rounded inputs and float64 reference, computed once and shared by every variant. */
 function prepareCheck(c: (typeof CHECKS)[number], seed: number) {
   const plan = builtinPlan(c.args[0], c.args[1], 128);
-  const heads = 2;
+  const heads = c.heads ?? 2;
   const S = plan.seqLen;
   const n = heads * S * c.headDim;
   const host = [0, 1, 2].map((i) => randomValues(n, seed + i, 1).map((v) => roundToDType(c.dtype, v)));

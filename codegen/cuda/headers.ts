@@ -38,6 +38,7 @@ export const KERNEL_HEADERS = [
   'tessera/wgmma.cuh',
   'tessera/attention_sm80.cuh',
   'tessera/attention_sm90.cuh',
+  'tessera/attention_sm90_ws.cuh',
 ] as const;
 
 /** One kernel header's include path. */

@@ -89,7 +89,8 @@ export function defaultCudaTuning(headDim: number, plan: BlockPlan): CudaKernelT
 
 /**
  * Which kernel: `mma` is the FlashAttention-2-style kernel on `mma.sync` (sm_80 and newer, tessera/attention_sm80.cuh);
- * `wgmma` the Hopper kernel on warpgroup `wgmma.mma_async` (sm_90a only, tessera/attention_sm90.cuh).
+ * `wgmma` the Hopper kernels on warpgroup `wgmma.mma_async` (sm_90a only): by default the warp-specialised one
+ * (tessera/attention_sm90_ws.cuh) on 128-row query blocks, the original (tessera/attention_sm90.cuh) otherwise.
  */
 export type CudaKernelFamily = 'mma' | 'wgmma';
 
@@ -102,7 +103,31 @@ export interface WgmmaKernelTuning {
   readonly tileK: 64 | 128;
   /** `__launch_bounds__` minimum CTAs per SM. */
   readonly minBlocksPerSm: 1 | 2;
+  /**
+   * The warp-specialised kernel (tessera/attention_sm90_ws.cuh: a TMA producer warpgroup, two consumer
+   * warpgroups, a ring of K/V stages); absent: the original kernel (tessera/attention_sm90.cuh).
+   */
+  readonly warpSpecialized?: WarpSpecializedTuning;
 }
+
+/** Knobs of the warp-specialised `wgmma` kernel. */
+export interface WarpSpecializedTuning {
+  /** The two consumer warpgroups take turns issuing their products (named barriers). */
+  readonly pingPong: boolean;
+  /** At most one CTA per multiprocessor, each walking work items gridDim.x apart (longest first). */
+  readonly persistent: boolean;
+}
+
+/**
+ * The warp-specialised kernel's default: consumers in ping-pong, one CTA per work item (the hardware's CTA
+ * scheduler balanced the masks better than the persistent grid's static round robin: bench/RESULTS.md).
+ */
+export const DEFAULT_WS_TUNING: WarpSpecializedTuning = { pingPong: true, persistent: false };
+
+/** Threads of the warp-specialised kernel: one producer and two consumer warpgroups. */
+const WS_THREADS = 384;
+/** Most K/V stages the warp-specialised kernel keeps (more did not fit or did not pay). */
+const WS_MAX_STAGES = 4;
 
 /**
  * Bytes between neighbouring core matrices of a row group in the `wgmma` kernel's shared layout: 128 (the
@@ -126,6 +151,12 @@ export interface CudaKernelOptions {
   readonly tuning?: CudaKernelTuning;
   /** `wgmma` only; defaults to {@link DEFAULT_WGMMA_TUNING}, or 64-key tiles when the plan's blockK is 64. */
   readonly wgmmaTuning?: WgmmaKernelTuning;
+  /**
+   * `wgmma` only, when no `wgmmaTuning` is given: the warp-specialised kernel with these knobs on the plans it
+   * supports (128-row query blocks), the original kernel on the others; `false`: the original kernel. Defaults
+   * to {@link DEFAULT_WS_TUNING}.
+   */
+  readonly warpSpecialized?: WarpSpecializedTuning | false;
 }
 
 /** A rendered kernel and how to launch it. */
@@ -142,6 +173,11 @@ export interface CudaKernel {
    * order of codegen/cuda/cta-order.ts.
    */
   readonly ctasPerHead: number;
+  /**
+   * The grid is at most one CTA per multiprocessor and each CTA walks the work items gridDim.x apart (the
+   * kernel reads their count from the `ctas` parameter).
+   */
+  readonly persistent: boolean;
   readonly headDim: number;
   readonly dtype: CudaDType;
   readonly family: CudaKernelFamily;
@@ -168,7 +204,24 @@ export function checkCudaKernelOptions(plan: BlockPlan, options: CudaKernelOptio
       'build the plan with blockK = 128 (or 64)',
     );
   }
-  if (options.family === 'wgmma') {
+  if (options.family === 'wgmma' && wgmmaTuningFor(plan, options).warpSpecialized) {
+    if (plan.blockQ !== 128) {
+      throw planError(
+        plan,
+        'TP401',
+        `the warp-specialised wgmma kernel needs blockQ = 128 (two consumer warpgroups of 64 rows), the plan has ${plan.blockQ}`,
+        'build the plan with blockQ = 128, or use the plain wgmma kernel',
+      );
+    }
+    if (wsStages(plan, options.headDim, tileK) === 0) {
+      throw planError(
+        plan,
+        'TP409',
+        `the warp-specialised wgmma kernel with ${tileK}-key tiles at head dim ${options.headDim} does not fit two K/V stages in sm_90's ${SM90_MAX_SHARED_BYTES} B of shared memory`,
+        'use 64-key tiles',
+      );
+    }
+  } else if (options.family === 'wgmma') {
     const bytes = wgmmaSharedBytes(plan, options.headDim, tileK);
     if (bytes > SM90_MAX_SHARED_BYTES) {
       throw planError(
@@ -232,11 +285,41 @@ function wgmmaSharedBytes(plan: BlockPlan, headDim: number, tileK: number): numb
 const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 
 /**
+ * Dynamic shared memory of the warp-specialised kernel with `stages` K/V stages, laid out as TpAttentionSm90Ws
+ * lays it out: K and V stages, Q (128-byte core-matrix stride), key terms and run marks per stage, each stage's
+ * mode word, the full and empty mbarriers.
+ */
+function wsSharedBytes(plan: BlockPlan, headDim: number, tileK: number, stages: number): number {
+  const decodeKeys = maskNeeds(plan, tileK).decodeKeys;
+  const q = 2 * stages * tileK * headDim * 2;
+  const tokens = q + plan.blockQ * headDim * 2;
+  const runs = roundUp(tokens + (decodeKeys ? stages * tileK * tokenBytes(plan) : 0), 16);
+  const modes = runs + (decodeKeys ? stages * (tileK / 32) * 4 : 0);
+  return roundUp(modes + 4 * stages, 8) + 16 * stages;
+}
+
+/** The deepest K/V ring (at most {@link WS_MAX_STAGES}) that fits in shared memory; 0 when not even 2 do. */
+export function wsStages(plan: BlockPlan, headDim: number, tileK: number): number {
+  for (let stages = WS_MAX_STAGES; stages >= 2; stages--) {
+    if (wsSharedBytes(plan, headDim, tileK, stages) <= SM90_MAX_SHARED_BYTES) return stages;
+  }
+  return 0;
+}
+
+/**
  * The `wgmma` tuning of an instance: the one asked for, else {@link DEFAULT_WGMMA_TUNING} where the plan's
  * blockK and the shared memory allow 128-key tiles (head dim 128 with masks does not), 64-key tiles otherwise.
  */
 export function wgmmaTuningFor(plan: BlockPlan, options: CudaKernelOptions): WgmmaKernelTuning {
   if (options.wgmmaTuning) return options.wgmmaTuning;
+  const ws = options.warpSpecialized ?? DEFAULT_WS_TUNING;
+  if (ws && plan.blockQ === 128) {
+    // 128-key tiles where three stages fit (the ring hides the load latency), 64-key tiles otherwise.
+    const tileK = plan.blockK % 128 === 0 && wsStages(plan, options.headDim, 128) >= 3 ? 128 : 64;
+    if (plan.blockK % tileK === 0 && wsStages(plan, options.headDim, tileK) >= 2) {
+      return { tileK, minBlocksPerSm: 1, warpSpecialized: ws };
+    }
+  }
   const fits =
     plan.blockK % DEFAULT_WGMMA_TUNING.tileK === 0 &&
     wgmmaSharedBytes(plan, options.headDim, DEFAULT_WGMMA_TUNING.tileK) <= SM90_MAX_SHARED_BYTES;
@@ -262,6 +345,8 @@ export type CudaInstance =
       readonly kernel: Omit<CudaKernel, 'source'>;
       readonly family: 'wgmma';
       readonly tuning: WgmmaKernelTuning;
+      /** K/V stages in shared memory. */
+      readonly stages: number;
     };
 
 /** The launch facts of one instance; throws TP4xx errors for what the kernels cannot build. */
@@ -271,17 +356,22 @@ export function cudaInstance(plan: BlockPlan, options: CudaKernelOptions): CudaI
   const short = DTYPE_SHORT[dtype];
   if (options.family === 'wgmma') {
     const tuning = wgmmaTuningFor(plan, options);
+    const ws = tuning.warpSpecialized;
     const kernel = {
-      name: cudaSymbol(`tessera_fwd90_${plan.key}_d${headDim}_${short}`),
-      threads: (plan.blockQ / 64) * 128,
-      sharedBytes: wgmmaSharedBytes(plan, headDim, tuning.tileK),
+      name: cudaSymbol(`tessera_fwd90${ws ? 'ws' : ''}_${plan.key}_d${headDim}_${short}`),
+      threads: ws ? WS_THREADS : (plan.blockQ / 64) * 128,
+      sharedBytes: ws
+        ? wsSharedBytes(plan, headDim, tuning.tileK, wsStages(plan, headDim, tuning.tileK))
+        : wgmmaSharedBytes(plan, headDim, tuning.tileK),
       ctasPerHead: plan.numQBlocks,
+      persistent: ws?.persistent ?? false,
       headDim,
       dtype,
       family: 'wgmma' as const,
       tileK: tuning.tileK,
     };
-    return { kernel, family: 'wgmma', tuning };
+    const stages = ws ? wsStages(plan, headDim, tuning.tileK) : WGMMA_STAGES;
+    return { kernel, family: 'wgmma', tuning, stages };
   }
   const tuning = options.tuning ?? defaultCudaTuning(headDim, plan);
   const pitch = headDim + 8;
@@ -292,6 +382,7 @@ export function cudaInstance(plan: BlockPlan, options: CudaKernelOptions): CudaI
       (plan.blockQ + 4 * tuning.tileK) * pitch * 2 +
       (maskNeeds(plan, tuning.tileK).decodeKeys ? 2 * tuning.tileK * tokenBytes(plan) : 0),
     ctasPerHead: plan.numQBlocks,
+    persistent: false,
     headDim,
     dtype,
     family: 'mma' as const,

@@ -177,6 +177,7 @@ export const ATTN_PARAM_FIELDS_SM90A: readonly KernelParam[] = [
   param.i32('tma_dim_seq', 'tensor-map dimension (1-3) of the sequence'),
   param.i32('tma_dim_head', 'of the head'),
   param.i32('tma_dim_batch', 'of the batch'),
+  param.i32('ctas', 'work items: query blocks x batch x heads (a persistent grid is smaller)'),
 ];
 
 /** The struct's name in the kernel source. */

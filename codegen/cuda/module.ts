@@ -50,6 +50,13 @@ const FAMILY_KERNEL: Record<CudaKernelFamily, { header: string; template: string
   mma: { header: 'tessera/attention_sm80.cuh', template: 'TpAttentionSm80' },
   wgmma: { header: 'tessera/attention_sm90.cuh', template: 'TpAttentionSm90' },
 };
+/** The warp-specialised `wgmma` kernel's header and template. */
+const WS_KERNEL = { header: 'tessera/attention_sm90_ws.cuh', template: 'TpAttentionSm90Ws' };
+
+/** The header and template of an instance. */
+function instanceKernel(o: CudaInstance): { header: string; template: string } {
+  return o.family === 'wgmma' && o.tuning.warpSpecialized ? WS_KERNEL : FAMILY_KERNEL[o.family];
+}
 
 /** The `mma` tuning in words, for the instance's comment line. */
 function describeTuning(t: CudaKernelTuning): string {
@@ -62,7 +69,8 @@ function describeTuning(t: CudaKernelTuning): string {
 /** One `extern "C"` instance of the family's template. */
 function renderInstance(o: CudaInstance): string {
   const k = o.kernel;
-  const { template } = FAMILY_KERNEL[o.family];
+  const { template } = instanceKernel(o);
+  const ws = o.family === 'wgmma' ? o.tuning.warpSpecialized : undefined;
   const args =
     o.family === 'mma'
       ? [
@@ -73,8 +81,15 @@ function renderInstance(o: CudaInstance): string {
           o.tuning.qInRegisters,
           o.tuning.scoreChunkUnroll,
         ]
-      : [k.headDim, ELEMENT[k.dtype], k.tileK];
-  const how = o.family === 'mma' ? describeTuning(o.tuning) : `${k.threads / 128} warpgroups`;
+      : ws
+        ? [k.headDim, ELEMENT[k.dtype], k.tileK, o.stages, ws.pingPong, ws.persistent]
+        : [k.headDim, ELEMENT[k.dtype], k.tileK];
+  const how =
+    o.family === 'mma'
+      ? describeTuning(o.tuning)
+      : ws
+        ? `a TMA producer and 2 consumer warpgroups, ${o.stages} K/V stages${ws.pingPong ? ', ping-pong' : ''}${ws.persistent ? ', persistent grid' : ''}`
+        : `${k.threads / 128} warpgroups`;
   const param =
     o.family === 'wgmma' ? `const __grid_constant__ ${ATTN_PARAM_STRUCT} p` : `const ${ATTN_PARAM_STRUCT} p`;
   return [
@@ -124,7 +139,9 @@ export function renderCudaModule(
     '',
     renderPatternHeader(plan),
     '',
-    `#include "${FAMILY_KERNEL[family].header}"`,
+    ...[...new Set(parts.length > 0 ? parts.map((p) => instanceKernel(p).header) : [FAMILY_KERNEL[family].header])].map(
+      (h) => `#include "${h}"`,
+    ),
     '',
     ...parts.flatMap((p) => [renderInstance(p), '']),
   ];

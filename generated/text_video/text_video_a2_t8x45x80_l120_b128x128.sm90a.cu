@@ -44,6 +44,7 @@ struct TpAttnParams {
   int tma_dim_seq;  // tensor-map dimension (1-3) of the sequence
   int tma_dim_head;  // of the head
   int tma_dim_batch;  // of the batch
+  int ctas;  // work items: query blocks x batch x heads (a persistent grid is smaller)
 };
 
 // ---- pattern text_video_a2_t8x45x80_l120, blocks 128 x 128 -------------------------------------------------------
@@ -144,52 +145,52 @@ __device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p
 }
 // ---- end of pattern text_video_a2_t8x45x80_l120 ------------------------------------------------------------------
 
-#include "tessera/attention_sm90.cuh"
+#include "tessera/attention_sm90_ws.cuh"
 
-// Head dim 64, bfloat16: 128-key tiles, 2 warpgroups; 256 threads, 124488 B of dynamic shared memory.
-extern "C" __global__ void __launch_bounds__(256, 1)
-tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d64_bf16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90<64, TpBf16, 128>;
-  static_assert(Kernel::kThreads == 256 && Kernel::kSharedBytes == 124488, "as in the launch manifest");
+// Head dim 64, bfloat16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 157840 B of dynamic shared memory.
+extern "C" __global__ void __launch_bounds__(384, 1)
+tessera_fwd90ws_text_video_a2_t8x45x80_l120_b128x128_d64_bf16(const __grid_constant__ TpAttnParams p) {
+  using Kernel = TpAttentionSm90Ws<64, TpBf16, 128, 4, true, false>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 157840, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 96, bfloat16: 128-key tiles, 2 warpgroups; 256 threads, 182856 B of dynamic shared memory.
-extern "C" __global__ void __launch_bounds__(256, 1)
-tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d96_bf16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90<96, TpBf16, 128>;
-  static_assert(Kernel::kThreads == 256 && Kernel::kSharedBytes == 182856, "as in the launch manifest");
+// Head dim 96, bfloat16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 231568 B of dynamic shared memory.
+extern "C" __global__ void __launch_bounds__(384, 1)
+tessera_fwd90ws_text_video_a2_t8x45x80_l120_b128x128_d96_bf16(const __grid_constant__ TpAttnParams p) {
+  using Kernel = TpAttentionSm90Ws<96, TpBf16, 128, 4, true, false>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 231568, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 128, bfloat16: 64-key tiles, 2 warpgroups; 256 threads, 139056 B of dynamic shared memory.
-extern "C" __global__ void __launch_bounds__(256, 1)
-tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d128_bf16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90<128, TpBf16, 64>;
-  static_assert(Kernel::kThreads == 256 && Kernel::kSharedBytes == 139056, "as in the launch manifest");
+// Head dim 128, bfloat16: 64-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 169072 B of dynamic shared memory.
+extern "C" __global__ void __launch_bounds__(384, 1)
+tessera_fwd90ws_text_video_a2_t8x45x80_l120_b128x128_d128_bf16(const __grid_constant__ TpAttnParams p) {
+  using Kernel = TpAttentionSm90Ws<128, TpBf16, 64, 4, true, false>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 169072, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 64, float16: 128-key tiles, 2 warpgroups; 256 threads, 124488 B of dynamic shared memory.
-extern "C" __global__ void __launch_bounds__(256, 1)
-tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d64_fp16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90<64, TpFp16, 128>;
-  static_assert(Kernel::kThreads == 256 && Kernel::kSharedBytes == 124488, "as in the launch manifest");
+// Head dim 64, float16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 157840 B of dynamic shared memory.
+extern "C" __global__ void __launch_bounds__(384, 1)
+tessera_fwd90ws_text_video_a2_t8x45x80_l120_b128x128_d64_fp16(const __grid_constant__ TpAttnParams p) {
+  using Kernel = TpAttentionSm90Ws<64, TpFp16, 128, 4, true, false>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 157840, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 96, float16: 128-key tiles, 2 warpgroups; 256 threads, 182856 B of dynamic shared memory.
-extern "C" __global__ void __launch_bounds__(256, 1)
-tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d96_fp16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90<96, TpFp16, 128>;
-  static_assert(Kernel::kThreads == 256 && Kernel::kSharedBytes == 182856, "as in the launch manifest");
+// Head dim 96, float16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 231568 B of dynamic shared memory.
+extern "C" __global__ void __launch_bounds__(384, 1)
+tessera_fwd90ws_text_video_a2_t8x45x80_l120_b128x128_d96_fp16(const __grid_constant__ TpAttnParams p) {
+  using Kernel = TpAttentionSm90Ws<96, TpFp16, 128, 4, true, false>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 231568, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 128, float16: 64-key tiles, 2 warpgroups; 256 threads, 139056 B of dynamic shared memory.
-extern "C" __global__ void __launch_bounds__(256, 1)
-tessera_fwd90_text_video_a2_t8x45x80_l120_b128x128_d128_fp16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90<128, TpFp16, 64>;
-  static_assert(Kernel::kThreads == 256 && Kernel::kSharedBytes == 139056, "as in the launch manifest");
+// Head dim 128, float16: 64-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 169072 B of dynamic shared memory.
+extern "C" __global__ void __launch_bounds__(384, 1)
+tessera_fwd90ws_text_video_a2_t8x45x80_l120_b128x128_d128_fp16(const __grid_constant__ TpAttnParams p) {
+  using Kernel = TpAttentionSm90Ws<128, TpFp16, 64, 4, true, false>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 169072, "as in the launch manifest");
   Kernel::run(p);
 }

@@ -10,6 +10,7 @@ import {
   type CudaKernel,
   type CudaKernelFamily,
   FAMILY_ARCH,
+  type WarpSpecializedTuning,
   type WgmmaKernelTuning,
 } from '../../codegen/cuda/kernel-options.js';
 import { ATTN_PARAM_FIELDS, ATTN_PARAM_FIELDS_SM90A, packParams } from '../../codegen/cuda/kernel-params.js';
@@ -88,6 +89,8 @@ export interface CudaAttentionOptions {
   readonly family?: CudaKernelFamily;
   /** `wgmma` kernels only. */
   readonly wgmmaTuning?: WgmmaKernelTuning;
+  /** `wgmma` kernels only: the warp-specialised kernel where the plan allows it (codegen/cuda/kernel-options.ts). */
+  readonly warpSpecialized?: WarpSpecializedTuning | false;
 }
 
 /**
@@ -136,6 +139,7 @@ export class CudaAttention {
       dtype,
       family,
       ...(options.wgmmaTuning ? { wgmmaTuning: options.wgmmaTuning } : {}),
+      ...(options.warpSpecialized !== undefined ? { warpSpecialized: options.warpSpecialized } : {}),
     });
     this.loaded = device.loadKernel(
       this.kernel.source,
@@ -214,6 +218,7 @@ export class CudaAttention {
       heavy_blocks: this.order.heavyBlocks,
       lookahead: this.order.lookahead,
       scale_log2: scale * Math.LOG2E,
+      ctas,
     };
     for (const [prefix, a] of [
       ['q', q],
@@ -233,7 +238,8 @@ export class CudaAttention {
         wgmma ? { ...values, ...this.tensorMaps(ops.k, k, ops.v, v) } : values,
         this.kernel.name,
       );
-      this.device.launch(this.loaded, [ctas, 1, 1], this.kernel.threads, args, true);
+      const grid = this.kernel.persistent ? Math.min(ctas, this.device.info.multiprocessors) : ctas;
+      this.device.launch(this.loaded, [grid, 1, 1], this.kernel.threads, args, true);
     }
     return { out, lse };
   }

@@ -21,7 +21,7 @@ for cu in "$@"; do
       n[op]++; total++
     }
     END {
-      printf "  instructions %d  HMMA %d  HGMMA %d  LDSM %d  LDS %d  BRA %d  BSSY %d  MUFU %d  LDGSTS %d  UTMALDG %d  BAR %d\n",
-        total, n["HMMA"], n["HGMMA"], n["LDSM"], n["LDS"], n["BRA"], n["BSSY"], n["MUFU"], n["LDGSTS"], n["UTMALDG"], n["BAR"]
+      printf "  instructions %d  HMMA %d  HGMMA %d  LDSM %d  LDS %d  BRA %d  BSSY %d  MUFU %d  LDGSTS %d  UTMALDG %d  BAR %d  LDL %d  STL %d\n",
+        total, n["HMMA"], n["HGMMA"], n["LDSM"], n["LDS"], n["BRA"], n["BSSY"], n["MUFU"], n["LDGSTS"], n["UTMALDG"], n["BAR"], n["LDL"], n["STL"]
     }'
 done

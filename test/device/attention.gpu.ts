@@ -20,6 +20,7 @@ import { writeSafetensors } from '../../core/safetensors.js';
 import { fromStorage, roundToDType, TensorError } from '../../core/tensor.js';
 import { denseAttention } from '../../runtime/cpu/attention.js';
 import type { AttentionInputs } from '../../runtime/cpu/attention-inputs.js';
+import type { CudaAttentionOptions } from '../../runtime/cuda/attention.js';
 import { CudaAttention, CudaDevice, createCudaBackend, cudaAvailable } from '../../runtime/cuda/index.js';
 import { perHeadAttention } from '../../runtime/per-head-attention.js';
 import { builtinPlan } from './builtin-plans.js';
@@ -100,11 +101,26 @@ function familiesHere(): CudaKernelFamily[] {
   }
 }
 
+/** The kernels to check: each family, and on sm_90 the warp-specialised wgmma kernel (ping-pong, persistent). */
+function kernelsHere(): { name: string; options: CudaAttentionOptions }[] {
+  return familiesHere().flatMap((family) => [
+    { name: family, options: { family } },
+    ...(family === 'wgmma'
+      ? [{ name: 'wgmma-ws', options: { family, warpSpecialized: { pingPong: true, persistent: true } } }]
+      : []),
+  ]);
+}
+
 describe('CUDA attention kernel on the GPU', { skip }, () => {
-  for (const family of skip ? [] : familiesHere())
-    it(`${family} kernel: matches the float64 reference on ${runs} random cases`, async () => {
-      const backend = createCudaBackend(0, { family });
+  for (const { name, options } of skip ? [] : kernelsHere())
+    it(`${name} kernel: matches the float64 reference on ${runs} random cases`, async () => {
+      const backend = createCudaBackend(0, options);
       try {
+        // More work items (query blocks x heads: 8 x 24) than an H100 or H200 has multiprocessors, with partial
+        // tiles and both layouts: a persistent grid walks several items per CTA.
+        const plan = builtinPlan('attention_tile', { sizes: { t: 4, h: 16, w: 16 }, params: { a: 1 } }, 128);
+        for (const layout of ['bshd', 'bhsd'] as const)
+          await checkCase(backend, { plan, headDim: 96, dtype: 'bfloat16', layout, batch: 1, heads: 24, seed: 777 });
         await fc.assert(
           fc.asyncProperty(gpuCaseArb, async (c) => {
             await checkCase(backend, c);

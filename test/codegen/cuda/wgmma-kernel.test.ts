@@ -4,7 +4,7 @@
  * shared-memory limit, and the errors for what it cannot build. The kernel itself runs in `npm run test:gpu`.
  */
 import { describe, expect, it } from 'vitest';
-import { SM90_MAX_SHARED_BYTES } from '../../../codegen/cuda/kernel-options.js';
+import { SM90_MAX_SHARED_BYTES, wsStages } from '../../../codegen/cuda/kernel-options.js';
 import {
   ATTN_PARAM_FIELDS,
   ATTN_PARAM_FIELDS_SM90A,
@@ -64,19 +64,54 @@ describe('the wgmma kernel source', () => {
   const masked = builtinPlan('attention_tile', { sizes: { t: 3, h: 8, w: 20 }, params: { a: 1 } }, 128);
   const dense = builtinPlan('full', { sizes: { t: 2, h: 8, w: 16 } }, 128);
 
-  it('fits the sm_90 shared memory with its default tiles at every head dim', () => {
+  it('fits the sm_90 shared memory with its default tiles at every head dim (original kernel)', () => {
     for (const plan of [masked, dense]) {
       for (const headDim of [64, 96, 128]) {
-        const k = renderCudaKernel(plan, { headDim, dtype: 'bfloat16', family: 'wgmma' });
+        const k = renderCudaKernel(plan, { headDim, dtype: 'bfloat16', family: 'wgmma', warpSpecialized: false });
         expect(k.sharedBytes).toBeLessThanOrEqual(SM90_MAX_SHARED_BYTES);
         expect(k.threads).toBe(256);
         expect(k.family).toBe('wgmma');
+        expect(k.persistent).toBe(false);
         // 128-key tiles where they fit; head dim 128 needs 64.
         expect(k.tileK).toBe(headDim === 128 ? 64 : 128);
         expect(k.source).toContain(`using Kernel = TpAttentionSm90<${headDim}, TpBf16, ${k.tileK}>;`);
         expect(k.source).toContain('const __grid_constant__ TpAttnParams p');
       }
     }
+  });
+
+  it('defaults to the warp-specialised kernel: 3 warpgroups, the deepest K/V ring that fits', () => {
+    for (const plan of [masked, dense]) {
+      for (const headDim of [64, 96, 128]) {
+        const k = renderCudaKernel(plan, { headDim, dtype: 'bfloat16', family: 'wgmma' });
+        expect(k.sharedBytes).toBeLessThanOrEqual(SM90_MAX_SHARED_BYTES);
+        expect(k.threads).toBe(384);
+        expect(k.persistent).toBe(false);
+        expect(k.name).toMatch(/^tessera_fwd90ws_/);
+        // 128-key tiles where three stages fit; head dim 128 with decoded key terms takes 64-key tiles.
+        const stages = wsStages(plan, headDim, k.tileK);
+        expect(stages).toBeGreaterThanOrEqual(3);
+        expect(k.tileK).toBe(headDim === 128 && plan === masked ? 64 : 128);
+        expect(k.source).toContain(
+          `using Kernel = TpAttentionSm90Ws<${headDim}, TpBf16, ${k.tileK}, ${stages}, true, false>;`,
+        );
+        expect(k.source).toContain('setmaxnreg.dec.sync.aligned.u32');
+      }
+    }
+    // 64-row query blocks have one warpgroup's worth of rows: the original kernel.
+    const small = builtinPlan('full', { sizes: { t: 2, h: 8, w: 16 } }, 64);
+    expect(renderCudaKernel(small, { headDim: 96, dtype: 'bfloat16', family: 'wgmma' }).threads).toBe(128);
+  });
+
+  it('launches a persistent grid only when asked', () => {
+    const k = renderCudaKernel(dense, {
+      headDim: 96,
+      dtype: 'bfloat16',
+      family: 'wgmma',
+      warpSpecialized: { pingPong: false, persistent: true },
+    });
+    expect(k.persistent).toBe(true);
+    expect(k.source).toContain('using Kernel = TpAttentionSm90Ws<96, TpBf16, 128, 4, false, true>;');
   });
 
   it('names the shared-memory overflow of an explicit tuning (TP409)', () => {
@@ -103,7 +138,9 @@ describe('the wgmma kernel source', () => {
         { headDim: 96, dtype: 'bfloat16', family: 'wgmma' },
       ]),
     ).toThrow(/one kernel family/);
-    const module = renderCudaModule(dense, [{ headDim: 96, dtype: 'float16', family: 'wgmma' }]);
+    const module = renderCudaModule(dense, [
+      { headDim: 96, dtype: 'float16', family: 'wgmma', warpSpecialized: false },
+    ]);
     expect(module.family).toBe('wgmma');
     expect(module.source).toContain('// Target: sm_90a only');
     expect(module.source).toContain('using Kernel = TpAttentionSm90<96, TpFp16, 128>;');

@@ -13,6 +13,8 @@
 //   registers and O += P V is kTileK / 16 wgmma m64 x kHeadDim x 16 reading V transposed from shared memory.
 // - The key walk, the mask modes, padding rules and outputs (O in the operand layout, LSE in fp32) are those of
 //   the sm_80 kernel (attention_sm80.cuh), so the two are interchangeable on a plan.
+// attention_sm90_ws.cuh is the warp-specialised successor (a TMA producer warpgroup, consumers in ping-pong) and the
+// default on 128-row query blocks; this kernel stays for 64-row blocks and as the reference it is timed against.
 // Why this shape: on an H100 the sm_80 kernel's mma.sync plus ldmatrix path tops out near a third of the bf16
 // peak, and with 16-byte cp.async copies of K/V the L2 path, not the tensor cores, set the pace; bulk tensor
 // copies lifted dense attention to half the peak (bench/RESULTS.md has the study).
