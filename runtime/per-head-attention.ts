@@ -28,7 +28,9 @@ export async function perHeadAttention(
     );
   // One call per plan, over the heads that share it wherever they sit.
   const groups = new Map<BlockPlan, number[]>();
-  perHead.forEach((plan, head) => groups.set(plan, [...(groups.get(plan) ?? []), head]));
+  perHead.forEach((plan, head) => {
+    groups.set(plan, [...(groups.get(plan) ?? []), head]);
+  });
   if (groups.size === 1) return backend.attention(perHead[0]!, inputs, dtype);
   const whole = attentionStrides(layout, S, H, D);
   let out: Float64Array | Float32Array | null = null;

@@ -90,6 +90,11 @@ struct TpAttentionSm90Ws {
     tp_cta_work(item, kNumQBlocks, p.heavy_blocks, p.ctas / kNumQBlocks, p.lookahead, bh, pos);
     qb = p.schedule[pos];
   }
+  // A launch over some heads only (heads that share a plan, codegen/cuda/kernel-params.ts head_map) maps its head
+  // index to the head of q, k, v and o; lse stays indexed by the launch's own (batch, head).
+  static TP_DEVICE int launch_head_to_head(const TpAttnParams& p, int bh, int batch) {
+    return p.head_map != nullptr ? p.head_map[bh - batch * p.heads] : bh - batch * p.heads;
+  }
   static TP_DEVICE int first_item() { return blockIdx.x; }
   static TP_DEVICE int item_step(const TpAttnParams& p) { return kPersistent ? gridDim.x : p.ctas; }
 
@@ -111,7 +116,7 @@ struct TpAttentionSm90Ws {
       int bh, qb;
       work_item(p, item, bh, qb);
       const int batch = bh / p.heads;
-      const int head = bh - batch * p.heads;
+      const int head = launch_head_to_head(p, bh, batch);
       TpKeyWalk walk{};
       tp_walk_begin(walk, p, qb);
       bool has = true;
@@ -157,7 +162,7 @@ struct TpAttentionSm90Ws {
       int bh, qb;
       work_item(p, item, bh, qb);
       const int batch = bh / p.heads;
-      const int head = bh - batch * p.heads;
+      const int head = launch_head_to_head(p, bh, batch);
       const int q0 = qb * kBlockQ + c * 64;
       const unsigned short* gQ = p.q + batch * p.q_batch + head * p.q_head;
       unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
