@@ -23,6 +23,8 @@ export interface InstantiateOptions {
   readonly pattern?: string;
   readonly params?: Readonly<Record<string, number | boolean>>;
   readonly sizes?: Readonly<Record<string, number>>;
+  /** Where to put the warnings lowering finds (e.g. TP315, a divisor that can be 0); dropped when absent. */
+  readonly warnings?: Diagnostic[];
 }
 
 /** A parameter value as it appears in a pattern key: bools as 0/1, a minus sign as `m` (keys are symbols). */
@@ -161,7 +163,9 @@ export function instantiatePattern(
     if (item.kind === 'AttendRule') attends.push(lowerer.bool(item.condition, env));
     if (item.kind === 'DenyRule') denies.push(lowerer.bool(item.condition, env));
   }
+  // A rule applies where its condition is true; where it is unknown (kleene.ts) neither rule applies.
   const predicate = makeAnd([makeOr(attends), makeNot(makeOr(denies))]);
+  options.warnings?.push(...lowerer.warnings);
   return {
     key: patternKey(pattern, params, bound.layout),
     name: pattern.name.name,

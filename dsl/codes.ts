@@ -236,6 +236,12 @@ export const CODES = {
     stage: 'lower',
     summary: 'helpers (`let`, `fn`) or rules chain so deeply that analysing the pattern exhausts the stack',
   },
+  TP315: {
+    name: 'divisor-may-be-zero',
+    stage: 'lower',
+    summary:
+      'warning: a divisor whose range over the layout includes 0; `x / 0` and `x % 0` evaluate to 0',
+  },
 
   TP401: {
     name: 'unsupported-kernel-shape',

@@ -96,7 +96,7 @@ describe('attention_tile lowering', () => {
 describe('segment guards', () => {
   const layout = (position: string) => `layout vt(t, h) {\n  text(l) ${position}\n}\n`;
 
-  it('make a coordinate comparison false on tokens of the other segment, under negation too', () => {
+  it('make a coordinate comparison unknown on tokens of the other segment, so no rule applies there', () => {
     for (const position of ['after', 'before']) {
       const cases: [string, (q: TokenCoords, k: TokenCoords) => boolean][] = [
         [
@@ -105,7 +105,11 @@ describe('segment guards', () => {
         ],
         [
           '!(q.t == k.t)',
-          (q, k) => !(q.segment === 'video' && k.segment === 'video' && q.coords[0] === k.coords[0]),
+          (q, k) => q.segment === 'video' && k.segment === 'video' && q.coords[0] !== k.coords[0],
+        ],
+        [
+          '!(q.t == k.t) || q in text',
+          (q, k) => q.segment === 'text' || (k.segment === 'video' && q.coords[0] !== k.coords[0]),
         ],
         ['q.l < 2', (q) => q.segment === 'text' && q.coords[2]! < 2],
         ['q.h in {0, 2}', (q) => q.segment === 'video' && [0, 2].includes(q.coords[1]!)],
