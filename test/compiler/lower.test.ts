@@ -264,6 +264,22 @@ describe('arithmetic semantics', () => {
     ).toBe('TP309');
   });
 
+  it('warns (TP315) at a divisor whose range over the layout includes 0, and only there', () => {
+    const text = 'layout v(t)\npattern p() on v {\n  attend q.t / (k.t - 1) == 0 || q.t % (k.t + 1) == 1\n}';
+    const warnings: Diagnostic[] = [];
+    const inst = compile(text, { sizes: { t: 3 }, warnings });
+    expect(warnings.map((w) => [w.code, w.severity, w.range.start.line, w.range.start.column])).toEqual([
+      ['TP315', 'warning', 3, 16],
+    ]);
+    expect(warnings[0]!.message).toContain('-1..=1');
+    // The documented rule: the quotient is 0 where the divisor is (k.t = 1), so the first rule allows it.
+    expect(evalBool(inst.predicate, video(2), video(1))).toBe(true);
+    // A divisor that cannot be 0 over these sizes (k.t - 1 with t = 1 is always -1) is not reported.
+    const quiet: Diagnostic[] = [];
+    compile(text, { sizes: { t: 1 }, warnings: quiet });
+    expect(quiet).toEqual([]);
+  });
+
   it('rejects values outside 32 bits, bounding coordinates by the layout', () => {
     const text = 'layout v(t, h)\npattern p(a: int = 1) on v {\n  attend q.t * a == k.h\n}';
     expect(() => compile(text, { params: { a: 1_000_000 }, sizes: { t: 2000, h: 2 } })).not.toThrow();
