@@ -18,7 +18,7 @@ import { type CompileReport, formatReport, type LayoutAlternative, makeReport } 
 import { EXIT, OptionError } from '../core/errors.js';
 import type { SourceFile } from '../dsl/source.js';
 import { BUILTIN_PATTERNS, findBuiltinPattern } from '../patterns/index.js';
-import { bestBackend, smallVerificationPlan, verificationBlock } from '../verify/backends.js';
+import { bestBackend, numericCheck } from '../verify/backends.js';
 import { type VerifyReport, verifyCompiled } from '../verify/verify.js';
 import { handleFailure, printDiagnostics } from './exit.js';
 import { prepareOutputFolder } from './output-paths.js';
@@ -201,6 +201,7 @@ function formatVerify(v: VerifyReport): string {
       `              numbers on ${n.backend} (${n.dtype}, ${n.tokens} tokens, ${n.heads} heads x ${n.headDim}): ` +
         `output rel. error ${n.outError.toExponential(2)}, lse rel. error ${n.lseError.toExponential(2)} (bound ${n.tolerance.toExponential(0)}), ${n.nonFinite} non-finite`,
     );
+    lines.push(`              size: ${n.size}`);
   }
   return lines.join('\n');
 }
@@ -241,11 +242,11 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
     if (cli.verify) {
       const backend = await bestBackend();
       try {
-        verify = await verifyCompiled(
-          plan,
-          smallVerificationPlan(result, verificationBlock(backend)),
-          backend,
-        );
+        const check = numericCheck(result, backend);
+        verify = await verifyCompiled(plan, check.plan, backend, {
+          size: check.size,
+          ...(check.rows ? { rows: check.rows } : {}),
+        });
       } finally {
         await backend.dispose();
       }
