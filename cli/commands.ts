@@ -155,18 +155,31 @@ function alternativesOf(result: CompileResult): LayoutAlternative[] {
   }));
 }
 
-function reportOf(result: CompileResult, cli: AnalysisCliOptions): CompileReport {
+/** Run `f`, adding its wall time to `seconds[name]`: every step the report lists is timed. */
+async function timed<T>(seconds: Record<string, number>, name: string, f: () => T | Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await f();
+  } finally {
+    seconds[name] = (seconds[name] ?? 0) + (performance.now() - started) / 1000;
+  }
+}
+
+/** The report, with the time of the compile stages, the layout alternatives and the report's own counts. */
+async function reportOf(
+  result: CompileResult,
+  cli: AnalysisCliOptions,
+  seconds: Record<string, number> = { ...result.seconds },
+): Promise<CompileReport> {
   const shape = {
     heads: positiveInt(cli.heads, '--heads'),
     headDim: positiveInt(cli.headDim, '--head-dim'),
     batch: 1,
   };
-  return makeReport(
-    result.outputs.plan!,
-    result.outputs.source.name,
-    alternativesOf(result),
-    result.seconds as Record<string, number>,
-    shape,
+  const alternatives = await timed(seconds, 'layouts', () => alternativesOf(result));
+  // The report's counts (queries without keys, padding) are part of its time; `seconds` is read when printed.
+  return timed(seconds, 'report', () =>
+    makeReport(result.outputs.plan!, result.outputs.source.name, alternatives, seconds, shape),
   );
 }
 
@@ -175,7 +188,7 @@ export async function runInspect(file: string, cli: AnalysisCliOptions): Promise
   try {
     const { source, defaults } = await resolveInput(file);
     const result = await compileWithProgress(source, optionsFrom(cli, defaults, []), cli, 'plan');
-    const report = reportOf(result, cli);
+    const report = await reportOf(result, cli);
     process.stdout.write(cli.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
     return EXIT.ok;
   } catch (error) {
@@ -225,22 +238,29 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
     const plan = result.outputs.plan!;
     const outDir = cli.out ?? join('out', plan.key);
     await prepareOutputFolder(outDir);
+    const seconds: Record<string, number> = { ...result.seconds };
     const written: string[] = [];
-    for (const artifact of result.outputs.artifacts ?? []) {
-      const path = join(outDir, artifact.path);
-      await mkdir(dirname(path), { recursive: true }); // the CUDA headers go in tessera/
-      await writeFile(path, artifact.contents);
-      written.push(`${path}  (${artifact.description})`);
-    }
+    await timed(seconds, 'write', async () => {
+      for (const artifact of result.outputs.artifacts ?? []) {
+        const path = join(outDir, artifact.path);
+        await mkdir(dirname(path), { recursive: true }); // the CUDA headers go in tessera/
+        await writeFile(path, artifact.contents);
+        written.push(`${path}  (${artifact.description})`);
+      }
+    });
     for (const cu of (result.outputs.artifacts ?? []).filter((a) => a.path.endsWith('.cu'))) {
-      const cubins = await buildCubins(join(outDir, cu.path), cubinArchsFor(cu.path));
+      const cubins = await timed(seconds, 'nvcc', () =>
+        buildCubins(join(outDir, cu.path), cubinArchsFor(cu.path)),
+      );
       written.push(...cubins.written);
       if (cubins.skipped) process.stderr.write(`${cubins.skipped}\n`);
     }
-    const report = reportOf(result, cli);
+    const report = await reportOf(result, cli, seconds);
     let verify: VerifyReport | undefined;
     if (cli.verify) {
+      const started = performance.now();
       const backend = await bestBackend();
+      seconds.verify = 0; // listed in the order the steps ran; set below
       try {
         const check = numericCheck(result, backend);
         verify = await verifyCompiled(plan, check.plan, backend, {
@@ -249,6 +269,7 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
         });
       } finally {
         await backend.dispose();
+        seconds.verify = (performance.now() - started) / 1000;
       }
     }
     await writeFile(join(outDir, 'report.json'), `${JSON.stringify({ ...report, verify }, null, 2)}\n`);
