@@ -20,6 +20,7 @@ import type { SourceFile } from '../dsl/source.js';
 import { BUILTIN_PATTERNS, findBuiltinPattern } from '../patterns/index.js';
 import { bestBackend, numericCheck } from '../verify/backends.js';
 import { type VerifyReport, verifyCompiled } from '../verify/verify.js';
+import { CompileProgress } from './compile-progress.js';
 import { handleFailure, printDiagnostics } from './exit.js';
 import { prepareOutputFolder } from './output-paths.js';
 
@@ -93,18 +94,27 @@ async function compileWithProgress(
   let failure: unknown;
   const quiet = cli.json === true || cli.dump !== undefined;
   const cache = cli.cache ? new CompileCache() : null;
-  const run = (task: { output: string }) =>
-    compile({
-      source,
-      options,
-      stages: STAGES,
-      cache,
-      ...(until ? { until } : {}),
-      onStage: (e) => {
-        if (e.phase === 'start') task.output = `${e.title}...`;
-        if (e.phase === 'cached') task.output = `${e.title}: from cache`;
+  const run = async (task: { output: string }) => {
+    const stages = until ? STAGES.slice(0, STAGE_NAMES.indexOf(until) + 1) : STAGES;
+    const progress = new CompileProgress(
+      stages.map((s) => s.name),
+      (line) => {
+        task.output = line;
       },
-    });
+    );
+    try {
+      return await compile({
+        source,
+        options,
+        stages: STAGES,
+        cache,
+        ...(until ? { until } : {}),
+        onStage: (e) => progress.stage(e),
+      });
+    } finally {
+      progress.dispose();
+    }
+  };
   const tasks = new Listr(
     [
       {
