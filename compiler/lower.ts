@@ -23,8 +23,8 @@ export interface InstantiateOptions {
   readonly pattern?: string;
   readonly params?: Readonly<Record<string, number | boolean>>;
   readonly sizes?: Readonly<Record<string, number>>;
-  /** Where to put the warnings lowering finds (e.g. TP315, a divisor that can be 0); dropped when absent. */
-  readonly warnings?: Diagnostic[];
+  /** Where to put the warnings and notes lowering finds (TP315, TP316); dropped when absent. */
+  readonly notes?: Diagnostic[];
 }
 
 /** A parameter value as it appears in a pattern key: bools as 0/1, a minus sign as `m` (keys are symbols). */
@@ -165,7 +165,7 @@ export function instantiatePattern(
   }
   // A rule applies where its condition is true; where it is unknown (kleene.ts) neither rule applies.
   const predicate = makeAnd([makeOr(attends), makeNot(makeOr(denies))]);
-  options.warnings?.push(...lowerer.warnings);
+  options.notes?.push(...lowerer.notes);
   return {
     key: patternKey(pattern, params, bound.layout),
     name: pattern.name.name,

@@ -112,7 +112,7 @@ export const PLAN_STAGES: readonly Stage[] = [
         ...(options.pattern !== undefined ? { pattern: options.pattern } : {}),
         params: options.params,
         sizes: options.sizes,
-        warnings: outputs.notes,
+        notes: outputs.notes,
       });
     },
     dump: (o) => JSON.stringify(o.pattern, null, 2),

@@ -239,8 +239,13 @@ export const CODES = {
   TP315: {
     name: 'divisor-may-be-zero',
     stage: 'lower',
+    summary: 'warning: a divisor whose range over the layout includes 0; `x / 0` and `x % 0` evaluate to 0',
+  },
+  TP316: {
+    name: 'negation-of-unknown',
+    stage: 'lower',
     summary:
-      'warning: a divisor whose range over the layout includes 0; `x / 0` and `x % 0` evaluate to 0',
+      'note: `!` of a condition that reads an axis some tokens lack; it stays unknown there (three-valued logic)',
   },
 
   TP401: {

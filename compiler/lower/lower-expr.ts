@@ -5,7 +5,7 @@
  * everything is folded as it is built. Booleans are three-valued: a comparison that reads a coordinate its
  * token does not have is unknown (kleene.ts). Every integer an expression can produce is bounded and must fit
  * in 32 bits (TP310); a divisor that folds to 0 is an error (TP309), since it is always a mistake, and one
- * whose range includes 0 is a warning (TP315): `x / 0` and `x % 0` are 0 (ir.ts).
+ * whose range includes 0 is a warning (TP315), and a `!` whose operand can be unknown gets a note (TP316): `x / 0` and `x % 0` are 0 (ir.ts).
  */
 import type { BinaryExpr, CallExpr, Expr, LetDecl } from '../../dsl/ast.js';
 import { type Diagnostic, type DiagnosticCode, TesseraError } from '../../dsl/diagnostics.js';
@@ -72,8 +72,8 @@ export class Lowerer {
   private readonly verified = new WeakSet<IntExpr>();
   /** The helper calls being inlined, outermost first, to say where an error inside a helper came from. */
   private readonly calls: CallExpr[] = [];
-  /** Warnings found while lowering (each source range once), for the caller to show. */
-  readonly warnings: Diagnostic[] = [];
+  /** Warnings and notes found while lowering (each source range once), for the caller to show. */
+  readonly notes: Diagnostic[] = [];
 
   constructor(
     private readonly fileName: string,
@@ -179,7 +179,11 @@ export class Lowerer {
       case 'SegmentTest':
         return boolValue(segmentTest(e.side, e.segment, this.target));
       case 'UnaryExpr': {
-        if (e.op !== '-') return truthValue(notValue(this.truth(e.operand, env)));
+        if (e.op !== '-') {
+          const operand = this.truth(e.operand, env);
+          if (operand.no !== undefined) this.noteUnknownNegation(e.range);
+          return truthValue(notValue(operand));
+        }
         const a = this.intValue(e.operand, env);
         return intValue(makeNeg(a.ir), a.def);
       }
@@ -192,10 +196,7 @@ export class Lowerer {
         const a = this.lower(e.then, env);
         const b = this.lower(e.otherwise, env);
         if (a.type === 'int' && b.type === 'int')
-          return intValue(
-            makeSelect(c.ir, a.ir, b.ir),
-            selectDefinedness(c, a.def ?? TOTAL, b.def ?? TOTAL),
-          );
+          return intValue(makeSelect(c.ir, a.ir, b.ir), selectDefinedness(c, a.def ?? TOTAL, b.def ?? TOTAL));
         if (a.type === 'bool' && b.type === 'bool') return truthValue(ifValues(c, a, b));
         return this.fail('TP208', e.range, 'the branches of `if` have different types');
       }
@@ -275,14 +276,32 @@ export class Lowerer {
   }
 
   private warnZeroDivisor(range: SourceRange, what: string, values: Interval): void {
-    if (this.warnings.some((w) => w.range.start.offset === range.start.offset)) return;
-    this.warnings.push({
+    this.note({
       code: 'TP315',
       severity: 'warning',
       message: `this divisor can be 0 (its values lie in ${values.lo}..=${values.hi} on layout \`${this.target.layoutName}\`)`,
       range,
       file: this.fileName,
       hint: `${what} by 0 gives 0 in tessera; if that is not meant, keep the divisor away from 0 (e.g. \`max(d, 1)\`)`,
+    });
+  }
+
+  /** Record a warning or note once per source position (a helper inlined twice lowers its body twice). */
+  private note(d: Diagnostic): void {
+    const at = (x: Diagnostic) => `${x.code}:${x.range.start.offset}`;
+    if (!this.notes.some((n) => at(n) === at(d))) this.notes.push(d);
+  }
+
+  /** `!c` where `c` can be unknown: say that the negation is unknown there too, not true. */
+  private noteUnknownNegation(range: SourceRange): void {
+    this.note({
+      code: 'TP316',
+      severity: 'info',
+      message:
+        'this negation reads an axis that some tokens lack (text tokens have no video axes, video tokens no text axis); where its operand is unknown, so is the negation, and a rule using it does not apply there',
+      range,
+      file: this.fileName,
+      hint: 'to include those tokens, say so: e.g. `q in text || k in text || !(q.t == k.t)`',
     });
   }
 
@@ -304,7 +323,11 @@ export class Lowerer {
       case '/':
       case '%': {
         const a = this.intValue(e.left, env);
-        return this.arith(ARITH[e.op], a, this.divisor(e.right, env, e.op === '/' ? 'division' : 'remainder'));
+        return this.arith(
+          ARITH[e.op],
+          a,
+          this.divisor(e.right, env, e.op === '/' ? 'division' : 'remainder'),
+        );
       }
       default: {
         const left = this.lower(e.left, env);

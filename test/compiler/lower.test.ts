@@ -134,6 +134,21 @@ describe('segment guards', () => {
     }
   });
 
+  it('note (TP316) a negation that stays unknown on tokens lacking an axis, only on layouts with text', () => {
+    const rule = 'pattern p() on vt {\n  attend !(q.t == k.t) || !(q in text)\n}';
+    const notes: Diagnostic[] = [];
+    compile(`${layout('after')}${rule}`, { sizes: { t: 2, h: 2, l: 2 }, notes });
+    expect(notes.map((n) => [n.code, n.severity, n.range.start.line, n.range.start.column])).toEqual([
+      ['TP316', 'info', 5, 10],
+    ]);
+    const none: Diagnostic[] = [];
+    compile('layout vt(t, h)\npattern p() on vt { attend !(q.t == k.t) }', {
+      sizes: { t: 2, h: 2 },
+      notes: none,
+    });
+    expect(none).toEqual([]);
+  });
+
   it('fold to nothing on a layout without text', () => {
     const inst = compile('layout v(t)\npattern p() on v { attend q in video && q.t == k.t }', {
       sizes: { t: 4 },
@@ -267,7 +282,7 @@ describe('arithmetic semantics', () => {
   it('warns (TP315) at a divisor whose range over the layout includes 0, and only there', () => {
     const text = 'layout v(t)\npattern p() on v {\n  attend q.t / (k.t - 1) == 0 || q.t % (k.t + 1) == 1\n}';
     const warnings: Diagnostic[] = [];
-    const inst = compile(text, { sizes: { t: 3 }, warnings });
+    const inst = compile(text, { sizes: { t: 3 }, notes: warnings });
     expect(warnings.map((w) => [w.code, w.severity, w.range.start.line, w.range.start.column])).toEqual([
       ['TP315', 'warning', 3, 16],
     ]);
@@ -276,7 +291,7 @@ describe('arithmetic semantics', () => {
     expect(evalBool(inst.predicate, video(2), video(1))).toBe(true);
     // A divisor that cannot be 0 over these sizes (k.t - 1 with t = 1 is always -1) is not reported.
     const quiet: Diagnostic[] = [];
-    compile(text, { sizes: { t: 1 }, warnings: quiet });
+    compile(text, { sizes: { t: 1 }, notes: quiet });
     expect(quiet).toEqual([]);
   });
 
