@@ -14,7 +14,13 @@ import { CompileCache } from '../compiler/cache.js';
 import { layoutChoices } from '../compiler/layout-choice.js';
 import { makeCompileOptions, parseAssignments, parseBlockSizes } from '../compiler/options.js';
 import { type CompileResult, compile, readSource } from '../compiler/pipeline.js';
-import { type CompileReport, formatReport, type LayoutAlternative, makeReport } from '../compiler/report.js';
+import {
+  type CompileReport,
+  describeQueriesWithoutKeys,
+  formatReport,
+  type LayoutAlternative,
+  makeReport,
+} from '../compiler/report.js';
 import { EXIT, OptionError } from '../core/errors.js';
 import type { SourceFile } from '../dsl/source.js';
 import { BUILTIN_PATTERNS, findBuiltinPattern } from '../patterns/index.js';
@@ -206,8 +212,12 @@ export async function runInspect(file: string, cli: AnalysisCliOptions): Promise
   }
 }
 
-function formatVerify(v: VerifyReport): string {
-  const lines = [`  verify      ${v.ok ? 'OK' : 'FAILED'}`];
+function formatVerify(v: VerifyReport, report: CompileReport): string {
+  // The kernel can be right about a mask that is wrong for the model: repeat the no-key warning here.
+  const noKeys = describeQueriesWithoutKeys(report.queriesWithoutKeys, report.layout.realTokens);
+  const lines = [
+    `  verify      ${v.ok ? 'OK' : 'FAILED'}${noKeys ? ` (the kernel matches the mask, but ${noKeys})` : ''}`,
+  ];
   lines.push(
     `              plan invariants: ${v.invariantErrors.length === 0 ? 'hold' : v.invariantErrors.join('; ')}`,
   );
@@ -288,7 +298,7 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
       process.stdout.write(`${JSON.stringify({ ...report, verify, files: written }, null, 2)}\n`);
     } else {
       process.stdout.write(`${formatReport(report)}\n`);
-      if (verify) process.stdout.write(`${formatVerify(verify)}\n`);
+      if (verify) process.stdout.write(`${formatVerify(verify, report)}\n`);
       process.stdout.write(`  wrote\n${written.map((w) => `              ${w}`).join('\n')}\n`);
     }
     return verify && !verify.ok ? EXIT.verify : EXIT.ok;
