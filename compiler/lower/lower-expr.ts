@@ -4,8 +4,9 @@
  * `-floordiv(-a, b)`, `x in lo..hi` = `lo <= x && x < hi`), comparisons get their segment guards, and
  * everything is folded as it is built. Booleans are three-valued: a comparison that reads a coordinate its
  * token does not have is unknown (kleene.ts). Every integer an expression can produce is bounded and must fit
- * in 32 bits (TP310); a divisor that folds to 0 is an error (TP309), since it is always a mistake, and one
- * whose range includes 0 is a warning (TP315), and a `!` whose operand can be unknown gets a note (TP316): `x / 0` and `x % 0` are 0 (ir.ts).
+ * in 32 bits (TP310). A divisor that folds to 0 is an error (TP309), since it is always a mistake; one whose
+ * range includes 0 is a warning (TP315), as `x / 0` and `x % 0` are 0 (ir.ts). A `!` whose operand can be
+ * unknown gets a note (TP316).
  */
 import type { BinaryExpr, CallExpr, Expr, LetDecl } from '../../dsl/ast.js';
 import { type Diagnostic, type DiagnosticCode, TesseraError } from '../../dsl/diagnostics.js';
