@@ -14,12 +14,19 @@ import { CompileCache } from '../compiler/cache.js';
 import { layoutChoices } from '../compiler/layout-choice.js';
 import { makeCompileOptions, parseAssignments, parseBlockSizes } from '../compiler/options.js';
 import { type CompileResult, compile, readSource } from '../compiler/pipeline.js';
-import { type CompileReport, formatReport, type LayoutAlternative, makeReport } from '../compiler/report.js';
+import {
+  type CompileReport,
+  describeQueriesWithoutKeys,
+  formatReport,
+  type LayoutAlternative,
+  makeReport,
+} from '../compiler/report.js';
 import { EXIT, OptionError } from '../core/errors.js';
 import type { SourceFile } from '../dsl/source.js';
 import { BUILTIN_PATTERNS, findBuiltinPattern } from '../patterns/index.js';
-import { bestBackend, smallVerificationPlan, verificationBlock } from '../verify/backends.js';
+import { bestBackend, numericCheck } from '../verify/backends.js';
 import { type VerifyReport, verifyCompiled } from '../verify/verify.js';
+import { CompileProgress } from './compile-progress.js';
 import { handleFailure, printDiagnostics } from './exit.js';
 import { prepareOutputFolder } from './output-paths.js';
 
@@ -93,18 +100,27 @@ async function compileWithProgress(
   let failure: unknown;
   const quiet = cli.json === true || cli.dump !== undefined;
   const cache = cli.cache ? new CompileCache() : null;
-  const run = (task: { output: string }) =>
-    compile({
-      source,
-      options,
-      stages: STAGES,
-      cache,
-      ...(until ? { until } : {}),
-      onStage: (e) => {
-        if (e.phase === 'start') task.output = `${e.title}...`;
-        if (e.phase === 'cached') task.output = `${e.title}: from cache`;
+  const run = async (task: { output: string }) => {
+    const stages = until ? STAGES.slice(0, STAGE_NAMES.indexOf(until) + 1) : STAGES;
+    const progress = new CompileProgress(
+      stages.map((s) => s.name),
+      (line) => {
+        task.output = line;
       },
-    });
+    );
+    try {
+      return await compile({
+        source,
+        options,
+        stages: STAGES,
+        cache,
+        ...(until ? { until } : {}),
+        onStage: (e) => progress.stage(e),
+      });
+    } finally {
+      progress.dispose();
+    }
+  };
   const tasks = new Listr(
     [
       {
@@ -155,18 +171,31 @@ function alternativesOf(result: CompileResult): LayoutAlternative[] {
   }));
 }
 
-function reportOf(result: CompileResult, cli: AnalysisCliOptions): CompileReport {
+/** Run `f`, adding its wall time to `seconds[name]`: every step the report lists is timed. */
+async function timed<T>(seconds: Record<string, number>, name: string, f: () => T | Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await f();
+  } finally {
+    seconds[name] = (seconds[name] ?? 0) + (performance.now() - started) / 1000;
+  }
+}
+
+/** The report, with the time of the compile stages, the layout alternatives and the report's own counts. */
+async function reportOf(
+  result: CompileResult,
+  cli: AnalysisCliOptions,
+  seconds: Record<string, number> = { ...result.seconds },
+): Promise<CompileReport> {
   const shape = {
     heads: positiveInt(cli.heads, '--heads'),
     headDim: positiveInt(cli.headDim, '--head-dim'),
     batch: 1,
   };
-  return makeReport(
-    result.outputs.plan!,
-    result.outputs.source.name,
-    alternativesOf(result),
-    result.seconds as Record<string, number>,
-    shape,
+  const alternatives = await timed(seconds, 'layouts', () => alternativesOf(result));
+  // The report's counts (queries without keys, padding) are part of its time; `seconds` is read when printed.
+  return timed(seconds, 'report', () =>
+    makeReport(result.outputs.plan!, result.outputs.source.name, alternatives, seconds, shape),
   );
 }
 
@@ -175,7 +204,7 @@ export async function runInspect(file: string, cli: AnalysisCliOptions): Promise
   try {
     const { source, defaults } = await resolveInput(file);
     const result = await compileWithProgress(source, optionsFrom(cli, defaults, []), cli, 'plan');
-    const report = reportOf(result, cli);
+    const report = await reportOf(result, cli);
     process.stdout.write(cli.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
     return EXIT.ok;
   } catch (error) {
@@ -183,8 +212,12 @@ export async function runInspect(file: string, cli: AnalysisCliOptions): Promise
   }
 }
 
-function formatVerify(v: VerifyReport): string {
-  const lines = [`  verify      ${v.ok ? 'OK' : 'FAILED'}`];
+function formatVerify(v: VerifyReport, report: CompileReport): string {
+  // The kernel can be right about a mask that is wrong for the model: repeat the no-key warning here.
+  const noKeys = describeQueriesWithoutKeys(report.queriesWithoutKeys, report.layout.realTokens);
+  const lines = [
+    `  verify      ${v.ok ? 'OK' : 'FAILED'}${noKeys ? ` (the kernel matches the mask, but ${noKeys})` : ''}`,
+  ];
   lines.push(
     `              plan invariants: ${v.invariantErrors.length === 0 ? 'hold' : v.invariantErrors.join('; ')}`,
   );
@@ -201,6 +234,7 @@ function formatVerify(v: VerifyReport): string {
       `              numbers on ${n.backend} (${n.dtype}, ${n.tokens} tokens, ${n.heads} heads x ${n.headDim}): ` +
         `output rel. error ${n.outError.toExponential(2)}, lse rel. error ${n.lseError.toExponential(2)} (bound ${n.tolerance.toExponential(0)}), ${n.nonFinite} non-finite`,
     );
+    lines.push(`              size: ${n.size}`);
   }
   return lines.join('\n');
 }
@@ -224,30 +258,38 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
     const plan = result.outputs.plan!;
     const outDir = cli.out ?? join('out', plan.key);
     await prepareOutputFolder(outDir);
+    const seconds: Record<string, number> = { ...result.seconds };
     const written: string[] = [];
-    for (const artifact of result.outputs.artifacts ?? []) {
-      const path = join(outDir, artifact.path);
-      await mkdir(dirname(path), { recursive: true }); // the CUDA headers go in tessera/
-      await writeFile(path, artifact.contents);
-      written.push(`${path}  (${artifact.description})`);
-    }
+    await timed(seconds, 'write', async () => {
+      for (const artifact of result.outputs.artifacts ?? []) {
+        const path = join(outDir, artifact.path);
+        await mkdir(dirname(path), { recursive: true }); // the CUDA headers go in tessera/
+        await writeFile(path, artifact.contents);
+        written.push(`${path}  (${artifact.description})`);
+      }
+    });
     for (const cu of (result.outputs.artifacts ?? []).filter((a) => a.path.endsWith('.cu'))) {
-      const cubins = await buildCubins(join(outDir, cu.path), cubinArchsFor(cu.path));
+      const cubins = await timed(seconds, 'nvcc', () =>
+        buildCubins(join(outDir, cu.path), cubinArchsFor(cu.path)),
+      );
       written.push(...cubins.written);
       if (cubins.skipped) process.stderr.write(`${cubins.skipped}\n`);
     }
-    const report = reportOf(result, cli);
+    const report = await reportOf(result, cli, seconds);
     let verify: VerifyReport | undefined;
     if (cli.verify) {
+      const started = performance.now();
       const backend = await bestBackend();
+      seconds.verify = 0; // listed in the order the steps ran; set below
       try {
-        verify = await verifyCompiled(
-          plan,
-          smallVerificationPlan(result, verificationBlock(backend)),
-          backend,
-        );
+        const check = numericCheck(result, backend);
+        verify = await verifyCompiled(plan, check.plan, backend, {
+          size: check.size,
+          ...(check.rows ? { rows: check.rows } : {}),
+        });
       } finally {
         await backend.dispose();
+        seconds.verify = (performance.now() - started) / 1000;
       }
     }
     await writeFile(join(outDir, 'report.json'), `${JSON.stringify({ ...report, verify }, null, 2)}\n`);
@@ -256,7 +298,7 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
       process.stdout.write(`${JSON.stringify({ ...report, verify, files: written }, null, 2)}\n`);
     } else {
       process.stdout.write(`${formatReport(report)}\n`);
-      if (verify) process.stdout.write(`${formatVerify(verify)}\n`);
+      if (verify) process.stdout.write(`${formatVerify(verify, report)}\n`);
       process.stdout.write(`  wrote\n${written.map((w) => `              ${w}`).join('\n')}\n`);
     }
     return verify && !verify.ok ? EXIT.verify : EXIT.ok;

@@ -27,6 +27,12 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
+/** `[####......]`: `done` of `total` as a bar of `width` characters (shared by generate and compile). */
+export function progressBar(done: number, total: number, width = 30): string {
+  const filled = total <= 0 ? width : Math.min(width, Math.round((width * done) / total));
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
 function formatTimestep(t: number): string {
   return Number.isInteger(t) ? String(t) : t.toFixed(2);
 }
@@ -50,8 +56,7 @@ export class GenerateProgress {
   }
 
   private bar(done: number): string {
-    const filled = Math.round((this.width * done) / this.steps);
-    return `[${'#'.repeat(filled)}${'.'.repeat(this.width - filled)}]`;
+    return progressBar(done, this.steps, this.width);
   }
 
   /** Time left: the mean finished step times the steps left, or the first step's pace over its layers. */

@@ -5,13 +5,14 @@
  * it, and {@link evalBool} is its reference semantics.
  *
  * Coordinates are numbered by the concrete layout (see `layout.ts`): video axes first (frame axis = 0), the
- * text axis last. A coordinate is only defined on tokens of its own segment; lowering guards every
- * comparison that reads a segment's axis with a `segment` test, so evaluating an axis of the wrong segment
- * never decides the result.
+ * text axis last. A coordinate is only defined on tokens of its own segment; the language's three-valued rule
+ * (a comparison that reads an undefined coordinate is unknown, see compiler/lower/kleene.ts) is compiled
+ * into `segment` tests around those comparisons, so the IR itself is two-valued and evaluating an axis of
+ * the wrong segment never decides the result.
  *
  * Integer semantics (all targets must match): 32-bit signed range is enough for every folded value (checked
  * at lowering); `/` and `%` floor (Python semantics: `-7 / 2 == -4`, `-7 % 2 == 1`); dividing by zero gives 0
- * for both `/` and `%`.
+ * for both `/` and `%` (documented in the README; lowering warns, TP315, when a divisor can be 0).
  */
 
 /** Query or key side of the attention map. */

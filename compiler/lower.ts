@@ -27,6 +27,8 @@ export interface InstantiateOptions {
   readonly sizes?: Readonly<Record<string, number>>;
   /** The head to evaluate a pattern that reads `head` for (ignored by patterns that do not). */
   readonly head?: number;
+  /** Where to put the warnings and notes lowering finds (TP315, TP316); dropped when absent. */
+  readonly notes?: Diagnostic[];
 }
 
 /** A parameter value as it appears in a pattern key: bools as 0/1, a minus sign as `m` (keys are symbols). */
@@ -182,7 +184,9 @@ export function instantiatePattern(
     if (item.kind === 'AttendRule') attends.push(lowerer.bool(item.condition, env));
     if (item.kind === 'DenyRule') denies.push(lowerer.bool(item.condition, env));
   }
+  // A rule applies where its condition is true; where it is unknown (kleene.ts) neither rule applies.
   const predicate = makeAnd([makeOr(attends), makeNot(makeOr(denies))]);
+  options.notes?.push(...lowerer.notes);
   return {
     key: patternKey(pattern, params, bound.layout, readsHead ? options.head : undefined),
     name: pattern.name.name,

@@ -113,6 +113,7 @@ export const PLAN_STAGES: readonly Stage[] = [
         params: options.params,
         sizes: options.sizes,
         ...(options.head !== undefined ? { head: options.head } : {}),
+        notes: outputs.notes,
       });
     },
     dump: (o) => JSON.stringify(o.pattern, null, 2),
@@ -237,9 +238,12 @@ export async function compile(request: CompileRequest): Promise<CompileResult> {
   const seconds: Record<string, number> = {};
   let cacheHit = false;
   for (let i = first; i <= last; i++) {
+    const looked = performance.now();
     const hit = cache ? await furthestCached(stages, i, last, outputs, request.options, cache) : null;
     if (hit) {
       Object.assign(outputs, stages[hit.index]!.load!(hit.text, outputs));
+      // Skipped stages take no time; the lookup and load are timed under the stage that was loaded.
+      seconds[`${stages[hit.index]!.name} (cache)`] = (performance.now() - looked) / 1000;
       for (let j = i; j <= hit.index; j++)
         request.onStage?.({ stage: stages[j]!.name, title: stages[j]!.title, phase: 'cached' });
       cacheHit = true;

@@ -3,6 +3,7 @@
  * counts, FLOPs against dense attention and the speedup they predict, the closed form, and the layout
  * alternatives that remove partial blocks. One data structure, printed as text or as JSON.
  */
+import { type PaddingCounts, paddingCounts, queriesWithoutKeys } from './plan/coverage.js';
 import type { BlockPlan, ClosedForm } from './plan/plan.js';
 
 /** Model shape assumed for FLOP counts (Open-Sora-Plan 1.2 by default: 24 heads of 96). */
@@ -38,6 +39,10 @@ export interface CompileReport {
     readonly tokens: number;
     readonly realTokens: number;
   };
+  /** Padding slots and the full blocks that touch them (the Flex export computes those as partial). */
+  readonly padding: PaddingCounts;
+  /** Real queries no key is allowed to reach: their output is 0. */
+  readonly queriesWithoutKeys: number;
   readonly blocks: {
     readonly blockQ: number;
     readonly blockK: number;
@@ -58,8 +63,10 @@ export interface CompileReport {
     readonly ideal: number;
     readonly shape: FlopShape;
   };
-  readonly predictedSpeedup: number;
-  readonly idealSpeedup: number;
+  /** Dense over computed FLOPs; null when the plan computes no block at all (no key for any query). */
+  readonly predictedSpeedup: number | null;
+  /** Dense over allowed-pair FLOPs; null when no pair is allowed. */
+  readonly idealSpeedup: number | null;
   readonly closedForm: string;
   readonly alternatives: readonly LayoutAlternative[];
   readonly seconds: Readonly<Record<string, number>>;
@@ -123,6 +130,8 @@ export function makeReport(
     key: plan.key,
     source,
     layout: { name: layout.name, sizes, tokens: layout.length, realTokens: real },
+    padding: paddingCounts(plan),
+    queriesWithoutKeys: queriesWithoutKeys(plan),
     blocks: {
       blockQ: plan.blockQ,
       blockK: plan.blockK,
@@ -138,8 +147,8 @@ export function makeReport(
     sparsity: plan.stats.sparsity,
     allowedShare: real === 0 ? 0 : plan.stats.allowedPairs / (real * real),
     flops: { dense, computed, ideal, shape },
-    predictedSpeedup: computed === 0 ? Number.POSITIVE_INFINITY : dense / computed,
-    idealSpeedup: ideal === 0 ? Number.POSITIVE_INFINITY : dense / ideal,
+    predictedSpeedup: computed === 0 ? null : dense / computed,
+    idealSpeedup: ideal === 0 ? null : dense / ideal,
     closedForm: describeClosedForm(plan.closedForm),
     alternatives,
     seconds,
@@ -150,6 +159,30 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const tflop = (x: number) => `${(x / 1e12).toFixed(2)} TFLOP`;
 const int = (x: number) => x.toLocaleString('en-US');
 
+function formatClasses(r: CompileReport): string {
+  const withPadding = r.padding.fullBlocksWithPadding;
+  const full =
+    withPadding > 0
+      ? `${int(r.counts.full)} full (${int(withPadding)} of them hold padding, masked inside; the Flex export counts those as partial: ${int(r.counts.full - withPadding)} full, ${int(r.counts.partial + withPadding)} partial)`
+      : `${int(r.counts.full)} full`;
+  return `${full}, ${int(r.counts.partial)} partial, ${int(r.counts.empty)} empty`;
+}
+
+function formatSpeedup(r: CompileReport): string {
+  if (r.predictedSpeedup === null) return 'none: no block is computed (no query has an allowed key)';
+  const ideal =
+    r.idealSpeedup === null
+      ? 'no pair is allowed'
+      : `${r.idealSpeedup.toFixed(2)}x if only allowed pairs cost`;
+  return `${r.predictedSpeedup.toFixed(2)}x predicted from computed blocks (${ideal})`;
+}
+
+/** The warning about queries without keys (their attention output is 0), or null when every query has one. */
+export function describeQueriesWithoutKeys(missing: number, queries: number): string | null {
+  if (missing === 0) return null;
+  return `${int(missing)} of ${int(queries)} queries (${pct(queries === 0 ? 0 : missing / queries)}) have no allowed key: their attention output is 0`;
+}
+
 /** The report as aligned text. */
 export function formatReport(r: CompileReport): string {
   const sizes = Object.entries(r.layout.sizes)
@@ -157,14 +190,16 @@ export function formatReport(r: CompileReport): string {
     .join(', ');
   const lines = [
     `${r.key}  (${r.source})`,
-    `  layout      ${r.layout.name}(${sizes}): ${int(r.layout.tokens)} tokens${r.layout.tokens !== r.layout.realTokens ? ` (${int(r.layout.realTokens)} real, ${int(r.layout.tokens - r.layout.realTokens)} padding)` : ''}`,
+    `  layout      ${r.layout.name}(${sizes}): ${int(r.layout.tokens)} tokens${r.padding.slots > 0 ? ` (${int(r.layout.realTokens)} real, ${int(r.padding.slots)} padding slots = ${pct(r.padding.share)})` : ''}`,
     `  blocks      ${r.blocks.blockQ} x ${r.blocks.blockK}: ${int(r.blocks.numQBlocks)} x ${int(r.blocks.numKBlocks)} = ${int(r.counts.total)} block pairs`,
-    `  classes     ${int(r.counts.full)} full, ${int(r.counts.partial)} partial, ${int(r.counts.empty)} empty`,
+    `  classes     ${formatClasses(r)}`,
     `  sparsity    ${pct(r.sparsity)} of block pairs skipped; ${pct(r.allowedShare)} of token pairs allowed`,
     `  FLOPs       ${tflop(r.flops.computed)} computed vs ${tflop(r.flops.dense)} dense (${r.flops.shape.heads} heads x ${r.flops.shape.headDim}, batch ${r.flops.shape.batch})`,
-    `  speedup     ${r.predictedSpeedup.toFixed(2)}x predicted from computed blocks (${r.idealSpeedup.toFixed(2)}x if only allowed pairs cost)`,
+    `  speedup     ${formatSpeedup(r)}`,
     `  closed form ${r.closedForm}`,
   ];
+  const noKeys = describeQueriesWithoutKeys(r.queriesWithoutKeys, r.layout.realTokens);
+  if (noKeys) lines.push(`  warning     ${noKeys}`);
   if (r.alternatives.length > 0) {
     lines.push(
       '  layouts     choice                          blocks     tokens   full  partial    empty  work',

@@ -241,6 +241,17 @@ export const CODES = {
     stage: 'lower',
     summary: 'a pattern reads `head` but was compiled without a head (it is compiled per head, from a layer plan)',
   },
+  TP315: {
+    name: 'divisor-may-be-zero',
+    stage: 'lower',
+    summary: 'warning: a divisor whose range over the layout includes 0; `x / 0` and `x % 0` evaluate to 0',
+  },
+  TP316: {
+    name: 'negation-of-unknown',
+    stage: 'lower',
+    summary:
+      'note: `!` of a condition that reads an axis some tokens lack; it stays unknown there (three-valued logic)',
+  },
 
   TP401: {
     name: 'unsupported-kernel-shape',

@@ -6,6 +6,8 @@ import { instantiatePattern } from '../compiler/lower.js';
 import type { CompileResult } from '../compiler/pipeline.js';
 import { buildPlan } from '../compiler/plan/build.js';
 import type { BlockPlan } from '../compiler/plan/plan.js';
+import { computedPairs } from '../compiler/report.js';
+import { seededUniform } from '../core/random.js';
 import type { AttentionBackend } from '../runtime/attention-backend.js';
 import { createCpuBackend } from '../runtime/cpu/backend.js';
 
@@ -90,4 +92,75 @@ export function smallVerificationPlan(result: CompileResult, block = 32): BlockP
   } catch {
     return null;
   }
+}
+
+/**
+ * Element pairs (per head) a backend without tensor cores is given at most in `--verify`: the CPU reference
+ * and WebGPU (in CI a software device) take seconds per few million pairs, so larger plans are shrunk.
+ */
+export const VERIFY_MAX_SOFTWARE_PAIRS = 4_000_000;
+
+/** Query rows compared with the exact float64 reference when the whole reference would be too slow. */
+export const VERIFY_SAMPLED_ROWS = 128;
+
+/** The numeric check `--verify` runs: on which plan, which query rows, and why, in words. */
+export interface NumericCheck {
+  readonly plan: BlockPlan | null;
+  /** Query rows to compare; absent: every row. */
+  readonly rows?: readonly number[];
+  readonly size: string;
+}
+
+/** Whether `backend`'s kernels take the plan's block sizes (CUDA: 64 or 128 query rows, keys by 64). */
+function takesBlocks(backend: AttentionBackend, plan: BlockPlan): boolean {
+  if (!backend.capabilities.has('tensor-cores')) return true;
+  return (plan.blockQ === 64 || plan.blockQ === 128) && plan.blockK % 64 === 0;
+}
+
+/** `count` distinct query rows of `plan`, the first and last included, drawn with `seed`. */
+export function sampleRows(seqLen: number, count: number, seed: number): number[] {
+  if (seqLen <= count) return Array.from({ length: seqLen }, (_, i) => i);
+  const random = seededUniform(seed);
+  const rows = new Set([0, seqLen - 1]);
+  while (rows.size < count) rows.add(Math.floor(random() * seqLen));
+  return [...rows].sort((a, b) => a - b);
+}
+
+/**
+ * Where `--verify` checks the numbers: at the requested size when the backend can run it (a GPU with tensor
+ * cores always; other backends up to {@link VERIFY_MAX_SOFTWARE_PAIRS}), comparing every query row when the
+ * dense reference is cheap and {@link VERIFY_SAMPLED_ROWS} sampled rows, exactly, when it is not; otherwise on
+ * a shrunken instance ({@link smallVerificationPlan}), and `size` says so.
+ */
+export function numericCheck(result: CompileResult, backend: AttentionBackend, seed = 1): NumericCheck {
+  const plan = result.outputs.plan!;
+  const block = verificationBlock(backend);
+  const pairs = computedPairs(plan);
+  if (backend.capabilities.has('tensor-cores') || pairs <= VERIFY_MAX_SOFTWARE_PAIRS) {
+    const full = takesBlocks(backend, plan) ? plan : buildPlan(plan.pattern, block, block);
+    const blocks = full === plan ? '' : ` (at blocks of ${block}, which the ${backend.name} kernels take)`;
+    if (full.seqLen <= VERIFY_MAX_TOKENS)
+      return { plan: full, size: `the requested size${blocks}, every query row` };
+    const rows = sampleRows(full.seqLen, VERIFY_SAMPLED_ROWS, seed);
+    return {
+      plan: full,
+      rows,
+      size: `the requested size${blocks}; ${rows.length} sampled query rows compared exactly with the float64 reference`,
+    };
+  }
+  const small = smallVerificationPlan(result, block);
+  const why = `the ${backend.name} backend would compute ${pairs.toLocaleString('en-US')} element pairs per head at full size (limit ${VERIFY_MAX_SOFTWARE_PAIRS.toLocaleString('en-US')})`;
+  if (!small) return { plan: null, size: `not run: ${why}, and the pattern rejects a smaller layout` };
+  const sizes = describeSizes(small);
+  return {
+    plan: small,
+    size: `SHRUNK to ${small.seqLen.toLocaleString('en-US')} tokens (${sizes}) from ${plan.seqLen.toLocaleString('en-US')}: ${why}`,
+  };
+}
+
+function describeSizes(plan: BlockPlan): string {
+  const layout = plan.pattern.layout;
+  const parts = layout.videoAxes.map((axis, i) => `${axis}=${layout.videoSizes[i]}`);
+  if (layout.textAxis !== null) parts.push(`${layout.textAxis}=${layout.textLength}`);
+  return parts.join(', ');
 }

@@ -16,6 +16,8 @@
  * FlexAttention knows nothing of tessera's padding tokens, so a plan's full block is exported as partial when
  * its key block or its query block holds padding: there `mask_mod` (which returns False on padding) must run.
  */
+
+import { fullBlockHasPadding } from '../../compiler/plan/coverage.js';
 import type { BlockCsr, BlockPlan } from '../../compiler/plan/plan.js';
 import { encodeSafetensors, writeSafetensors } from '../../core/safetensors.js';
 import { type Tensor, zeros } from '../../core/tensor.js';
@@ -104,7 +106,7 @@ function exportRows(
     const full: number[] = [];
     const partial = Array.from(row(plan.partial, q));
     for (const k of row(plan.full, q)) {
-      if (plan.queryBlockHasPadding[q] || plan.keyBlockHasPadding[k]) {
+      if (fullBlockHasPadding(plan, q, k)) {
         partial.push(k);
         demotedBlocks++;
       } else {

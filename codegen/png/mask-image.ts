@@ -12,6 +12,7 @@ import { realTokensPerBlock } from '../../compiler/classify/boxes.js';
 import { allowedPairCounter } from '../../compiler/classify/classify.js';
 import type { PatternInstance } from '../../compiler/ir.js';
 import type { ConcreteLayout } from '../../compiler/layout.js';
+import { paddingCounts } from '../../compiler/plan/coverage.js';
 import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { TensorError } from '../../core/tensor.js';
 import { classesOfPlan, unitAlignedPattern, unitLevelClasses } from './classes.js';
@@ -355,6 +356,12 @@ function tileGroups(layout: ConcreteLayout, cellSize: number): number[] {
   );
 }
 
+/** How many full blocks hold padding (counted as in the report and the Flex export), for the legend. */
+function fullWithPadding(plan: BlockPlan): string {
+  const n = paddingCounts(plan).fullBlocksWithPadding;
+  return n > 0 ? ` (${count(n)} with padding)` : '';
+}
+
 /** The block-level picture of a plan. */
 export function blockFigure(plan: BlockPlan): Scene {
   const { pattern, stats } = plan;
@@ -382,7 +389,7 @@ export function blockFigure(plan: BlockPlan): Scene {
     legend: {
       kind: 'classes',
       entries: [
-        { label: `full ${count(stats.full)}`, color: MASK_COLORS.full },
+        { label: `full ${count(stats.full)}${fullWithPadding(plan)}`, color: MASK_COLORS.full },
         { label: `partial ${count(stats.partial)}`, color: MASK_COLORS.partial },
         { label: `empty ${count(stats.empty)}`, color: MASK_COLORS.empty },
       ],

@@ -1,11 +1,15 @@
 /** What names mean while a pattern is lowered: bound values, lazily lowered `let`s and helpers to inline. */
 import type { FnDecl, LetDecl } from '../../dsl/ast.js';
 import type { BoolExpr, IntExpr } from '../ir.js';
+import type { Definedness, TruthPair } from './kleene.js';
 
-/** A lowered value with its type. */
+/**
+ * A lowered value with its type. An integer carries where it is defined (absent: everywhere); a boolean is a
+ * three-valued {@link TruthPair} (`ir` where true, `no` where false), see kleene.ts.
+ */
 export type Value =
-  | { readonly type: 'int'; readonly ir: IntExpr }
-  | { readonly type: 'bool'; readonly ir: BoolExpr };
+  | { readonly type: 'int'; readonly ir: IntExpr; readonly def?: Definedness }
+  | ({ readonly type: 'bool' } & TruthPair);
 
 /** What a name is bound to. */
 export type Binding =
@@ -41,11 +45,16 @@ export class Env {
 }
 
 /** An integer value. */
-export function intValue(ir: IntExpr): Value {
-  return { type: 'int', ir };
+export function intValue(ir: IntExpr, def?: Definedness): Value {
+  return def === undefined ? { type: 'int', ir } : { type: 'int', ir, def };
 }
 
-/** A boolean value. */
+/** A boolean value that is never unknown. */
 export function boolValue(ir: BoolExpr): Value {
   return { type: 'bool', ir };
+}
+
+/** A three-valued boolean value. */
+export function truthValue(v: TruthPair): Value {
+  return v.no === undefined ? { type: 'bool', ir: v.ir } : { type: 'bool', ir: v.ir, no: v.no };
 }

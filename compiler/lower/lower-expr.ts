@@ -2,8 +2,11 @@
  * Lowering expressions to the pattern IR: names are substituted (parameters, sizes, `let`s), helpers are
  * inlined, built-ins are expanded (`clamp(x, lo, hi)` = `min(max(x, lo), hi)`, `ceildiv(a, b)` =
  * `-floordiv(-a, b)`, `x in lo..hi` = `lo <= x && x < hi`), comparisons get their segment guards, and
- * everything is folded as it is built. Every integer an expression can produce is bounded and must fit in
- * 32 bits (TP310); a divisor that folds to 0 is an error (TP309), since it is always a mistake.
+ * everything is folded as it is built. Booleans are three-valued: a comparison that reads a coordinate its
+ * token does not have is unknown (kleene.ts). Every integer an expression can produce is bounded and must fit
+ * in 32 bits (TP310). A divisor that folds to 0 is an error (TP309), since it is always a mistake; one whose
+ * range includes 0 is a warning (TP315), as `x / 0` and `x % 0` are 0 (ir.ts). A `!` whose operand can be
+ * unknown gets a note (TP316).
  */
 import type { BinaryExpr, CallExpr, Expr, LetDecl } from '../../dsl/ast.js';
 import { type Diagnostic, type DiagnosticCode, TesseraError } from '../../dsl/diagnostics.js';
@@ -13,19 +16,30 @@ import {
   constInt,
   coord,
   makeAbs,
-  makeAnd,
   makeBinary,
   makeCmp,
   makeInset,
   makeNeg,
-  makeNot,
-  makeOr,
   makeSelect,
 } from '../fold.js';
 import type { BoolExpr, CmpOp, IntExpr } from '../ir.js';
 import { fitsInt32, type Interval, intervalOf } from './bounds.js';
-import { boolValue, Env, intValue, type Value } from './env.js';
-import { guardAtom, type SegmentMap, segmentTest } from './guards.js';
+import { boolValue, Env, intValue, truthValue, type Value } from './env.js';
+import { type SegmentMap, segmentTest } from './guards.js';
+import {
+  andValues,
+  coordDefinedness,
+  type Definedness,
+  guardedAtom,
+  ifValues,
+  joinDefinedness,
+  notValue,
+  orValues,
+  sameValues,
+  selectDefinedness,
+  TOTAL,
+  type TruthPair,
+} from './kleene.js';
 
 /** What the lowerer knows about the concrete layout. */
 export interface LowerTarget extends SegmentMap {
@@ -46,6 +60,12 @@ const CMP: Readonly<Record<string, CmpOp>> = {
 };
 const ARITH = { '+': 'add', '-': 'sub', '*': 'mul', '/': 'div', '%': 'mod' } as const;
 
+/** A lowered integer with where it is defined. */
+interface IntValue {
+  readonly ir: IntExpr;
+  readonly def: Definedness;
+}
+
 /** Lowers the expressions of one pattern instance. */
 export class Lowerer {
   private readonly memo = new WeakMap<IntExpr, Interval>();
@@ -53,6 +73,8 @@ export class Lowerer {
   private readonly verified = new WeakSet<IntExpr>();
   /** The helper calls being inlined, outermost first, to say where an error inside a helper came from. */
   private readonly calls: CallExpr[] = [];
+  /** Warnings and notes found while lowering (each source range once), for the caller to show. */
+  readonly notes: Diagnostic[] = [];
 
   constructor(
     private readonly fileName: string,
@@ -78,16 +100,24 @@ export class Lowerer {
 
   /** Lower `e` and require an integer. */
   int(e: Expr, env: Env): IntExpr {
-    const v = this.lower(e, env);
-    if (v.type !== 'int') this.fail('TP206', e.range, 'expected `int`, found `bool`');
-    return v.ir;
+    return this.intValue(e, env).ir;
   }
 
-  /** Lower `e` and require a boolean. */
+  /** Lower `e` and require a boolean: where it is true (unknown counts as not true, as in a rule). */
   bool(e: Expr, env: Env): BoolExpr {
+    return this.truth(e, env).ir;
+  }
+
+  private intValue(e: Expr, env: Env): IntValue {
+    const v = this.lower(e, env);
+    if (v.type !== 'int') this.fail('TP206', e.range, 'expected `int`, found `bool`');
+    return { ir: v.ir, def: v.def ?? TOTAL };
+  }
+
+  private truth(e: Expr, env: Env): TruthPair {
     const v = this.lower(e, env);
     if (v.type !== 'bool') this.fail('TP207', e.range, 'expected `bool`, found `int`');
-    return v.ir;
+    return v;
   }
 
   /** Lower `e`; integer results are checked against the 32-bit range. */
@@ -142,50 +172,58 @@ export class Lowerer {
             `its axes are ${[...this.target.axisIndex.keys()].map((a) => `\`${a}\``).join(', ')}`,
           );
         }
-        return intValue(coord(e.side, index));
+        return intValue(
+          coord(e.side, index),
+          coordDefinedness(e.side, this.target.axisSegment[index] ?? 'video', this.target),
+        );
       }
       case 'SegmentTest':
         return boolValue(segmentTest(e.side, e.segment, this.target));
-      case 'UnaryExpr':
-        return e.op === '-'
-          ? intValue(makeNeg(this.int(e.operand, env)))
-          : boolValue(makeNot(this.bool(e.operand, env)));
+      case 'UnaryExpr': {
+        if (e.op !== '-') {
+          const operand = this.truth(e.operand, env);
+          if (operand.no !== undefined) this.noteUnknownNegation(e.range);
+          return truthValue(notValue(operand));
+        }
+        const a = this.intValue(e.operand, env);
+        return intValue(makeNeg(a.ir), a.def);
+      }
       case 'BinaryExpr':
         return this.binary(e, env);
       case 'CallExpr':
         return this.call(e, env);
       case 'IfExpr': {
-        const c = this.bool(e.condition, env);
+        const c = this.truth(e.condition, env);
         const a = this.lower(e.then, env);
         const b = this.lower(e.otherwise, env);
-        if (a.type === 'int' && b.type === 'int') return intValue(makeSelect(c, a.ir, b.ir));
-        if (a.type === 'bool' && b.type === 'bool')
-          return boolValue(makeOr([makeAnd([c, a.ir]), makeAnd([makeNot(c), b.ir])]));
+        if (a.type === 'int' && b.type === 'int')
+          return intValue(makeSelect(c.ir, a.ir, b.ir), selectDefinedness(c, a.def ?? TOTAL, b.def ?? TOTAL));
+        if (a.type === 'bool' && b.type === 'bool') return truthValue(ifValues(c, a, b));
         return this.fail('TP208', e.range, 'the branches of `if` have different types');
       }
       case 'RangeTest': {
-        const x = this.int(e.value, env);
-        const lo = this.int(e.low, env);
-        const hi = this.int(e.high, env);
-        return boolValue(
-          makeAnd([this.compare('le', lo, x), this.compare(e.inclusive ? 'le' : 'lt', x, hi)]),
+        const x = this.intValue(e.value, env);
+        const lo = this.intValue(e.low, env);
+        const hi = this.intValue(e.high, env);
+        return truthValue(
+          andValues([this.compare('le', lo, x), this.compare(e.inclusive ? 'le' : 'lt', x, hi)]),
         );
       }
       case 'SetTest': {
-        const x = this.int(e.value, env);
-        const members = e.members.map((m) => this.int(m, env));
-        if (members.every((m) => m.op === 'const')) {
-          const values = members.map((m) => (m as { value: number }).value);
-          return boolValue(guardAtom(makeInset(x, values), [x], this.target));
+        const x = this.intValue(e.value, env);
+        const members = e.members.map((m) => this.intValue(m, env));
+        if (members.every((m) => m.ir.op === 'const' && m.def === TOTAL)) {
+          const values = members.map((m) => (m.ir as { value: number }).value);
+          return truthValue(guardedAtom(makeInset(x.ir, values), x.def));
         }
-        return boolValue(makeOr(members.map((m) => this.compare('eq', x, m))));
+        return truthValue(orValues(members.map((m) => this.compare('eq', x, m))));
       }
     }
   }
 
-  /** A guarded comparison atom. */
-  private compare(cmp: CmpOp, a: IntExpr, b: IntExpr): BoolExpr {
-    return guardAtom(makeCmp(cmp, a, b), [a, b], this.target);
+  /** A comparison: unknown where an operand is undefined. */
+  private compare(cmp: CmpOp, a: IntValue, b: IntValue): TruthPair {
+    return guardedAtom(makeCmp(cmp, a.ir, b.ir), joinDefinedness([a.def, b.def]));
   }
 
   private name(name: string, range: SourceRange, env: Env): Value {
@@ -223,9 +261,9 @@ export class Lowerer {
     }
   }
 
-  private divisor(e: Expr, env: Env, what: string): IntExpr {
-    const d = this.int(e, env);
-    if (d.op === 'const' && d.value === 0) {
+  private divisor(e: Expr, env: Env, what: string): IntValue {
+    const d = this.intValue(e, env);
+    if (d.ir.op === 'const' && d.ir.value === 0) {
       this.fail(
         'TP309',
         e.range,
@@ -233,34 +271,79 @@ export class Lowerer {
         'the divisor is always 0 with these parameters and sizes',
       );
     }
+    const range = intervalOf(d.ir, this.target.coordBounds, this.memo);
+    if (range.lo <= 0 && range.hi >= 0) this.warnZeroDivisor(e.range, what, range);
     return d;
+  }
+
+  private warnZeroDivisor(range: SourceRange, what: string, values: Interval): void {
+    this.note({
+      code: 'TP315',
+      severity: 'warning',
+      message: `this divisor can be 0 (its values lie in ${values.lo}..=${values.hi} on layout \`${this.target.layoutName}\`)`,
+      range,
+      file: this.fileName,
+      hint: `${what} by 0 gives 0 in tessera; if that is not meant, keep the divisor away from 0 (e.g. \`max(d, 1)\`)`,
+    });
+  }
+
+  /** Record a warning or note once per source position (a helper inlined twice lowers its body twice). */
+  private note(d: Diagnostic): void {
+    const at = (x: Diagnostic) => `${x.code}:${x.range.start.offset}`;
+    if (!this.notes.some((n) => at(n) === at(d))) this.notes.push(d);
+  }
+
+  /** `!c` where `c` can be unknown: say that the negation is unknown there too, not true. */
+  private noteUnknownNegation(range: SourceRange): void {
+    this.note({
+      code: 'TP316',
+      severity: 'info',
+      message:
+        'this negation reads an axis that some tokens lack (text tokens have no video axes, video tokens no text axis); where its operand is unknown, so is the negation, and a rule using it does not apply there',
+      range,
+      file: this.fileName,
+      hint: 'to include those tokens, say so: e.g. `q in text || k in text || !(q.t == k.t)`',
+    });
+  }
+
+  /** `a op b` on integers, defined where both operands are. */
+  private arith(op: 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'min' | 'max', a: IntValue, b: IntValue): Value {
+    return intValue(makeBinary(op, a.ir, b.ir), joinDefinedness([a.def, b.def]));
   }
 
   private binary(e: BinaryExpr, env: Env): Value {
     switch (e.op) {
       case '&&':
-        return boolValue(makeAnd([this.bool(e.left, env), this.bool(e.right, env)]));
+        return truthValue(andValues([this.truth(e.left, env), this.truth(e.right, env)]));
       case '||':
-        return boolValue(makeOr([this.bool(e.left, env), this.bool(e.right, env)]));
+        return truthValue(orValues([this.truth(e.left, env), this.truth(e.right, env)]));
       case '+':
       case '-':
       case '*':
-        return intValue(makeBinary(ARITH[e.op], this.int(e.left, env), this.int(e.right, env)));
+        return this.arith(ARITH[e.op], this.intValue(e.left, env), this.intValue(e.right, env));
       case '/':
       case '%': {
-        const a = this.int(e.left, env);
-        return intValue(
-          makeBinary(ARITH[e.op], a, this.divisor(e.right, env, e.op === '/' ? 'division' : 'remainder')),
+        const a = this.intValue(e.left, env);
+        return this.arith(
+          ARITH[e.op],
+          a,
+          this.divisor(e.right, env, e.op === '/' ? 'division' : 'remainder'),
         );
       }
       default: {
         const left = this.lower(e.left, env);
         const right = this.lower(e.right, env);
         if (left.type === 'int' && right.type === 'int')
-          return boolValue(this.compare(CMP[e.op]!, left.ir, right.ir));
+          return truthValue(
+            this.compare(
+              CMP[e.op]!,
+              { ir: left.ir, def: left.def ?? TOTAL },
+              { ir: right.ir, def: right.def ?? TOTAL },
+            ),
+          );
         if (left.type === 'bool' && right.type === 'bool' && (e.op === '==' || e.op === '!=')) {
-          const same = makeOr([makeAnd([left.ir, right.ir]), makeAnd([makeNot(left.ir), makeNot(right.ir)])]);
-          return boolValue(e.op === '==' ? same : makeNot(same));
+          const same = sameValues(left, right);
+          return truthValue(e.op === '==' ? same : notValue(same));
         }
         return this.fail(
           'TP206',
@@ -294,25 +377,30 @@ export class Lowerer {
       case 'min':
       case 'max':
         arity(2);
-        return intValue(makeBinary(name, this.int(arg(0), env), this.int(arg(1), env)));
-      case 'abs':
+        return this.arith(name, this.intValue(arg(0), env), this.intValue(arg(1), env));
+      case 'abs': {
         arity(1);
-        return intValue(makeAbs(this.int(arg(0), env)));
+        const a = this.intValue(arg(0), env);
+        return intValue(makeAbs(a.ir), a.def);
+      }
       case 'clamp': {
         arity(3);
-        const x = this.int(arg(0), env);
-        const lo = this.int(arg(1), env);
-        const hi = this.int(arg(2), env);
-        return intValue(makeBinary('min', makeBinary('max', x, lo), hi));
+        const x = this.intValue(arg(0), env);
+        const lo = this.intValue(arg(1), env);
+        const hi = this.intValue(arg(2), env);
+        return intValue(
+          makeBinary('min', makeBinary('max', x.ir, lo.ir), hi.ir),
+          joinDefinedness([x.def, lo.def, hi.def]),
+        );
       }
       case 'floordiv':
         arity(2);
-        return intValue(makeBinary('div', this.int(arg(0), env), this.divisor(arg(1), env, 'division')));
+        return this.arith('div', this.intValue(arg(0), env), this.divisor(arg(1), env, 'division'));
       case 'ceildiv': {
         arity(2);
-        const a = this.int(arg(0), env);
+        const a = this.intValue(arg(0), env);
         const b = this.divisor(arg(1), env, 'division');
-        return intValue(makeNeg(makeBinary('div', makeNeg(a), b)));
+        return intValue(makeNeg(makeBinary('div', makeNeg(a.ir), b.ir)), joinDefinedness([a.def, b.def]));
       }
       default:
         return this.fail('TP203', e.callee.range, `unknown function \`${name}\``);

@@ -46,6 +46,11 @@ export interface AttentionOptions {
    * NaN first so a skipped element shows). Their lengths must match the output and lse shapes.
    */
   readonly output?: AttentionResult;
+  /**
+   * Query rows to compute (dense reference only); the others are left as they are. Lets `--verify` check
+   * sampled rows of a sequence too long for the whole float64 reference.
+   */
+  readonly rows?: readonly number[];
 }
 
 /** What the reference attention returns. */

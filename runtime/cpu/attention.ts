@@ -132,7 +132,8 @@ export function denseAttention(
   const acc = new Float64Array(D);
   const keys = new Int32Array(g.kvLen);
   const scores = new Float64Array(g.kvLen);
-  for (let qi = 0; qi < g.seqLen; qi++) {
+  const rows = options.rows ?? Array.from({ length: g.seqLen }, (_, i) => i);
+  for (const qi of rows) {
     let count = 0;
     for (let ki = 0; ki < g.kvLen; ki++) if (allowed(qi, ki)) keys[count++] = ki;
     for (let b = 0; b < g.batch; b++) {

@@ -89,6 +89,35 @@ describe('tessera compile', () => {
     expect(report.verify.ok).toBe(true);
   });
 
+  it('warns under --verify when queries have no key, says at which size it verified, and keeps JSON finite', async () => {
+    const file = join(dir, 'first-frame.tile');
+    await writeFile(file, 'layout v(t, h, w)\npattern first() on v { attend q.t == 0 && k.t == 0 }\n');
+    const out = join(dir, 'first');
+    const options = { ...base, block: '16', layout: 't=4,h=6,w=8', target: 'ts', out, verify: true };
+    const r = await capture(() => runCompile(file, options));
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('warning     144 of 192 queries (75.0%) have no allowed key');
+    expect(r.out).toContain('verify      OK (the kernel matches the mask, but 144 of 192 queries');
+    expect(r.out).toContain('size: the requested size, every query row');
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.queriesWithoutKeys).toBe(144);
+    expect(report.verify.numeric).toMatchObject({ tokens: 192, requestedTokens: 192, rowsChecked: 'all' });
+    expect(Object.keys(report.seconds)).toEqual(
+      expect.arrayContaining(['lower', 'layouts', 'report', 'write', 'verify']),
+    );
+
+    const none = join(dir, 'none.tile');
+    await writeFile(none, 'layout v(t, h, w)\npattern none() on v { attend false }\n');
+    const j = await capture(() => runInspect(none, { ...base, layout: 't=2,h=4,w=4', json: true }));
+    expect(j.code).toBe(EXIT.ok);
+    expect(j.out).not.toMatch(/Infinity|NaN/);
+    expect(JSON.parse(j.out)).toMatchObject({
+      predictedSpeedup: null,
+      idealSpeedup: null,
+      queriesWithoutKeys: 32,
+    });
+  });
+
   it.each([
     ['a file that does not exist', 'no/such.tile', {}, /no such file/],
     [

@@ -96,7 +96,7 @@ describe('attention_tile lowering', () => {
 describe('segment guards', () => {
   const layout = (position: string) => `layout vt(t, h) {\n  text(l) ${position}\n}\n`;
 
-  it('make a coordinate comparison false on tokens of the other segment, under negation too', () => {
+  it('make a coordinate comparison unknown on tokens of the other segment, so no rule applies there', () => {
     for (const position of ['after', 'before']) {
       const cases: [string, (q: TokenCoords, k: TokenCoords) => boolean][] = [
         [
@@ -105,7 +105,11 @@ describe('segment guards', () => {
         ],
         [
           '!(q.t == k.t)',
-          (q, k) => !(q.segment === 'video' && k.segment === 'video' && q.coords[0] === k.coords[0]),
+          (q, k) => q.segment === 'video' && k.segment === 'video' && q.coords[0] !== k.coords[0],
+        ],
+        [
+          '!(q.t == k.t) || q in text',
+          (q, k) => q.segment === 'text' || (k.segment === 'video' && q.coords[0] !== k.coords[0]),
         ],
         ['q.l < 2', (q) => q.segment === 'text' && q.coords[2]! < 2],
         ['q.h in {0, 2}', (q) => q.segment === 'video' && [0, 2].includes(q.coords[1]!)],
@@ -128,6 +132,21 @@ describe('segment guards', () => {
         }
       }
     }
+  });
+
+  it('note (TP316) a negation that stays unknown on tokens lacking an axis, only on layouts with text', () => {
+    const rule = 'pattern p() on vt {\n  attend !(q.t == k.t) || !(q in text)\n}';
+    const notes: Diagnostic[] = [];
+    compile(`${layout('after')}${rule}`, { sizes: { t: 2, h: 2, l: 2 }, notes });
+    expect(notes.map((n) => [n.code, n.severity, n.range.start.line, n.range.start.column])).toEqual([
+      ['TP316', 'info', 5, 10],
+    ]);
+    const none: Diagnostic[] = [];
+    compile('layout vt(t, h)\npattern p() on vt { attend !(q.t == k.t) }', {
+      sizes: { t: 2, h: 2 },
+      notes: none,
+    });
+    expect(none).toEqual([]);
   });
 
   it('fold to nothing on a layout without text', () => {
@@ -258,6 +277,22 @@ describe('arithmetic semantics', () => {
         compile('layout v(t)\npattern p() on v { attend ceildiv(q.t, 0) == 0 }', { sizes: { t: 3 } }),
       )[0]?.code,
     ).toBe('TP309');
+  });
+
+  it('warns (TP315) at a divisor whose range over the layout includes 0, and only there', () => {
+    const text = 'layout v(t)\npattern p() on v {\n  attend q.t / (k.t - 1) == 0 || q.t % (k.t + 1) == 1\n}';
+    const warnings: Diagnostic[] = [];
+    const inst = compile(text, { sizes: { t: 3 }, notes: warnings });
+    expect(warnings.map((w) => [w.code, w.severity, w.range.start.line, w.range.start.column])).toEqual([
+      ['TP315', 'warning', 3, 16],
+    ]);
+    expect(warnings[0]!.message).toContain('-1..=1');
+    // The documented rule: the quotient is 0 where the divisor is (k.t = 1), so the first rule allows it.
+    expect(evalBool(inst.predicate, video(2), video(1))).toBe(true);
+    // A divisor that cannot be 0 over these sizes (k.t - 1 with t = 1 is always -1) is not reported.
+    const quiet: Diagnostic[] = [];
+    compile(text, { sizes: { t: 1 }, notes: quiet });
+    expect(quiet).toEqual([]);
   });
 
   it('rejects values outside 32 bits, bounding coordinates by the layout', () => {

@@ -3,7 +3,8 @@
  * compared with the reference semantics on the CPU, without any GPU.
  */
 import type { Dialect } from '../../../codegen/common/dialect.js';
-import { floorDiv, floorMod } from '../../../compiler/ir.js';
+import { MASK_SYMBOLS, renderMaskFunctions } from '../../../codegen/common/render-mask.js';
+import { floorDiv, floorMod, type PatternInstance } from '../../../compiler/ir.js';
 
 /** Renders like C, but with JavaScript declarations and object literals for structs. */
 export function jsDialect(fieldNames: readonly string[]): Dialect {
@@ -29,3 +30,18 @@ export const JS_PRELUDE = {
   max: Math.max,
   abs: Math.abs,
 };
+
+/** The decode and mask functions the neutral renderer emits, loaded as JavaScript. */
+export interface EmittedMask {
+  decode(i: number): { seg: number; [c: string]: number };
+  allowed(q: object, k: object): boolean;
+}
+
+/** Render `pattern`'s decode and mask functions in the JavaScript dialect and load them. */
+export function emitAndLoad(pattern: PatternInstance): EmittedMask {
+  const fields = ['seg', ...pattern.layout.axisNames.map((_, i) => `c${i}`)];
+  const source = renderMaskFunctions(pattern, jsDialect(fields));
+  const names = Object.keys(JS_PRELUDE);
+  const body = `${source}\nreturn { decode: ${MASK_SYMBOLS.decode}, allowed: ${MASK_SYMBOLS.allowed} };`;
+  return new Function(...names, body)(...Object.values(JS_PRELUDE)) as EmittedMask;
+}

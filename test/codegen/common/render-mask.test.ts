@@ -1,25 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MASK_SYMBOLS, renderMaskFunctions, SEGMENT_CODE } from '../../../codegen/common/render-mask.js';
+import { SEGMENT_CODE } from '../../../codegen/common/render-mask.js';
 import type { BoolExpr, IntExpr, PatternInstance } from '../../../compiler/ir.js';
 import { evalBool } from '../../../compiler/ir.js';
 import { type ConcreteLayout, decodeToken, makeLayout } from '../../../compiler/layout.js';
-import { JS_PRELUDE, jsDialect } from './js-dialect.js';
+import { emitAndLoad } from './js-dialect.js';
 
 const runs = Number(process.env.TESSERA_TEST_RUNS ?? 40);
-
-interface EmittedMask {
-  decode(i: number): { seg: number; [c: string]: number };
-  allowed(q: object, k: object): boolean;
-}
-
-function emitAndLoad(pattern: PatternInstance): EmittedMask {
-  const fields = ['seg', ...pattern.layout.axisNames.map((_, i) => `c${i}`)];
-  const source = renderMaskFunctions(pattern, jsDialect(fields));
-  const names = Object.keys(JS_PRELUDE);
-  const body = `${source}\nreturn { decode: ${MASK_SYMBOLS.decode}, allowed: ${MASK_SYMBOLS.allowed} };`;
-  return new Function(...names, body)(...Object.values(JS_PRELUDE)) as EmittedMask;
-}
 
 const c = (side: 'q' | 'k', axis: number): IntExpr => ({ op: 'coord', side, axis });
 const k = (value: number): IntExpr => ({ op: 'const', value });

@@ -7,12 +7,14 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { WgslIoType } from '../../../codegen/wgsl/kernel-config.js';
 import { attentionTilePattern, videoLayout } from '../../../compiler/classify/reference-patterns.js';
+import { compileSource } from '../../../compiler/frontend.js';
 import type { PatternInstance } from '../../../compiler/ir.js';
 import { buildPlan } from '../../../compiler/plan/build.js';
 import { TensorError } from '../../../core/tensor.js';
 import { TesseraError } from '../../../dsl/diagnostics.js';
 import { compileAttentionKernel } from '../../../runtime/webgpu/pipeline.js';
 import { predicateArbitrary } from '../../support/arbitraries/ir.js';
+import { boolNodeArb, boolSource, kleeneLayoutArb } from '../../support/arbitraries/kleene.js';
 import { layoutArbitrary, testRuns } from '../../support/arbitraries/layout.js';
 import {
   lseMismatch,
@@ -100,6 +102,31 @@ describe.skipIf(backend === null)('WGSL block-sparse attention on the WebGPU bac
         { numRuns: testRuns(8) },
       );
     }
+  });
+
+  it('matches the oracle on three-valued patterns over text tokens (README, tokens without an axis)', async () => {
+    // The predicate equals the Kleene reference (test/compiler/kleene-property.test.ts); here the kernel equals it.
+    await fc.assert(
+      fc.asyncProperty(
+        kleeneLayoutArb,
+        boolNodeArb(3),
+        fc.integer({ min: 2, max: 12 }),
+        fc.integer({ min: 1, max: 2 ** 30 }),
+        async (layout, e, block, seed) => {
+          const text = `${layout.source}\npattern p() on vt {\n  attend ${boolSource(e)}\n}`;
+          let pattern: PatternInstance;
+          try {
+            pattern = compileSource({ name: 'kleene.tile', text }, { sizes: layout.sizes });
+          } catch (error) {
+            if (error instanceof TesseraError) return; // a divisor that folds to 0 (TP309)
+            throw error;
+          }
+          const shape: RunShape = { batch: 1, heads: 1, headDim: 32, layout: 'bshd' };
+          await expectMatchesOracle(pattern, block, block, shape, variants()[0]!, seed);
+        },
+      ),
+      { numRuns: testRuns(6) },
+    );
   });
 
   it('runs Attention Tile masks with partial blocks (frames not block multiples)', async () => {
