@@ -236,6 +236,16 @@ export const CODES = {
     stage: 'lower',
     summary: 'helpers (`let`, `fn`) or rules chain so deeply that analysing the pattern exhausts the stack',
   },
+  TP315: {
+    name: 'log2-domain',
+    stage: 'lower',
+    summary: '`log2(x)` where x can be 0 or negative somewhere on the layout (log2 is defined for x >= 1)',
+  },
+  TP316: {
+    name: 'pow2-domain',
+    stage: 'lower',
+    summary: '`pow2(x)` where x can be negative or above 30 somewhere on the layout (2^x must fit in 32 bits)',
+  },
 
   TP401: {
     name: 'unsupported-kernel-shape',

@@ -55,6 +55,17 @@ function emitInt(e: IntExpr, m: Emitter): Bounds {
       );
       break;
     }
+    case 'log2': {
+      // Monotone, as in interval.ts: bounds map to bounds (x < 1 gives 0, the IR's fallback).
+      const a = emitInt(e.a, m);
+      out(`${a.lo} < 1 ? 0 : 31 - Math.clz32(${a.lo})`, `${a.hi} < 1 ? 0 : 31 - Math.clz32(${a.hi})`);
+      break;
+    }
+    case 'pow2': {
+      const a = emitInt(e.a, m);
+      out(`${a.lo} < 0 ? 0 : 2 ** ${a.lo}`, `${a.hi} < 0 ? 0 : 2 ** ${a.hi}`);
+      break;
+    }
     case 'select': {
       const c = emitBool(e.cond, m);
       const a = emitInt(e.a, m);

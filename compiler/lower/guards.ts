@@ -22,6 +22,8 @@ function collect(e: IntExpr, map: SegmentMap, out: Set<string>): void {
       return;
     case 'neg':
     case 'abs':
+    case 'log2':
+    case 'pow2':
       collect(e.a, map, out);
       return;
     case 'select':
