@@ -155,19 +155,33 @@ function alternativesOf(result: CompileResult): LayoutAlternative[] {
   }));
 }
 
-function reportOf(result: CompileResult, cli: AnalysisCliOptions): CompileReport {
+/** Run `work` and add its wall time to `seconds` under `name`: every step the report lists is timed. */
+async function timed<T>(seconds: Record<string, number>, name: string, work: () => T | Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await work();
+  } finally {
+    seconds[name] = (seconds[name] ?? 0) + (performance.now() - started) / 1000;
+  }
+}
+
+/**
+ * The report of a compiled plan. The layout alternatives classify the pattern again at other block sizes and
+ * paddings, so they are timed as a step of their own (`extra` holds steps the caller timed, e.g. writing).
+ */
+async function reportOf(
+  result: CompileResult,
+  cli: AnalysisCliOptions,
+  extra: Record<string, number> = {},
+): Promise<CompileReport> {
   const shape = {
     heads: positiveInt(cli.heads, '--heads'),
     headDim: positiveInt(cli.headDim, '--head-dim'),
     batch: 1,
   };
-  return makeReport(
-    result.outputs.plan!,
-    result.outputs.source.name,
-    alternativesOf(result),
-    result.seconds as Record<string, number>,
-    shape,
-  );
+  const seconds = { ...(result.seconds as Record<string, number>), ...extra };
+  const alternatives = await timed(seconds, 'layouts', () => alternativesOf(result));
+  return makeReport(result.outputs.plan!, result.outputs.source.name, alternatives, seconds, shape);
 }
 
 /** `tessera inspect`. */
@@ -175,7 +189,7 @@ export async function runInspect(file: string, cli: AnalysisCliOptions): Promise
   try {
     const { source, defaults } = await resolveInput(file);
     const result = await compileWithProgress(source, optionsFrom(cli, defaults, []), cli, 'plan');
-    const report = reportOf(result, cli);
+    const report = await reportOf(result, cli);
     process.stdout.write(cli.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
     return EXIT.ok;
   } catch (error) {
@@ -225,18 +239,21 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
     const outDir = cli.out ?? join('out', plan.key);
     await prepareOutputFolder(outDir);
     const written: string[] = [];
-    for (const artifact of result.outputs.artifacts ?? []) {
-      const path = join(outDir, artifact.path);
-      await mkdir(dirname(path), { recursive: true }); // the CUDA headers go in tessera/
-      await writeFile(path, artifact.contents);
-      written.push(`${path}  (${artifact.description})`);
-    }
+    const steps: Record<string, number> = {};
+    await timed(steps, 'write', async () => {
+      for (const artifact of result.outputs.artifacts ?? []) {
+        const path = join(outDir, artifact.path);
+        await mkdir(dirname(path), { recursive: true }); // the CUDA headers go in tessera/
+        await writeFile(path, artifact.contents);
+        written.push(`${path}  (${artifact.description})`);
+      }
+    });
     for (const cu of (result.outputs.artifacts ?? []).filter((a) => a.path.endsWith('.cu'))) {
-      const cubins = await buildCubins(join(outDir, cu.path), cubinArchsFor(cu.path));
+      const cubins = await timed(steps, 'nvcc', () => buildCubins(join(outDir, cu.path), cubinArchsFor(cu.path)));
       written.push(...cubins.written);
       if (cubins.skipped) process.stderr.write(`${cubins.skipped}\n`);
     }
-    const report = reportOf(result, cli);
+    const report = await reportOf(result, cli, steps);
     let verify: VerifyReport | undefined;
     if (cli.verify) {
       const backend = await bestBackend();
