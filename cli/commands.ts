@@ -156,7 +156,11 @@ function alternativesOf(result: CompileResult): LayoutAlternative[] {
 }
 
 /** Run `work` and add its wall time to `seconds` under `name`: every step the report lists is timed. */
-async function timed<T>(seconds: Record<string, number>, name: string, work: () => T | Promise<T>): Promise<T> {
+async function timed<T>(
+  seconds: Record<string, number>,
+  name: string,
+  work: () => T | Promise<T>,
+): Promise<T> {
   const started = performance.now();
   try {
     return await work();
@@ -249,7 +253,9 @@ export async function runCompile(file: string, cli: AnalysisCliOptions): Promise
       }
     });
     for (const cu of (result.outputs.artifacts ?? []).filter((a) => a.path.endsWith('.cu'))) {
-      const cubins = await timed(steps, 'nvcc', () => buildCubins(join(outDir, cu.path), cubinArchsFor(cu.path)));
+      const cubins = await timed(steps, 'nvcc', () =>
+        buildCubins(join(outDir, cu.path), cubinArchsFor(cu.path)),
+      );
       written.push(...cubins.written);
       if (cubins.skipped) process.stderr.write(`${cubins.skipped}\n`);
     }

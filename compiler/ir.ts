@@ -75,7 +75,9 @@ export function floorMod(a: number, b: number): number {
 
 /** Floor of log2(x) for x >= 1, and 0 for x < 1: the IR's `log2`. */
 export function floorLog2(x: number): number {
-  return x < 1 ? 0 : 31 - Math.clz32(x);
+  if (x < 1) return 0;
+  // Beyond 32 bits (only ever in interval arithmetic on unchecked trees) clz32 would wrap.
+  return x < 2 ** 31 ? 31 - Math.clz32(x) : Math.floor(Math.log2(x));
 }
 
 /** 2^x for x >= 0, and 0 for x < 0 (the floor of 2^x): the IR's `pow2`. */

@@ -13,15 +13,9 @@
  */
 import type { PatternInstance } from '../../compiler/ir.js';
 import type { BlockPlan } from '../../compiler/plan/plan.js';
-import { callsPowerHelpers } from '../common/dialect.js';
 import { SPLIT_MASK_SYMBOLS, splitPredicate, termFields } from '../common/split-mask.js';
 import { renderCudaMaskFunctions } from './eager-mask.js';
 import { renderKeyWalk } from './key-walk.js';
-
-/** `log2` (floor) and `pow2` with the pattern IR's rules; emitted only for patterns that use them. */
-const CUDA_POWER_HELPERS = `// Floor of log2(x) (x < 1 gives 0) and 2^x (x < 0 gives 0), as in the pattern IR.
-__device__ __forceinline__ int tp_log2(int x) { return x < 1 ? 0 : 31 - __clz(x); }
-__device__ __forceinline__ int tp_pow2(int x) { return x < 0 ? 0 : 1 << x; }`;
 
 /**
  * `tp_shfl_up_key_terms` (the terms of the key one lane below) and `tp_same_key_terms`, over the fields of the
@@ -79,13 +73,11 @@ function planConstants(plan: BlockPlan): string[] {
 /** The pattern header of `plan` (no trailing newline). */
 export function renderPatternHeader(plan: BlockPlan): string {
   const rule = (text: string) => `${text} ${'-'.repeat(Math.max(4, 116 - text.length))}`;
-  const mask = renderCudaMaskFunctions(plan.pattern);
   return [
     rule(`// ---- pattern ${plan.pattern.key}, blocks ${plan.blockQ} x ${plan.blockK}`),
     ...planConstants(plan),
     '',
-    ...(callsPowerHelpers(mask) ? [CUDA_POWER_HELPERS] : []),
-    mask,
+    renderCudaMaskFunctions(plan.pattern),
     renderKeyTermHelpers(plan.pattern),
     '',
     renderKeyWalk(plan),

@@ -6,10 +6,10 @@
  * always terminates with the exact answer.
  */
 import type { BoolExpr, PatternInstance } from '../ir.js';
+import { memoisedByBoxPair } from './box-memo.js';
 import { boxVolume, type CoordBox, rangeBoxes, realTokensPerBlock } from './boxes.js';
 import { EMPTY, FULL, PARTIAL } from './element-mask.js';
 import { FALSE, TRUE, type Tri, UNKNOWN } from './interval.js';
-import { memoisedByBoxPair } from './box-memo.js';
 import { type BoxPredicate, compileBoxPredicate } from './interval-compile.js';
 
 /** Split a box in two along its widest axis, or null for a single token. */
@@ -148,7 +148,12 @@ function uniformVerdict(tri: BoxPredicate, boxesQ: readonly CoordBox[], boxesK: 
 export function classifyByBisection(pattern: PatternInstance, blockQ: number, blockK: number): Uint8Array {
   const { layout } = pattern;
   const tri = compileBoxPredicate(pattern.predicate);
-  const pairClass = decidedOrMemoised(tri, pattern.predicate, (t) => (t === TRUE ? FULL : EMPTY), classifyBoxPair);
+  const pairClass = decidedOrMemoised(
+    tri,
+    pattern.predicate,
+    (t) => (t === TRUE ? FULL : EMPTY),
+    classifyBoxPair,
+  );
   const realQ = realTokensPerBlock(layout, blockQ);
   const realK = blockK === blockQ ? realQ : realTokensPerBlock(layout, blockK);
   const nq = realQ.length;

@@ -55,7 +55,8 @@ function affineOf(e: IntExpr): Affine | null {
       return out;
     }
     case 'mul': {
-      const [c, x] = e.a.op === 'const' ? [e.a.value, e.b] : e.b.op === 'const' ? [e.b.value, e.a] : [null, null];
+      const [c, x] =
+        e.a.op === 'const' ? [e.a.value, e.b] : e.b.op === 'const' ? [e.b.value, e.a] : [null, null];
       if (c === null || x === null) return null;
       const a = affineOf(x);
       if (!a) return null;

@@ -8,8 +8,8 @@
 import type { PatternInstance } from '../ir.js';
 import { classifyByBisection, countAllowedInBoxes, countBoxPair, decidedOrMemoised } from './bisect.js';
 import { boxVolume, type CoordBox, rangeBoxes } from './boxes.js';
-import { TRUE } from './interval.js';
 import { classifyByFrameTable, classifyByUnitTable, frameTablePairCounter } from './class-table.js';
+import { TRUE } from './interval.js';
 import { compileBoxPredicate } from './interval-compile.js';
 
 /** Which method classified a pattern (reported by benchmarks and `--dump classify`). */

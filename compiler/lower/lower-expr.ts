@@ -113,8 +113,7 @@ export class Lowerer {
     if (this.verified.has(e)) return null;
     const bounds = intervalOf(e, this.target.coordBounds, this.memo);
     if (!fitsInt32(bounds)) return bounds;
-    const parts =
-      e.op === 'const' || e.op === 'coord' ? [] : 'b' in e ? [e.a, e.b] : [e.a];
+    const parts = e.op === 'const' || e.op === 'coord' ? [] : 'b' in e ? [e.a, e.b] : [e.a];
     for (const p of parts) {
       const bad = this.firstOutOfRange(p);
       if (bad) return bad;

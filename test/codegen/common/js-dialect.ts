@@ -3,7 +3,7 @@
  * compared with the reference semantics on the CPU, without any GPU.
  */
 import type { Dialect } from '../../../codegen/common/dialect.js';
-import { floorDiv, floorMod } from '../../../compiler/ir.js';
+import { floorDiv, floorLog2, floorMod, pow2 } from '../../../compiler/ir.js';
 
 /** Renders like C, but with JavaScript declarations and object literals for structs. */
 export function jsDialect(fieldNames: readonly string[]): Dialect {
@@ -28,4 +28,6 @@ export const JS_PRELUDE = {
   min: Math.min,
   max: Math.max,
   abs: Math.abs,
+  tp_log2: floorLog2,
+  tp_pow2: pow2,
 };
