@@ -32,10 +32,11 @@ function libraryFile(fileName: string): string {
 }
 
 const VIDEO_720P = { t: 8, h: 45, w: 80 } as const;
-/** Wan 2.x at 720p, 81 frames (patterns/presets.ts `wan-720p`). */
-const WAN_720P = { t: 21, h: 45, w: 80 } as const;
-/** HunyuanVideo at 720p, 129 frames, with its 256 text tokens (patterns/presets.ts `hunyuan-720p`). */
-const HUNYUAN_720P_TEXT = { t: 33, h: 45, w: 80, l: 256 } as const;
+/**
+ * With HunyuanVideo's 256 text tokens. The papers' own shapes (Wan 2.x, HunyuanVideo) are the `--layout`
+ * presets of patterns/presets.ts; the defaults stay at the 29-frame size so generated/ stays small.
+ */
+const VIDEO_720P_TEXT = { ...VIDEO_720P, l: 256 } as const;
 
 /** Every built-in pattern. */
 export const BUILTIN_PATTERNS: readonly BuiltinPattern[] = [
@@ -109,7 +110,7 @@ export const BUILTIN_PATTERNS: readonly BuiltinPattern[] = [
     file: libraryFile('radial.tile'),
     description:
       'Radial Attention: a window over in-frame positions that halves per doubling of frame distance, plus the first frame',
-    defaultSizes: WAN_720P,
+    defaultSizes: VIDEO_720P,
     defaultParams: { decay_percent: 20, wan: true, block: 128 },
   },
   {
@@ -117,14 +118,14 @@ export const BUILTIN_PATTERNS: readonly BuiltinPattern[] = [
     file: libraryFile('svg-spatial.tile'),
     description:
       "Sparse VideoGen's spatial head: a band of width frames around each token, the first frame, text",
-    defaultSizes: HUNYUAN_720P_TEXT,
+    defaultSizes: VIDEO_720P_TEXT,
     defaultParams: { width: 2, sink: true, round: 128 },
   },
   {
     name: 'svg_temporal',
     file: libraryFile('svg-temporal.tile'),
     description: "Sparse VideoGen's temporal head: nearby in-frame positions in every frame, and text",
-    defaultSizes: HUNYUAN_720P_TEXT,
+    defaultSizes: VIDEO_720P_TEXT,
     defaultParams: { width: 2 },
   },
 ];
