@@ -2,7 +2,8 @@
  * Benchmark: the compiler on every built-in pattern family at the video models' shapes (Open-Sora-Plan 29 and
  * 93 frames, Wan 2.x 720p, HunyuanVideo 720p; patterns/presets.ts), 128 x 128 blocks, no cache. Each case runs
  * in a child process of its own, so its peak memory (max RSS) is its own. Prints a Markdown table: seconds per
- * stage (parse, check, lower, classify, plan, and the report's layout alternatives), peak memory and blocks.
+ * stage (parse, check, lower, classify, plan, and the report's layout alternatives), the process's CPU time (node
+ * start-up and module loading included), peak memory and blocks.
  *
  * Run: `npm run build && node dist/bench/compile-families.js [pattern ...]`.
  */
@@ -28,6 +29,8 @@ interface CaseResult {
   readonly tokens: number;
   readonly seconds: Record<string, number>;
   readonly peakMiB: number;
+  /** CPU seconds (user + system) of the whole case: steadier than wall time on a shared machine. */
+  readonly cpuSeconds: number;
   readonly full: number;
   readonly partial: number;
   readonly total: number;
@@ -59,6 +62,7 @@ async function measure(name: string, shape: string): Promise<CaseResult> {
     seconds,
     // maxRSS is in KiB.
     peakMiB: process.resourceUsage().maxRSS / 1024,
+    cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     full: plan.stats.full,
     partial: plan.stats.partial,
     total: plan.stats.total,
@@ -69,8 +73,11 @@ const STAGES = ['parse', 'check', 'lower', 'classify', 'plan', 'layouts'] as con
 
 function row(r: CaseResult): string {
   const s = (stage: string) => (r.seconds[stage] ?? 0).toFixed(3);
-  const planTotal = ['parse', 'check', 'lower', 'classify', 'plan'].reduce((t, x) => t + (r.seconds[x] ?? 0), 0);
-  return `| ${r.pattern} | ${r.shape} | ${r.tokens} | ${STAGES.map(s).join(' | ')} | ${planTotal.toFixed(3)} | ${r.peakMiB.toFixed(0)} | ${r.full} | ${r.partial} | ${r.total} |`;
+  const planTotal = ['parse', 'check', 'lower', 'classify', 'plan'].reduce(
+    (t, x) => t + (r.seconds[x] ?? 0),
+    0,
+  );
+  return `| ${r.pattern} | ${r.shape} | ${r.tokens} | ${STAGES.map(s).join(' | ')} | ${planTotal.toFixed(3)} | ${r.cpuSeconds.toFixed(2)} | ${r.peakMiB.toFixed(0)} | ${r.full} | ${r.partial} | ${r.total} |`;
 }
 
 async function main(): Promise<void> {
@@ -82,9 +89,9 @@ async function main(): Promise<void> {
   const names = args.length > 0 ? args : BUILTIN_PATTERNS.map((p) => p.name);
   const self = fileURLToPath(import.meta.url);
   console.log(
-    `| pattern | shape | tokens | ${STAGES.map((s) => `${s} s`).join(' | ')} | parse..plan s | peak MiB | full | partial | block pairs |`,
+    `| pattern | shape | tokens | ${STAGES.map((s) => `${s} s`).join(' | ')} | parse..plan s | process CPU s | peak MiB | full | partial | block pairs |`,
   );
-  console.log(`|${' --- |'.repeat(STAGES.length + 9)}`);
+  console.log(`|${' --- |'.repeat(STAGES.length + 10)}`);
   for (const name of names) {
     for (const shape of SHAPES) {
       const out = execFileSync(process.execPath, [self, '--one', name, shape], { encoding: 'utf8' });

@@ -159,10 +159,22 @@ export function classifyByBisection(pattern: PatternInstance, blockQ: number, bl
   const nq = realQ.length;
   const nk = realK.length;
   const out = new Uint8Array(nq * nk);
+  // The boxes of single blocks are asked for again at every level of the recursion: keep them.
+  const blockBoxesQ: (CoordBox[] | undefined)[] = new Array(nq);
+  const blockBoxesK: (CoordBox[] | undefined)[] = new Array(nk);
+  const boxesOf = (cache: (CoordBox[] | undefined)[], b0: number, b1: number, size: number): CoordBox[] => {
+    if (b1 - b0 !== 1) return rangeBoxes(layout, b0 * size, b1 * size);
+    let boxes = cache[b0];
+    if (boxes === undefined) {
+      boxes = rangeBoxes(layout, b0 * size, b1 * size);
+      cache[b0] = boxes;
+    }
+    return boxes;
+  };
   const region = (q0: number, q1: number, k0: number, k1: number): void => {
-    const boxesQ = rangeBoxes(layout, q0 * blockQ, q1 * blockQ);
+    const boxesQ = boxesOf(blockBoxesQ, q0, q1, blockQ);
     if (boxesQ.length === 0) return;
-    const boxesK = rangeBoxes(layout, k0 * blockK, k1 * blockK);
+    const boxesK = boxesOf(blockBoxesK, k0, k1, blockK);
     if (boxesK.length === 0) return;
     if (q1 - q0 === 1 && k1 - k0 === 1) {
       out[q0 * nk + k0] = classifyBoxes(pairClass, boxesQ, boxesK);
