@@ -45,7 +45,8 @@ export interface GenerateCliOptions {
   weights: string;
   textEmbeddings: string;
   frames: string;
-  size: string;
+  /** Absent: the size the checkpoint was trained at (its config's sample size), else 720p. */
+  size?: string;
   sampler: string;
   steps: string;
   guidance: string;
@@ -73,9 +74,8 @@ export interface GenerateOptions {
   readonly weights: string;
   readonly textEmbeddings: string;
   readonly frames: number;
-  /** Video size in pixels. */
-  readonly width: number;
-  readonly height: number;
+  /** `--size` in pixels; absent: the checkpoint's trained size ({@link videoSize}). */
+  readonly size?: { readonly width: number; readonly height: number };
   readonly sampler: SamplerName;
   readonly steps: number;
   readonly guidance: number;
@@ -149,7 +149,6 @@ export function parseGenerateOptions(cli: GenerateCliOptions): GenerateOptions {
       `--guidance: expected a non-negative number (1 = no guidance), found "${cli.guidance}"`,
     );
   }
-  const { width, height } = parseSize(cli.size);
   if (cli.gpus !== undefined && cli.ranks !== undefined)
     throw new OptionError('--gpus and --ranks both start processes; give one of them');
   const gpus = cli.gpus === undefined ? undefined : integer('--gpus', cli.gpus, 1, 4096);
@@ -168,8 +167,7 @@ export function parseGenerateOptions(cli: GenerateCliOptions): GenerateOptions {
     weights: cli.weights,
     textEmbeddings: cli.textEmbeddings,
     frames: integer('--frames', cli.frames, 1),
-    width,
-    height,
+    ...(cli.size === undefined ? {} : { size: parseSize(cli.size) }),
     sampler: choice('--sampler', cli.sampler, SAMPLER_NAMES),
     steps: integer('--steps', cli.steps, 1, 1000),
     guidance,
@@ -267,12 +265,30 @@ export async function resolveCheckpoint(weights: string, configName?: string): P
   );
 }
 
+/**
+ * The video size in pixels: `--size`, else the size the checkpoint was trained at (its config's sample size
+ * times the VAE stride: 1280 x 720 for the 720p releases, 640 x 480 for the 480p ones), else 720p for a config
+ * that does not say.
+ */
+export function videoSize(
+  config: OpenSoraConfig,
+  options: Pick<GenerateOptions, 'size'>,
+): { width: number; height: number } {
+  if (options.size !== undefined) return options.size;
+  if (config.sampleSize !== undefined) {
+    const [, height, width] = config.sampleSize;
+    return { width: width * VAE_STRIDE.width, height: height * VAE_STRIDE.height };
+  }
+  return NAMED_SIZES['720p'] as { width: number; height: number };
+}
+
 /** The latent shape of a video: frames (F - 1) / 4 + 1, height / 8, width / 8, checked against the patch. */
 export function latentShape(config: OpenSoraConfig, options: GenerateOptions): LatentShape {
   const [, patchH, patchW] = config.patch;
+  const { width, height } = videoSize(config, options);
   for (const [what, pixels, patch] of [
-    ['height', options.height, patchH],
-    ['width', options.width, patchW],
+    ['height', height, patchH],
+    ['width', width, patchW],
   ] as const) {
     const unit = VAE_STRIDE.height * patch;
     if (pixels % unit !== 0) {
@@ -284,8 +300,8 @@ export function latentShape(config: OpenSoraConfig, options: GenerateOptions): L
   return {
     channels: config.inChannels,
     frames: (options.frames - 1) / VAE_STRIDE.frames + 1,
-    height: options.height / VAE_STRIDE.height,
-    width: options.width / VAE_STRIDE.width,
+    height: height / VAE_STRIDE.height,
+    width: width / VAE_STRIDE.width,
   };
 }
 

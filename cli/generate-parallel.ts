@@ -27,7 +27,13 @@ import { ncclAvailable } from '../runtime/parallel/nccl.js';
 import type { RankEnv } from '../runtime/parallel/rank-env.js';
 import { joinCpuWorld, joinCudaWorld, type ParallelWorld } from '../runtime/parallel/world.js';
 import type { GenerateDependencies } from './generate.js';
-import { type Checkpoint, type GenerateOptions, latentShape, resolveCheckpoint } from './generate-inputs.js';
+import {
+  type Checkpoint,
+  type GenerateOptions,
+  latentShape,
+  resolveCheckpoint,
+  videoSize,
+} from './generate-inputs.js';
 
 /** Seconds a join, a silent root or a rank without progress may take (TESSERA_PARALLEL_TIMEOUT). */
 export function parallelTimeoutMs(env: Readonly<Record<string, string | undefined>> = process.env): number {
@@ -111,13 +117,14 @@ function runSummary(
   degrees: ParallelDegrees,
   world: number,
 ): Record<string, string> {
+  const pixels = videoSize(checkpoint.config, options);
   return {
     tessera: COMPILER_VERSION,
     config: JSON.stringify(checkpoint.config),
     weights: fileFingerprint(checkpoint.weightsFile),
     'text embeddings': fileFingerprint(options.textEmbeddings),
     plan: options.plan === undefined ? 'full attention' : fileFingerprint(options.plan),
-    video: `${options.frames} frames at ${options.width}x${options.height}`,
+    video: `${options.frames} frames at ${pixels.width}x${pixels.height}`,
     sampler: `${options.sampler}, ${options.steps} steps, spacing ${options.spacing ?? 'default'}`,
     guidance: String(options.guidance),
     seed: String(options.seed),

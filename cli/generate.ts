@@ -29,6 +29,7 @@ import {
   parseGenerateOptions,
   readTextEmbeddings,
   resolveCheckpoint,
+  VAE_STRIDE,
 } from './generate-inputs.js';
 import { launchGenerate, runRankGenerate } from './generate-parallel.js';
 import { GenerateProgress } from './generate-progress.js';
@@ -178,7 +179,7 @@ export async function generate(
         seed: String(options.seed),
         plan: options.plan ?? 'full',
         frames: String(options.frames),
-        size: `${options.width}x${options.height}`,
+        size: `${latent.width * VAE_STRIDE.width}x${latent.height * VAE_STRIDE.height}`,
         backend: options.backend,
       },
     );

@@ -133,7 +133,10 @@ function modelOptions(command: Command, textHelp: string): Command {
     )
     .requiredOption('--text-embeddings <file>', textHelp)
     .option('--frames <n>', 'video frames, 4k + 1 (latent frames (F - 1) / 4 + 1)', '29')
-    .option('--size <size>', 'video size: 720p (1280x720), 480p (640x480) or WxH', '720p')
+    .option(
+      '--size <size>',
+      "video size: 720p (1280x720), 480p (640x480) or WxH (default: the checkpoint's trained size, else 720p)",
+    )
     .option('--sampler <name>', 'segment (multistep consistency student), ddim or euler-a', 'segment')
     .option('--steps <n>', 'network evaluations: inference steps, or segments for the segment sampler', '20')
     .option('--spacing <spacing>', 'timestep spacing: leading, trailing or linspace (default: per sampler)')

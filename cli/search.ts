@@ -61,7 +61,7 @@ export interface SearchCliOptions {
   weights: string;
   textEmbeddings: string;
   frames: string;
-  size: string;
+  size?: string;
   candidates?: string;
   threshold: string;
   calibration: string;

@@ -1,9 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DenoiserRequest, runGenerate, type TextSink } from '../../cli/generate.js';
-import { CHECKPOINT_WEIGHTS, type GenerateCliOptions } from '../../cli/generate-inputs.js';
+import { CHECKPOINT_WEIGHTS, type GenerateCliOptions, videoSize } from '../../cli/generate-inputs.js';
 import { createModelDenoiser } from '../../cli/generate-model.js';
 import { GenerateProgress } from '../../cli/generate-progress.js';
 import { makeCheckpoint, TEXT_EMBEDDINGS_FILE } from '../../cli/make-checkpoint.js';
@@ -428,6 +428,34 @@ describe('tessera make-checkpoint, then generate from the folder', () => {
         { createDenoiser: createModelDenoiser, stdout: buffer(), stderr: buffer() },
       ),
     ).toBe(EXIT.ok);
+  });
+
+  it('without --size samples at the size the checkpoint was trained at (its config.json sample size)', async () => {
+    const folder = join(dir, 'trained-size');
+    await makeCheckpoint({ config: 'tiny', out: folder, seed: '5', textTokens: '8', promptTokens: '3' });
+    const configFile = join(folder, 'config.json');
+    const json = JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>;
+    // Trained at 48 x 32 pixels: latent 4 x 6 (upstream's sample_size is [height, width] in latent units).
+    await writeFile(configFile, JSON.stringify({ ...json, sample_size: [4, 6], sample_size_t: 3 }));
+    const out = join(folder, 'latents.safetensors');
+    const code = await runGenerate(
+      cliOptions({
+        config: undefined,
+        weights: folder,
+        textEmbeddings: join(folder, TEXT_EMBEDDINGS_FILE),
+        size: undefined,
+        frames: '5',
+        steps: '1',
+        out,
+      }),
+      { createDenoiser: createModelDenoiser, stdout: buffer(), stderr: buffer() },
+    );
+    expect(code).toBe(EXIT.ok);
+    const file = await readSafetensors(out);
+    expect(file.tensors.get('latents')?.shape).toEqual([1, 4, 2, 4, 6]);
+    expect(file.metadata?.size).toBe('48x32');
+    expect(videoSize(TINY_CONFIG, {})).toEqual({ width: 1280, height: 720 });
+    expect(videoSize(TINY_CONFIG, { size: { width: 64, height: 32 } })).toEqual({ width: 64, height: 32 });
   });
 });
 
