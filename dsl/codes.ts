@@ -244,7 +244,8 @@ export const CODES = {
   TP316: {
     name: 'pow2-domain',
     stage: 'lower',
-    summary: '`pow2(x)` where x can be negative or above 30 somewhere on the layout (2^x must fit in 32 bits)',
+    summary:
+      '`pow2(x)` where x can be negative or above 30 somewhere on the layout (2^x must fit in 32 bits)',
   },
 
   TP401: {
