@@ -37,8 +37,12 @@ export function eagerAllowed(maskSource: string): string {
  * CUDA (codegen/common/split-mask.ts).
  */
 export function renderCudaMaskFunctions(pattern: PatternInstance): string {
-  const mask = eagerAllowed(renderSplitMaskFunctions(pattern, cudaDialect));
-  return callsPowerHelpers(mask) ? `${CUDA_POWER_HELPERS}\n${mask}` : mask;
+  return eagerAllowed(renderSplitMaskFunctions(pattern, cudaDialect));
+}
+
+/** The `log2` / `pow2` helpers the mask functions of `pattern` call, or '' when they call neither. */
+export function renderCudaPowerHelpers(pattern: PatternInstance): string {
+  return callsPowerHelpers(renderCudaMaskFunctions(pattern)) ? CUDA_POWER_HELPERS : '';
 }
 
 /**
