@@ -126,10 +126,12 @@ describe('radial and Sparse VideoGen patterns', () => {
       expect(allowed).toBeLessThan(tokens.length ** 2);
     });
 
-    it(`${label} classifies blocks exactly`, () => {
+    it(`${label} classifies blocks and counts allowed pairs exactly`, () => {
       const inst = builtin(name, sizes, params);
-      for (const block of [3, 8, 16])
+      for (const block of [3, 8, 16]) {
         expect(classifyBlocks(inst, block, block)).toEqual(bruteForceClasses(inst, block, block));
+        expect(buildPlan(inst, block, block).stats.allowedPairs).toBe(bruteForceAllowedPairs(inst));
+      }
     });
   }
 });
