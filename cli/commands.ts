@@ -24,6 +24,7 @@ import {
 import { EXIT, OptionError } from '../core/errors.js';
 import type { SourceFile } from '../dsl/source.js';
 import { BUILTIN_PATTERNS, findBuiltinPattern } from '../patterns/index.js';
+import { findLayoutPreset, LAYOUT_PRESETS } from '../patterns/presets.js';
 import { bestBackend, numericCheck } from '../verify/backends.js';
 import { type VerifyReport, verifyCompiled } from '../verify/verify.js';
 import { CompileProgress } from './compile-progress.js';
@@ -74,16 +75,36 @@ function positiveInt(text: string, option: string): number {
   return n;
 }
 
+/**
+ * `--layout`: assignments (`t=8,h=45,w=80`), a preset name (`wan-720p`), or a preset then assignments that
+ * override or add to it (`hunyuan-720p,l=256`).
+ */
+export function layoutSizes(text: string | undefined): Record<string, number> {
+  if (text === undefined) return {};
+  const [first = '', ...rest] = text.split(',');
+  const preset = first.includes('=') ? undefined : findLayoutPreset(first.trim());
+  if (!first.includes('=') && !preset) {
+    throw new OptionError(
+      `--layout: unknown size preset "${first.trim()}"; presets: ${LAYOUT_PRESETS.map((p) => p.name).join(', ')} (or sizes such as t=8,h=45,w=80)`,
+    );
+  }
+  const assignments = preset ? rest : [first, ...rest];
+  return {
+    ...preset?.sizes,
+    ...(parseAssignments(assignments.length > 0 ? [assignments.join(',')] : [], '--layout', false) as Record<
+      string,
+      number
+    >),
+  };
+}
+
 /** Build the frozen compile options from CLI flags over the built-in defaults. */
 function optionsFrom(
   cli: AnalysisCliOptions,
   defaults: { sizes: Record<string, number>; params: Record<string, number | boolean> },
   targets: Target[],
 ) {
-  const sizes = {
-    ...defaults.sizes,
-    ...(parseAssignments(cli.layout ? [cli.layout] : [], '--layout', false) as Record<string, number>),
-  };
+  const sizes = { ...defaults.sizes, ...layoutSizes(cli.layout) };
   const params = { ...defaults.params, ...parseAssignments(cli.set ?? [], '--set', true) };
   const { blockQ, blockK } = parseBlockSizes(cli.block);
   return makeCompileOptions({ pattern: cli.pattern, params, sizes, blockQ, blockK, targets });

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-/**
- * The `tessera` command line. Exit codes: 0 success, 1 the input is wrong (diagnostics, bad option values),
- * 2 usage error, 3 verification failed, 70 internal error (a bug in tessera: please report it).
- */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT } from '../core/errors.js';
+/**
+ * The `tessera` command line. Exit codes: 0 success, 1 the input is wrong (diagnostics, bad option values),
+ * 2 usage error, 3 verification failed, 70 internal error (a bug in tessera: please report it).
+ */
+import { LAYOUT_PRESETS } from '../patterns/presets.js';
 import { runCompile, runInspect } from './commands.js';
 import { handleFailure } from './exit.js';
 import { runGenerate } from './generate.js';
@@ -40,7 +41,10 @@ function analysisOptions(command: Command): Command {
     .argument('<file>', 'a .tile file, or the name of a built-in pattern (see `tessera patterns`)')
     .option('-p, --pattern <name>', 'which pattern of the file, when it holds several')
     .option('-s, --set <assignments...>', 'pattern parameters, e.g. a=2 or a=2,causal=true')
-    .option('-l, --layout <sizes>', "layout sizes, e.g. t=8,h=45,w=80 (defaults: the built-in pattern's)")
+    .option(
+      '-l, --layout <sizes>',
+      `layout sizes, e.g. t=8,h=45,w=80, or a preset (${LAYOUT_PRESETS.map((p) => p.name).join(', ')}) optionally followed by sizes such as ,l=256 (defaults: the built-in pattern's)`,
+    )
     .option('-b, --block <size>', 'block size, e.g. 128 or 128x64 (query x key)', '128')
     .option('--heads <n>', 'heads for FLOP counts', '24')
     .option('--head-dim <n>', 'head dimension for FLOP counts', '96')

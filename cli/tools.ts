@@ -22,8 +22,8 @@ import { formatTile } from '../dsl/format.js';
 import { parseTile } from '../dsl/parse.js';
 import { BUILTIN_PATTERNS } from '../patterns/index.js';
 import { handleFailure, printDiagnostics } from './exit.js';
-import { writeLayerFlex } from './layer-flex.js';
 import { generateBuiltins, generatedRoot, listGenerated } from './generated-files.js';
+import { writeLayerFlex } from './layer-flex.js';
 
 /** `tessera check`. */
 export async function runCheck(files: string[]): Promise<number> {

@@ -9,11 +9,13 @@
  */
 import {
   applyIntBinary,
+  applyIntPower,
   type BoolExpr,
   type CmpOp,
   compare,
   type IntBinaryOp,
   type IntExpr,
+  type IntPowerOp,
   type Side,
 } from './ir.js';
 
@@ -86,6 +88,13 @@ export function makeAbs(a: IntExpr): IntExpr {
   if (a.op === 'abs') return a;
   if (a.op === 'neg') return makeAbs(a.a);
   return { op: 'abs', a };
+}
+
+/** `log2(a)` or `pow2(a)` folded: constants evaluate, and each undoes the other on the side where it is exact. */
+export function makePower(op: IntPowerOp, a: IntExpr): IntExpr {
+  if (isConst(a)) return constInt(applyIntPower(op, a.value));
+  // No cancellation: log2(pow2(x)) = x only for x >= 0, and pow2(log2(x)) rounds x down to a power of two.
+  return { op, a };
 }
 
 /** `cond ? a : b` folded. */
@@ -172,6 +181,9 @@ export function foldInt(e: IntExpr): IntExpr {
       return makeNeg(foldInt(e.a));
     case 'abs':
       return makeAbs(foldInt(e.a));
+    case 'log2':
+    case 'pow2':
+      return makePower(e.op, foldInt(e.a));
     case 'select':
       return makeSelect(foldBool(e.cond), foldInt(e.a), foldInt(e.b));
     default:

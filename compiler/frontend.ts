@@ -8,9 +8,9 @@ import { parseTile } from '../dsl/parse.js';
 import type { SourceFile } from '../dsl/source.js';
 import { checkTile } from './check/index.js';
 import type { PatternInstance } from './ir.js';
-import { type InstantiateOptions, instantiatePattern } from './lower.js';
 import { selectPattern } from './lower/bind-params.js';
 import { patternReadsHead } from './lower/reads-head.js';
+import { type InstantiateOptions, instantiatePattern } from './lower.js';
 
 /** Compile source text to a pattern instance (parse + check + instantiate); throws a `TesseraError`. */
 export function compileSource(source: SourceFile, options: InstantiateOptions = {}): PatternInstance {

@@ -12,7 +12,10 @@
  *
  * Integer semantics (all targets must match): 32-bit signed range is enough for every folded value (checked
  * at lowering); `/` and `%` floor (Python semantics: `-7 / 2 == -4`, `-7 % 2 == 1`); dividing by zero gives 0
- * for both `/` and `%` (documented in the README; lowering warns, TP315, when a divisor can be 0).
+ * for both `/` and `%` (documented in the README; lowering warns, TP315, when a divisor can be 0); `log2(x)` is
+ * floor(log2(x)) for x >= 1 and 0 below, `pow2(x)` is 2^x for x >= 0 and 0 below (lowering rejects arguments
+ * outside those domains, TP317/TP318, so the fallbacks only keep every target total and both functions monotone,
+ * which their interval rules rely on).
  */
 
 /** Query or key side of the attention map. */
@@ -24,6 +27,7 @@ export type IntExpr =
   | { readonly op: 'coord'; readonly side: Side; readonly axis: number }
   | { readonly op: 'neg'; readonly a: IntExpr }
   | { readonly op: 'abs'; readonly a: IntExpr }
+  | { readonly op: IntPowerOp; readonly a: IntExpr }
   | {
       readonly op: 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'min' | 'max';
       readonly a: IntExpr;
@@ -45,6 +49,9 @@ export type BoolExpr =
   | { readonly op: 'not'; readonly a: BoolExpr }
   | { readonly op: 'segment'; readonly side: Side; readonly segment: Segment }
   | { readonly op: 'inset'; readonly a: IntExpr; readonly values: readonly number[] };
+
+/** The power-of-two operations: `log2` (floor) and `pow2`, for windows that halve per doubling of a distance. */
+export type IntPowerOp = 'log2' | 'pow2';
 
 /** Integer IR node kinds with two operands. */
 export type IntBinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'min' | 'max';
@@ -68,6 +75,24 @@ export function floorMod(a: number, b: number): number {
   return r !== 0 && r < 0 !== b < 0 ? r + b : r;
 }
 
+/** Floor of log2(x) for x >= 1, and 0 for x < 1: the IR's `log2`. */
+export function floorLog2(x: number): number {
+  if (x < 1) return 0;
+  // Beyond 32 bits (only ever in interval arithmetic on unchecked trees) clz32 would wrap.
+  return x < 2 ** 31 ? 31 - Math.clz32(x) : Math.floor(Math.log2(x));
+}
+
+/** 2^x for x >= 0, and 0 for x < 0 (the floor of 2^x): the IR's `pow2`. */
+export function pow2(x: number): number {
+  // A shift in the 32-bit range: `**` goes through the floating-point power, many times slower on the hot path.
+  return x < 0 ? 0 : x < 31 ? 1 << x : 2 ** x;
+}
+
+/** A power-of-two operation on a value: the one definition evaluation and constant folding share. */
+export function applyIntPower(op: IntPowerOp, a: number): number {
+  return op === 'log2' ? floorLog2(a) : pow2(a);
+}
+
 /** Evaluate an integer expression at one (query, key) pair: the reference semantics. */
 export function evalInt(e: IntExpr, q: TokenCoords, k: TokenCoords): number {
   switch (e.op) {
@@ -79,6 +104,9 @@ export function evalInt(e: IntExpr, q: TokenCoords, k: TokenCoords): number {
       return -evalInt(e.a, q, k);
     case 'abs':
       return Math.abs(evalInt(e.a, q, k));
+    case 'log2':
+    case 'pow2':
+      return applyIntPower(e.op, evalInt(e.a, q, k));
     case 'select':
       return evalBool(e.cond, q, k) ? evalInt(e.a, q, k) : evalInt(e.b, q, k);
     default:

@@ -40,10 +40,7 @@ import { TensorError } from '../core/tensor.js';
 import type { SourceFile } from '../dsl/source.js';
 import { findBuiltinPattern } from '../patterns/index.js';
 import type { CompileCache } from './cache.js';
-import { makeCompileOptions } from './options.js';
-import { compile } from './pipeline.js';
 import { sourceReadsHead } from './frontend.js';
-import { type PlannedAttention, plannedAttention, type TokenGrid } from './plan/token-map.js';
 import {
   choiceInstances,
   choiceKey,
@@ -52,7 +49,10 @@ import {
   type LayerChoice,
   parseHeadSplit,
 } from './layer-heads.js';
+import { makeCompileOptions } from './options.js';
+import { compile } from './pipeline.js';
 import { type HeadPlans, headPlans, type LayerAttentionPlan, plannedOfHead } from './plan/head-plans.js';
+import { type PlannedAttention, plannedAttention, type TokenGrid } from './plan/token-map.js';
 import { computedPairs } from './report.js';
 
 /** Where one named instance's pattern comes from, and how it is instantiated. */

@@ -9,7 +9,7 @@ import { classifyBlocks } from './classify/classify.js';
 import { FULL, PARTIAL } from './classify/element-mask.js';
 import type { PatternInstance } from './ir.js';
 import { type ConcreteLayout, type LayoutSpec, layoutSignature, makeLayout } from './layout.js';
-import { checkBlockSizes } from './plan/build.js';
+import { checkBlockSizes, MAX_BLOCK_PAIRS } from './plan/build.js';
 
 /** One layout / block-size choice with its block counts and costs. */
 export interface LayoutChoice {
@@ -80,6 +80,9 @@ function evaluate(
   };
 }
 
+/** Alternatives may have at most this many times the plan's block pairs (blocks of 80 for 128: 2.6x). */
+export const ALTERNATIVE_PAIRS_FACTOR = 4;
+
 /**
  * The plain choice first, then the alternatives that can remove partial blocks: units padded to the least
  * common multiple of the block sizes (when that changes the layout), and square block sizes that divide the
@@ -99,8 +102,16 @@ export function layoutChoices(pattern: PatternInstance, blockQ: number, blockK: 
     };
     rows.push(evaluate(`pad units to ${lcm}`, repadded, blockQ, blockK));
   }
+  // An alternative with many more block pairs than the plan would cost more to classify than the plan did
+  // (blocks of 80 for a plan of 512 have 41x the pairs: minutes and gigabytes at 3 M tokens); leave it out.
+  const pairs = (b: number) => Math.ceil(layout.length / b) ** 2;
+  const limit = Math.min(
+    MAX_BLOCK_PAIRS,
+    ALTERNATIVE_PAIRS_FACTOR * Math.ceil(layout.length / blockQ) * Math.ceil(layout.length / blockK),
+  );
   for (let block = 64; block <= 256; block += 16) {
     if (layout.unitTokens % block !== 0 || (block === blockQ && block === blockK)) continue;
+    if (pairs(block) > limit) continue;
     rows.push(evaluate(`blocks ${block} x ${block}`, pattern, block, block));
   }
   const plain = rows[0]!.computedPairs;

@@ -98,7 +98,7 @@ export interface BinaryExpr extends NodeBase {
   readonly right: Expr;
 }
 
-/** A call of a built-in (`min max abs clamp ceildiv floordiv`) or of a `fn` helper. */
+/** A call of a built-in (`min max abs clamp ceildiv floordiv log2 pow2`) or of a `fn` helper. */
 export interface CallExpr extends NodeBase {
   readonly kind: 'CallExpr';
   readonly callee: Identifier;
@@ -291,6 +291,8 @@ export const BUILTIN_FUNCTIONS = {
   clamp: 3,
   ceildiv: 2,
   floordiv: 2,
+  log2: 1,
+  pow2: 1,
 } as const;
 
 /** A built-in function name. */

@@ -239,7 +239,8 @@ export const CODES = {
   TP319: {
     name: 'missing-head',
     stage: 'lower',
-    summary: 'a pattern reads `head` but was compiled without a head (it is compiled per head, from a layer plan)',
+    summary:
+      'a pattern reads `head` but was compiled without a head (it is compiled per head, from a layer plan)',
   },
   TP315: {
     name: 'divisor-may-be-zero',
@@ -251,6 +252,17 @@ export const CODES = {
     stage: 'lower',
     summary:
       'note: `!` of a condition that reads an axis some tokens lack; it stays unknown there (three-valued logic)',
+  },
+  TP317: {
+    name: 'log2-domain',
+    stage: 'lower',
+    summary: '`log2(x)` where x can be 0 or negative somewhere on the layout (log2 is defined for x >= 1)',
+  },
+  TP318: {
+    name: 'pow2-domain',
+    stage: 'lower',
+    summary:
+      '`pow2(x)` where x can be negative or above 30 somewhere on the layout (2^x must fit in 32 bits)',
   },
 
   TP401: {

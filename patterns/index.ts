@@ -32,6 +32,11 @@ function libraryFile(fileName: string): string {
 }
 
 const VIDEO_720P = { t: 8, h: 45, w: 80 } as const;
+/**
+ * With HunyuanVideo's 256 text tokens. The papers' own shapes (Wan 2.x, HunyuanVideo) are the `--layout`
+ * presets of patterns/presets.ts; the defaults stay at the 29-frame size so generated/ stays small.
+ */
+const VIDEO_720P_TEXT = { ...VIDEO_720P, l: 256 } as const;
 
 /** Every built-in pattern. */
 export const BUILTIN_PATTERNS: readonly BuiltinPattern[] = [
@@ -99,6 +104,29 @@ export const BUILTIN_PATTERNS: readonly BuiltinPattern[] = [
     description: 'dilated frames: frames a multiple of d apart, at most r strides away (r = 0: all)',
     defaultSizes: VIDEO_720P,
     defaultParams: { d: 2, r: 0 },
+  },
+  {
+    name: 'radial',
+    file: libraryFile('radial.tile'),
+    description:
+      'Radial Attention: a window over in-frame positions that halves per doubling of frame distance, plus the first frame',
+    defaultSizes: VIDEO_720P,
+    defaultParams: { decay_percent: 20, wan: true, block: 128 },
+  },
+  {
+    name: 'svg_spatial',
+    file: libraryFile('svg-spatial.tile'),
+    description:
+      "Sparse VideoGen's spatial head: a band of width frames around each token, the first frame, text",
+    defaultSizes: VIDEO_720P_TEXT,
+    defaultParams: { width: 2, sink: true, round: 128 },
+  },
+  {
+    name: 'svg_temporal',
+    file: libraryFile('svg-temporal.tile'),
+    description: "Sparse VideoGen's temporal head: nearby in-frame positions in every frame, and text",
+    defaultSizes: VIDEO_720P_TEXT,
+    defaultParams: { width: 2 },
   },
 ];
 

@@ -68,4 +68,14 @@ export const INT_HELPERS = {
   min: 'min',
   max: 'max',
   abs: 'abs',
+  log2: 'tp_log2',
+  pow2: 'tp_pow2',
 } as const;
+
+/**
+ * Whether rendered mask text calls the power-of-two helpers (`log2`, `pow2`). Targets add their definitions
+ * only then, so the files generated for patterns without them stay exactly as they were.
+ */
+export function callsPowerHelpers(maskText: string): boolean {
+  return maskText.includes(`${INT_HELPERS.log2}(`) || maskText.includes(`${INT_HELPERS.pow2}(`);
+}

@@ -51,6 +51,10 @@ export function renderInt(e: IntExpr, d: Dialect, names: ExprNames): string {
       return `(-${r(e.a)})`;
     case 'abs':
       return `${h('abs')}(${r(e.a)})`;
+    case 'log2':
+      return `${h('log2')}(${r(e.a)})`;
+    case 'pow2':
+      return `${h('pow2')}(${r(e.a)})`;
     case 'add':
       return `(${r(e.a)} + ${r(e.b)})`;
     case 'sub':

@@ -52,6 +52,8 @@ function intSides(e: IntExpr): Sides {
       return { q: e.side === 'q', k: e.side === 'k' };
     case 'neg':
     case 'abs':
+    case 'log2':
+    case 'pow2':
       return intSides(e.a);
     case 'select':
       return union(boolSides(e.cond), intSides(e.a), intSides(e.b));
@@ -112,6 +114,8 @@ export function splitPredicate(predicate: BoolExpr): SplitPredicate {
         return e;
       case 'neg':
       case 'abs':
+      case 'log2':
+      case 'pow2':
         return { ...e, a: int(e.a) };
       case 'select':
         return { ...e, cond: bool(e.cond), a: int(e.a), b: int(e.b) };

@@ -10,7 +10,9 @@
  * tighter than `|`, both looser than comparisons, exactly as `&&` over `||`, so the rendered (fully
  * parenthesised) structure is unchanged. The result is an int 0/1 that converts to the function's `bool`.
  */
+
 import type { PatternInstance } from '../../compiler/ir.js';
+import { callsPowerHelpers } from '../common/dialect.js';
 import { MASK_SYMBOLS } from '../common/render-mask.js';
 import { renderSplitMaskFunctions } from '../common/split-mask.js';
 import { cudaDialect } from './dialect.js';
@@ -37,3 +39,22 @@ export function eagerAllowed(maskSource: string): string {
 export function renderCudaMaskFunctions(pattern: PatternInstance): string {
   return eagerAllowed(renderSplitMaskFunctions(pattern, cudaDialect));
 }
+
+/** The `log2` / `pow2` helpers the mask functions of `pattern` call, or '' when they call neither. */
+export function renderCudaPowerHelpers(pattern: PatternInstance): string {
+  return callsPowerHelpers(renderCudaMaskFunctions(pattern)) ? CUDA_POWER_HELPERS : '';
+}
+
+/**
+ * `log2` (floor) and `pow2` with the pattern IR's rules, emitted only for patterns that use them. The log2 is a
+ * five-step binary search rather than `__clz`, so the same text also compiles in host-side tests.
+ */
+const CUDA_POWER_HELPERS = `// Floor of log2(x) (x < 1 gives 0) and 2^x (x < 0 gives 0), as in the pattern IR.
+__device__ __forceinline__ int tp_log2(int x) {
+  if (x < 1) return 0;
+  int r = 0;
+  for (int bits = 16; bits > 0; bits >>= 1)
+    if (x >= (1 << bits)) { x >>= bits; r += bits; }
+  return r;
+}
+__device__ __forceinline__ int tp_pow2(int x) { return x < 0 ? 0 : 1 << x; }`;

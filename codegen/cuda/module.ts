@@ -139,9 +139,11 @@ export function renderCudaModule(
     '',
     renderPatternHeader(plan),
     '',
-    ...[...new Set(parts.length > 0 ? parts.map((p) => instanceKernel(p).header) : [FAMILY_KERNEL[family].header])].map(
-      (h) => `#include "${h}"`,
-    ),
+    ...[
+      ...new Set(
+        parts.length > 0 ? parts.map((p) => instanceKernel(p).header) : [FAMILY_KERNEL[family].header],
+      ),
+    ].map((h) => `#include "${h}"`),
     '',
     ...parts.flatMap((p) => [renderInstance(p), '']),
   ];

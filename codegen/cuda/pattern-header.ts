@@ -14,7 +14,7 @@
 import type { PatternInstance } from '../../compiler/ir.js';
 import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { SPLIT_MASK_SYMBOLS, splitPredicate, termFields } from '../common/split-mask.js';
-import { renderCudaMaskFunctions } from './eager-mask.js';
+import { renderCudaMaskFunctions, renderCudaPowerHelpers } from './eager-mask.js';
 import { renderKeyWalk } from './key-walk.js';
 
 /**
@@ -77,6 +77,7 @@ export function renderPatternHeader(plan: BlockPlan): string {
     rule(`// ---- pattern ${plan.pattern.key}, blocks ${plan.blockQ} x ${plan.blockK}`),
     ...planConstants(plan),
     '',
+    ...[renderCudaPowerHelpers(plan.pattern)].filter((h) => h !== ''),
     renderCudaMaskFunctions(plan.pattern),
     renderKeyTermHelpers(plan.pattern),
     '',

@@ -2,7 +2,7 @@
  * The Python dialect of the neutral expression renderer. The rendered predicate is generic over an `ops`
  * object: with `INT_OPS` it is plain Python over ints (what tests evaluate without torch), with `TORCH_OPS` the
  * same expression runs on index tensors inside FlexAttention's `mask_mod`. Comparisons, `+ - *`, and `&` / `|`
- * mean the same on bools and bool tensors, so only `not`, `where`, `min`, `max`, `abs` and the floor helpers go
+ * mean the same on bools and bool tensors, so only `not`, `where`, `min`, `max`, `abs`, `log2`, `pow2` and the floor helpers go
  * through `ops`.
  */
 import type { Dialect } from '../common/dialect.js';
@@ -32,6 +32,8 @@ export const PYTHON_DIALECT: Dialect = {
     min: 'ops.min',
     max: 'ops.max',
     abs: 'ops.abs',
+    log2: 'ops.log2',
+    pow2: 'ops.pow2',
   },
 };
 
@@ -62,6 +64,14 @@ export const PYTHON_OPS = `class INT_OPS:
     @staticmethod
     def abs(a):
         return -a if a < 0 else a
+
+    @staticmethod
+    def log2(a):
+        return 0 if a < 1 else a.bit_length() - 1
+
+    @staticmethod
+    def pow2(a):
+        return 0 if a < 0 else 1 << a
 
     @staticmethod
     def floordiv(a, b):
@@ -110,6 +120,19 @@ class TORCH_OPS:
         import torch
 
         return torch.abs(TORCH_OPS._t(a))
+
+    @staticmethod
+    def log2(a):
+        # Floor log2 by counting the powers of two at or below a: exact on int32, and 0 for a < 1.
+        a = TORCH_OPS._t(a)
+        return sum((a >= (1 << i)).to(a.dtype) for i in range(1, 31))
+
+    @staticmethod
+    def pow2(a):
+        import torch
+
+        a = TORCH_OPS._t(a)
+        return torch.where(a < 0, torch.zeros_like(a), torch.ones_like(a) << a.clamp(min=0))
 
     @staticmethod
     def floordiv(a, b):

@@ -34,3 +34,14 @@ function tp_floordiv(a: number, b: number): number {
 function tp_floormod(a: number, b: number): number {
   return b === 0 ? 0 : a - b * Math.floor(a / b);
 }`;
+
+/** `log2` (floor) and `pow2` with the IR's semantics; added only for patterns that use them. */
+export const TYPESCRIPT_POWER_HELPERS = `/** Floor of log2(x); x < 1 gives 0 (the pattern IR's rule). */
+function tp_log2(x: number): number {
+  return x < 1 ? 0 : 31 - Math.clz32(x);
+}
+
+/** 2^x; x < 0 gives 0 (the pattern IR's rule). */
+function tp_pow2(x: number): number {
+  return x < 0 ? 0 : 2 ** x;
+}`;

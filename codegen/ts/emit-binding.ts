@@ -5,8 +5,9 @@
  */
 import { Project, VariableDeclarationKind } from 'ts-morph';
 import type { BlockPlan } from '../../compiler/plan/plan.js';
+import { callsPowerHelpers } from '../common/dialect.js';
 import { renderMaskFunctions } from '../common/render-mask.js';
-import { TYPESCRIPT_PRELUDE, typescriptDialect } from './dialect.js';
+import { TYPESCRIPT_POWER_HELPERS, TYPESCRIPT_PRELUDE, typescriptDialect } from './dialect.js';
 
 /** Base64 of an integer array's little-endian bytes. */
 function base64Of(values: Int32Array | Uint8Array): string {
@@ -81,8 +82,10 @@ export function emitTypescriptBinding(plan: BlockPlan, sourceName: string): stri
     'Key blocks by arithmetic, when the plan has a closed form.',
   );
 
+  const mask = renderMaskFunctions(plan.pattern, typescriptDialect(fields));
   file.addStatements(['', TYPESCRIPT_PRELUDE, '']);
-  file.addStatements(renderMaskFunctions(plan.pattern, typescriptDialect(fields)));
+  if (callsPowerHelpers(mask)) file.addStatements([TYPESCRIPT_POWER_HELPERS, '']);
+  file.addStatements(mask);
   file.addFunction({
     isExported: true,
     name: 'allowedIndex',

@@ -40,3 +40,14 @@ fn tp_floormod(a: i32, b: i32) -> i32 {
   let r = a - (a / b) * b;
   return select(r, r + b, r != 0i && ((r < 0i) != (b < 0i)));
 }`;
+
+/** `log2` (floor) and `pow2` with the IR's rules; added only for patterns that use them. */
+export const WGSL_POWER_PRELUDE = `// Floor of log2(x); x < 1 gives 0 (pattern IR semantics).
+fn tp_log2(x: i32) -> i32 {
+  return select(i32(firstLeadingBit(x)), 0i, x < 1i);
+}
+
+// 2^x; x < 0 gives 0 (pattern IR semantics; lowering keeps x below 31).
+fn tp_pow2(x: i32) -> i32 {
+  return select(1i << u32(max(x, 0i)), 0i, x < 0i);
+}`;

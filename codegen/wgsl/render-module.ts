@@ -6,8 +6,9 @@
 
 import type { BlockPlan } from '../../compiler/plan/plan.js';
 import { planError } from '../common/diagnostics.js';
+import { callsPowerHelpers } from '../common/dialect.js';
 import { renderMaskFunctions } from '../common/render-mask.js';
-import { WGSL_DIALECT, WGSL_PRELUDE } from './dialect.js';
+import { WGSL_DIALECT, WGSL_POWER_PRELUDE, WGSL_PRELUDE } from './dialect.js';
 import {
   PORTABLE_LIMITS,
   resolveKernelConfig,
@@ -80,12 +81,14 @@ export function renderWgslModule(plan: BlockPlan, options: RenderWgslOptions): W
       );
     }
   }
+  const mask = renderMaskFunctions(plan.pattern, WGSL_DIALECT);
   const parts = [
     header(plan, config, options.sourceFile ?? 'the pattern library'),
     renderDirectives(config).join('\n'),
     renderConstants(plan, config),
     WGSL_PRELUDE,
-    renderMaskFunctions(plan.pattern, WGSL_DIALECT),
+    callsPowerHelpers(mask) ? WGSL_POWER_PRELUDE : '',
+    mask,
     renderResources(config),
     form ? renderClosedFormHelpers(form) : '',
     renderKeyBlock(config),

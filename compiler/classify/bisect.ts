@@ -5,7 +5,8 @@
  * a false token pair have both been witnessed (partial). Intervals are exact on single tokens, so bisection
  * always terminates with the exact answer.
  */
-import type { PatternInstance } from '../ir.js';
+import type { BoolExpr, PatternInstance } from '../ir.js';
+import { memoisedByBoxPair } from './box-memo.js';
 import { boxVolume, type CoordBox, rangeBoxes, realTokensPerBlock } from './boxes.js';
 import { EMPTY, FULL, PARTIAL } from './element-mask.js';
 import { FALSE, TRUE, type Tri, UNKNOWN } from './interval.js';
@@ -50,16 +51,11 @@ function splitPair(q: CoordBox, k: CoordBox, stack: CoordBox[]): void {
   else stack.push(q, halves[0], q, halves[1]);
 }
 
-/** Exact class of the real token pairs in `boxesQ x boxesK`, stopping at the first true + false witnesses. */
-export function classifyBoxes(
-  tri: BoxPredicate,
-  boxesQ: readonly CoordBox[],
-  boxesK: readonly CoordBox[],
-): number {
+/** Exact class of the real token pairs of one box pair, stopping at the first true + false witnesses. */
+export function classifyBoxPair(tri: BoxPredicate, q0: CoordBox, k0: CoordBox): number {
   let sawTrue = false;
   let sawFalse = false;
-  const stack: CoordBox[] = [];
-  for (const q of boxesQ) for (const k of boxesK) stack.push(q, k);
+  const stack: CoordBox[] = [q0, k0];
   while (stack.length > 0) {
     const k = stack.pop()!;
     const q = stack.pop()!;
@@ -72,15 +68,10 @@ export function classifyBoxes(
   return sawTrue ? FULL : EMPTY;
 }
 
-/** Exact number of allowed real token pairs in `boxesQ x boxesK`, by bisection where undecided. */
-export function countAllowedInBoxes(
-  tri: BoxPredicate,
-  boxesQ: readonly CoordBox[],
-  boxesK: readonly CoordBox[],
-): number {
+/** Exact number of allowed token pairs of one box pair, by bisection where undecided. */
+export function countBoxPair(tri: BoxPredicate, q0: CoordBox, k0: CoordBox): number {
   let count = 0;
-  const stack: CoordBox[] = [];
-  for (const q of boxesQ) for (const k of boxesK) stack.push(q, k);
+  const stack: CoordBox[] = [q0, k0];
   while (stack.length > 0) {
     const k = stack.pop()!;
     const q = stack.pop()!;
@@ -88,6 +79,55 @@ export function countAllowedInBoxes(
     if (t === TRUE) count += boxVolume(q) * boxVolume(k);
     else if (t === UNKNOWN) splitPair(q, k, stack);
   }
+  return count;
+}
+
+/** A function of one box pair (its class, or its allowed-pair count). */
+export type BoxPairFn = (q: CoordBox, k: CoordBox) => number;
+
+/**
+ * `solve` over box pairs, answered from one interval evaluation when that decides the pair (`decided` maps the
+ * verdict to the result) and through the box-pair memo otherwise: a lookup costs more than an evaluation.
+ */
+export function decidedOrMemoised(
+  tri: BoxPredicate,
+  predicate: BoolExpr,
+  decided: (verdict: Tri, q: CoordBox, k: CoordBox) => number,
+  solve: (tri: BoxPredicate, q: CoordBox, k: CoordBox) => number,
+): BoxPairFn {
+  const memoised = memoisedByBoxPair(predicate, (q, k) => solve(tri, q, k));
+  return (q, k) => {
+    const t = tri(q, k);
+    return t === UNKNOWN ? memoised(q, k) : decided(t, q, k);
+  };
+}
+
+/** Exact class of the real token pairs in `boxesQ x boxesK`, from the classes of the box pairs. */
+export function classifyBoxes(
+  pairClass: BoxPairFn,
+  boxesQ: readonly CoordBox[],
+  boxesK: readonly CoordBox[],
+): number {
+  let seen = 0; // bit FULL: some pair allowed; bit EMPTY + 1: some pair masked
+  for (const q of boxesQ) {
+    for (const k of boxesK) {
+      const c = pairClass(q, k);
+      if (c === PARTIAL) return PARTIAL;
+      seen |= c === FULL ? 1 : 2;
+      if (seen === 3) return PARTIAL;
+    }
+  }
+  return seen === 1 ? FULL : EMPTY;
+}
+
+/** Exact number of allowed real token pairs in `boxesQ x boxesK`, summed over the box pairs. */
+export function countAllowedInBoxes(
+  pairCount: BoxPairFn,
+  boxesQ: readonly CoordBox[],
+  boxesK: readonly CoordBox[],
+): number {
+  let count = 0;
+  for (const q of boxesQ) for (const k of boxesK) count += pairCount(q, k);
   return count;
 }
 
@@ -108,18 +148,36 @@ function uniformVerdict(tri: BoxPredicate, boxesQ: readonly CoordBox[], boxesK: 
 export function classifyByBisection(pattern: PatternInstance, blockQ: number, blockK: number): Uint8Array {
   const { layout } = pattern;
   const tri = compileBoxPredicate(pattern.predicate);
+  const pairClass = decidedOrMemoised(
+    tri,
+    pattern.predicate,
+    (t) => (t === TRUE ? FULL : EMPTY),
+    classifyBoxPair,
+  );
   const realQ = realTokensPerBlock(layout, blockQ);
   const realK = blockK === blockQ ? realQ : realTokensPerBlock(layout, blockK);
   const nq = realQ.length;
   const nk = realK.length;
   const out = new Uint8Array(nq * nk);
+  // The boxes of single blocks are asked for again at every level of the recursion: keep them.
+  const blockBoxesQ: (CoordBox[] | undefined)[] = new Array(nq);
+  const blockBoxesK: (CoordBox[] | undefined)[] = new Array(nk);
+  const boxesOf = (cache: (CoordBox[] | undefined)[], b0: number, b1: number, size: number): CoordBox[] => {
+    if (b1 - b0 !== 1) return rangeBoxes(layout, b0 * size, b1 * size);
+    let boxes = cache[b0];
+    if (boxes === undefined) {
+      boxes = rangeBoxes(layout, b0 * size, b1 * size);
+      cache[b0] = boxes;
+    }
+    return boxes;
+  };
   const region = (q0: number, q1: number, k0: number, k1: number): void => {
-    const boxesQ = rangeBoxes(layout, q0 * blockQ, q1 * blockQ);
+    const boxesQ = boxesOf(blockBoxesQ, q0, q1, blockQ);
     if (boxesQ.length === 0) return;
-    const boxesK = rangeBoxes(layout, k0 * blockK, k1 * blockK);
+    const boxesK = boxesOf(blockBoxesK, k0, k1, blockK);
     if (boxesK.length === 0) return;
     if (q1 - q0 === 1 && k1 - k0 === 1) {
-      out[q0 * nk + k0] = classifyBoxes(tri, boxesQ, boxesK);
+      out[q0 * nk + k0] = classifyBoxes(pairClass, boxesQ, boxesK);
       return;
     }
     const verdict = uniformVerdict(tri, boxesQ, boxesK);

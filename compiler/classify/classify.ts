@@ -6,9 +6,10 @@
  * `bruteForceClasses`.
  */
 import type { PatternInstance } from '../ir.js';
-import { classifyByBisection, countAllowedInBoxes } from './bisect.js';
-import { type CoordBox, rangeBoxes } from './boxes.js';
+import { classifyByBisection, countAllowedInBoxes, countBoxPair, decidedOrMemoised } from './bisect.js';
+import { boxVolume, type CoordBox, rangeBoxes } from './boxes.js';
 import { classifyByFrameTable, classifyByUnitTable, frameTablePairCounter } from './class-table.js';
+import { TRUE } from './interval.js';
 import { compileBoxPredicate } from './interval-compile.js';
 
 /** Which method classified a pattern (reported by benchmarks and `--dump classify`). */
@@ -46,6 +47,12 @@ export function allowedPairCounter(
   const byFrame = frameTablePairCounter(pattern, blockQ, blockK);
   if (byFrame) return byFrame;
   const tri = compileBoxPredicate(pattern.predicate);
+  const pairCount = decidedOrMemoised(
+    tri,
+    pattern.predicate,
+    (t, q, k) => (t === TRUE ? boxVolume(q) * boxVolume(k) : 0),
+    countBoxPair,
+  );
   const { layout } = pattern;
   const qBoxes = new Map<number, CoordBox[]>();
   const kBoxes = new Map<number, CoordBox[]>();
@@ -57,7 +64,7 @@ export function allowedPairCounter(
     }
     return boxes;
   };
-  return (qb, kb) => countAllowedInBoxes(tri, boxesOf(qBoxes, qb, blockQ), boxesOf(kBoxes, kb, blockK));
+  return (qb, kb) => countAllowedInBoxes(pairCount, boxesOf(qBoxes, qb, blockQ), boxesOf(kBoxes, kb, blockK));
 }
 
 /** Classify every block pair: row-major numQBlocks x numKBlocks, 0 empty / 1 partial / 2 full. Exact. */

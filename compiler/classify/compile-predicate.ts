@@ -3,7 +3,7 @@
  * oracle and for table building. `evalBool` stays the reference: tests check the compiled function against
  * it on random predicates and points.
  */
-import { type BoolExpr, floorDiv, floorMod, type IntExpr, type Segment } from '../ir.js';
+import { type BoolExpr, floorDiv, floorLog2, floorMod, type IntExpr, pow2, type Segment } from '../ir.js';
 
 /** Numeric segment codes used by compiled functions (strings would cost a comparison per access). */
 export const SEGMENT_CODE: Readonly<Record<Segment, number>> = { video: 0, text: 1 };
@@ -27,6 +27,10 @@ function intSource(e: IntExpr, sets: ReadonlySet<number>[]): string {
       return `(-${intSource(e.a, sets)})`;
     case 'abs':
       return `Math.abs(${intSource(e.a, sets)})`;
+    case 'log2':
+      return `floorLog2(${intSource(e.a, sets)})`;
+    case 'pow2':
+      return `pow2(${intSource(e.a, sets)})`;
     case 'select':
       return `(${boolSource(e.cond, sets)} ? ${intSource(e.a, sets)} : ${intSource(e.b, sets)})`;
     case 'add':
@@ -77,8 +81,10 @@ export function compilePredicate(predicate: BoolExpr): PointPredicate {
   const make = new Function(
     'floorDiv',
     'floorMod',
+    'floorLog2',
+    'pow2',
     'sets',
     `return function predicate(qs, q, ks, k) { ${body} };`,
   );
-  return make(floorDiv, floorMod, sets) as PointPredicate;
+  return make(floorDiv, floorMod, floorLog2, pow2, sets) as PointPredicate;
 }

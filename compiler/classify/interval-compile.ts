@@ -3,7 +3,7 @@
  * hot path of block classification evaluates it millions of times, where walking the IR tree would dominate.
  * Tests check it returns exactly what the interpreter `triOf` returns.
  */
-import type { BoolExpr, CmpOp, IntExpr } from '../ir.js';
+import { type BoolExpr, type CmpOp, floorLog2, type IntExpr, pow2 } from '../ir.js';
 import type { CoordBox } from './boxes.js';
 import { divInterval, insetInterval, modInterval, sortedDistinct, type Tri } from './interval.js';
 
@@ -53,6 +53,17 @@ function emitInt(e: IntExpr, m: Emitter): Bounds {
         `${a.lo} >= 0 ? ${a.lo} : ${a.hi} <= 0 ? -${a.hi} : 0`,
         `${a.lo} >= 0 ? ${a.hi} : ${a.hi} <= 0 ? -${a.lo} : Math.max(-${a.lo}, ${a.hi})`,
       );
+      break;
+    }
+    case 'log2': {
+      // Monotone, as in interval.ts: bounds map to bounds (x < 1 gives 0, the IR's fallback).
+      const a = emitInt(e.a, m);
+      out(`floorLog2(${a.lo})`, `floorLog2(${a.hi})`);
+      break;
+    }
+    case 'pow2': {
+      const a = emitInt(e.a, m);
+      out(`pow2(${a.lo})`, `pow2(${a.hi})`);
       break;
     }
     case 'select': {
@@ -225,8 +236,10 @@ export function compileBoxPredicate(predicate: BoolExpr): BoxPredicate {
     'divInterval',
     'modInterval',
     'insetInterval',
+    'floorLog2',
+    'pow2',
     'S',
     `const R = [0, 0];\nreturn function boxPredicate(q, k) {\n${body}\n};`,
   );
-  return make(divInterval, modInterval, insetInterval, m.sets) as BoxPredicate;
+  return make(divInterval, modInterval, insetInterval, floorLog2, pow2, m.sets) as BoxPredicate;
 }

@@ -7,7 +7,7 @@
  * This file holds the reference interpreter and the interval primitives; `interval-compile.ts` turns the
  * same rules into a JavaScript function for the hot path, and tests check the two agree.
  */
-import { type BoolExpr, type CmpOp, floorDiv, floorMod, type IntExpr } from '../ir.js';
+import { applyIntPower, type BoolExpr, type CmpOp, floorDiv, floorMod, type IntExpr } from '../ir.js';
 import type { CoordBox } from './boxes.js';
 
 /** Tri-state truth value. */
@@ -125,6 +125,12 @@ export function intervalOf(e: IntExpr, q: CoordBox, k: CoordBox): Interval {
       if (lo >= 0) return [lo, hi];
       if (hi <= 0) return [-hi, -lo];
       return [0, Math.max(-lo, hi)];
+    }
+    case 'log2':
+    case 'pow2': {
+      // Monotone non-decreasing (the IR's fallbacks below the domain keep it so): bounds map to bounds.
+      const [lo, hi] = intervalOf(e.a, q, k);
+      return [applyIntPower(e.op, lo), applyIntPower(e.op, hi)];
     }
     case 'select': {
       const cond = triOf(e.cond, q, k);

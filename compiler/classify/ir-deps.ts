@@ -13,6 +13,8 @@ export function axesRead(predicate: BoolExpr): Set<number> {
         return;
       case 'neg':
       case 'abs':
+      case 'log2':
+      case 'pow2':
         visitInt(e.a);
         return;
       case 'select':

@@ -2,7 +2,7 @@
  * Interval bounds of integer IR, given the range of every coordinate. Lowering uses them to prove that no
  * value a predicate can compute leaves the signed 32-bit range every target computes in.
  */
-import type { IntExpr } from '../ir.js';
+import { applyIntPower, type IntExpr } from '../ir.js';
 
 /** A closed interval of integers. */
 export interface Interval {
@@ -67,6 +67,13 @@ export function intervalOf(
     case 'abs': {
       const a = of(e.a);
       out = a.lo >= 0 ? a : a.hi <= 0 ? { lo: -a.hi, hi: -a.lo } : { lo: 0, hi: Math.max(-a.lo, a.hi) };
+      break;
+    }
+    case 'log2':
+    case 'pow2': {
+      // Both are monotone (non-decreasing), so the bounds map to bounds.
+      const a = of(e.a);
+      out = { lo: applyIntPower(e.op, a.lo), hi: applyIntPower(e.op, a.hi) };
       break;
     }
     case 'select': {

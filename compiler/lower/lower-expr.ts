@@ -20,6 +20,7 @@ import {
   makeCmp,
   makeInset,
   makeNeg,
+  makePower,
   makeSelect,
 } from '../fold.js';
 import type { BoolExpr, CmpOp, IntExpr } from '../ir.js';
@@ -142,8 +143,7 @@ export class Lowerer {
     if (this.verified.has(e)) return null;
     const bounds = intervalOf(e, this.target.coordBounds, this.memo);
     if (!fitsInt32(bounds)) return bounds;
-    const parts =
-      e.op === 'const' || e.op === 'coord' ? [] : e.op === 'neg' || e.op === 'abs' ? [e.a] : [e.a, e.b];
+    const parts = e.op === 'const' || e.op === 'coord' ? [] : 'b' in e ? [e.a, e.b] : [e.a];
     for (const p of parts) {
       const bad = this.firstOutOfRange(p);
       if (bad) return bad;
@@ -311,6 +311,34 @@ export class Lowerer {
     return intValue(makeBinary(op, a.ir, b.ir), joinDefinedness([a.def, b.def]));
   }
 
+  /**
+   * `log2(x)` (floor) or `pow2(x)`, with x proved inside the domain over the whole layout: log2 needs x >= 1,
+   * pow2 needs 0 <= x <= 30. The bound is the interval of x over every token pair, so a guard elsewhere in the
+   * pattern does not narrow it; clamping the argument (`max(x, 1)`, `clamp(x, 0, 30)`) does.
+   */
+  private power(op: 'log2' | 'pow2', e: Expr, env: Env): Value {
+    const x = this.intValue(e, env);
+    const { lo, hi } = intervalOf(x.ir, this.target.coordBounds, this.memo);
+    const shown = lo === hi ? `the value ${lo}` : `values in ${lo}..=${hi}`;
+    if (op === 'log2' && lo < 1) {
+      this.fail(
+        'TP317',
+        e.range,
+        `the argument of \`log2\` can be ${lo}; log2 is defined for values >= 1`,
+        `this argument takes ${shown} on this layout; write \`log2(max(x, 1))\` if 0 should count as 1`,
+      );
+    }
+    if (op === 'pow2' && (lo < 0 || hi > 30)) {
+      this.fail(
+        'TP318',
+        e.range,
+        `the argument of \`pow2\` can be ${lo < 0 ? lo : hi}; pow2 takes exponents from 0 to 30`,
+        `this argument takes ${shown} on this layout; clamp it, e.g. \`pow2(clamp(x, 0, 30))\``,
+      );
+    }
+    return intValue(makePower(op, x.ir), x.def);
+  }
+
   private binary(e: BinaryExpr, env: Env): Value {
     switch (e.op) {
       case '&&':
@@ -393,6 +421,10 @@ export class Lowerer {
           joinDefinedness([x.def, lo.def, hi.def]),
         );
       }
+      case 'log2':
+      case 'pow2':
+        arity(1);
+        return this.power(name, arg(0), env);
       case 'floordiv':
         arity(2);
         return this.arith('div', this.intValue(arg(0), env), this.divisor(arg(1), env, 'division'));

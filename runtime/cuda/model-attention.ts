@@ -13,8 +13,8 @@
  * self-attention's N x N.
  */
 import { denseBlockPlan } from '../../compiler/plan/dense.js';
-import { contiguousStrides, TensorError } from '../../core/tensor.js';
 import type { HeadRun } from '../../compiler/plan/head-plans.js';
+import { contiguousStrides, TensorError } from '../../core/tensor.js';
 import { attentionRuns, headGroups } from '../head-specs.js';
 import type { SelfAttentionSpec } from '../model-ops.js';
 import { CudaAttention } from './attention.js';

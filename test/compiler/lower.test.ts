@@ -312,6 +312,47 @@ describe('arithmetic semantics', () => {
   });
 });
 
+describe('log2 and pow2', () => {
+  it('take floor log2 and powers of two, matching Math at every frame distance', () => {
+    const text = 'layout v(t)\npattern p() on v {\n  attend pow2(log2(max(abs(q.t - k.t), 1))) == k.t\n}';
+    const inst = compile(text, { sizes: { t: 40 } });
+    for (let q = 0; q < 40; q++) {
+      for (let k = 0; k < 40; k++) {
+        const expected = 2 ** Math.floor(Math.log2(Math.max(Math.abs(q - k), 1))) === k;
+        expect(evalBool(inst.predicate, video(q), video(k)), `${q}, ${k}`).toBe(expected);
+      }
+    }
+  });
+
+  it('rejects log2 of a value that can be below 1 on the layout, pointing at the argument', () => {
+    const text = 'layout v(t)\npattern p() on v {\n  attend log2(abs(q.t - k.t)) <= 2\n}';
+    const [d] = errorsOf(() => compile(text, { sizes: { t: 8 } }));
+    expect([d?.code, d?.range.start.line, d?.range.start.column]).toEqual(['TP317', 3, 15]);
+    expect(d?.message).toContain('can be 0');
+    expect(d?.hint).toContain('max(x, 1)');
+    // The same argument is fine once clamped, and on a layout where it cannot reach 0.
+    expect(() =>
+      compile('layout v(t)\npattern p() on v { attend log2(q.t + 1) <= 2 }', { sizes: { t: 8 } }),
+    ).not.toThrow();
+  });
+
+  it('rejects pow2 of a value that can be negative or above 30', () => {
+    const negative = 'layout v(t)\npattern p() on v {\n  attend pow2(q.t - k.t) <= 2\n}';
+    const [n] = errorsOf(() => compile(negative, { sizes: { t: 8 } }));
+    expect([n?.code, n?.message]).toEqual([
+      'TP318',
+      'the argument of `pow2` can be -7; pow2 takes exponents from 0 to 30',
+    ]);
+    const large = 'layout v(t)\npattern p(s: int = 0) on v {\n  attend pow2(q.t + s) <= 2\n}';
+    expect(() => compile(large, { sizes: { t: 8 }, params: { s: 23 } })).not.toThrow();
+    const [l] = errorsOf(() => compile(large, { sizes: { t: 8 }, params: { s: 24 } }));
+    expect([l?.code, l?.message]).toEqual([
+      'TP318',
+      'the argument of `pow2` can be 31; pow2 takes exponents from 0 to 30',
+    ]);
+  });
+});
+
 describe('binding parameters and sizes', () => {
   const text =
     'layout v(t, h) {\n  size h = 4\n}\npattern p(a: int = 2, on_off: bool = true, n: int) on v {\n  attend q.t + n >= a || on_off\n}';

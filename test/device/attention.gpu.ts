@@ -120,7 +120,15 @@ describe('CUDA attention kernel on the GPU', { skip }, () => {
         // tiles and both layouts: a persistent grid walks several items per CTA.
         const plan = builtinPlan('attention_tile', { sizes: { t: 4, h: 16, w: 16 }, params: { a: 1 } }, 128);
         for (const layout of ['bshd', 'bhsd'] as const)
-          await checkCase(backend, { plan, headDim: 96, dtype: 'bfloat16', layout, batch: 1, heads: 24, seed: 777 });
+          await checkCase(backend, {
+            plan,
+            headDim: 96,
+            dtype: 'bfloat16',
+            layout,
+            batch: 1,
+            heads: 24,
+            seed: 777,
+          });
         await fc.assert(
           fc.asyncProperty(gpuCaseArb, async (c) => {
             await checkCase(backend, c);

@@ -4,7 +4,7 @@
  */
 import type { Dialect } from '../../../codegen/common/dialect.js';
 import { MASK_SYMBOLS, renderMaskFunctions } from '../../../codegen/common/render-mask.js';
-import { floorDiv, floorMod, type PatternInstance } from '../../../compiler/ir.js';
+import { floorDiv, floorLog2, floorMod, type PatternInstance, pow2 } from '../../../compiler/ir.js';
 
 /** Renders like C, but with JavaScript declarations and object literals for structs. */
 export function jsDialect(fieldNames: readonly string[]): Dialect {
@@ -29,6 +29,8 @@ export const JS_PRELUDE = {
   min: Math.min,
   max: Math.max,
   abs: Math.abs,
+  tp_log2: floorLog2,
+  tp_pow2: pow2,
 };
 
 /** The decode and mask functions the neutral renderer emits, loaded as JavaScript. */

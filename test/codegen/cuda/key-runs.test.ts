@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { renderCudaMaskFunctions } from '../../../codegen/cuda/eager-mask.js';
+import { renderCudaMaskFunctions, renderCudaPowerHelpers } from '../../../codegen/cuda/eager-mask.js';
 import { inlineKernelHeaders } from '../../../codegen/cuda/headers.js';
 import { MASK_MODE } from '../../../codegen/cuda/key-walk.js';
 import { renderKeyTermHelpers } from '../../../codegen/cuda/pattern-header.js';
@@ -37,6 +37,7 @@ using std::min;
     [
       prelude,
       '#include "tessera/tessera.cuh"',
+      renderCudaPowerHelpers(pattern),
       renderCudaMaskFunctions(pattern),
       renderKeyTermHelpers(pattern),
       '#include "tessera/key_runs.cuh"',

@@ -84,7 +84,8 @@ describe('CUDA kernels compile with nvcc without spills', () => {
   for (const [family, arch] of targets) {
     it.skipIf(nvcc === null && !inCi)(
       `every plan, head dim and dtype: ${family} kernels for ${arch}`,
-      { timeout: 180_000 },
+      // Fifteen built-ins and the walk plans through nvcc on two (often shared) cores: minutes.
+      { timeout: 360_000 },
       async () => {
         const results = await compileAll(plans, dir, family, arch);
         expect(results).toHaveLength(plans.length);

@@ -67,7 +67,12 @@ describe('the wgmma kernel source', () => {
   it('fits the sm_90 shared memory with its default tiles at every head dim (original kernel)', () => {
     for (const plan of [masked, dense]) {
       for (const headDim of [64, 96, 128]) {
-        const k = renderCudaKernel(plan, { headDim, dtype: 'bfloat16', family: 'wgmma', warpSpecialized: false });
+        const k = renderCudaKernel(plan, {
+          headDim,
+          dtype: 'bfloat16',
+          family: 'wgmma',
+          warpSpecialized: false,
+        });
         expect(k.sharedBytes).toBeLessThanOrEqual(SM90_MAX_SHARED_BYTES);
         expect(k.threads).toBe(256);
         expect(k.family).toBe('wgmma');

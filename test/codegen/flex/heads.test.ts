@@ -15,8 +15,8 @@ import { toFlexHeadsBlockMask } from '../../../codegen/flex/block-mask.js';
 import { parseLayerPlan, planLayers } from '../../../compiler/layer-plan.js';
 import { planElementMask } from '../../../compiler/plan/element-mask.js';
 import type { BlockPlan } from '../../../compiler/plan/plan.js';
-import { decodeSafetensors } from '../../../core/safetensors.js';
 import { seededUniform } from '../../../core/random.js';
+import { decodeSafetensors } from '../../../core/safetensors.js';
 import { testRuns } from '../../support/arbitraries/layout.js';
 
 let dir: string;

@@ -15,8 +15,8 @@ import { maskedAttention, planAttention } from '../../../models/open-sora-plan/l
 import { createOpenSoraModel } from '../../../models/open-sora-plan/network.js';
 import { randomOpenSoraWeights } from '../../../models/open-sora-plan/random-weights.js';
 import { findBuiltinPattern } from '../../../patterns/index.js';
-import { createCpuOps } from '../../../runtime/cpu/model-ops.js';
 import type { CpuTensor } from '../../../runtime/cpu/cpu-tensor.js';
+import { createCpuOps } from '../../../runtime/cpu/model-ops.js';
 import type { HeadAttentionSpec, SelfAttentionSpec } from '../../../runtime/model-ops.js';
 import { randomArray, relativeError, TEST_CONFIG, TEST_LATENT } from './support.js';
 

@@ -20,6 +20,7 @@ import type {
   TypeAnnotation,
 } from '../../../dsl/ast.js';
 import { START_OF_FILE } from '../../../dsl/source.js';
+import { smallExponent } from './ir.js';
 
 /** Property-test intensity: `TESSERA_TEST_RUNS` (CI default keeps each file well under 20 s). */
 export function testRuns(fallback = 100): number {
@@ -77,7 +78,7 @@ export function exprArb(depth: number): fc.Arbitrary<Expr> {
           weight: 1,
           arbitrary: fc
             .tuple(
-              fc.constantFrom('min', 'max', 'abs', 'clamp', 'ceildiv', 'f'),
+              fc.constantFrom('min', 'max', 'abs', 'clamp', 'ceildiv', 'log2', 'pow2', 'f'),
               fc.array(sub, { maxLength: 3 }),
             )
             .map(
@@ -255,8 +256,8 @@ export function irArbs(
       {
         weight: 1,
         arbitrary: fc
-          .tuple(fc.constantFrom('neg' as const, 'abs' as const), i)
-          .map(([op, a]): IntExpr => ({ op, a })),
+          .tuple(fc.constantFrom('neg' as const, 'abs' as const, 'log2' as const, 'pow2' as const), i)
+          .map(([op, a]): IntExpr => (op === 'pow2' ? { op, a: smallExponent(a) } : { op, a })),
       },
       {
         weight: 3,

@@ -77,8 +77,11 @@ export function irArbitraries(
       })
       .map(({ op, a, d }): IntExpr => ({ op, a, b: { op: 'const', value: d } }));
     const unary = fc
-      .record({ op: fc.constantFrom('neg' as const, 'abs' as const), a: sub })
-      .map(({ op, a }): IntExpr => ({ op, a }));
+      .record({
+        op: fc.constantFrom('neg' as const, 'abs' as const, 'log2' as const, 'pow2' as const),
+        a: sub,
+      })
+      .map(({ op, a }): IntExpr => (op === 'pow2' ? { op, a: smallExponent(a) } : { op, a }));
     const select = fc
       .record({ cond: subBool, a: sub, b: sub })
       .map(({ cond, a, b }): IntExpr => ({ op: 'select', cond, a, b }));
@@ -125,4 +128,12 @@ export function patternInstanceArbitrary(maxLength: number): fc.Arbitrary<Patter
       predicate,
     })),
   );
+}
+
+/**
+ * `(a mod 13) - 2`, in -2..10: an exponent for `pow2` that reaches its below-domain fallback and stays far from
+ * overflow (random trees compute values no lowering has bounded).
+ */
+export function smallExponent(a: IntExpr): IntExpr {
+  return { op: 'sub', a: { op: 'mod', a, b: { op: 'const', value: 13 } }, b: { op: 'const', value: 2 } };
 }

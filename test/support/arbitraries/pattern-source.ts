@@ -42,6 +42,9 @@ function intExpr(scope: Scope, depth: number): fc.Arbitrary<string> {
       .tuple(fc.constantFrom('min', 'max', 'ceildiv', 'floordiv'), sub, sub)
       .map(([f, a, b]) => `${f}(${a}, ${b})`),
     sub.map((a) => `abs(${a})`),
+    // In their domains as users write them (radial windows): log2 of at least 1, pow2 of 0..10.
+    sub.map((a) => `log2(max(${a}, 1))`),
+    sub.map((a) => `pow2(clamp(${a}, 0, 10))`),
     sub.map((a) => `-${a}`),
     fc.tuple(sub, sub, sub).map(([x, lo, hi]) => `clamp(${x}, ${lo}, ${hi})`),
     fc.tuple(cond, sub, sub).map(([c, a, b]) => `(if ${c} then ${a} else ${b})`),

@@ -1,0 +1,234 @@
+/**
+ * Memoised box-pair results for the bisection classifier and the allowed-pair counter. Exact counting of a
+ * partial block costs bisection down to its boundary, about one interval evaluation per boundary token, and a
+ * video pattern has tens of thousands of partial blocks; but most of them are the same problem again:
+ *
+ * - an axis the predicate reads only through differences of query and key (`q.h - k.h`, `q.w == k.w`,
+ *   `(q.h * w + q.w) - (k.h * w + k.w)`) can be shifted on both sides without changing any answer, so a box
+ *   pair is keyed by its offsets relative to the key box on such axes;
+ * - on the other axes (typically the frame axis, read as `k.t == 0` or `q.t % s`), a box pair whose boxes hold
+ *   one value each is keyed by the predicate with those values substituted and folded, so frame pairs that
+ *   the pattern treats alike (same distance class, neither a sink) share one entry.
+ *
+ * Both keys are sound: equal keys mean the same predicate over translated boxes, hence the same result.
+ */
+import { constInt, exprKey, foldBool } from '../fold.js';
+import type { BoolExpr, IntExpr, Side } from '../ir.js';
+import type { CoordBox } from './boxes.js';
+
+/** Coefficients of an affine integer expression in the query and key coordinates. */
+interface Affine {
+  readonly q: Map<number, number>;
+  readonly k: Map<number, number>;
+}
+
+function addScaled(out: Affine, x: Affine, scale: number): void {
+  for (const side of ['q', 'k'] as const)
+    for (const [axis, c] of x[side]) out[side].set(axis, (out[side].get(axis) ?? 0) + scale * c);
+}
+
+/** The affine form of `e` (constant terms dropped), or null when `e` is not affine in the coordinates. */
+function affineOf(e: IntExpr): Affine | null {
+  switch (e.op) {
+    case 'const':
+      return { q: new Map(), k: new Map() };
+    case 'coord': {
+      const out: Affine = { q: new Map(), k: new Map() };
+      out[e.side].set(e.axis, 1);
+      return out;
+    }
+    case 'neg': {
+      const a = affineOf(e.a);
+      if (!a) return null;
+      const out: Affine = { q: new Map(), k: new Map() };
+      addScaled(out, a, -1);
+      return out;
+    }
+    case 'add':
+    case 'sub': {
+      const a = affineOf(e.a);
+      const b = a && affineOf(e.b);
+      if (!a || !b) return null;
+      const out: Affine = { q: new Map(), k: new Map() };
+      addScaled(out, a, 1);
+      addScaled(out, b, e.op === 'add' ? 1 : -1);
+      return out;
+    }
+    case 'mul': {
+      const [c, x] =
+        e.a.op === 'const' ? [e.a.value, e.b] : e.b.op === 'const' ? [e.b.value, e.a] : [null, null];
+      if (c === null || x === null) return null;
+      const a = affineOf(x);
+      if (!a) return null;
+      const out: Affine = { q: new Map(), k: new Map() };
+      addScaled(out, a, c);
+      return out;
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * Mark in `moved` the axes whose shift (the same amount on query and key) can change the value of `e`: an
+ * affine sub-expression moves with axis a unless its query and key coefficients of a cancel; anything else
+ * moves with whatever its operands move with.
+ */
+function markInt(e: IntExpr, moved: Set<number>): void {
+  const affine = affineOf(e);
+  if (affine) {
+    for (const axis of new Set([...affine.q.keys(), ...affine.k.keys()]))
+      if ((affine.q.get(axis) ?? 0) + (affine.k.get(axis) ?? 0) !== 0) moved.add(axis);
+    return;
+  }
+  switch (e.op) {
+    case 'select':
+      markBool(e.cond, moved);
+      markInt(e.a, moved);
+      markInt(e.b, moved);
+      return;
+    case 'neg':
+    case 'abs':
+    case 'log2':
+    case 'pow2':
+      markInt(e.a, moved);
+      return;
+    case 'const':
+    case 'coord':
+      return;
+    default:
+      markInt(e.a, moved);
+      markInt(e.b, moved);
+  }
+}
+
+function markBool(e: BoolExpr, moved: Set<number>): void {
+  switch (e.op) {
+    case 'bool':
+    case 'segment':
+      return;
+    case 'cmp':
+      // a cmp b is (a - b) cmp 0: shifting cannot change it when the difference does not move.
+      markInt({ op: 'sub', a: e.a, b: e.b }, moved);
+      return;
+    case 'inset':
+      markInt(e.a, moved);
+      return;
+    case 'not':
+      markBool(e.a, moved);
+      return;
+    case 'and':
+    case 'or':
+      for (const x of e.args) markBool(x, moved);
+  }
+}
+
+/** `e` with the coordinates in `values` (by side, then axis) replaced by constants, unfolded. */
+function substituteInt(e: IntExpr, values: Readonly<Record<Side, ReadonlyMap<number, number>>>): IntExpr {
+  const s = (x: IntExpr) => substituteInt(x, values);
+  switch (e.op) {
+    case 'const':
+      return e;
+    case 'coord': {
+      const v = values[e.side].get(e.axis);
+      return v === undefined ? e : constInt(v);
+    }
+    case 'select':
+      return { op: 'select', cond: substituteBool(e.cond, values), a: s(e.a), b: s(e.b) };
+    case 'neg':
+    case 'abs':
+    case 'log2':
+    case 'pow2':
+      return { op: e.op, a: s(e.a) };
+    default:
+      return { op: e.op, a: s(e.a), b: s(e.b) };
+  }
+}
+
+function substituteBool(e: BoolExpr, values: Readonly<Record<Side, ReadonlyMap<number, number>>>): BoolExpr {
+  switch (e.op) {
+    case 'bool':
+    case 'segment':
+      return e;
+    case 'cmp':
+      return { ...e, a: substituteInt(e.a, values), b: substituteInt(e.b, values) };
+    case 'inset':
+      return { ...e, a: substituteInt(e.a, values) };
+    case 'not':
+      return { op: 'not', a: substituteBool(e.a, values) };
+    case 'and':
+    case 'or':
+      return { op: e.op, args: e.args.map((x) => substituteBool(x, values)) };
+  }
+}
+
+/** Keys box pairs so that equal keys have equal results; see the module comment. */
+export class BoxPairKeys {
+  /** Axes the predicate reads other than through query-key differences. */
+  private readonly moving: readonly number[];
+  private readonly specialised = new Map<string, string>();
+
+  constructor(private readonly predicate: BoolExpr) {
+    const moved = new Set<number>();
+    markBool(predicate, moved);
+    this.moving = [...moved].sort((a, b) => a - b);
+  }
+
+  /** The key of a box pair (same segment layout on both sides). */
+  key(q: CoordBox, k: CoordBox): string {
+    const predicate = this.predicateKey(q, k);
+    const parts: (string | number)[] = [q.segment, k.segment, predicate];
+    for (let a = 0; a < q.lo.length; a++) {
+      const moving = this.moving.includes(a);
+      // A substituted axis is no longer read; a difference axis counts relative to the key box.
+      if (moving && predicate !== '*') continue;
+      const base = moving ? 0 : k.lo[a]!;
+      parts.push(q.lo[a]! - base, q.hi[a]! - base, k.lo[a]! - base, k.hi[a]! - base);
+    }
+    return parts.join(',');
+  }
+
+  /**
+   * The predicate specialised to the box pair's values on the moving axes, when each box holds one value on
+   * every one of them (otherwise the raw predicate, and the key keeps those axes' absolute bounds).
+   */
+  private predicateKey(q: CoordBox, k: CoordBox): string {
+    if (this.moving.length === 0) return '*';
+    const values: (number | string)[] = [];
+    for (const a of this.moving) {
+      if (q.lo[a] !== q.hi[a] || k.lo[a] !== k.hi[a]) return '*';
+      values.push(q.lo[a]!, k.lo[a]!);
+    }
+    const id = values.join(':');
+    let key = this.specialised.get(id);
+    if (key === undefined) {
+      const bySide = { q: new Map<number, number>(), k: new Map<number, number>() };
+      for (const a of this.moving) {
+        bySide.q.set(a, q.lo[a]!);
+        bySide.k.set(a, k.lo[a]!);
+      }
+      key = exprKey(foldBool(substituteBool(this.predicate, bySide)));
+      this.specialised.set(id, key);
+    }
+    return key;
+  }
+}
+
+/** A box-pair function memoised through {@link BoxPairKeys}. */
+export function memoisedByBoxPair<T>(
+  predicate: BoolExpr,
+  compute: (q: CoordBox, k: CoordBox) => T,
+): (q: CoordBox, k: CoordBox) => T {
+  const keys = new BoxPairKeys(predicate);
+  const memo = new Map<string, T>();
+  return (q, k) => {
+    if (q.lo.length !== k.lo.length) return compute(q, k);
+    const key = keys.key(q, k);
+    let value = memo.get(key);
+    if (value === undefined) {
+      value = compute(q, k);
+      memo.set(key, value);
+    }
+    return value;
+  };
+}
