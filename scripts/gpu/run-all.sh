@@ -32,7 +32,7 @@ if [ "$what" = tests ] || [ "$what" = attention ] || [ "$what" = all ]; then
   python3 bench/gpu/flex_compare.py "$T/flex" 2>&1 | tee "$OUT/flex-compare.log" || status=1
   # The .blockmask.py that `tessera compile --target flex` writes, run as a user would: flex_attention with the
   # block mask against scaled_dot_product_attention with the dense mask (frames, tiles with reordering, text).
-  for p in attention_tile sliding_tile text_video causal; do
+  for p in attention_tile sliding_tile text_video causal radial svg_spatial svg_temporal; do
     (cd "$T/dist" && node cli/main.js compile "$p" --target flex --out "$T/flexpy/$p") >/dev/null 2>&1 || status=1
     python3 "$T/flexpy/$p/"*.blockmask.py 2>&1 | tee -a "$OUT/flex-module.log" || status=1
   done

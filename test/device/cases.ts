@@ -31,6 +31,13 @@ const PARAMS: Readonly<Record<string, (t: number) => fc.Arbitrary<Record<string,
   spatial: () => fc.constant({}),
   temporal: () => fc.constant({}),
   dilated_frames: () => fc.record({ d: fc.integer({ min: 1, max: 3 }), r: fc.integer({ min: 0, max: 2 }) }),
+  // Radial Attention: windows halving per doubling of frame distance, narrowest window `block` tokens.
+  radial: () =>
+    fc.record({
+      decay_percent: fc.integer({ min: 5, max: 100 }),
+      wan: fc.boolean(),
+      block: fc.constantFrom(8, 16, 32, 64),
+    }),
 };
 
 /** Video patterns; sizes stay small enough for the float64 CPU oracle (at most ~1,500 tokens). */
@@ -66,6 +73,29 @@ const textVideoPlanArb: fc.Arbitrary<BlockPlan> = fc
     builtinPlan('text_video', { sizes: { t, h, w, l }, params: { a: Math.min(a, t) } }, bq, bk),
   );
 
+/** Sparse VideoGen's spatial and temporal heads on video then text tokens. */
+const sparseVideoGenPlanArb: fc.Arbitrary<BlockPlan> = fc
+  .record({
+    name: fc.constantFrom('svg_spatial', 'svg_temporal'),
+    t: fc.integer({ min: 1, max: 5 }),
+    h: fc.integer({ min: 1, max: 10 }),
+    w: fc.integer({ min: 1, max: 12 }),
+    l: fc.integer({ min: 1, max: 80 }),
+    width: fc.integer({ min: 1, max: 3 }),
+    sink: fc.boolean(),
+    round: fc.constantFrom(1, 16, 128),
+    bq: blockArb,
+    bk: blockArb,
+  })
+  .map(({ name, t, h, w, l, width, sink, round, bq, bk }) =>
+    builtinPlan(
+      name,
+      { sizes: { t, h, w, l }, params: name === 'svg_spatial' ? { width, sink, round } : { width } },
+      bq,
+      bk,
+    ),
+  );
+
 /** 3D sliding tiles of 6 x 8 x 8 tokens (edge tiles cut when sizes are not tile multiples). */
 const slidingTilePlanArb: fc.Arbitrary<BlockPlan> = fc
   .record({
@@ -85,6 +115,7 @@ const slidingTilePlanArb: fc.Arbitrary<BlockPlan> = fc
 const planArb: fc.Arbitrary<BlockPlan> = fc.oneof(
   { arbitrary: videoPlanArb, weight: 4 },
   { arbitrary: textVideoPlanArb, weight: 1 },
+  { arbitrary: sparseVideoGenPlanArb, weight: 1 },
   { arbitrary: slidingTilePlanArb, weight: 1 },
 );
 

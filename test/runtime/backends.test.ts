@@ -35,7 +35,16 @@ afterAll(async () => {
 });
 
 const caseArb = fc.record({
-  pattern: fc.constantFrom('attention_tile', 'frame_window', 'causal', 'text_video', 'dilated_frames'),
+  pattern: fc.constantFrom(
+    'attention_tile',
+    'frame_window',
+    'causal',
+    'text_video',
+    'dilated_frames',
+    'radial',
+    'svg_spatial',
+    'svg_temporal',
+  ),
   frames: fc.integer({ min: 2, max: 6 }),
   height: fc.integer({ min: 1, max: 4 }),
   width: fc.integer({ min: 2, max: 6 }),
@@ -53,7 +62,7 @@ describe('every backend present', () => {
         fc.asyncProperty(caseArb, async (c) => {
           const builtin = findBuiltinPattern(c.pattern)!;
           const sizes: Record<string, number> = { t: c.frames, h: c.height, w: c.width };
-          if (c.pattern === 'text_video') sizes.l = 5;
+          if (c.pattern === 'text_video' || c.pattern.startsWith('svg_')) sizes.l = 5;
           const params =
             'a' in builtin.defaultParams
               ? { ...builtin.defaultParams, a: 1 + (c.seed % c.frames) }
