@@ -74,6 +74,30 @@ function wgmmaTuningFromEnv(): CudaAttentionOptions {
   return { wgmmaTuning: { tileK, minBlocksPerSm } };
 }
 
+/**
+ * `TESSERA_BENCH_ALT='{"wgmmaTuning": {...}}'`: kernel options timed beside the default on every row (a variant
+ * study inside the benchmark's own run, e.g. 128-key tiles in two stages where the default takes 64-key tiles).
+ */
+function altOptionsFromEnv(): CudaAttentionOptions | null {
+  const text = process.env.TESSERA_BENCH_ALT;
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as CudaAttentionOptions;
+  } catch (error) {
+    throw new Error(`TESSERA_BENCH_ALT: expected kernel options as JSON, got "${text}" (${String(error)})`);
+  }
+}
+
+/** Time the alternative kernel, or null (with the reason printed) where it cannot be built for the row. */
+function timeAltAlone(time: () => { ms: number; registers: number }): { ms: number; registers: number } | null {
+  try {
+    return time();
+  } catch (error) {
+    console.log(`alt kernel not built: ${String(error).split('\n')[0]}`);
+    return null;
+  }
+}
+
 /** Tokens of a plan that are not padding: what dense attention over the video would see. */
 function realTokens(plan: BlockPlan): number {
   const layout = plan.pattern.layout;
@@ -147,6 +171,7 @@ async function main(): Promise<void> {
     p.attention.dispose();
     return { ms: median(times), registers: p.attention.loaded.registers };
   };
+  const altOptions = altOptionsFromEnv();
   const rows: Record<string, unknown>[] = [];
   const ablation: Record<string, unknown>[] = [];
   // On Hopper the default is the wgmma kernel; the mma (sm_80) kernel is timed beside it for the record on the
@@ -185,9 +210,14 @@ async function main(): Promise<void> {
     // the mma kernel on the Open-Sora-Plan rows.
     const warpSpecialized = attention.kernel.name.startsWith('tessera_fwd90ws_');
     const recordMma =
-      !warpSpecialized && family !== 'mma' && c.model === 'osp' && D === MODELS.osp.headDim && c.dtype === 'bfloat16';
+      !warpSpecialized &&
+      family !== 'mma' &&
+      c.model === 'osp' &&
+      D === MODELS.osp.headDim &&
+      c.dtype === 'bfloat16';
     const mma = recordMma ? timeAlone(c, plan, { family: 'mma' }) : null;
     const plain = warpSpecialized ? timeAlone(c, plan, { family: 'wgmma', warpSpecialized: false }) : null;
+    const alt = altOptions ? timeAltAlone(() => timeAlone(c, plan, altOptions)) : null;
     const computed = plan.stats.full + plan.stats.partial;
     const blockFlops = 4 * plan.blockQ * plan.blockK * D * heads;
     const tokens = realTokens(plan);
@@ -212,6 +242,7 @@ async function main(): Promise<void> {
       mmaMs: mma?.ms ?? null,
       warpSpecialized,
       plainWgmmaMs: plain?.ms ?? null,
+      altMs: alt?.ms ?? null,
       spreadMs: [Math.min(...times), Math.max(...times)],
       computedBlocks: computed,
       partialBlocks: plan.stats.partial,
@@ -229,7 +260,8 @@ async function main(): Promise<void> {
       `${MODELS[c.model].name} T${c.frames} ${mask} d${D} ${DTYPE_SHORT[c.dtype]}: ${family} ${ms.toFixed(3)} ms, ` +
         `${((computed * blockFlops) / ms / 1e9).toFixed(1)} TFLOP/s on computed blocks, ${registers} registers, ${localBytes} B local` +
         (mma ? `; mma kernel ${mma.ms.toFixed(3)} ms (${mma.registers} registers)` : '') +
-        (plain ? `; original wgmma kernel ${plain.ms.toFixed(3)} ms (${plain.registers} registers)` : ''),
+        (plain ? `; original wgmma kernel ${plain.ms.toFixed(3)} ms (${plain.registers} registers)` : '') +
+        (alt ? `; alt (TESSERA_BENCH_ALT) ${alt.ms.toFixed(3)} ms (${alt.registers} registers)` : ''),
     );
     if (process.env.TESSERA_BENCH_ABLATION && plan.stats.partial > 0) {
       // Timing only (the output is wrong): the same blocks with no element mask, to price the partial tiles.

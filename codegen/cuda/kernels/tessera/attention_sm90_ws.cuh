@@ -255,12 +255,16 @@ struct TpAttentionSm90Ws {
         tp_fence_regs(acc);
         tp_fence_regs(pa);
         if (prev_stage >= 0 && lane == 0) tp_mbar_arrive(empty + 8 * prev_stage);
+        // Rescale O only when a row max of this warp grew: once the maxima settle (most tiles after the first few)
+        // corr is exactly exp2(0) = 1 and the kHeadDim / 2 multiplies per thread are skipped by the whole warp.
+        if (__any_sync(0xffffffffu, corr[0] != 1.f || corr[1] != 1.f)) {
 #pragma unroll
-        for (int d = 0; d < kHeadDim / 8; ++d) {
-          acc[4 * d] *= corr[0];
-          acc[4 * d + 1] *= corr[0];
-          acc[4 * d + 2] *= corr[1];
-          acc[4 * d + 3] *= corr[1];
+          for (int d = 0; d < kHeadDim / 8; ++d) {
+            acc[4 * d] *= corr[0];
+            acc[4 * d + 1] *= corr[0];
+            acc[4 * d + 2] *= corr[1];
+            acc[4 * d + 3] *= corr[1];
+          }
         }
 #pragma unroll
         for (int kk = 0; kk < kTileK / 16; ++kk)
