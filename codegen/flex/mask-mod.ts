@@ -93,10 +93,12 @@ export function renderFlexHeadsMaskMod(
     """allowed(q, k) of ${pattern.key} on decoded tokens (heads ${headList(headGroup, g)})."""
     return ${predicate}`;
   });
-  // Every group's predicate on the tensors, then head h's: a select chain over the group index.
+  // Every group's predicate, then head h's: a select chain over range tests of the head. Arithmetic on the head
+  // only (no lookup table): a tensor made inside mask_mod breaks torch.compile's trace, and FlexAttention then
+  // falls back to its dense reference path (H x S x S scores).
   let select = `group_allows_${groups.length - 1}(q, k, ops)`;
   for (let g = groups.length - 2; g >= 0; g--)
-    select = `ops.where(group == ${g}, group_allows_${g}(q, k, ops), ${select})`;
+    select = `ops.where(${headTest(headGroup, g)}, group_allows_${g}(q, k, ops), ${select})`;
   return `${PYTHON_OPS}
 
 
@@ -107,24 +109,12 @@ ${functions.join('\n\n\n')}
 
 
 HEAD_GROUP = (${headGroup.join(', ')}${headGroup.length === 1 ? ',' : ''})  # the pattern group of every head
-_HEAD_GROUP = {}
-
-
-def _head_group(device):
-    """HEAD_GROUP as a long tensor on \`device\` (cached), for indexing by mask_mod's head tensor."""
-    import torch
-
-    key = str(device)
-    if key not in _HEAD_GROUP:
-        _HEAD_GROUP[key] = torch.tensor(HEAD_GROUP, dtype=torch.long, device=device)
-    return _HEAD_GROUP[key]
 
 
 def pattern_allows(q_idx, kv_idx, ops=INT_OPS, head=0):
     """allowed(q, k) of head \`head\` on layout indices (an int, or with TORCH_OPS a tensor); padding never."""
     q = tp_decode(q_idx, ops)
     k = tp_decode(kv_idx, ops)
-    group = HEAD_GROUP[head] if ops is INT_OPS else _head_group(head.device)[head]
     return (q[0] != 0) & (k[0] != 0) & ${select}
 
 
@@ -134,15 +124,30 @@ def mask_mod(b, h, q_idx, kv_idx):
 `;
 }
 
-/** The heads of group `g`, as runs: `0-11, 16`. */
-function headList(headGroup: readonly number[], g: number): string {
-  const runs: string[] = [];
+/** The heads of group `g` as runs of adjacent heads, [first, last]. */
+function headRuns(headGroup: readonly number[], g: number): [number, number][] {
+  const runs: [number, number][] = [];
   for (let h = 0; h < headGroup.length; h++) {
     if (headGroup[h] !== g) continue;
     let last = h;
     while (headGroup[last + 1] === g) last++;
-    runs.push(last === h ? `${h}` : `${h}-${last}`);
+    runs.push([h, last]);
     h = last;
   }
-  return runs.join(', ');
+  return runs;
+}
+
+/** The heads of group `g`, as runs: `0-11, 16`. */
+function headList(headGroup: readonly number[], g: number): string {
+  return headRuns(headGroup, g)
+    .map(([first, last]) => (first === last ? `${first}` : `${first}-${last}`))
+    .join(', ');
+}
+
+/** Python that is true where `head` (an int, or a head tensor) is in group `g`: range tests joined by `|`. */
+function headTest(headGroup: readonly number[], g: number): string {
+  const tests = headRuns(headGroup, g).map(([first, last]) =>
+    first === last ? `(head == ${first})` : `((head >= ${first}) & (head <= ${last}))`,
+  );
+  return tests.length === 1 ? tests[0]! : `(${tests.join(' | ')})`;
 }

@@ -3,7 +3,7 @@
 # tests against the float64 reference, the FlexAttention comparison, then the benchmark; logs go to $OUT.
 # Usage: scripts/gpu/run-all.sh [tests|attention|attention-bench [SET]|bench|model|model-t24|parallel|all|generate [OPTIONS]|search [OPTIONS]]
 # (TESSERA_TEST_RUNS sets the test intensity)
-#   tests: GPU tests and the Flex comparison; attention: tests and the attention benchmark;
+#   tests: GPU tests, the Flex comparison and the Flex modules; flex-modules: the Flex modules alone; attention: tests and the attention benchmark;
 #   attention-bench [SET]: the attention benchmark alone, one set of bench/attention-cases.ts (targets, the default:
 #     Open-Sora-Plan, Wan 2.x and HunyuanVideo at their head dims in bf16 and the targets; wan, hunyuan,
 #     osp: the other head dims and fp16), with the SASS summary of the Open-Sora-Plan kernels;
@@ -30,9 +30,11 @@ if [ "$what" = tests ] || [ "$what" = attention ] || [ "$what" = all ]; then
   export TESSERA_FLEX_DIR="$T/flex"
   (cd "$T/dist" && node --test --test-reporter=spec test/device/attention.gpu.js test/device/model.gpu.js) 2>&1 | tee "$OUT/tests.log" || status=1
   python3 bench/gpu/flex_compare.py "$T/flex" 2>&1 | tee "$OUT/flex-compare.log" || status=1
+fi
+if [ "$what" = tests ] || [ "$what" = attention ] || [ "$what" = all ] || [ "$what" = flex-modules ]; then
   # The .blockmask.py that `tessera compile --target flex` writes, run as a user would: flex_attention with the
   # block mask against scaled_dot_product_attention with the dense mask (frames, tiles with reordering, text).
-  for p in attention_tile sliding_tile text_video causal radial svg_spatial svg_temporal; do
+  for p in ${FLEX_PATTERNS:-attention_tile sliding_tile text_video causal radial svg_spatial svg_temporal}; do
     (cd "$T/dist" && node cli/main.js compile "$p" --target flex --out "$T/flexpy/$p") >/dev/null 2>&1 || status=1
     python3 "$T/flexpy/$p/"*.blockmask.py 2>&1 | tee -a "$OUT/flex-module.log" || status=1
   done
