@@ -36,6 +36,7 @@ export const KERNEL_HEADERS = [
   'tessera/tessera.cuh',
   'tessera/key_runs.cuh',
   'tessera/wgmma.cuh',
+  'tessera/wg_rows.cuh',
   'tessera/attention_sm80.cuh',
   'tessera/attention_sm90.cuh',
   'tessera/attention_sm90_ws.cuh',

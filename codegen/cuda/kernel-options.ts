@@ -119,10 +119,16 @@ export interface WarpSpecializedTuning {
 }
 
 /**
- * The warp-specialised kernel's default: consumers in ping-pong, one CTA per work item (the hardware's CTA
- * scheduler balanced the masks better than the persistent grid's static round robin: bench/RESULTS.md).
+ * The warp-specialised kernel's default for a plan: consumers in ping-pong; a persistent grid, whose CTAs claim
+ * work items from a counter in the heaviest-first order (greedy), on every plan except dense attention at head
+ * dim 128, where one CTA per work item measured 1% faster. On an H200 the persistent grid ran every mask 1.4-5.6%
+ * faster (the 8-frame Attention Tile masks most: the per-CTA start and end overlap a neighbouring item's tiles)
+ * and dense d96 0.4-3.4% faster (bench/RESULTS.md, 2026-12-04). Dense d64 is not measured and follows d96.
  */
-export const DEFAULT_WS_TUNING: WarpSpecializedTuning = { pingPong: true, persistent: false };
+export function defaultWsTuning(plan: BlockPlan, headDim: number): WarpSpecializedTuning {
+  const dense = plan.stats.partial === 0 && plan.stats.full === plan.stats.total;
+  return { pingPong: true, persistent: !(dense && headDim >= 128) };
+}
 
 /** Threads of the warp-specialised kernel: one producer and two consumer warpgroups. */
 const WS_THREADS = 384;
@@ -154,7 +160,7 @@ export interface CudaKernelOptions {
   /**
    * `wgmma` only, when no `wgmmaTuning` is given: the warp-specialised kernel with these knobs on the plans it
    * supports (128-row query blocks), the original kernel on the others; `false`: the original kernel. Defaults
-   * to {@link DEFAULT_WS_TUNING}.
+   * to {@link defaultWsTuning}.
    */
   readonly warpSpecialized?: WarpSpecializedTuning | false;
 }
@@ -287,7 +293,7 @@ const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 /**
  * Dynamic shared memory of the warp-specialised kernel with `stages` K/V stages, laid out as TpAttentionSm90Ws
  * lays it out: K and V stages, Q (128-byte core-matrix stride), key terms and run marks per stage, each stage's
- * mode word, the full and empty mbarriers.
+ * mode word and next-item word, the full and empty mbarriers.
  */
 function wsSharedBytes(plan: BlockPlan, headDim: number, tileK: number, stages: number): number {
   const decodeKeys = maskNeeds(plan, tileK).decodeKeys;
@@ -295,7 +301,7 @@ function wsSharedBytes(plan: BlockPlan, headDim: number, tileK: number, stages: 
   const tokens = q + plan.blockQ * headDim * 2;
   const runs = roundUp(tokens + (decodeKeys ? stages * tileK * tokenBytes(plan) : 0), 16);
   const modes = runs + (decodeKeys ? stages * (tileK / 32) * 4 : 0);
-  return roundUp(modes + 4 * stages, 8) + 16 * stages;
+  return roundUp(modes + 8 * stages, 8) + 16 * stages; // a mode and a next-item word per stage
 }
 
 /** The deepest K/V ring (at most {@link WS_MAX_STAGES}) that fits in shared memory; 0 when not even 2 do. */
@@ -312,7 +318,7 @@ export function wsStages(plan: BlockPlan, headDim: number, tileK: number): numbe
  */
 export function wgmmaTuningFor(plan: BlockPlan, options: CudaKernelOptions): WgmmaKernelTuning {
   if (options.wgmmaTuning) return options.wgmmaTuning;
-  const ws = options.warpSpecialized ?? DEFAULT_WS_TUNING;
+  const ws = options.warpSpecialized ?? defaultWsTuning(plan, options.headDim);
   if (ws && plan.blockQ === 128) {
     // 128-key tiles where three stages fit (the ring hides the load latency), 64-key tiles otherwise.
     const tileK = plan.blockK % 128 === 0 && wsStages(plan, options.headDim, 128) >= 3 ? 128 : 64;

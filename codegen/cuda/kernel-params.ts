@@ -173,6 +173,7 @@ export const ATTN_PARAM_FIELDS: readonly KernelParam[] = [
 export const ATTN_PARAM_FIELDS_SM90A: readonly KernelParam[] = [
   param.tmap('tmap_k', 'K as [B, H, S, D] boxes of 32 x kTileK, 64-byte swizzle'),
   param.tmap('tmap_v', 'V, the same'),
+  param.out('work_counter', 'int', 'persistent grid: [next item, CTAs done], zero between launches'),
   ...ATTN_PARAM_FIELDS,
   param.i32('tma_dim_seq', 'tensor-map dimension (1-3) of the sequence'),
   param.i32('tma_dim_head', 'of the head'),

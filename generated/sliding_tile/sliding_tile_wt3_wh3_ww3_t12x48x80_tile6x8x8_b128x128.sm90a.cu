@@ -13,6 +13,7 @@
 struct TpAttnParams {
   TpTensorMap tmap_k;  // K as [B, H, S, D] boxes of 32 x kTileK, 64-byte swizzle
   TpTensorMap tmap_v;  // V, the same
+  int* work_counter;  // persistent grid: [next item, CTAs done], zero between launches
   const unsigned short* q;  // queries, 16-bit elements
   const unsigned short* k;  // keys
   const unsigned short* v;  // values
@@ -145,50 +146,50 @@ __device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p
 
 #include "tessera/attention_sm90_ws.cuh"
 
-// Head dim 64, bfloat16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 147536 B of dynamic shared memory.
+// Head dim 64, bfloat16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong, persistent grid; 384 threads, 147552 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(384, 1)
 tessera_fwd90ws_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_bf16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90Ws<64, TpBf16, 128, 4, true, false>;
-  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 147536, "as in the launch manifest");
+  using Kernel = TpAttentionSm90Ws<64, TpBf16, 128, 4, true, true>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 147552, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 96, bfloat16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 221264 B of dynamic shared memory.
+// Head dim 96, bfloat16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong, persistent grid; 384 threads, 221280 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(384, 1)
 tessera_fwd90ws_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d96_bf16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90Ws<96, TpBf16, 128, 4, true, false>;
-  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 221264, "as in the launch manifest");
+  using Kernel = TpAttentionSm90Ws<96, TpBf16, 128, 4, true, true>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 221280, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 128, bfloat16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 3 K/V stages, ping-pong; 384 threads, 229440 B of dynamic shared memory.
+// Head dim 128, bfloat16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 3 K/V stages, ping-pong, persistent grid; 384 threads, 229448 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(384, 1)
 tessera_fwd90ws_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d128_bf16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90Ws<128, TpBf16, 128, 3, true, false>;
-  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 229440, "as in the launch manifest");
+  using Kernel = TpAttentionSm90Ws<128, TpBf16, 128, 3, true, true>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 229448, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 64, float16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 147536 B of dynamic shared memory.
+// Head dim 64, float16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong, persistent grid; 384 threads, 147552 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(384, 1)
 tessera_fwd90ws_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d64_fp16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90Ws<64, TpFp16, 128, 4, true, false>;
-  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 147536, "as in the launch manifest");
+  using Kernel = TpAttentionSm90Ws<64, TpFp16, 128, 4, true, true>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 147552, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 96, float16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 221264 B of dynamic shared memory.
+// Head dim 96, float16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong, persistent grid; 384 threads, 221280 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(384, 1)
 tessera_fwd90ws_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d96_fp16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90Ws<96, TpFp16, 128, 4, true, false>;
-  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 221264, "as in the launch manifest");
+  using Kernel = TpAttentionSm90Ws<96, TpFp16, 128, 4, true, true>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 221280, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 128, float16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 3 K/V stages, ping-pong; 384 threads, 229440 B of dynamic shared memory.
+// Head dim 128, float16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 3 K/V stages, ping-pong, persistent grid; 384 threads, 229448 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(384, 1)
 tessera_fwd90ws_sliding_tile_wt3_wh3_ww3_t12x48x80_tile6x8x8_b128x128_d128_fp16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90Ws<128, TpFp16, 128, 3, true, false>;
-  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 229440, "as in the launch manifest");
+  using Kernel = TpAttentionSm90Ws<128, TpFp16, 128, 3, true, true>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 229448, "as in the launch manifest");
   Kernel::run(p);
 }

@@ -13,6 +13,7 @@
 struct TpAttnParams {
   TpTensorMap tmap_k;  // K as [B, H, S, D] boxes of 32 x kTileK, 64-byte swizzle
   TpTensorMap tmap_v;  // V, the same
+  int* work_counter;  // persistent grid: [next item, CTAs done], zero between launches
   const unsigned short* q;  // queries, 16-bit elements
   const unsigned short* k;  // keys
   const unsigned short* v;  // values
@@ -140,50 +141,50 @@ __device__ __forceinline__ bool tp_walk_next(TpKeyWalk& w, const TpAttnParams& p
 
 #include "tessera/attention_sm90_ws.cuh"
 
-// Head dim 64, bfloat16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 151696 B of dynamic shared memory.
+// Head dim 64, bfloat16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong, persistent grid; 384 threads, 151712 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(384, 1)
 tessera_fwd90ws_spatial_t8x45x80_b128x128_d64_bf16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90Ws<64, TpBf16, 128, 4, true, false>;
-  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 151696, "as in the launch manifest");
+  using Kernel = TpAttentionSm90Ws<64, TpBf16, 128, 4, true, true>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 151712, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 96, bfloat16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 225424 B of dynamic shared memory.
+// Head dim 96, bfloat16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong, persistent grid; 384 threads, 225440 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(384, 1)
 tessera_fwd90ws_spatial_t8x45x80_b128x128_d96_bf16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90Ws<96, TpBf16, 128, 4, true, false>;
-  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 225424, "as in the launch manifest");
+  using Kernel = TpAttentionSm90Ws<96, TpBf16, 128, 4, true, true>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 225440, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 128, bfloat16: 64-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 166000 B of dynamic shared memory.
+// Head dim 128, bfloat16: 64-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong, persistent grid; 384 threads, 166016 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(384, 1)
 tessera_fwd90ws_spatial_t8x45x80_b128x128_d128_bf16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90Ws<128, TpBf16, 64, 4, true, false>;
-  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 166000, "as in the launch manifest");
+  using Kernel = TpAttentionSm90Ws<128, TpBf16, 64, 4, true, true>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 166016, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 64, float16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 151696 B of dynamic shared memory.
+// Head dim 64, float16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong, persistent grid; 384 threads, 151712 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(384, 1)
 tessera_fwd90ws_spatial_t8x45x80_b128x128_d64_fp16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90Ws<64, TpFp16, 128, 4, true, false>;
-  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 151696, "as in the launch manifest");
+  using Kernel = TpAttentionSm90Ws<64, TpFp16, 128, 4, true, true>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 151712, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 96, float16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 225424 B of dynamic shared memory.
+// Head dim 96, float16: 128-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong, persistent grid; 384 threads, 225440 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(384, 1)
 tessera_fwd90ws_spatial_t8x45x80_b128x128_d96_fp16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90Ws<96, TpFp16, 128, 4, true, false>;
-  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 225424, "as in the launch manifest");
+  using Kernel = TpAttentionSm90Ws<96, TpFp16, 128, 4, true, true>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 225440, "as in the launch manifest");
   Kernel::run(p);
 }
 
-// Head dim 128, float16: 64-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong; 384 threads, 166000 B of dynamic shared memory.
+// Head dim 128, float16: 64-key tiles, a TMA producer and 2 consumer warpgroups, 4 K/V stages, ping-pong, persistent grid; 384 threads, 166016 B of dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(384, 1)
 tessera_fwd90ws_spatial_t8x45x80_b128x128_d128_fp16(const __grid_constant__ TpAttnParams p) {
-  using Kernel = TpAttentionSm90Ws<128, TpFp16, 64, 4, true, false>;
-  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 166000, "as in the launch manifest");
+  using Kernel = TpAttentionSm90Ws<128, TpFp16, 64, 4, true, true>;
+  static_assert(Kernel::kThreads == 384 && Kernel::kSharedBytes == 166016, "as in the launch manifest");
   Kernel::run(p);
 }

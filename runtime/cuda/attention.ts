@@ -156,6 +156,9 @@ export class CudaAttention {
       ['partial_offsets', plan.partial.offsets],
       ['partial_indices', plan.partial.indices],
       ['key_padding', plan.keyBlockHasPadding],
+      // The persistent wgmma grid's work counter (next item, CTAs done): zero here, and the kernel's last CTA
+      // zeroes it again, so launches in order on one stream (graphs too) need no reset. The other kernels ignore it.
+      ['work_counter', new Int32Array(2)],
     ];
     this.tables = entries.map(([name, data]) => upload(`${plan.key}.${name}`, data));
     this.tablePtrs = Object.fromEntries(entries.map(([name], i) => [name, this.tables[i]!.ptr]));

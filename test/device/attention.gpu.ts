@@ -117,7 +117,9 @@ describe('CUDA attention kernel on the GPU', { skip }, () => {
       const backend = createCudaBackend(0, options);
       try {
         // More work items (query blocks x heads: 8 x 24) than an H100 or H200 has multiprocessors, with partial
-        // tiles and both layouts: a persistent grid walks several items per CTA.
+        // tiles and both layouts: a persistent grid claims several items per CTA from its counter, and the second
+        // layout runs the same compiled kernel (the backend keeps it per plan), so it finds the counter the first
+        // launch's last CTA reset; a counter left over would skip items and leave rows unwritten.
         const plan = builtinPlan('attention_tile', { sizes: { t: 4, h: 16, w: 16 }, params: { a: 1 } }, 128);
         for (const layout of ['bshd', 'bhsd'] as const)
           await checkCase(backend, {

@@ -108,6 +108,7 @@ describe('the kernel headers', () => {
     expect(includedHeaders(source)).toEqual([
       'tessera/tessera.cuh',
       'tessera/key_runs.cuh',
+      'tessera/wg_rows.cuh',
       'tessera/wgmma.cuh',
       'tessera/attention_sm90.cuh',
     ]);

@@ -35,14 +35,16 @@ describe('the wgmma kernel parameter struct', () => {
     expect(bytes.slice(0, 128).every((b) => b === 1)).toBe(true);
     expect(bytes.slice(128, 256).every((b) => b === 2)).toBe(true);
     const view = new DataView(bytes.buffer);
-    // The common fields follow in the sm_80 order, 256 bytes later.
-    const q = ATTN_PARAM_FIELDS_SM90A.findIndex((f) => f.name === 'q');
-    expect(view.getBigInt64(256, true)).toBe(BigInt(1000 + q));
+    // The persistent grid's work counter (a pointer) right after the maps, then the common fields in the sm_80
+    // order.
+    const at = (name: string) => ATTN_PARAM_FIELDS_SM90A.findIndex((f) => f.name === name);
+    expect(view.getBigInt64(256, true)).toBe(BigInt(1000 + at('work_counter')));
+    expect(view.getBigInt64(264, true)).toBe(BigInt(1000 + at('q')));
     const plain = packAttn(
       Object.fromEntries(ATTN_PARAM_FIELDS.map((f) => [f.name, marked[f.name]!])),
       ATTN_PARAM_FIELDS,
     );
-    expect(bytes.slice(256, 256 + plain.length - 4)).toEqual(plain.slice(0, plain.length - 4));
+    expect(bytes.slice(264, 264 + plain.length - 4)).toEqual(plain.slice(0, plain.length - 4));
   });
 
   it('declares the same fields in the CUDA struct, tensor maps first', () => {
@@ -91,14 +93,16 @@ describe('the wgmma kernel source', () => {
         const k = renderCudaKernel(plan, { headDim, dtype: 'bfloat16', family: 'wgmma' });
         expect(k.sharedBytes).toBeLessThanOrEqual(SM90_MAX_SHARED_BYTES);
         expect(k.threads).toBe(384);
-        expect(k.persistent).toBe(false);
+        // A persistent grid claiming items, except dense attention at head dim 128 (defaultWsTuning).
+        const persistent = !(plan === dense && headDim === 128);
+        expect(k.persistent).toBe(persistent);
         expect(k.name).toMatch(/^tessera_fwd90ws_/);
         // 128-key tiles where three stages fit; head dim 128 with decoded key terms takes 64-key tiles.
         const stages = wsStages(plan, headDim, k.tileK);
         expect(stages).toBeGreaterThanOrEqual(3);
         expect(k.tileK).toBe(headDim === 128 && plan === masked ? 64 : 128);
         expect(k.source).toContain(
-          `using Kernel = TpAttentionSm90Ws<${headDim}, TpBf16, ${k.tileK}, ${stages}, true, false>;`,
+          `using Kernel = TpAttentionSm90Ws<${headDim}, TpBf16, ${k.tileK}, ${stages}, true, ${persistent}>;`,
         );
         expect(k.source).toContain('setmaxnreg.dec.sync.aligned.u32');
       }
@@ -108,15 +112,19 @@ describe('the wgmma kernel source', () => {
     expect(renderCudaKernel(small, { headDim: 96, dtype: 'bfloat16', family: 'wgmma' }).threads).toBe(128);
   });
 
-  it('launches a persistent grid only when asked', () => {
-    const k = renderCudaKernel(dense, {
-      headDim: 96,
-      dtype: 'bfloat16',
-      family: 'wgmma',
-      warpSpecialized: { pingPong: false, persistent: true },
-    });
-    expect(k.persistent).toBe(true);
-    expect(k.source).toContain('using Kernel = TpAttentionSm90Ws<96, TpBf16, 128, 4, false, true>;');
+  it('launches the grid asked for: persistent, or one CTA per work item', () => {
+    for (const persistent of [true, false]) {
+      const k = renderCudaKernel(dense, {
+        headDim: 96,
+        dtype: 'bfloat16',
+        family: 'wgmma',
+        warpSpecialized: { pingPong: false, persistent },
+      });
+      expect(k.persistent).toBe(persistent);
+      expect(k.source).toContain(
+        `using Kernel = TpAttentionSm90Ws<96, TpBf16, 128, 4, false, ${persistent}>;`,
+      );
+    }
   });
 
   it('names the shared-memory overflow of an explicit tuning (TP409)', () => {

@@ -26,6 +26,7 @@
 #pragma once
 #include "key_runs.cuh"
 #include "tessera.cuh"
+#include "wg_rows.cuh"
 #include "wgmma.cuh"
 
 // The kernel for head dim kHeadDim, element type T (TpBf16, TpFp16) and kTileK keys per tile (64 or 128).
@@ -58,9 +59,7 @@ struct TpAttentionSm90 {
   static constexpr int kSharedBytes = kBarOffset + 8 * kStages;
 
   // Byte offset of row `row`, 16-byte chunk `chunk` in the row-group layout (wgmma.cuh).
-  static TP_DEVICE unsigned rg_offset(int row, int chunk) {
-    return (row >> 3) * kGroupBytes + chunk * kCoreStride + (row & 7) * 16;
-  }
+  using Rows = TpWgRows<kHeadDim, T, kCoreStride>;  // row-group offsets and the epilogue
 
   // kRows rows of kHeadDim from global memory into the row-group layout at shared address dst. Consecutive
   // threads copy consecutive 16-byte chunks of the rows (whole 128-byte lines per warp from global memory; the
@@ -73,7 +72,7 @@ struct TpAttentionSm90 {
       const int row = c / kChunks;
       const int chunk = c - row * kChunks;
       const bool ok = row0 + row < kSeqLen;
-      tp_cp_async_16(dst + rg_offset(row, chunk), src + (ok ? row0 + row : 0) * seq_stride + chunk * 8, ok);
+      tp_cp_async_16(dst + Rows::offset(row, chunk), src + (ok ? row0 + row : 0) * seq_stride + chunk * 8, ok);
     }
   }
 
@@ -275,35 +274,9 @@ struct TpAttentionSm90 {
     // Normalise, write the log-sum-exp, and stage the warpgroup's rows through its own (now unused) rows of sQ
     // in the row-group layout, so the global stores are 16-byte and coalesced.
     unsigned char* sO = tp_smem + kQOffset + wg * 8 * kGroupBytes;
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float sum = row_sum[r];
-      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-      const int row = warp * 16 + (lane >> 2) + 8 * r;  // of the warpgroup's 64
-      const int token = q0 + wg * 64 + row;
-      // Rows with no allowed key (and padding rows): out 0, lse -inf.
-      const bool live = kDecodeRows ? qtok[r].seg != 0 && sum > 0.f : sum > 0.f;
-      const float inv = live ? 1.f / sum : 0.f;
-      if ((lane & 3) == 0 && token < kSeqLen) {
-        p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[r] * kLn2 + logf(sum) : tp_neg_inf();
-      }
-#pragma unroll
-      for (int d = 0; d < kHeadDim / 8; ++d) {
-        *reinterpret_cast<unsigned*>(sO + rg_offset(row, d) + (lane & 3) * 4) =
-            T::pack(live ? acc[4 * d + 2 * r] * inv : 0.f, live ? acc[4 * d + 2 * r + 1] * inv : 0.f);
-      }
-    }
+    Rows::template normalise<kDecodeRows>(acc, row_max, row_sum, qtok, sO, p.lse + static_cast<long long>(bh) * kSeqLen,
+                                          q0 + wg * 64, warp, lane);
     tp_bar_sync(1 + wg, 128);
-#pragma unroll
-    for (int c = tid & 127; c < 64 * kChunks; c += 128) {
-      const int row = c / kChunks;
-      const int chunk = c - row * kChunks;
-      const int token = q0 + wg * 64 + row;
-      if (token < kSeqLen) {
-        *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + chunk * 8) =
-            *reinterpret_cast<const TpVec16*>(sO + rg_offset(row, chunk));
-      }
-    }
+    Rows::store(sO, gO, p.o_seq, q0 + wg * 64, tid & 127);
   }
 };

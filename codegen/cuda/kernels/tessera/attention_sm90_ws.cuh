@@ -12,18 +12,22 @@
 //   the P V product), with the stage handed back on "empty" once its P V has finished. With kPingPong the two
 //   consumers take turns issuing their products (two named barriers), so one's softmax runs under the other's
 //   tensor-core work.
-// - With kPersistent the grid is at most one CTA per multiprocessor and each CTA walks the work items
-//   blockIdx.x, blockIdx.x + gridDim.x, ... of the CTA order (codegen/cuda/cta-order.ts: heaviest query blocks
-//   first), so the producer streams the next query block's tiles while the consumers finish the last one.
+// - With kPersistent the grid is at most one CTA per multiprocessor: CTA b starts with work item b of the CTA
+//   order (codegen/cuda/cta-order.ts: heaviest query blocks first) and then claims the next item no CTA has
+//   taken from a counter in global memory (work_counter), so CTAs that drew light items take more (greedy
+//   longest-first). The producer claims an item's successor when the item starts and passes it to the consumers
+//   with the end marker, so it streams the next query block's tiles while the consumers finish the last one.
 // Q is copied by the consumers themselves (cp.async, each its 64 rows, no-swizzle row-group layout with
 // 128-byte core-matrix stride); O is staged through the same rows for 16-byte coalesced stores. Mask modes,
 // padding rules and outputs are those of attention_sm80.cuh and attention_sm90.cuh: the kernels are
 // interchangeable on a plan.
 //
-// Include after the kernel parameters (TpAttnParams with the tensor maps and `ctas`) and the pattern header.
+// Include after the kernel parameters (TpAttnParams with the tensor maps, `ctas` and `work_counter`) and the
+// pattern header.
 #pragma once
 #include "key_runs.cuh"
 #include "tessera.cuh"
+#include "wg_rows.cuh"
 #include "wgmma.cuh"
 
 // mbarrier operations the warp-specialised kernel adds to wgmma.cuh's.
@@ -76,12 +80,11 @@ struct TpAttentionSm90Ws {
   static constexpr int kRunOffset =
       (kTokOffset + (kDecodeKeys ? kStages * kTileK * static_cast<int>(sizeof(TpKeyTerms)) : 0) + 15) / 16 * 16;
   static constexpr int kModeOffset = kRunOffset + (kDecodeKeys ? kStages * Runs::kRunWords * 4 : 0);
-  static constexpr int kBarOffset = (kModeOffset + 4 * kStages + 7) / 8 * 8;
+  static constexpr int kNextOffset = kModeOffset + 4 * kStages;  // per stage: the item after an end marker's
+  static constexpr int kBarOffset = (kNextOffset + 4 * kStages + 7) / 8 * 8;
   static constexpr int kSharedBytes = kBarOffset + 16 * kStages;
 
-  static TP_DEVICE unsigned rg_offset(int row, int chunk) {
-    return (row >> 3) * kGroupBytes + chunk * kCoreStride + (row & 7) * 16;
-  }
+  using Rows = TpWgRows<kHeadDim, T, kCoreStride>;  // row-group offsets and the epilogue
 
   // Work item -> (batch x head, query block), in the CTA order of codegen/cuda/cta-order.ts. The one place where
   // the kernel addresses the plan's schedule.
@@ -96,7 +99,24 @@ struct TpAttentionSm90Ws {
     return p.head_map != nullptr ? p.head_map[bh - batch * p.heads] : bh - batch * p.heads;
   }
   static TP_DEVICE int first_item() { return blockIdx.x; }
-  static TP_DEVICE int item_step(const TpAttnParams& p) { return kPersistent ? gridDim.x : p.ctas; }
+  // The item a CTA takes after `item`. One CTA per item: none. Persistent grid: the next item no CTA has taken,
+  // from the launch's counter (work_counter[0], items after the grid's first), so CTAs that drew light items
+  // take more: greedy longest-first over the heaviest-first order. Called by the producer's thread 0 when an
+  // item starts; the item travels to the consumers (and the producer's other threads) with the end marker.
+  static TP_DEVICE int claim_next(const TpAttnParams& p, int item) {
+    if constexpr (kPersistent) return gridDim.x + atomicAdd(p.work_counter, 1);
+    return item + p.ctas;
+  }
+  // Persistent grid: the CTA has claimed its last item; the last CTA to get here zeroes the counter for the next
+  // launch (every other CTA has stopped claiming by then, and the next launch on the stream starts after this one).
+  static TP_DEVICE void release_counter(const TpAttnParams& p) {
+    if constexpr (kPersistent) {
+      if (atomicAdd(p.work_counter + 1, 1) == static_cast<int>(gridDim.x) - 1) {
+        p.work_counter[0] = 0;
+        p.work_counter[1] = 0;
+      }
+    }
+  }
 
   static TP_DEVICE void tma_tile(unsigned dst, const TpTensorMap* map, const TpAttnParams& p, int key0, int head,
                                  int batch, unsigned bar) {
@@ -109,10 +129,13 @@ struct TpAttentionSm90Ws {
 
   // Warpgroup 0: the tiles of every work item into the ring, an end marker after each item's last tile.
   static TP_DEVICE void produce(const TpAttnParams& p, unsigned sK, unsigned sV, unsigned full, unsigned empty,
-                                TpKeyTerms* sTok, unsigned* sRuns, int* sMode, int ptid) {
+                                TpKeyTerms* sTok, unsigned* sRuns, int* sMode, int* sNext, int ptid) {
     int stage = 0;
     unsigned phase = 1;  // parity of the empty barriers' phase to wait for: a fresh barrier passes parity 1
-    for (int item = first_item(); item < p.ctas; item += item_step(p)) {
+    int item = first_item();
+    while (item < p.ctas) {
+      // Claimed now, used at the item's end: the counter's latency hides behind the item's tiles.
+      const int claimed = ptid == 0 ? claim_next(p, item) : 0;
       int bh, qb;
       work_item(p, item, bh, qb);
       const int batch = bh / p.heads;
@@ -125,6 +148,7 @@ struct TpAttentionSm90Ws {
         const unsigned full_bar = full + 8 * stage;
         tp_mbar_wait(empty + 8 * stage, phase);
         if (ptid == 0) {
+          if (!has) sNext[stage] = claimed;
           sMode[stage] = has ? walk.mode : kEndOfBlock;
           if (has) {
             tp_mbar_expect_tx(full_bar, 2 * kTileBytes);
@@ -137,18 +161,25 @@ struct TpAttentionSm90Ws {
             Runs::decode_tile(sTok + stage * kTileK, sRuns + stage * Runs::kRunWords, walk.key0, ptid);
         }
         tp_mbar_arrive(full_bar);
+        if (!has) {
+          // The producer's other threads (they decode key terms) learn the next item from thread 0.
+          if constexpr (kDecodeKeys) tp_bar_sync(6, 128);
+          item = sNext[stage];
+          if constexpr (kDecodeKeys) tp_bar_sync(6, 128);  // read before thread 0 can reuse the slot
+        }
         if (++stage == kStages) {
           stage = 0;
           phase ^= 1u;
         }
       }
     }
+    if (ptid == 0) release_counter(p);
   }
 
   // Warpgroups 1 and 2: c = 0 or 1, query rows 64 c .. 64 c + 63 of each work item.
   static TP_DEVICE void consume(const TpAttnParams& p, unsigned sK, unsigned sV, unsigned sQ, unsigned full,
                                 unsigned empty, const TpKeyTerms* sTok, const unsigned* sRuns,
-                                const volatile int* sMode, int c, int ctid) {
+                                const volatile int* sMode, const volatile int* sNext, int c, int ctid) {
     extern __shared__ __align__(1024) unsigned char tp_smem[];
     const int warp = (ctid >> 5) & 3;
     const int lane = ctid & 31;
@@ -158,7 +189,8 @@ struct TpAttentionSm90Ws {
     if (kPingPong && c == 1) tp_bar_arrive(4, 256);  // consumer 0 goes first
     int stage = 0;
     unsigned phase = 0;  // parity of the full barriers' phase to wait for
-    for (int item = first_item(); item < p.ctas; item += item_step(p)) {
+    int item = first_item();
+    while (item < p.ctas) {
       int bh, qb;
       work_item(p, item, bh, qb);
       const int batch = bh / p.heads;
@@ -173,7 +205,7 @@ struct TpAttentionSm90Ws {
         const int row = i / kChunks;
         const int chunk = i - row * kChunks;
         const bool ok = q0 + row < kSeqLen;
-        tp_cp_async_16(q_rows + rg_offset(row, chunk), gQ + (ok ? q0 + row : 0) * p.q_seq + chunk * 8, ok);
+        tp_cp_async_16(q_rows + Rows::offset(row, chunk), gQ + (ok ? q0 + row : 0) * p.q_seq + chunk * 8, ok);
       }
       tp_cp_async_commit();
       TpQueryTerms qtok[2];
@@ -278,7 +310,9 @@ struct TpAttentionSm90Ws {
           phase ^= 1u;
         }
       }
-      // The end marker's stage goes straight back (once every lane has read its mode); then the last tile's P V.
+      // The end marker's stage goes straight back (once every lane has read its mode and the next item); then the
+      // last tile's P V.
+      item = sNext[stage];
       __syncwarp();
       if (lane == 0) tp_mbar_arrive(empty + 8 * stage);
       if (++stage == kStages) {
@@ -298,35 +332,10 @@ struct TpAttentionSm90Ws {
       }
 
       // Normalise, write the log-sum-exp, stage O through this warpgroup's Q rows, store 16-byte chunks.
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float sum = row_sum[r];
-        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-        const int row = warp * 16 + (lane >> 2) + 8 * r;
-        const int token = q0 + row;
-        const bool live = kDecodeRows ? qtok[r].seg != 0 && sum > 0.f : sum > 0.f;
-        const float inv = live ? 1.f / sum : 0.f;
-        if ((lane & 3) == 0 && token < kSeqLen) {
-          p.lse[static_cast<long long>(bh) * kSeqLen + token] = live ? row_max[r] * kLn2 + logf(sum) : tp_neg_inf();
-        }
-#pragma unroll
-        for (int d = 0; d < kHeadDim / 8; ++d) {
-          *reinterpret_cast<unsigned*>(sO + rg_offset(row, d) + (lane & 3) * 4) =
-              T::pack(live ? acc[4 * d + 2 * r] * inv : 0.f, live ? acc[4 * d + 2 * r + 1] * inv : 0.f);
-        }
-      }
+      Rows::template normalise<kDecodeRows>(acc, row_max, row_sum, qtok, sO, p.lse + static_cast<long long>(bh) * kSeqLen,
+                                            q0, warp, lane);
       tp_bar_sync(2 + c, 128);
-#pragma unroll
-      for (int i = ctid; i < 64 * kChunks; i += 128) {
-        const int row = i / kChunks;
-        const int chunk = i - row * kChunks;
-        const int token = q0 + row;
-        if (token < kSeqLen) {
-          *reinterpret_cast<TpVec16*>(gO + token * p.o_seq + chunk * 8) =
-              *reinterpret_cast<const TpVec16*>(sO + rg_offset(row, chunk));
-        }
-      }
+      Rows::store(sO, gO, p.o_seq, q0, ctid);
     }
     if (kPingPong && c == 0) tp_bar_sync(4, 256);  // consumer 1's last hand-over
   }
@@ -341,6 +350,7 @@ struct TpAttentionSm90Ws {
     TpKeyTerms* sTok = reinterpret_cast<TpKeyTerms*>(tp_smem + kTokOffset);
     unsigned* sRuns = reinterpret_cast<unsigned*>(tp_smem + kRunOffset);
     int* sMode = reinterpret_cast<int*>(tp_smem + kModeOffset);
+    int* sNext = reinterpret_cast<int*>(tp_smem + kNextOffset);
     const int tid = threadIdx.x;
     if (tid == 0) {
 #pragma unroll
@@ -353,10 +363,10 @@ struct TpAttentionSm90Ws {
     __syncthreads();
     if (tid < 128) {
       tp_setmaxnreg_dec<kProducerRegs>();
-      if (kDecodeKeys || tid == 0) produce(p, sK, sV, full, empty, sTok, sRuns, sMode, tid);
+      if (kDecodeKeys || tid == 0) produce(p, sK, sV, full, empty, sTok, sRuns, sMode, sNext, tid);
     } else {
       tp_setmaxnreg_inc<kConsumerRegs>();
-      consume(p, sK, sV, sQ, full, empty, sTok, sRuns, sMode, (tid >> 7) - 1, tid & 127);
+      consume(p, sK, sV, sQ, full, empty, sTok, sRuns, sMode, sNext, (tid >> 7) - 1, tid & 127);
     }
   }
 };
