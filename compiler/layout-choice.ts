@@ -51,12 +51,14 @@ export function paddedSpec(layout: ConcreteLayout, pad: number): LayoutSpec {
   };
 }
 
-function evaluate(
-  label: string,
-  pattern: PatternInstance,
-  blockQ: number,
-  blockK: number,
-): Omit<LayoutChoice, 'relativeCompute'> {
+/** Block counts of one choice. */
+export interface BlockCounts {
+  readonly full: number;
+  readonly partial: number;
+  readonly empty: number;
+}
+
+function countClasses(pattern: PatternInstance, blockQ: number, blockK: number): BlockCounts {
   const classes = classifyBlocks(pattern, blockQ, blockK);
   let full = 0;
   let partial = 0;
@@ -64,6 +66,17 @@ function evaluate(
     if (c === FULL) full++;
     else if (c === PARTIAL) partial++;
   }
+  return { full, partial, empty: classes.length - full - partial };
+}
+
+function evaluate(
+  label: string,
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+  known?: BlockCounts,
+): Omit<LayoutChoice, 'relativeCompute'> {
+  const { full, partial, empty } = known ?? countClasses(pattern, blockQ, blockK);
   const real = realTokensPerBlock(pattern.layout, blockQ).reduce((s, x) => s + x, 0);
   const seqLen = pattern.layout.length;
   return {
@@ -74,7 +87,7 @@ function evaluate(
     seqLen,
     full,
     partial,
-    empty: classes.length - full - partial,
+    empty,
     computedPairs: (full + partial) * blockQ * blockK,
     paddingOverhead: real === 0 ? 0 : (seqLen - real) / real,
   };
@@ -87,11 +100,17 @@ export const ALTERNATIVE_PAIRS_FACTOR = 4;
  * The plain choice first, then the alternatives that can remove partial blocks: units padded to the least
  * common multiple of the block sizes (when that changes the layout), and square block sizes that divide the
  * unit's token count. Each with block counts, computed element pairs relative to plain, and padding overhead.
+ * `known` gives the plain choice's counts when a plan already has them (the plan's stats), saving a classification.
  */
-export function layoutChoices(pattern: PatternInstance, blockQ: number, blockK: number): LayoutChoice[] {
+export function layoutChoices(
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+  known?: BlockCounts,
+): LayoutChoice[] {
   checkBlockSizes(blockQ, blockK);
   const { layout } = pattern;
-  const rows = [evaluate('plain', pattern, blockQ, blockK)];
+  const rows = [evaluate('plain', pattern, blockQ, blockK, known)];
   const lcm = (blockQ / gcd(blockQ, blockK)) * blockK;
   const padded = makeLayout(paddedSpec(layout, lcm));
   if (padded.length !== layout.length || padded.unitSlot !== layout.unitSlot) {

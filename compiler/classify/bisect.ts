@@ -159,22 +159,29 @@ export function classifyByBisection(pattern: PatternInstance, blockQ: number, bl
   const nq = realQ.length;
   const nk = realK.length;
   const out = new Uint8Array(nq * nk);
-  // The boxes of single blocks are asked for again at every level of the recursion: keep them.
-  const blockBoxesQ: (CoordBox[] | undefined)[] = new Array(nq);
-  const blockBoxesK: (CoordBox[] | undefined)[] = new Array(nk);
-  const boxesOf = (cache: (CoordBox[] | undefined)[], b0: number, b1: number, size: number): CoordBox[] => {
-    if (b1 - b0 !== 1) return rangeBoxes(layout, b0 * size, b1 * size);
-    let boxes = cache[b0];
+  // A block range is asked for again with every range of the other side it meets. The ranges are the nodes of
+  // a midpoint bisection (a segment tree: under 2n per side), so keeping all of them costs O(blocks) entries.
+  const rangesQ = new Map<number, CoordBox[]>();
+  const rangesK = new Map<number, CoordBox[]>();
+  const boxesOf = (
+    cache: Map<number, CoordBox[]>,
+    b0: number,
+    b1: number,
+    size: number,
+    n: number,
+  ): CoordBox[] => {
+    const key = b0 * (n + 1) + b1;
+    let boxes = cache.get(key);
     if (boxes === undefined) {
       boxes = rangeBoxes(layout, b0 * size, b1 * size);
-      cache[b0] = boxes;
+      cache.set(key, boxes);
     }
     return boxes;
   };
   const region = (q0: number, q1: number, k0: number, k1: number): void => {
-    const boxesQ = boxesOf(blockBoxesQ, q0, q1, blockQ);
+    const boxesQ = boxesOf(rangesQ, q0, q1, blockQ, nq);
     if (boxesQ.length === 0) return;
-    const boxesK = boxesOf(blockBoxesK, k0, k1, blockK);
+    const boxesK = boxesOf(rangesK, k0, k1, blockK, nk);
     if (boxesK.length === 0) return;
     if (q1 - q0 === 1 && k1 - k0 === 1) {
       out[q0 * nk + k0] = classifyBoxes(pairClass, boxesQ, boxesK);

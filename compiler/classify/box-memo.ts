@@ -166,40 +166,48 @@ function substituteBool(e: BoolExpr, values: Readonly<Record<Side, ReadonlyMap<n
 export class BoxPairKeys {
   /** Axes the predicate reads other than through query-key differences. */
   private readonly moving: readonly number[];
-  private readonly specialised = new Map<string, string>();
+  /** Per axis: is it one of {@link moving}. */
+  private readonly isMoving: readonly boolean[];
+  /** The moving axes' values (query, key per axis) -> the id of the specialised predicate. */
+  private readonly specialised = new Map<number | string, number>();
+  /** Folded specialised predicates (their exprKey) -> a small id, so keys stay short. */
+  private readonly predicateIds = new Map<string, number>();
 
   constructor(private readonly predicate: BoolExpr) {
     const moved = new Set<number>();
     markBool(predicate, moved);
     this.moving = [...moved].sort((a, b) => a - b);
+    const axes = this.moving.length === 0 ? 0 : this.moving[this.moving.length - 1]! + 1;
+    this.isMoving = Array.from({ length: axes }, (_, a) => moved.has(a));
   }
 
   /** The key of a box pair (same segment layout on both sides). */
   key(q: CoordBox, k: CoordBox): string {
     const predicate = this.predicateKey(q, k);
-    const parts: (string | number)[] = [q.segment, k.segment, predicate];
+    let key = `${q.segment === 'video' ? 'v' : 't'}${k.segment === 'video' ? 'v' : 't'}${predicate}`;
     for (let a = 0; a < q.lo.length; a++) {
-      const moving = this.moving.includes(a);
+      const moving = this.isMoving[a] === true;
       // A substituted axis is no longer read; a difference axis counts relative to the key box.
-      if (moving && predicate !== '*') continue;
+      if (moving && predicate >= 0) continue;
       const base = moving ? 0 : k.lo[a]!;
-      parts.push(q.lo[a]! - base, q.hi[a]! - base, k.lo[a]! - base, k.hi[a]! - base);
+      key += `,${q.lo[a]! - base},${q.hi[a]! - base},${k.lo[a]! - base},${k.hi[a]! - base}`;
     }
-    return parts.join(',');
+    return key;
   }
 
   /**
-   * The predicate specialised to the box pair's values on the moving axes, when each box holds one value on
-   * every one of them (otherwise the raw predicate, and the key keeps those axes' absolute bounds).
+   * The id of the predicate specialised to the box pair's values on the moving axes, when each box holds one
+   * value on every one of them; -1 otherwise (the raw predicate, and the key keeps those axes' absolute bounds).
    */
-  private predicateKey(q: CoordBox, k: CoordBox): string {
-    if (this.moving.length === 0) return '*';
-    const values: (number | string)[] = [];
-    for (const a of this.moving) {
-      if (q.lo[a] !== q.hi[a] || k.lo[a] !== k.hi[a]) return '*';
-      values.push(q.lo[a]!, k.lo[a]!);
-    }
-    const id = values.join(':');
+  private predicateKey(q: CoordBox, k: CoordBox): number {
+    if (this.moving.length === 0) return -1;
+    for (const a of this.moving) if (q.lo[a] !== q.hi[a] || k.lo[a] !== k.hi[a]) return -1;
+    // One moving axis (the usual frame axis): a numeric id of the value pair; several: a string.
+    const a0 = this.moving[0]!;
+    const id: number | string =
+      this.moving.length === 1 && k.lo[a0]! < 0x100000
+        ? q.lo[a0]! * 0x100000 + k.lo[a0]!
+        : this.moving.map((a) => `${q.lo[a]}:${k.lo[a]}`).join(':');
     let key = this.specialised.get(id);
     if (key === undefined) {
       const bySide = { q: new Map<number, number>(), k: new Map<number, number>() };
@@ -207,7 +215,12 @@ export class BoxPairKeys {
         bySide.q.set(a, q.lo[a]!);
         bySide.k.set(a, k.lo[a]!);
       }
-      key = exprKey(foldBool(substituteBool(this.predicate, bySide)));
+      const folded = exprKey(foldBool(substituteBool(this.predicate, bySide)));
+      key = this.predicateIds.get(folded);
+      if (key === undefined) {
+        key = this.predicateIds.size;
+        this.predicateIds.set(folded, key);
+      }
       this.specialised.set(id, key);
     }
     return key;
