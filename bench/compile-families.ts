@@ -53,7 +53,7 @@ async function measure(name: string, shape: string): Promise<CaseResult> {
   const plan = result.outputs.plan!;
   const seconds = { ...result.seconds };
   const started = performance.now();
-  layoutChoices(plan.pattern, plan.blockQ, plan.blockK);
+  layoutChoices(plan.pattern, plan.blockQ, plan.blockK, plan.stats);
   seconds.layouts = (performance.now() - started) / 1000;
   return {
     pattern: name,

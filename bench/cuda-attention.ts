@@ -89,7 +89,9 @@ function altOptionsFromEnv(): CudaAttentionOptions | null {
 }
 
 /** Time the alternative kernel, or null (with the reason printed) where it cannot be built for the row. */
-function timeAltAlone(time: () => { ms: number; registers: number }): { ms: number; registers: number } | null {
+function timeAltAlone(
+  time: () => { ms: number; registers: number },
+): { ms: number; registers: number } | null {
   try {
     return time();
   } catch (error) {

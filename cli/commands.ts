@@ -180,7 +180,7 @@ async function compileWithProgress(
 /** The layout alternatives of a compiled plan, as the report shows them. */
 function alternativesOf(result: CompileResult): LayoutAlternative[] {
   const plan = result.outputs.plan!;
-  return layoutChoices(plan.pattern, plan.blockQ, plan.blockK).map((c) => ({
+  return layoutChoices(plan.pattern, plan.blockQ, plan.blockK, plan.stats).map((c) => ({
     label: c.label,
     blockQ: c.blockQ,
     blockK: c.blockK,

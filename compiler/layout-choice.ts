@@ -10,6 +10,7 @@ import { FULL, PARTIAL } from './classify/element-mask.js';
 import type { PatternInstance } from './ir.js';
 import { type ConcreteLayout, type LayoutSpec, layoutSignature, makeLayout } from './layout.js';
 import { checkBlockSizes, MAX_BLOCK_PAIRS } from './plan/build.js';
+import type { PlanStats } from './plan/plan.js';
 
 /** One layout / block-size choice with its block counts and costs. */
 export interface LayoutChoice {
@@ -51,12 +52,11 @@ export function paddedSpec(layout: ConcreteLayout, pad: number): LayoutSpec {
   };
 }
 
-function evaluate(
-  label: string,
-  pattern: PatternInstance,
-  blockQ: number,
-  blockK: number,
-): Omit<LayoutChoice, 'relativeCompute'> {
+/** Block counts of one choice: what the plan already knows for the plain choice. */
+export type ChoiceCounts = Pick<PlanStats, 'full' | 'partial' | 'total' | 'realTokens'>;
+
+/** Classify `pattern` at the block sizes and count the classes. */
+function countClasses(pattern: PatternInstance, blockQ: number, blockK: number): ChoiceCounts {
   const classes = classifyBlocks(pattern, blockQ, blockK);
   let full = 0;
   let partial = 0;
@@ -64,7 +64,18 @@ function evaluate(
     if (c === FULL) full++;
     else if (c === PARTIAL) partial++;
   }
-  const real = realTokensPerBlock(pattern.layout, blockQ).reduce((s, x) => s + x, 0);
+  const realTokens = realTokensPerBlock(pattern.layout, blockQ).reduce((s, x) => s + x, 0);
+  return { full, partial, total: classes.length, realTokens };
+}
+
+function evaluate(
+  label: string,
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+  counts: ChoiceCounts = countClasses(pattern, blockQ, blockK),
+): Omit<LayoutChoice, 'relativeCompute'> {
+  const { full, partial, realTokens: real } = counts;
   const seqLen = pattern.layout.length;
   return {
     label,
@@ -74,7 +85,7 @@ function evaluate(
     seqLen,
     full,
     partial,
-    empty: classes.length - full - partial,
+    empty: counts.total - full - partial,
     computedPairs: (full + partial) * blockQ * blockK,
     paddingOverhead: real === 0 ? 0 : (seqLen - real) / real,
   };
@@ -87,11 +98,18 @@ export const ALTERNATIVE_PAIRS_FACTOR = 4;
  * The plain choice first, then the alternatives that can remove partial blocks: units padded to the least
  * common multiple of the block sizes (when that changes the layout), and square block sizes that divide the
  * unit's token count. Each with block counts, computed element pairs relative to plain, and padding overhead.
+ * `plain` passes the counts of the plan already built at these block sizes (its stats), so the plain choice
+ * is not classified again.
  */
-export function layoutChoices(pattern: PatternInstance, blockQ: number, blockK: number): LayoutChoice[] {
+export function layoutChoices(
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+  plain?: ChoiceCounts,
+): LayoutChoice[] {
   checkBlockSizes(blockQ, blockK);
   const { layout } = pattern;
-  const rows = [evaluate('plain', pattern, blockQ, blockK)];
+  const rows = [evaluate('plain', pattern, blockQ, blockK, plain)];
   const lcm = (blockQ / gcd(blockQ, blockK)) * blockK;
   const padded = makeLayout(paddedSpec(layout, lcm));
   if (padded.length !== layout.length || padded.unitSlot !== layout.unitSlot) {
@@ -114,6 +132,9 @@ export function layoutChoices(pattern: PatternInstance, blockQ: number, blockK: 
     if (pairs(block) > limit) continue;
     rows.push(evaluate(`blocks ${block} x ${block}`, pattern, block, block));
   }
-  const plain = rows[0]!.computedPairs;
-  return rows.map((row) => ({ ...row, relativeCompute: plain === 0 ? 0 : row.computedPairs / plain }));
+  const plainPairs = rows[0]!.computedPairs;
+  return rows.map((row) => ({
+    ...row,
+    relativeCompute: plainPairs === 0 ? 0 : row.computedPairs / plainPairs,
+  }));
 }

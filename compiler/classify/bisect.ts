@@ -92,10 +92,11 @@ export type BoxPairFn = (q: CoordBox, k: CoordBox) => number;
 export function decidedOrMemoised(
   tri: BoxPredicate,
   predicate: BoolExpr,
+  kind: 'class' | 'count',
   decided: (verdict: Tri, q: CoordBox, k: CoordBox) => number,
   solve: (tri: BoxPredicate, q: CoordBox, k: CoordBox) => number,
 ): BoxPairFn {
-  const memoised = memoisedByBoxPair(predicate, (q, k) => solve(tri, q, k));
+  const memoised = memoisedByBoxPair(predicate, kind, (q, k) => solve(tri, q, k));
   return (q, k) => {
     const t = tri(q, k);
     return t === UNKNOWN ? memoised(q, k) : decided(t, q, k);
@@ -151,6 +152,7 @@ export function classifyByBisection(pattern: PatternInstance, blockQ: number, bl
   const pairClass = decidedOrMemoised(
     tri,
     pattern.predicate,
+    'class',
     (t) => (t === TRUE ? FULL : EMPTY),
     classifyBoxPair,
   );
@@ -162,8 +164,26 @@ export function classifyByBisection(pattern: PatternInstance, blockQ: number, bl
   // The boxes of single blocks are asked for again at every level of the recursion: keep them.
   const blockBoxesQ: (CoordBox[] | undefined)[] = new Array(nq);
   const blockBoxesK: (CoordBox[] | undefined)[] = new Array(nk);
-  const boxesOf = (cache: (CoordBox[] | undefined)[], b0: number, b1: number, size: number): CoordBox[] => {
-    if (b1 - b0 !== 1) return rangeBoxes(layout, b0 * size, b1 * size);
+  // So are the boxes of the recursion's multi-block ranges (about 2 n distinct ranges, each met once per
+  // region along the other side).
+  const rangeBoxesQ = new Map<number, CoordBox[]>();
+  const rangeBoxesK = new Map<number, CoordBox[]>();
+  const boxesOf = (
+    cache: (CoordBox[] | undefined)[],
+    ranges: Map<number, CoordBox[]>,
+    b0: number,
+    b1: number,
+    size: number,
+  ): CoordBox[] => {
+    if (b1 - b0 !== 1) {
+      const key = b0 * (layout.length + 1) + b1;
+      let boxes = ranges.get(key);
+      if (boxes === undefined) {
+        boxes = rangeBoxes(layout, b0 * size, b1 * size);
+        ranges.set(key, boxes);
+      }
+      return boxes;
+    }
     let boxes = cache[b0];
     if (boxes === undefined) {
       boxes = rangeBoxes(layout, b0 * size, b1 * size);
@@ -172,9 +192,9 @@ export function classifyByBisection(pattern: PatternInstance, blockQ: number, bl
     return boxes;
   };
   const region = (q0: number, q1: number, k0: number, k1: number): void => {
-    const boxesQ = boxesOf(blockBoxesQ, q0, q1, blockQ);
+    const boxesQ = boxesOf(blockBoxesQ, rangeBoxesQ, q0, q1, blockQ);
     if (boxesQ.length === 0) return;
-    const boxesK = boxesOf(blockBoxesK, k0, k1, blockK);
+    const boxesK = boxesOf(blockBoxesK, rangeBoxesK, k0, k1, blockK);
     if (boxesK.length === 0) return;
     if (q1 - q0 === 1 && k1 - k0 === 1) {
       out[q0 * nk + k0] = classifyBoxes(pairClass, boxesQ, boxesK);

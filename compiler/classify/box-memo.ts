@@ -166,68 +166,98 @@ function substituteBool(e: BoolExpr, values: Readonly<Record<Side, ReadonlyMap<n
 export class BoxPairKeys {
   /** Axes the predicate reads other than through query-key differences. */
   private readonly moving: readonly number[];
-  private readonly specialised = new Map<string, string>();
+  private readonly isMoving: boolean[] = [];
+  /** Moving-axis values (joined) to the id of their specialised predicate; 0 is the raw predicate. */
+  private readonly specialised = new Map<string, number>();
+  /** Folded specialised predicates to small ids, so that keys stay short (a predicate's text is long). */
+  private readonly predicateIds = new Map<string, number>();
 
   constructor(private readonly predicate: BoolExpr) {
     const moved = new Set<number>();
     markBool(predicate, moved);
     this.moving = [...moved].sort((a, b) => a - b);
+    for (const a of this.moving) this.isMoving[a] = true;
   }
 
   /** The key of a box pair (same segment layout on both sides). */
   key(q: CoordBox, k: CoordBox): string {
-    const predicate = this.predicateKey(q, k);
-    const parts: (string | number)[] = [q.segment, k.segment, predicate];
+    const predicate = this.predicateId(q, k);
+    let key = `${q.segment === 'text' ? 't' : 'v'}${k.segment === 'text' ? 't' : 'v'}${predicate}`;
     for (let a = 0; a < q.lo.length; a++) {
-      const moving = this.moving.includes(a);
+      const moving = this.isMoving[a] === true;
       // A substituted axis is no longer read; a difference axis counts relative to the key box.
-      if (moving && predicate !== '*') continue;
+      if (moving && predicate !== 0) continue;
       const base = moving ? 0 : k.lo[a]!;
-      parts.push(q.lo[a]! - base, q.hi[a]! - base, k.lo[a]! - base, k.hi[a]! - base);
+      key += `,${q.lo[a]! - base},${q.hi[a]! - base},${k.lo[a]! - base},${k.hi[a]! - base}`;
     }
-    return parts.join(',');
+    return key;
   }
 
   /**
-   * The predicate specialised to the box pair's values on the moving axes, when each box holds one value on
-   * every one of them (otherwise the raw predicate, and the key keeps those axes' absolute bounds).
+   * The id of the predicate specialised to the box pair's values on the moving axes, when each box holds one
+   * value on every one of them; otherwise 0, the raw predicate, and the key keeps those axes' absolute bounds.
    */
-  private predicateKey(q: CoordBox, k: CoordBox): string {
-    if (this.moving.length === 0) return '*';
-    const values: (number | string)[] = [];
+  private predicateId(q: CoordBox, k: CoordBox): number {
+    if (this.moving.length === 0) return 0;
+    let values = '';
     for (const a of this.moving) {
-      if (q.lo[a] !== q.hi[a] || k.lo[a] !== k.hi[a]) return '*';
-      values.push(q.lo[a]!, k.lo[a]!);
+      if (q.lo[a] !== q.hi[a] || k.lo[a] !== k.hi[a]) return 0;
+      values += `${q.lo[a]}:${k.lo[a]}:`;
     }
-    const id = values.join(':');
-    let key = this.specialised.get(id);
-    if (key === undefined) {
+    let id = this.specialised.get(values);
+    if (id === undefined) {
       const bySide = { q: new Map<number, number>(), k: new Map<number, number>() };
       for (const a of this.moving) {
         bySide.q.set(a, q.lo[a]!);
         bySide.k.set(a, k.lo[a]!);
       }
-      key = exprKey(foldBool(substituteBool(this.predicate, bySide)));
-      this.specialised.set(id, key);
+      const text = exprKey(foldBool(substituteBool(this.predicate, bySide)));
+      id = this.predicateIds.get(text);
+      if (id === undefined) {
+        id = this.predicateIds.size + 1;
+        this.predicateIds.set(text, id);
+      }
+      this.specialised.set(values, id);
     }
-    return key;
+    return id;
   }
 }
 
-/** A box-pair function memoised through {@link BoxPairKeys}. */
+/**
+ * Keys and memos per predicate, kept while the predicate lives: the plan's classifier and counter and the
+ * report's layout alternatives (other block sizes, padded units: the same coordinates) share their answers.
+ */
+const shared = new WeakMap<BoolExpr, { keys: BoxPairKeys; memos: Map<string, Map<string, unknown>> }>();
+
+/**
+ * A box-pair function memoised through {@link BoxPairKeys}. `kind` names what `compute` answers (a class, a
+ * count): memos are shared between calls with the same predicate and kind, so `compute` must be a function of
+ * the predicate and the box pair only.
+ */
 export function memoisedByBoxPair<T>(
   predicate: BoolExpr,
+  kind: string,
   compute: (q: CoordBox, k: CoordBox) => T,
 ): (q: CoordBox, k: CoordBox) => T {
-  const keys = new BoxPairKeys(predicate);
-  const memo = new Map<string, T>();
+  let entry = shared.get(predicate);
+  if (!entry) {
+    entry = { keys: new BoxPairKeys(predicate), memos: new Map() };
+    shared.set(predicate, entry);
+  }
+  const { keys } = entry;
+  let memo = entry.memos.get(kind) as Map<string, T> | undefined;
+  if (!memo) {
+    memo = new Map<string, T>();
+    entry.memos.set(kind, memo);
+  }
+  const answers = memo;
   return (q, k) => {
     if (q.lo.length !== k.lo.length) return compute(q, k);
     const key = keys.key(q, k);
-    let value = memo.get(key);
+    let value = answers.get(key);
     if (value === undefined) {
       value = compute(q, k);
-      memo.set(key, value);
+      answers.set(key, value);
     }
     return value;
   };

@@ -50,6 +50,7 @@ export function allowedPairCounter(
   const pairCount = decidedOrMemoised(
     tri,
     pattern.predicate,
+    'count',
     (t, q, k) => (t === TRUE ? boxVolume(q) * boxVolume(k) : 0),
     countBoxPair,
   );
