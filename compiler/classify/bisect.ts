@@ -6,6 +6,7 @@
  * always terminates with the exact answer.
  */
 import type { BoolExpr, PatternInstance } from '../ir.js';
+import { type ProgressCallback, thinnedProgress } from '../progress.js';
 import { memoisedByBoxPair } from './box-memo.js';
 import { boxVolume, type CoordBox, rangeBoxes, realTokensPerBlock } from './boxes.js';
 import { EMPTY, FULL, PARTIAL } from './element-mask.js';
@@ -145,8 +146,16 @@ function uniformVerdict(tri: BoxPredicate, boxesQ: readonly CoordBox[], boxesK: 
   return verdict === -1 ? FALSE : verdict;
 }
 
-/** Classify every block pair by hierarchical bisection (works for any predicate). */
-export function classifyByBisection(pattern: PatternInstance, blockQ: number, blockK: number): Uint8Array {
+/**
+ * Classify every block pair by hierarchical bisection (works for any predicate). `onProgress` hears the block
+ * pairs decided so far out of all of them.
+ */
+export function classifyByBisection(
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+  onProgress?: ProgressCallback,
+): Uint8Array {
   const { layout } = pattern;
   const tri = compileBoxPredicate(pattern.predicate);
   const pairClass = decidedOrMemoised(
@@ -161,6 +170,12 @@ export function classifyByBisection(pattern: PatternInstance, blockQ: number, bl
   const nq = realQ.length;
   const nk = realK.length;
   const out = new Uint8Array(nq * nk);
+  const report = thinnedProgress(nq * nk, onProgress);
+  let decided = 0;
+  const regionDone = (q0: number, q1: number, k0: number, k1: number): void => {
+    decided += (q1 - q0) * (k1 - k0);
+    report(decided);
+  };
   // The boxes of single blocks are asked for again at every level of the recursion: keep them.
   const blockBoxesQ: (CoordBox[] | undefined)[] = new Array(nq);
   const blockBoxesK: (CoordBox[] | undefined)[] = new Array(nk);
@@ -193,22 +208,20 @@ export function classifyByBisection(pattern: PatternInstance, blockQ: number, bl
   };
   const region = (q0: number, q1: number, k0: number, k1: number): void => {
     const boxesQ = boxesOf(blockBoxesQ, rangeBoxesQ, q0, q1, blockQ);
-    if (boxesQ.length === 0) return;
-    const boxesK = boxesOf(blockBoxesK, rangeBoxesK, k0, k1, blockK);
-    if (boxesK.length === 0) return;
+    const boxesK = boxesQ.length === 0 ? boxesQ : boxesOf(blockBoxesK, rangeBoxesK, k0, k1, blockK);
+    if (boxesK.length === 0) return regionDone(q0, q1, k0, k1);
     if (q1 - q0 === 1 && k1 - k0 === 1) {
       out[q0 * nk + k0] = classifyBoxes(pairClass, boxesQ, boxesK);
-      return;
+      return regionDone(q0, q1, k0, k1);
     }
     const verdict = uniformVerdict(tri, boxesQ, boxesK);
-    if (verdict === FALSE) return;
     if (verdict === TRUE) {
       for (let qb = q0; qb < q1; qb++) {
         if (realQ[qb] === 0) continue;
         for (let kb = k0; kb < k1; kb++) if (realK[kb]! > 0) out[qb * nk + kb] = FULL;
       }
-      return;
     }
+    if (verdict !== UNKNOWN) return regionDone(q0, q1, k0, k1);
     if (q1 - q0 >= k1 - k0) {
       const mid = (q0 + q1) >>> 1;
       region(q0, mid, k0, k1);

@@ -6,6 +6,7 @@
  * `bruteForceClasses`.
  */
 import type { PatternInstance } from '../ir.js';
+import type { ProgressCallback } from '../progress.js';
 import { classifyByBisection, countAllowedInBoxes, countBoxPair, decidedOrMemoised } from './bisect.js';
 import { boxVolume, type CoordBox, rangeBoxes } from './boxes.js';
 import { classifyByFrameTable, classifyByUnitTable, frameTablePairCounter } from './class-table.js';
@@ -22,17 +23,21 @@ export interface Classification {
   readonly method: ClassifyMethod;
 }
 
-/** Classify every block pair, reporting the method used. */
+/**
+ * Classify every block pair, reporting the method used. `onProgress` hears the block pairs decided (the table
+ * methods are quick and report nothing; bisection, the slow one, reports as it goes).
+ */
 export function classifyBlocksWithMethod(
   pattern: PatternInstance,
   blockQ: number,
   blockK: number,
+  onProgress?: ProgressCallback,
 ): Classification {
   const byFrame = classifyByFrameTable(pattern, blockQ, blockK);
   if (byFrame) return { classes: byFrame, method: 'frame-table' };
   const byUnit = classifyByUnitTable(pattern, blockQ, blockK);
   if (byUnit) return { classes: byUnit, method: 'unit-table' };
-  return { classes: classifyByBisection(pattern, blockQ, blockK), method: 'bisection' };
+  return { classes: classifyByBisection(pattern, blockQ, blockK, onProgress), method: 'bisection' };
 }
 
 /**
@@ -69,6 +74,11 @@ export function allowedPairCounter(
 }
 
 /** Classify every block pair: row-major numQBlocks x numKBlocks, 0 empty / 1 partial / 2 full. Exact. */
-export function classifyBlocks(pattern: PatternInstance, blockQ: number, blockK: number): Uint8Array {
-  return classifyBlocksWithMethod(pattern, blockQ, blockK).classes;
+export function classifyBlocks(
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+  onProgress?: ProgressCallback,
+): Uint8Array {
+  return classifyBlocksWithMethod(pattern, blockQ, blockK, onProgress).classes;
 }
