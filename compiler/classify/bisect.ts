@@ -206,13 +206,14 @@ export function classifyByBisection(
     }
     return boxes;
   };
-  const region = (q0: number, q1: number, k0: number, k1: number): void => {
+  /** Fill the region's classes when it can be decided whole (or is one block pair); false to split it. */
+  const decideRegion = (q0: number, q1: number, k0: number, k1: number): boolean => {
     const boxesQ = boxesOf(blockBoxesQ, rangeBoxesQ, q0, q1, blockQ);
     const boxesK = boxesQ.length === 0 ? boxesQ : boxesOf(blockBoxesK, rangeBoxesK, k0, k1, blockK);
-    if (boxesK.length === 0) return regionDone(q0, q1, k0, k1);
+    if (boxesK.length === 0) return true;
     if (q1 - q0 === 1 && k1 - k0 === 1) {
       out[q0 * nk + k0] = classifyBoxes(pairClass, boxesQ, boxesK);
-      return regionDone(q0, q1, k0, k1);
+      return true;
     }
     const verdict = uniformVerdict(tri, boxesQ, boxesK);
     if (verdict === TRUE) {
@@ -221,8 +222,12 @@ export function classifyByBisection(
         for (let kb = k0; kb < k1; kb++) if (realK[kb]! > 0) out[qb * nk + kb] = FULL;
       }
     }
-    if (verdict !== UNKNOWN) return regionDone(q0, q1, k0, k1);
-    if (q1 - q0 >= k1 - k0) {
+    return verdict !== UNKNOWN;
+  };
+  const region = (q0: number, q1: number, k0: number, k1: number): void => {
+    if (decideRegion(q0, q1, k0, k1)) {
+      regionDone(q0, q1, k0, k1);
+    } else if (q1 - q0 >= k1 - k0) {
       const mid = (q0 + q1) >>> 1;
       region(q0, mid, k0, k1);
       region(mid, q1, k0, k1);
