@@ -7,7 +7,7 @@
  */
 import type { BoolExpr, PatternInstance } from '../ir.js';
 import { type ProgressCallback, thinnedProgress } from '../progress.js';
-import { memoisedByBoxPair } from './box-memo.js';
+import { sharedBoxPairMemo } from './box-memo.js';
 import { boxVolume, type CoordBox, rangeBoxes, realTokensPerBlock } from './boxes.js';
 import { EMPTY, FULL, PARTIAL } from './element-mask.js';
 import { FALSE, TRUE, type Tri, UNKNOWN } from './interval.js';
@@ -88,7 +88,10 @@ export type BoxPairFn = (q: CoordBox, k: CoordBox) => number;
 
 /**
  * `solve` over box pairs, answered from one interval evaluation when that decides the pair (`decided` maps the
- * verdict to the result) and through the box-pair memo otherwise: a lookup costs more than an evaluation.
+ * verdict to the result) and through the box-pair memo of `kind` otherwise: a lookup costs more than an
+ * evaluation. A box pair whose frames (moving-axis values) are fixed is evaluated and solved with the predicate
+ * specialised to them (box-memo.ts), which is smaller and folds to the same truth on that pair. `tri` is the
+ * compiled raw predicate.
  */
 export function decidedOrMemoised(
   tri: BoxPredicate,
@@ -97,10 +100,32 @@ export function decidedOrMemoised(
   decided: (verdict: Tri, q: CoordBox, k: CoordBox) => number,
   solve: (tri: BoxPredicate, q: CoordBox, k: CoordBox) => number,
 ): BoxPairFn {
-  const memoised = memoisedByBoxPair(predicate, kind, (q, k) => solve(tri, q, k));
+  const { keys, memo } = sharedBoxPairMemo<number>(predicate, kind);
+  const tris: BoxPredicate[] = [tri];
+  const triOf = (id: number): BoxPredicate => {
+    let compiled = tris[id];
+    if (compiled === undefined) {
+      compiled = compileBoxPredicate(keys.predicateOf(id));
+      tris[id] = compiled;
+    }
+    return compiled;
+  };
   return (q, k) => {
-    const t = tri(q, k);
-    return t === UNKNOWN ? memoised(q, k) : decided(t, q, k);
+    if (q.lo.length !== k.lo.length) {
+      const t = tri(q, k);
+      return t === UNKNOWN ? solve(tri, q, k) : decided(t, q, k);
+    }
+    const id = keys.predicateId(q, k);
+    const specialised = triOf(id);
+    const t = specialised(q, k);
+    if (t !== UNKNOWN) return decided(t, q, k);
+    const key = keys.key(id, q, k);
+    let value = memo.get(key);
+    if (value === undefined) {
+      value = solve(specialised, q, k);
+      memo.set(key, value);
+    }
+    return value;
   };
 }
 
