@@ -7,6 +7,7 @@
  */
 import type { BoolExpr, PatternInstance } from '../ir.js';
 import { type ProgressCallback, thinnedProgress } from '../progress.js';
+import { blockPairMemo } from './block-memo.js';
 import { sharedBoxPairMemo } from './box-memo.js';
 import { boxVolume, type CoordBox, rangeBoxes, realTokensPerBlock } from './boxes.js';
 import { EMPTY, FULL, PARTIAL } from './element-mask.js';
@@ -192,6 +193,7 @@ export function classifyByBisection(
   );
   const realQ = realTokensPerBlock(layout, blockQ);
   const realK = blockK === blockQ ? realQ : realTokensPerBlock(layout, blockK);
+  const sameShape = blockPairMemo(pattern.predicate, layout, blockQ, blockK);
   const nq = realQ.length;
   const nk = realK.length;
   const out = new Uint8Array(nq * nk);
@@ -237,7 +239,8 @@ export function classifyByBisection(
     const boxesK = boxesQ.length === 0 ? boxesQ : boxesOf(blockBoxesK, rangeBoxesK, k0, k1, blockK);
     if (boxesK.length === 0) return true;
     if (q1 - q0 === 1 && k1 - k0 === 1) {
-      out[q0 * nk + k0] = classifyBoxes(pairClass, boxesQ, boxesK);
+      const solve = () => classifyBoxes(pairClass, boxesQ, boxesK);
+      out[q0 * nk + k0] = sameShape ? sameShape(q0, k0, solve) : solve();
       return true;
     }
     const verdict = uniformVerdict(tri, boxesQ, boxesK);

@@ -168,6 +168,13 @@ function substituteBool(e: BoolExpr, values: Readonly<Record<Side, ReadonlyMap<n
   }
 }
 
+/** The axes `predicate` reads other than through query-key differences (a shift of both can change it). */
+export function movingAxes(predicate: BoolExpr): Set<number> {
+  const moved = new Set<number>();
+  markBool(predicate, moved);
+  return moved;
+}
+
 /** Moving-axis values below this pack into one number (two values per axis pair); larger ones use text. */
 const PACK = 2 ** 26;
 
@@ -185,9 +192,7 @@ export class BoxPairKeys {
   private readonly reads: boolean[][];
 
   constructor(predicate: BoolExpr) {
-    const moved = new Set<number>();
-    markBool(predicate, moved);
-    this.moving = [...moved].sort((a, b) => a - b);
+    this.moving = [...movingAxes(predicate)].sort((a, b) => a - b);
     for (const a of this.moving) this.isMoving[a] = true;
     this.predicates = [predicate];
     this.reads = [readsByAxis(predicate)];

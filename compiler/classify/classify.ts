@@ -8,6 +8,7 @@
 import type { PatternInstance } from '../ir.js';
 import type { ProgressCallback } from '../progress.js';
 import { classifyByBisection, countAllowedInBoxes, countBoxPair, decidedOrMemoised } from './bisect.js';
+import { blockPairMemo } from './block-memo.js';
 import { boxVolume, type CoordBox, rangeBoxes } from './boxes.js';
 import { classifyByFrameTable, classifyByUnitTable, frameTablePairCounter } from './class-table.js';
 import { TRUE } from './interval.js';
@@ -42,7 +43,8 @@ export function classifyBlocksWithMethod(
 
 /**
  * An exact counter of allowed real token pairs in one block pair (meant for partial blocks; full and empty
- * ones follow from real-token counts): frame-table sums for frame-axis predicates, box bisection otherwise.
+ * ones follow from real-token counts): frame-table sums for frame-axis predicates, box bisection otherwise
+ * (once per block shape pair where the predicate allows, block-memo.ts).
  */
 export function allowedPairCounter(
   pattern: PatternInstance,
@@ -70,7 +72,10 @@ export function allowedPairCounter(
     }
     return boxes;
   };
-  return (qb, kb) => countAllowedInBoxes(pairCount, boxesOf(qBoxes, qb, blockQ), boxesOf(kBoxes, kb, blockK));
+  const count = (qb: number, kb: number): number =>
+    countAllowedInBoxes(pairCount, boxesOf(qBoxes, qb, blockQ), boxesOf(kBoxes, kb, blockK));
+  const sameShape = blockPairMemo(pattern.predicate, layout, blockQ, blockK);
+  return sameShape ? (qb, kb) => sameShape(qb, kb, () => count(qb, kb)) : count;
 }
 
 /** Classify every block pair: row-major numQBlocks x numKBlocks, 0 empty / 1 partial / 2 full. Exact. */
