@@ -136,7 +136,10 @@ async function compileWithProgress(
         stages: STAGES,
         cache,
         ...(until ? { until } : {}),
-        onStage: (e) => progress.stage(e),
+        // In-stage progress redraws the line many times a second: a terminal's line, not a log's lines.
+        onStage: (e) => {
+          if (e.phase !== 'progress' || process.stderr.isTTY) progress.stage(e);
+        },
       });
     } finally {
       progress.dispose();
@@ -177,10 +180,38 @@ async function compileWithProgress(
   return result!;
 }
 
-/** The layout alternatives of a compiled plan, as the report shows them. */
-function alternativesOf(result: CompileResult): LayoutAlternative[] {
+/** The step after the stages that classifies the layout alternatives; its progress reads like a stage's. */
+const LAYOUTS_STEP = { stage: 'layouts', title: 'Classify layout alternatives' } as const;
+
+/**
+ * The layout alternatives of a compiled plan, as the report shows them. On a terminal (and unless output is
+ * quiet) a progress line appears once the step has run longer than a second, and is cleared at its end.
+ */
+function alternativesOf(result: CompileResult, cli: AnalysisCliOptions): LayoutAlternative[] {
   const plan = result.outputs.plan!;
-  return layoutChoices(plan.pattern, plan.blockQ, plan.blockK, plan.stats).map((c) => ({
+  const live = process.stderr.isTTY && cli.json !== true && cli.dump === undefined;
+  let drawn = false;
+  const progress = new CompileProgress(
+    [LAYOUTS_STEP.stage],
+    (line) => {
+      if (!live || line.endsWith('...')) return;
+      process.stderr.write(`\r\x1b[K${line}`);
+      drawn = true;
+    },
+    undefined,
+    0,
+  );
+  progress.stage({ ...LAYOUTS_STEP, phase: 'start' });
+  let choices: ReturnType<typeof layoutChoices>;
+  try {
+    choices = layoutChoices(plan.pattern, plan.blockQ, plan.blockK, plan.stats, (done, total) =>
+      progress.stage({ ...LAYOUTS_STEP, phase: 'progress', done, total }),
+    );
+  } finally {
+    progress.dispose();
+    if (drawn) process.stderr.write('\r\x1b[K');
+  }
+  return choices.map((c) => ({
     label: c.label,
     blockQ: c.blockQ,
     blockK: c.blockK,
@@ -213,7 +244,7 @@ async function reportOf(
     headDim: positiveInt(cli.headDim, '--head-dim'),
     batch: 1,
   };
-  const alternatives = await timed(seconds, 'layouts', () => alternativesOf(result));
+  const alternatives = await timed(seconds, 'layouts', () => alternativesOf(result, cli));
   // The report's counts (queries without keys, padding) are part of its time; `seconds` is read when printed.
   return timed(seconds, 'report', () =>
     makeReport(result.outputs.plan!, result.outputs.source.name, alternatives, seconds, shape),

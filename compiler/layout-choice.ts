@@ -10,6 +10,8 @@ import { FULL, PARTIAL } from './classify/element-mask.js';
 import type { PatternInstance } from './ir.js';
 import { type ConcreteLayout, type LayoutSpec, layoutSignature, makeLayout } from './layout.js';
 import { checkBlockSizes, MAX_BLOCK_PAIRS } from './plan/build.js';
+import type { PlanStats } from './plan/plan.js';
+import { type ProgressCallback, partProgress } from './progress.js';
 
 /** One layout / block-size choice with its block counts and costs. */
 export interface LayoutChoice {
@@ -51,22 +53,25 @@ export function paddedSpec(layout: ConcreteLayout, pad: number): LayoutSpec {
   };
 }
 
-/** Block counts of one choice. */
-export interface BlockCounts {
-  readonly full: number;
-  readonly partial: number;
-  readonly empty: number;
-}
+/** Block counts of one choice: what the plan already knows for the plain choice. */
+export type ChoiceCounts = Pick<PlanStats, 'full' | 'partial' | 'total' | 'realTokens'>;
 
-function countClasses(pattern: PatternInstance, blockQ: number, blockK: number): BlockCounts {
-  const classes = classifyBlocks(pattern, blockQ, blockK);
+/** Classify `pattern` at the block sizes and count the classes. */
+function countClasses(
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+  onProgress?: ProgressCallback,
+): ChoiceCounts {
+  const classes = classifyBlocks(pattern, blockQ, blockK, onProgress);
   let full = 0;
   let partial = 0;
   for (const c of classes) {
     if (c === FULL) full++;
     else if (c === PARTIAL) partial++;
   }
-  return { full, partial, empty: classes.length - full - partial };
+  const realTokens = realTokensPerBlock(pattern.layout, blockQ).reduce((s, x) => s + x, 0);
+  return { full, partial, total: classes.length, realTokens };
 }
 
 function evaluate(
@@ -74,10 +79,9 @@ function evaluate(
   pattern: PatternInstance,
   blockQ: number,
   blockK: number,
-  known?: BlockCounts,
+  counts: ChoiceCounts,
 ): Omit<LayoutChoice, 'relativeCompute'> {
-  const { full, partial, empty } = known ?? countClasses(pattern, blockQ, blockK);
-  const real = realTokensPerBlock(pattern.layout, blockQ).reduce((s, x) => s + x, 0);
+  const { full, partial, realTokens: real } = counts;
   const seqLen = pattern.layout.length;
   return {
     label,
@@ -87,7 +91,7 @@ function evaluate(
     seqLen,
     full,
     partial,
-    empty,
+    empty: counts.total - full - partial,
     computedPairs: (full + partial) * blockQ * blockK,
     paddingOverhead: real === 0 ? 0 : (seqLen - real) / real,
   };
@@ -96,21 +100,18 @@ function evaluate(
 /** Alternatives may have at most this many times the plan's block pairs (blocks of 80 for 128: 2.6x). */
 export const ALTERNATIVE_PAIRS_FACTOR = 4;
 
-/**
- * The plain choice first, then the alternatives that can remove partial blocks: units padded to the least
- * common multiple of the block sizes (when that changes the layout), and square block sizes that divide the
- * unit's token count. Each with block counts, computed element pairs relative to plain, and padding overhead.
- * `known` gives the plain choice's counts when a plan already has them (the plan's stats), saving a classification.
- */
-export function layoutChoices(
-  pattern: PatternInstance,
-  blockQ: number,
-  blockK: number,
-  known?: BlockCounts,
-): LayoutChoice[] {
-  checkBlockSizes(blockQ, blockK);
+/** One choice to evaluate: its label, the pattern on its layout, and its block sizes. */
+interface ChoiceJob {
+  readonly label: string;
+  readonly pattern: PatternInstance;
+  readonly blockQ: number;
+  readonly blockK: number;
+}
+
+/** The alternatives to the plain choice worth classifying (see {@link layoutChoices}). */
+function alternativeJobs(pattern: PatternInstance, blockQ: number, blockK: number): ChoiceJob[] {
   const { layout } = pattern;
-  const rows = [evaluate('plain', pattern, blockQ, blockK, known)];
+  const jobs: ChoiceJob[] = [];
   const lcm = (blockQ / gcd(blockQ, blockK)) * blockK;
   const padded = makeLayout(paddedSpec(layout, lcm));
   if (padded.length !== layout.length || padded.unitSlot !== layout.unitSlot) {
@@ -119,7 +120,7 @@ export function layoutChoices(
       key: `${pattern.name}_${layoutSignature(padded)}_from_${pattern.key}`,
       layout: padded,
     };
-    rows.push(evaluate(`pad units to ${lcm}`, repadded, blockQ, blockK));
+    jobs.push({ label: `pad units to ${lcm}`, pattern: repadded, blockQ, blockK });
   }
   // An alternative with many more block pairs than the plan would cost more to classify than the plan did
   // (blocks of 80 for a plan of 512 have 41x the pairs: minutes and gigabytes at 3 M tokens); leave it out.
@@ -131,8 +132,43 @@ export function layoutChoices(
   for (let block = 64; block <= 256; block += 16) {
     if (layout.unitTokens % block !== 0 || (block === blockQ && block === blockK)) continue;
     if (pairs(block) > limit) continue;
-    rows.push(evaluate(`blocks ${block} x ${block}`, pattern, block, block));
+    jobs.push({ label: `blocks ${block} x ${block}`, pattern, blockQ: block, blockK: block });
   }
-  const plain = rows[0]!.computedPairs;
-  return rows.map((row) => ({ ...row, relativeCompute: plain === 0 ? 0 : row.computedPairs / plain }));
+  return jobs;
+}
+
+/**
+ * The plain choice first, then the alternatives that can remove partial blocks: units padded to the least
+ * common multiple of the block sizes (when that changes the layout), and square block sizes that divide the
+ * unit's token count. Each with block counts, computed element pairs relative to plain, and padding overhead.
+ * `plain` passes the counts of the plan already built at these block sizes (its stats), so the plain choice
+ * is not classified again. `onProgress` hears the fraction of the classifying done.
+ */
+export function layoutChoices(
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+  plain?: ChoiceCounts,
+  onProgress?: ProgressCallback,
+): LayoutChoice[] {
+  checkBlockSizes(blockQ, blockK);
+  const jobs: ChoiceJob[] = [
+    ...(plain ? [] : [{ label: 'plain', pattern, blockQ, blockK }]),
+    ...alternativeJobs(pattern, blockQ, blockK),
+  ];
+  const rows = jobs.map((job, i) => {
+    const counts = countClasses(
+      job.pattern,
+      job.blockQ,
+      job.blockK,
+      partProgress(onProgress, i, jobs.length),
+    );
+    return evaluate(job.label, job.pattern, job.blockQ, job.blockK, counts);
+  });
+  if (plain) rows.unshift(evaluate('plain', pattern, blockQ, blockK, plain));
+  const plainPairs = rows[0]!.computedPairs;
+  return rows.map((row) => ({
+    ...row,
+    relativeCompute: plainPairs === 0 ? 0 : row.computedPairs / plainPairs,
+  }));
 }

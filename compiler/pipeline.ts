@@ -21,6 +21,7 @@ import type { CompileOptions } from './options.js';
 import { buildPlan, checkBlockPairs } from './plan/build.js';
 import { deserializePlan, serializePlan } from './plan/io.js';
 import type { BlockPlan } from './plan/plan.js';
+import type { ProgressCallback } from './progress.js';
 
 /** One output file of a render stage, relative to the output folder. */
 export interface Artifact {
@@ -48,7 +49,8 @@ export interface StageOutputs {
 export interface Stage {
   readonly name: string;
   readonly title: string;
-  run(outputs: StageOutputs, options: CompileOptions): void;
+  /** `onProgress`, when given, hears how far a long stage has got (stages that loop over block pairs). */
+  run(outputs: StageOutputs, options: CompileOptions, onProgress?: ProgressCallback): void;
   /** The stage's output as text (`--dump <stage>`). */
   dump(outputs: StageOutputs): string;
   /**
@@ -123,10 +125,10 @@ export const PLAN_STAGES: readonly Stage[] = [
   {
     name: 'classify',
     title: 'Classify block pairs',
-    run(outputs, options) {
+    run(outputs, options, onProgress) {
       const pattern = required(outputs.pattern, 'classify');
       checkBlockPairs(pattern, options.blockQ, options.blockK);
-      outputs.classes = classifyBlocks(pattern, options.blockQ, options.blockK);
+      outputs.classes = classifyBlocks(pattern, options.blockQ, options.blockK, onProgress);
       const n = pattern.layout.length;
       outputs.classShape = { rows: Math.ceil(n / options.blockQ), cols: Math.ceil(n / options.blockK) };
     },
@@ -135,12 +137,13 @@ export const PLAN_STAGES: readonly Stage[] = [
   {
     name: 'plan',
     title: 'Build the block plan',
-    run(outputs, options) {
+    run(outputs, options, onProgress) {
       outputs.plan = buildPlan(
         required(outputs.pattern, 'plan'),
         options.blockQ,
         options.blockK,
         outputs.classes,
+        onProgress,
       );
     },
     dump: (o) => serializePlan(required(o.plan, 'plan')),
@@ -167,8 +170,11 @@ export const PLAN_STAGES: readonly Stage[] = [
 export interface StageEvent {
   readonly stage: string;
   readonly title: string;
-  readonly phase: 'start' | 'end' | 'cached';
+  /** `progress`: the running stage has done `done` of `total` units of its work (sent only by long loops). */
+  readonly phase: 'start' | 'progress' | 'end' | 'cached';
   readonly seconds?: number;
+  readonly done?: number;
+  readonly total?: number;
 }
 
 /** What to compile and how. Give `source`, or a `fixture` with the stage it is the dump of. */
@@ -253,7 +259,11 @@ export async function compile(request: CompileRequest): Promise<CompileResult> {
     const stage = stages[i]!;
     request.onStage?.({ stage: stage.name, title: stage.title, phase: 'start' });
     const started = performance.now();
-    runGuarded(stage, outputs, request.options);
+    const { onStage } = request;
+    const onProgress: ProgressCallback | undefined = onStage
+      ? (done, total) => onStage({ stage: stage.name, title: stage.title, phase: 'progress', done, total })
+      : undefined;
+    runGuarded(stage, outputs, request.options, onProgress);
     // Storing the output (serialising a plan can take as long as building it) is part of the stage's time.
     const key = cache && stage.load ? stage.cacheKey?.(outputs, request.options) : undefined;
     if (cache && key !== undefined) await cache.put(key, `${stage.name}.dump`, stage.dump(outputs));
@@ -272,9 +282,14 @@ function isStackOverflow(error: unknown): boolean {
  * Run one stage; a stack overflow (helpers or rules chained tens of thousands deep) becomes a diagnostic that
  * points at the pattern, instead of an internal error.
  */
-function runGuarded(stage: Stage, outputs: StageOutputs, options: CompileOptions): void {
+function runGuarded(
+  stage: Stage,
+  outputs: StageOutputs,
+  options: CompileOptions,
+  onProgress?: ProgressCallback,
+): void {
   try {
-    stage.run(outputs, options);
+    stage.run(outputs, options, onProgress);
   } catch (error) {
     if (!isStackOverflow(error)) throw error;
     const declaration = outputs.pattern?.declaration;

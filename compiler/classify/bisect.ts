@@ -6,7 +6,9 @@
  * always terminates with the exact answer.
  */
 import type { BoolExpr, PatternInstance } from '../ir.js';
-import { memoisedByBoxPair } from './box-memo.js';
+import { type ProgressCallback, thinnedProgress } from '../progress.js';
+import { blockPairMemo } from './block-memo.js';
+import { sharedBoxPairMemo } from './box-memo.js';
 import { boxVolume, type CoordBox, rangeBoxes, realTokensPerBlock } from './boxes.js';
 import { EMPTY, FULL, PARTIAL } from './element-mask.js';
 import { FALSE, TRUE, type Tri, UNKNOWN } from './interval.js';
@@ -87,18 +89,44 @@ export type BoxPairFn = (q: CoordBox, k: CoordBox) => number;
 
 /**
  * `solve` over box pairs, answered from one interval evaluation when that decides the pair (`decided` maps the
- * verdict to the result) and through the box-pair memo otherwise: a lookup costs more than an evaluation.
+ * verdict to the result) and through the box-pair memo of `kind` otherwise: a lookup costs more than an
+ * evaluation. A box pair whose frames (moving-axis values) are fixed is evaluated and solved with the predicate
+ * specialised to them (box-memo.ts), which is smaller and folds to the same truth on that pair. `tri` is the
+ * compiled raw predicate.
  */
 export function decidedOrMemoised(
   tri: BoxPredicate,
   predicate: BoolExpr,
+  kind: 'class' | 'count',
   decided: (verdict: Tri, q: CoordBox, k: CoordBox) => number,
   solve: (tri: BoxPredicate, q: CoordBox, k: CoordBox) => number,
 ): BoxPairFn {
-  const memoised = memoisedByBoxPair(predicate, (q, k) => solve(tri, q, k));
+  const { keys, memo } = sharedBoxPairMemo<number>(predicate, kind);
+  const tris: BoxPredicate[] = [tri];
+  const triOf = (id: number): BoxPredicate => {
+    let compiled = tris[id];
+    if (compiled === undefined) {
+      compiled = compileBoxPredicate(keys.predicateOf(id));
+      tris[id] = compiled;
+    }
+    return compiled;
+  };
   return (q, k) => {
-    const t = tri(q, k);
-    return t === UNKNOWN ? memoised(q, k) : decided(t, q, k);
+    if (q.lo.length !== k.lo.length) {
+      const t = tri(q, k);
+      return t === UNKNOWN ? solve(tri, q, k) : decided(t, q, k);
+    }
+    const id = keys.predicateId(q, k);
+    const specialised = triOf(id);
+    const t = specialised(q, k);
+    if (t !== UNKNOWN) return decided(t, q, k);
+    const key = keys.key(id, q, k);
+    let value = memo.get(key);
+    if (value === undefined) {
+      value = solve(specialised, q, k);
+      memo.set(key, value);
+    }
+    return value;
   };
 }
 
@@ -144,59 +172,90 @@ function uniformVerdict(tri: BoxPredicate, boxesQ: readonly CoordBox[], boxesK: 
   return verdict === -1 ? FALSE : verdict;
 }
 
-/** Classify every block pair by hierarchical bisection (works for any predicate). */
-export function classifyByBisection(pattern: PatternInstance, blockQ: number, blockK: number): Uint8Array {
+/**
+ * Classify every block pair by hierarchical bisection (works for any predicate). `onProgress` hears the block
+ * pairs decided so far out of all of them.
+ */
+export function classifyByBisection(
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+  onProgress?: ProgressCallback,
+): Uint8Array {
   const { layout } = pattern;
   const tri = compileBoxPredicate(pattern.predicate);
   const pairClass = decidedOrMemoised(
     tri,
     pattern.predicate,
+    'class',
     (t) => (t === TRUE ? FULL : EMPTY),
     classifyBoxPair,
   );
   const realQ = realTokensPerBlock(layout, blockQ);
   const realK = blockK === blockQ ? realQ : realTokensPerBlock(layout, blockK);
+  const sameShape = blockPairMemo(pattern.predicate, layout, blockQ, blockK);
   const nq = realQ.length;
   const nk = realK.length;
   const out = new Uint8Array(nq * nk);
-  // A block range is asked for again with every range of the other side it meets. The ranges are the nodes of
-  // a midpoint bisection (a segment tree: under 2n per side), so keeping all of them costs O(blocks) entries.
-  const rangesQ = new Map<number, CoordBox[]>();
-  const rangesK = new Map<number, CoordBox[]>();
+  const report = thinnedProgress(nq * nk, onProgress);
+  let decided = 0;
+  const regionDone = (q0: number, q1: number, k0: number, k1: number): void => {
+    decided += (q1 - q0) * (k1 - k0);
+    report(decided);
+  };
+  // The boxes of single blocks are asked for again at every level of the recursion: keep them.
+  const blockBoxesQ: (CoordBox[] | undefined)[] = new Array(nq);
+  const blockBoxesK: (CoordBox[] | undefined)[] = new Array(nk);
+  // So are the boxes of the recursion's multi-block ranges (about 2 n distinct ranges, each met once per
+  // region along the other side).
+  const rangeBoxesQ = new Map<number, CoordBox[]>();
+  const rangeBoxesK = new Map<number, CoordBox[]>();
   const boxesOf = (
-    cache: Map<number, CoordBox[]>,
+    cache: (CoordBox[] | undefined)[],
+    ranges: Map<number, CoordBox[]>,
     b0: number,
     b1: number,
     size: number,
-    n: number,
   ): CoordBox[] => {
-    const key = b0 * (n + 1) + b1;
-    let boxes = cache.get(key);
+    if (b1 - b0 !== 1) {
+      const key = b0 * (layout.length + 1) + b1;
+      let boxes = ranges.get(key);
+      if (boxes === undefined) {
+        boxes = rangeBoxes(layout, b0 * size, b1 * size);
+        ranges.set(key, boxes);
+      }
+      return boxes;
+    }
+    let boxes = cache[b0];
     if (boxes === undefined) {
       boxes = rangeBoxes(layout, b0 * size, b1 * size);
-      cache.set(key, boxes);
+      cache[b0] = boxes;
     }
     return boxes;
   };
-  const region = (q0: number, q1: number, k0: number, k1: number): void => {
-    const boxesQ = boxesOf(rangesQ, q0, q1, blockQ, nq);
-    if (boxesQ.length === 0) return;
-    const boxesK = boxesOf(rangesK, k0, k1, blockK, nk);
-    if (boxesK.length === 0) return;
+  /** Fill the region's classes when it can be decided whole (or is one block pair); false to split it. */
+  const decideRegion = (q0: number, q1: number, k0: number, k1: number): boolean => {
+    const boxesQ = boxesOf(blockBoxesQ, rangeBoxesQ, q0, q1, blockQ);
+    const boxesK = boxesQ.length === 0 ? boxesQ : boxesOf(blockBoxesK, rangeBoxesK, k0, k1, blockK);
+    if (boxesK.length === 0) return true;
     if (q1 - q0 === 1 && k1 - k0 === 1) {
-      out[q0 * nk + k0] = classifyBoxes(pairClass, boxesQ, boxesK);
-      return;
+      const solve = () => classifyBoxes(pairClass, boxesQ, boxesK);
+      out[q0 * nk + k0] = sameShape ? sameShape(q0, k0, solve) : solve();
+      return true;
     }
     const verdict = uniformVerdict(tri, boxesQ, boxesK);
-    if (verdict === FALSE) return;
     if (verdict === TRUE) {
       for (let qb = q0; qb < q1; qb++) {
         if (realQ[qb] === 0) continue;
         for (let kb = k0; kb < k1; kb++) if (realK[kb]! > 0) out[qb * nk + kb] = FULL;
       }
-      return;
     }
-    if (q1 - q0 >= k1 - k0) {
+    return verdict !== UNKNOWN;
+  };
+  const region = (q0: number, q1: number, k0: number, k1: number): void => {
+    if (decideRegion(q0, q1, k0, k1)) {
+      regionDone(q0, q1, k0, k1);
+    } else if (q1 - q0 >= k1 - k0) {
       const mid = (q0 + q1) >>> 1;
       region(q0, mid, k0, k1);
       region(mid, q1, k0, k1);

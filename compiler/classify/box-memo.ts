@@ -10,11 +10,17 @@
  *   one value each is keyed by the predicate with those values substituted and folded, so frame pairs that
  *   the pattern treats alike (same distance class, neither a sink) share one entry.
  *
- * Both keys are sound: equal keys mean the same predicate over translated boxes, hence the same result.
+ * Both keys are sound: equal keys mean the same predicate over translated boxes, hence the same result. An axis
+ * the (specialised) predicate no longer reads enters a key by its extents only.
+ *
+ * The specialised predicate is also what the classifier evaluates on such a box pair: folded, it is much
+ * smaller than the raw one (radial attention's window width is a constant per frame pair), and interval
+ * evaluation of it is as sound and exact on single tokens.
  */
 import { constInt, exprKey, foldBool } from '../fold.js';
 import type { BoolExpr, IntExpr, Side } from '../ir.js';
 import type { CoordBox } from './boxes.js';
+import { axesRead } from './ir-deps.js';
 
 /** Coefficients of an affine integer expression in the query and key coordinates. */
 interface Affine {
@@ -162,33 +168,55 @@ function substituteBool(e: BoolExpr, values: Readonly<Record<Side, ReadonlyMap<n
   }
 }
 
+/** The axes `predicate` reads other than through query-key differences (a shift of both can change it). */
+export function movingAxes(predicate: BoolExpr): Set<number> {
+  const moved = new Set<number>();
+  markBool(predicate, moved);
+  return moved;
+}
+
+/** Moving-axis values below this pack into one number (two values per axis pair); larger ones use text. */
+const PACK = 2 ** 26;
+
 /** Keys box pairs so that equal keys have equal results; see the module comment. */
 export class BoxPairKeys {
   /** Axes the predicate reads other than through query-key differences. */
   private readonly moving: readonly number[];
-  /** Per axis: is it one of {@link moving}. */
-  private readonly isMoving: readonly boolean[];
-  /** The moving axes' values (query, key per axis) -> the id of the specialised predicate. */
+  private readonly isMoving: boolean[] = [];
+  /** Moving-axis values (packed, or joined as text) to the id of their specialised predicate. */
   private readonly specialised = new Map<number | string, number>();
-  /** Folded specialised predicates (their exprKey) -> a small id, so keys stay short. */
+  /** Folded specialised predicates to small ids, so that keys stay short (a predicate's text is long). */
   private readonly predicateIds = new Map<string, number>();
+  /** Per predicate id: the predicate (0: the raw one) and, per axis, whether it still reads that axis. */
+  private readonly predicates: BoolExpr[];
+  private readonly reads: boolean[][];
 
-  constructor(private readonly predicate: BoolExpr) {
-    const moved = new Set<number>();
-    markBool(predicate, moved);
-    this.moving = [...moved].sort((a, b) => a - b);
-    const axes = this.moving.length === 0 ? 0 : this.moving[this.moving.length - 1]! + 1;
-    this.isMoving = Array.from({ length: axes }, (_, a) => moved.has(a));
+  constructor(predicate: BoolExpr) {
+    this.moving = [...movingAxes(predicate)].sort((a, b) => a - b);
+    for (const a of this.moving) this.isMoving[a] = true;
+    this.predicates = [predicate];
+    this.reads = [readsByAxis(predicate)];
   }
 
-  /** The key of a box pair (same segment layout on both sides). */
-  key(q: CoordBox, k: CoordBox): string {
-    const predicate = this.predicateKey(q, k);
-    let key = `${q.segment === 'video' ? 'v' : 't'}${k.segment === 'video' ? 'v' : 't'}${predicate}`;
+  /** The predicate with id `id` (see {@link predicateId}); 0 is the raw predicate. */
+  predicateOf(id: number): BoolExpr {
+    return this.predicates[id]!;
+  }
+
+  /** The key of a box pair (same segment layout on both sides) under its {@link predicateId}. */
+  key(id: number, q: CoordBox, k: CoordBox): string {
+    const reads = this.reads[id]!;
+    let key = `${q.segment === 'text' ? 't' : 'v'}${k.segment === 'text' ? 't' : 'v'}${id}`;
     for (let a = 0; a < q.lo.length; a++) {
       const moving = this.isMoving[a] === true;
-      // A substituted axis is no longer read; a difference axis counts relative to the key box.
-      if (moving && predicate >= 0) continue;
+      // A substituted axis is no longer read (each box holds one value on it).
+      if (moving && id !== 0) continue;
+      if (reads[a] !== true) {
+        // An axis the predicate does not read matters only through the boxes' sizes (allowed-pair counts).
+        key += `,~${q.hi[a]! - q.lo[a]!},${k.hi[a]! - k.lo[a]!}`;
+        continue;
+      }
+      // A difference axis counts relative to the key box; a moving one (unspecialised) absolutely.
       const base = moving ? 0 : k.lo[a]!;
       key += `,${q.lo[a]! - base},${q.hi[a]! - base},${k.lo[a]! - base},${k.hi[a]! - base}`;
     }
@@ -197,51 +225,90 @@ export class BoxPairKeys {
 
   /**
    * The id of the predicate specialised to the box pair's values on the moving axes, when each box holds one
-   * value on every one of them; -1 otherwise (the raw predicate, and the key keeps those axes' absolute bounds).
+   * value on every one of them; otherwise 0, the raw predicate, and the key keeps those axes' absolute bounds.
+   * Pairs treated alike (same frame-distance class, say) get the same id.
    */
-  private predicateKey(q: CoordBox, k: CoordBox): number {
-    if (this.moving.length === 0) return -1;
-    for (const a of this.moving) if (q.lo[a] !== q.hi[a] || k.lo[a] !== k.hi[a]) return -1;
-    // One moving axis (the usual frame axis): a numeric id of the value pair; several: a string.
-    const a0 = this.moving[0]!;
-    const id: number | string =
-      this.moving.length === 1 && k.lo[a0]! < 0x100000
-        ? q.lo[a0]! * 0x100000 + k.lo[a0]!
-        : this.moving.map((a) => `${q.lo[a]}:${k.lo[a]}`).join(':');
-    let key = this.specialised.get(id);
-    if (key === undefined) {
-      const bySide = { q: new Map<number, number>(), k: new Map<number, number>() };
-      for (const a of this.moving) {
-        bySide.q.set(a, q.lo[a]!);
-        bySide.k.set(a, k.lo[a]!);
+  predicateId(q: CoordBox, k: CoordBox): number {
+    const { moving } = this;
+    if (moving.length === 0) return 0;
+    let values: number | string;
+    if (moving.length === 1) {
+      const a = moving[0]!;
+      const qv = q.lo[a]!;
+      const kv = k.lo[a]!;
+      if (qv !== q.hi[a] || kv !== k.hi[a]) return 0;
+      values = qv >= 0 && kv >= 0 && qv < PACK && kv < PACK ? qv * PACK + kv : `${qv}:${kv}`;
+    } else {
+      values = '';
+      for (const a of moving) {
+        if (q.lo[a] !== q.hi[a] || k.lo[a] !== k.hi[a]) return 0;
+        values += `${q.lo[a]}:${k.lo[a]}:`;
       }
-      const folded = exprKey(foldBool(substituteBool(this.predicate, bySide)));
-      key = this.predicateIds.get(folded);
-      if (key === undefined) {
-        key = this.predicateIds.size;
-        this.predicateIds.set(folded, key);
-      }
-      this.specialised.set(id, key);
     }
-    return key;
+    let id = this.specialised.get(values);
+    if (id === undefined) {
+      id = this.specialise(q, k);
+      this.specialised.set(values, id);
+    }
+    return id;
+  }
+
+  /** Intern the predicate folded with the box pair's moving-axis values. */
+  private specialise(q: CoordBox, k: CoordBox): number {
+    const bySide = { q: new Map<number, number>(), k: new Map<number, number>() };
+    for (const a of this.moving) {
+      bySide.q.set(a, q.lo[a]!);
+      bySide.k.set(a, k.lo[a]!);
+    }
+    const folded = foldBool(substituteBool(this.predicates[0]!, bySide));
+    const text = exprKey(folded);
+    let id = this.predicateIds.get(text);
+    if (id === undefined) {
+      id = this.predicates.length;
+      this.predicateIds.set(text, id);
+      this.predicates.push(folded);
+      this.reads.push(readsByAxis(folded));
+    }
+    return id;
   }
 }
 
-/** A box-pair function memoised through {@link BoxPairKeys}. */
-export function memoisedByBoxPair<T>(
+/** Per axis, true when the predicate reads it. */
+function readsByAxis(predicate: BoolExpr): boolean[] {
+  const reads: boolean[] = [];
+  for (const axis of axesRead(predicate)) reads[axis] = true;
+  return reads;
+}
+
+/** The keys of one predicate and its memos by kind of answer. */
+interface PredicateMemos {
+  readonly keys: BoxPairKeys;
+  readonly memos: Map<string, Map<string, unknown>>;
+}
+
+/**
+ * Keys and memos per predicate, kept while the predicate lives: the plan's classifier and counter and the
+ * report's layout alternatives (other block sizes, padded units: the same coordinates) share their answers.
+ */
+const shared = new WeakMap<BoolExpr, PredicateMemos>();
+
+/**
+ * The keys and the memo of answers of kind `kind` (a class, a count) for `predicate`, shared by every caller
+ * with the same predicate object: an answer stored must be a function of the predicate and the box pair only.
+ */
+export function sharedBoxPairMemo<T>(
   predicate: BoolExpr,
-  compute: (q: CoordBox, k: CoordBox) => T,
-): (q: CoordBox, k: CoordBox) => T {
-  const keys = new BoxPairKeys(predicate);
-  const memo = new Map<string, T>();
-  return (q, k) => {
-    if (q.lo.length !== k.lo.length) return compute(q, k);
-    const key = keys.key(q, k);
-    let value = memo.get(key);
-    if (value === undefined) {
-      value = compute(q, k);
-      memo.set(key, value);
-    }
-    return value;
-  };
+  kind: string,
+): { keys: BoxPairKeys; memo: Map<string, T> } {
+  let entry = shared.get(predicate);
+  if (!entry) {
+    entry = { keys: new BoxPairKeys(predicate), memos: new Map() };
+    shared.set(predicate, entry);
+  }
+  let memo = entry.memos.get(kind) as Map<string, T> | undefined;
+  if (!memo) {
+    memo = new Map<string, T>();
+    entry.memos.set(kind, memo);
+  }
+  return { keys: entry.keys, memo };
 }

@@ -6,7 +6,9 @@
  * `bruteForceClasses`.
  */
 import type { PatternInstance } from '../ir.js';
+import type { ProgressCallback } from '../progress.js';
 import { classifyByBisection, countAllowedInBoxes, countBoxPair, decidedOrMemoised } from './bisect.js';
+import { blockPairMemo } from './block-memo.js';
 import { boxVolume, type CoordBox, rangeBoxes } from './boxes.js';
 import { classifyByFrameTable, classifyByUnitTable, frameTablePairCounter } from './class-table.js';
 import { TRUE } from './interval.js';
@@ -22,22 +24,27 @@ export interface Classification {
   readonly method: ClassifyMethod;
 }
 
-/** Classify every block pair, reporting the method used. */
+/**
+ * Classify every block pair, reporting the method used. `onProgress` hears the block pairs decided (the table
+ * methods are quick and report nothing; bisection, the slow one, reports as it goes).
+ */
 export function classifyBlocksWithMethod(
   pattern: PatternInstance,
   blockQ: number,
   blockK: number,
+  onProgress?: ProgressCallback,
 ): Classification {
   const byFrame = classifyByFrameTable(pattern, blockQ, blockK);
   if (byFrame) return { classes: byFrame, method: 'frame-table' };
   const byUnit = classifyByUnitTable(pattern, blockQ, blockK);
   if (byUnit) return { classes: byUnit, method: 'unit-table' };
-  return { classes: classifyByBisection(pattern, blockQ, blockK), method: 'bisection' };
+  return { classes: classifyByBisection(pattern, blockQ, blockK, onProgress), method: 'bisection' };
 }
 
 /**
  * An exact counter of allowed real token pairs in one block pair (meant for partial blocks; full and empty
- * ones follow from real-token counts): frame-table sums for frame-axis predicates, box bisection otherwise.
+ * ones follow from real-token counts): frame-table sums for frame-axis predicates, box bisection otherwise
+ * (once per block shape pair where the predicate allows, block-memo.ts).
  */
 export function allowedPairCounter(
   pattern: PatternInstance,
@@ -50,6 +57,7 @@ export function allowedPairCounter(
   const pairCount = decidedOrMemoised(
     tri,
     pattern.predicate,
+    'count',
     (t, q, k) => (t === TRUE ? boxVolume(q) * boxVolume(k) : 0),
     countBoxPair,
   );
@@ -64,10 +72,18 @@ export function allowedPairCounter(
     }
     return boxes;
   };
-  return (qb, kb) => countAllowedInBoxes(pairCount, boxesOf(qBoxes, qb, blockQ), boxesOf(kBoxes, kb, blockK));
+  const count = (qb: number, kb: number): number =>
+    countAllowedInBoxes(pairCount, boxesOf(qBoxes, qb, blockQ), boxesOf(kBoxes, kb, blockK));
+  const sameShape = blockPairMemo(pattern.predicate, layout, blockQ, blockK);
+  return sameShape ? (qb, kb) => sameShape(qb, kb, () => count(qb, kb)) : count;
 }
 
 /** Classify every block pair: row-major numQBlocks x numKBlocks, 0 empty / 1 partial / 2 full. Exact. */
-export function classifyBlocks(pattern: PatternInstance, blockQ: number, blockK: number): Uint8Array {
-  return classifyBlocksWithMethod(pattern, blockQ, blockK).classes;
+export function classifyBlocks(
+  pattern: PatternInstance,
+  blockQ: number,
+  blockK: number,
+  onProgress?: ProgressCallback,
+): Uint8Array {
+  return classifyBlocksWithMethod(pattern, blockQ, blockK, onProgress).classes;
 }

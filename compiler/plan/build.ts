@@ -9,6 +9,7 @@ import { START_OF_FILE } from '../../dsl/source.js';
 import { realTokensPerBlock } from '../classify/boxes.js';
 import { allowedPairCounter, classifyBlocks } from '../classify/classify.js';
 import type { PatternInstance } from '../ir.js';
+import { type ProgressCallback, partProgress, thinnedProgress } from '../progress.js';
 import { recognizeClosedForm } from './closed-form.js';
 import { type BlockCsr, type BlockPlan, blockGeometry, queryBlockWork } from './plan.js';
 
@@ -105,19 +106,25 @@ function fullBlockPairs(full: BlockCsr, realQ: Int32Array, realK: Int32Array): n
   return pairs;
 }
 
-/** Allowed pairs inside partial blocks, counted exactly by the classifier's counter (partial blocks are few). */
+/**
+ * Allowed pairs inside partial blocks, counted exactly by the classifier's counter (partial blocks are few).
+ * `onProgress` hears the partial blocks counted so far.
+ */
 function partialBlockPairs(
   pattern: PatternInstance,
   partial: BlockCsr,
   blockQ: number,
   blockK: number,
+  onProgress?: ProgressCallback,
 ): number {
   if (partial.indices.length === 0) return 0;
   const count = allowedPairCounter(pattern, blockQ, blockK);
+  const report = thinnedProgress(partial.indices.length, onProgress);
   let pairs = 0;
   for (let qb = 0; qb + 1 < partial.offsets.length; qb++) {
     for (let m = partial.offsets[qb]!; m < partial.offsets[qb + 1]!; m++)
       pairs += count(qb, partial.indices[m]!);
+    report(partial.offsets[qb + 1]!);
   }
   return pairs;
 }
@@ -143,12 +150,15 @@ function scheduleOf(full: BlockCsr, partial: BlockCsr, numQ: number): Int32Array
 /**
  * Build the plan of `pattern` at block sizes `blockQ x blockK`. `classes` may pass the classification the
  * pipeline's classify stage already made (row-major, {@link classifyBlocks}'s format) to avoid redoing it.
+ * `onProgress` hears the fraction done (classifying, when not given, is the first half; counting the allowed
+ * pairs of partial blocks the rest).
  */
 export function buildPlan(
   pattern: PatternInstance,
   blockQ: number,
   blockK: number,
   classes?: Uint8Array,
+  onProgress?: ProgressCallback,
 ): BlockPlan {
   checkBlockSizes(blockQ, blockK);
   const { layout } = pattern;
@@ -157,12 +167,14 @@ export function buildPlan(
   if (classes !== undefined && classes.length !== nq * nk) {
     throw new Error(`internal: ${classes.length} block classes given for a ${nq} x ${nk} grid`);
   }
-  classes ??= classifyBlocks(pattern, blockQ, blockK);
+  const classifying = classes === undefined;
+  classes ??= classifyBlocks(pattern, blockQ, blockK, partProgress(onProgress, 0, 2));
+  const counting = classifying ? partProgress(onProgress, 1, 2) : onProgress;
   const { full, partial } = csrTables(classes, nq, nk);
   const realQ = realTokensPerBlock(layout, blockQ);
   const realK = blockK === blockQ ? realQ : realTokensPerBlock(layout, blockK);
   const allowedPairs =
-    fullBlockPairs(full, realQ, realK) + partialBlockPairs(pattern, partial, blockQ, blockK);
+    fullBlockPairs(full, realQ, realK) + partialBlockPairs(pattern, partial, blockQ, blockK, counting);
 
   const total = nq * nk;
   const empty = total - full.indices.length - partial.indices.length;

@@ -11,6 +11,8 @@ import { allowedPairCounter } from '../../../compiler/classify/classify.js';
 import { bruteForceAllowedPairs, bruteForceClasses } from '../../../compiler/classify/element-mask.js';
 import { videoLayout } from '../../../compiler/classify/reference-patterns.js';
 import type { BoolExpr, CmpOp, IntExpr, PatternInstance } from '../../../compiler/ir.js';
+import { makeLayout } from '../../../compiler/layout.js';
+import { paddedSpec } from '../../../compiler/layout-choice.js';
 import { testRuns } from '../../support/arbitraries/layout.js';
 
 const k = (value: number): IntExpr => ({ op: 'const', value });
@@ -106,6 +108,38 @@ describe('box-pair memo', () => {
         expect(allowed).toBe(bruteForceAllowedPairs(pattern));
       }),
       { numRuns: testRuns(150) },
+    );
+  });
+
+  it('memos shared by one predicate across layouts and block sizes still give brute force', () => {
+    // The plan, its counter and the report's alternatives (padded units, other block sizes) reuse one memo per
+    // predicate; answers learnt on one layout must stay right on the next.
+    const sharedCase = fc.record({
+      frames: fc.integer({ min: 2, max: 6 }),
+      h: fc.integer({ min: 1, max: 4 }),
+      w: fc.integer({ min: 2, max: 5 }),
+      predicate,
+      blocks: fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 2, maxLength: 4 }),
+    });
+    fc.assert(
+      fc.property(sharedCase, ({ frames, h, w, predicate: p, blocks }) => {
+        const plain = videoLayout(frames, h, w);
+        const padded = makeLayout(paddedSpec(plain, blocks[0]! + 1));
+        for (const layout of [plain, padded]) {
+          const pattern: PatternInstance = { key: 'memo', name: 'memo', params: {}, layout, predicate: p };
+          for (const block of blocks) {
+            expect(classifyByBisection(pattern, block, block)).toEqual(
+              bruteForceClasses(pattern, block, block),
+            );
+            const count = allowedPairCounter(pattern, block, block);
+            const n = Math.ceil(layout.length / block);
+            let allowed = 0;
+            for (let qb = 0; qb < n; qb++) for (let kb = 0; kb < n; kb++) allowed += count(qb, kb);
+            expect(allowed).toBe(bruteForceAllowedPairs(pattern));
+          }
+        }
+      }),
+      { numRuns: testRuns(60) },
     );
   });
 });
