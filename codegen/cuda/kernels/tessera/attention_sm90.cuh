@@ -35,9 +35,11 @@ struct TpAttentionSm90 {
   static_assert(kBlockQ % 64 == 0, "one warpgroup per 64 query rows");
   static_assert(kHeadDim % 32 == 0 && kTileK % 64 == 0, "32-column slabs and 64-key tiles");
   static constexpr int kThreads = kBlockQ / 64 * 128;  // one warpgroup per 64 query rows
-  static constexpr int kChunks = kHeadDim / 8;         // 16-byte chunks per row
-  static constexpr int kCoreStride = 144;  // bytes from one 8 x 16-byte core matrix to the next along a row
-  static constexpr int kGroupBytes = kChunks * kCoreStride;  // one 8-row group of the shared row-group layout
+  // Bytes from one 8 x 16-byte core matrix to the next along a row: 144 keeps the shared-memory side of the Q
+  // copy at most 2-way conflicted.
+  static constexpr int kCoreStride = 144;
+  using Rows = TpWgRows<kHeadDim, T, kCoreStride>;  // row-group offsets, the Q copy and the epilogue
+  static constexpr int kGroupBytes = Rows::kGroupBytes;  // one 8-row group of the shared row-group layout
   static constexpr int kSlabs = kHeadDim / 32;  // 32-column slabs of a K/V tile (64-byte swizzle)
   static constexpr int kSlabBytes = kTileK * 64;
   static constexpr int kTileBytes = kSlabs * kSlabBytes;
@@ -57,24 +59,6 @@ struct TpAttentionSm90 {
       (kTokOffset + (kDecodeKeys ? kStages * kTileK * static_cast<int>(sizeof(TpKeyTerms)) : 0) + 15) / 16 * 16;
   static constexpr int kBarOffset = (kRunOffset + (kDecodeKeys ? kStages * Runs::kRunWords * 4 : 0) + 7) / 8 * 8;
   static constexpr int kSharedBytes = kBarOffset + 8 * kStages;
-
-  // Byte offset of row `row`, 16-byte chunk `chunk` in the row-group layout (wgmma.cuh).
-  using Rows = TpWgRows<kHeadDim, T, kCoreStride>;  // row-group offsets and the epilogue
-
-  // kRows rows of kHeadDim from global memory into the row-group layout at shared address dst. Consecutive
-  // threads copy consecutive 16-byte chunks of the rows (whole 128-byte lines per warp from global memory; the
-  // 144-byte core-matrix stride keeps the shared-memory side at most 2-way conflicted). Rows past the sequence
-  // are zero-filled, so padding never feeds NaN or Inf into the tensor cores.
-  template <int kRows>
-  static TP_DEVICE void load_rows(unsigned dst, const unsigned short* src, long long seq_stride, int row0, int tid) {
-#pragma unroll
-    for (int c = tid; c < kRows * kChunks; c += kThreads) {
-      const int row = c / kChunks;
-      const int chunk = c - row * kChunks;
-      const bool ok = row0 + row < kSeqLen;
-      tp_cp_async_16(dst + Rows::offset(row, chunk), src + (ok ? row0 + row : 0) * seq_stride + chunk * 8, ok);
-    }
-  }
 
   // The tile of kTileK keys from key0 of K (or V) into shared memory at dst: kSlabs boxes of 32 columns, each
   // landing as kTileK rows of 64 bytes with the 64-byte swizzle. The tensor map orders the sequence, head and
@@ -116,7 +100,7 @@ struct TpAttentionSm90 {
     // The prologue is a chain of dependent loads (schedule, CSR offsets, first block) before the first tile can
     // be asked for, so nothing waits for anyone until the loop: Q streams in while the walk starts, and thread 0
     // initialises the mbarriers and issues the first tile itself (the barrier before the loop publishes them).
-    load_rows<kBlockQ>(sQ, gQ, p.q_seq, q0, tid);
+    Rows::template load<kBlockQ, kThreads>(sQ, gQ, p.q_seq, q0, tid);
     tp_cp_async_commit();
     TpKeyWalk walk{};
     tp_walk_begin(walk, p, qb);

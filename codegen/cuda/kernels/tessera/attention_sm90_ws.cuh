@@ -59,9 +59,9 @@ struct TpAttentionSm90Ws {
   static constexpr int kThreads = 384;  // producer warpgroup + two consumer warpgroups
   static constexpr int kProducerRegs = 56;  // the key walk and the token decode of masked tiles run here
   static constexpr int kConsumerRegs = 224;  // 128 x 56 + 256 x 224 <= 65,536
-  static constexpr int kChunks = kHeadDim / 8;
   static constexpr int kCoreStride = 128;  // core matrices of a row group back to back
-  static constexpr int kGroupBytes = kChunks * kCoreStride;
+  using Rows = TpWgRows<kHeadDim, T, kCoreStride>;  // row-group offsets, the Q copy and the epilogue
+  static constexpr int kGroupBytes = Rows::kGroupBytes;
   static constexpr int kSlabs = kHeadDim / 32;
   static constexpr int kSlabBytes = kTileK * 64;
   static constexpr int kTileBytes = kSlabs * kSlabBytes;
@@ -83,8 +83,6 @@ struct TpAttentionSm90Ws {
   static constexpr int kNextOffset = kModeOffset + 4 * kStages;  // per stage: the item after an end marker's
   static constexpr int kBarOffset = (kNextOffset + 4 * kStages + 7) / 8 * 8;
   static constexpr int kSharedBytes = kBarOffset + 16 * kStages;
-
-  using Rows = TpWgRows<kHeadDim, T, kCoreStride>;  // row-group offsets and the epilogue
 
   // Work item -> (batch x head, query block), in the CTA order of codegen/cuda/cta-order.ts. The one place where
   // the kernel addresses the plan's schedule.
@@ -200,13 +198,7 @@ struct TpAttentionSm90Ws {
       unsigned short* gO = p.o + batch * p.o_batch + head * p.o_head;
 
       tp_bar_sync(2 + c, 128);  // the last item's O has left sO (= these Q rows)
-#pragma unroll
-      for (int i = ctid; i < 64 * kChunks; i += 128) {
-        const int row = i / kChunks;
-        const int chunk = i - row * kChunks;
-        const bool ok = q0 + row < kSeqLen;
-        tp_cp_async_16(q_rows + Rows::offset(row, chunk), gQ + (ok ? q0 + row : 0) * p.q_seq + chunk * 8, ok);
-      }
+      Rows::template load<64, 128>(q_rows, gQ, p.q_seq, q0, ctid);
       tp_cp_async_commit();
       TpQueryTerms qtok[2];
       if constexpr (kDecodeRows) {

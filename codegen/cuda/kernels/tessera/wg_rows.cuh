@@ -1,7 +1,7 @@
 // wg_rows.cuh: the 64 query rows of one wgmma warpgroup in the sm_90 kernels (attention_sm90.cuh and
 // attention_sm90_ws.cuh): where a row's 16-byte chunks sit in the shared row-group layout wgmma reads (8-row core
 // matrices, kCoreStride bytes from one core matrix to the next along a row), and the epilogue both kernels end a
-// query block with.
+// query block with, and the copy of Q rows into that layout.
 // Included after the pattern header, whose kSeqLen and TpQueryTerms it reads.
 #pragma once
 
@@ -14,6 +14,21 @@ struct TpWgRows {
 
   static TP_DEVICE unsigned offset(int row, int chunk) {
     return (row >> 3) * kGroupBytes + chunk * kCoreStride + (row & 7) * 16;
+  }
+
+  // kRows rows of kHeadDim from global memory (row row0 on, row stride seq_stride elements) into the row-group
+  // layout at shared address dst, by kThreads threads (tid in 0 .. kThreads - 1). Consecutive threads copy
+  // consecutive 16-byte chunks of the rows (whole 128-byte lines per warp from global memory). Rows past the
+  // sequence are zero-filled, so padding never feeds NaN or Inf into the tensor cores.
+  template <int kRows, int kThreads>
+  static TP_DEVICE void load(unsigned dst, const unsigned short* src, long long seq_stride, int row0, int tid) {
+#pragma unroll
+    for (int c = tid; c < kRows * kChunks; c += kThreads) {
+      const int row = c / kChunks;
+      const int chunk = c - row * kChunks;
+      const bool ok = row0 + row < kSeqLen;
+      tp_cp_async_16(dst + offset(row, chunk), src + (ok ? row0 + row : 0) * seq_stride + chunk * 8, ok);
+    }
   }
 
   // Normalise this thread's two rows of the accumulator fragment (rows warp * 16 + lane / 4 and 8 below it),
