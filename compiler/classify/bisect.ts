@@ -9,7 +9,7 @@ import type { BoolExpr, PatternInstance } from '../ir.js';
 import { type ProgressCallback, thinnedProgress } from '../progress.js';
 import { blockPairMemo } from './block-memo.js';
 import { sharedBoxPairMemo } from './box-memo.js';
-import { boxVolume, type CoordBox, rangeBoxes, realTokensPerBlock } from './boxes.js';
+import { blockRangeBoxes, boxVolume, type CoordBox, realTokensPerBlock } from './boxes.js';
 import { EMPTY, FULL, PARTIAL } from './element-mask.js';
 import { FALSE, TRUE, type Tri, UNKNOWN } from './interval.js';
 import { type BoxPredicate, compileBoxPredicate } from './interval-compile.js';
@@ -203,47 +203,21 @@ export function classifyByBisection(
     decided += (q1 - q0) * (k1 - k0);
     report(decided);
   };
-  // The boxes of single blocks are asked for again at every level of the recursion: keep them.
-  const blockBoxesQ: (CoordBox[] | undefined)[] = new Array(nq);
-  const blockBoxesK: (CoordBox[] | undefined)[] = new Array(nk);
-  // So are the boxes of the recursion's multi-block ranges (about 2 n distinct ranges, each met once per
-  // region along the other side).
-  const rangeBoxesQ = new Map<number, CoordBox[]>();
-  const rangeBoxesK = new Map<number, CoordBox[]>();
-  const boxesOf = (
-    cache: (CoordBox[] | undefined)[],
-    ranges: Map<number, CoordBox[]>,
-    b0: number,
-    b1: number,
-    size: number,
-  ): CoordBox[] => {
-    if (b1 - b0 !== 1) {
-      const key = b0 * (layout.length + 1) + b1;
-      let boxes = ranges.get(key);
-      if (boxes === undefined) {
-        boxes = rangeBoxes(layout, b0 * size, b1 * size);
-        ranges.set(key, boxes);
-      }
-      return boxes;
-    }
-    let boxes = cache[b0];
-    if (boxes === undefined) {
-      boxes = rangeBoxes(layout, b0 * size, b1 * size);
-      cache[b0] = boxes;
-    }
-    return boxes;
-  };
+  // The recursion's block ranges are the nodes of a midpoint bisection (about 2 n per side), each met once per
+  // region along the other side: their boxes are kept.
+  const boxesQ = blockRangeBoxes(layout, blockQ);
+  const boxesK = blockK === blockQ ? boxesQ : blockRangeBoxes(layout, blockK);
   /** Fill the region's classes when it can be decided whole (or is one block pair); false to split it. */
   const decideRegion = (q0: number, q1: number, k0: number, k1: number): boolean => {
-    const boxesQ = boxesOf(blockBoxesQ, rangeBoxesQ, q0, q1, blockQ);
-    const boxesK = boxesQ.length === 0 ? boxesQ : boxesOf(blockBoxesK, rangeBoxesK, k0, k1, blockK);
-    if (boxesK.length === 0) return true;
+    const q = boxesQ(q0, q1);
+    const k = q.length === 0 ? q : boxesK(k0, k1);
+    if (k.length === 0) return true;
     if (q1 - q0 === 1 && k1 - k0 === 1) {
-      const solve = () => classifyBoxes(pairClass, boxesQ, boxesK);
+      const solve = () => classifyBoxes(pairClass, q, k);
       out[q0 * nk + k0] = sameShape ? sameShape(q0, k0, solve) : solve();
       return true;
     }
-    const verdict = uniformVerdict(tri, boxesQ, boxesK);
+    const verdict = uniformVerdict(tri, q, k);
     if (verdict === TRUE) {
       for (let qb = q0; qb < q1; qb++) {
         if (realQ[qb] === 0) continue;

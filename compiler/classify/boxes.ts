@@ -161,6 +161,27 @@ function digitBoxToCoords(
   return { segment: 'video', lo, hi };
 }
 
+/**
+ * The boxes of the block ranges `[b0, b1)` of `blockSize` tokens, each range decomposed once and kept: the
+ * classifier and the pair counter ask for the same blocks (and bisection ranges) again and again.
+ */
+export function blockRangeBoxes(
+  layout: ConcreteLayout,
+  blockSize: number,
+): (b0: number, b1: number) => CoordBox[] {
+  const ranges = new Map<number, CoordBox[]>();
+  const stride = Math.ceil(layout.length / blockSize) + 1;
+  return (b0, b1) => {
+    const key = b0 * stride + b1;
+    let boxes = ranges.get(key);
+    if (boxes === undefined) {
+      boxes = rangeBoxes(layout, b0 * blockSize, b1 * blockSize);
+      ranges.set(key, boxes);
+    }
+    return boxes;
+  };
+}
+
 /** Number of real tokens with index in `[start, end)`, computed from boxes (no per-token work). */
 export function countRealTokens(layout: ConcreteLayout, start: number, end: number): number {
   let count = 0;

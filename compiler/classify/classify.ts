@@ -9,7 +9,7 @@ import type { PatternInstance } from '../ir.js';
 import type { ProgressCallback } from '../progress.js';
 import { classifyByBisection, countAllowedInBoxes, countBoxPair, decidedOrMemoised } from './bisect.js';
 import { blockPairMemo } from './block-memo.js';
-import { boxVolume, type CoordBox, rangeBoxes } from './boxes.js';
+import { blockRangeBoxes, boxVolume } from './boxes.js';
 import { classifyByFrameTable, classifyByUnitTable, frameTablePairCounter } from './class-table.js';
 import { TRUE } from './interval.js';
 import { compileBoxPredicate } from './interval-compile.js';
@@ -62,18 +62,10 @@ export function allowedPairCounter(
     countBoxPair,
   );
   const { layout } = pattern;
-  const qBoxes = new Map<number, CoordBox[]>();
-  const kBoxes = new Map<number, CoordBox[]>();
-  const boxesOf = (cache: Map<number, CoordBox[]>, block: number, size: number): CoordBox[] => {
-    let boxes = cache.get(block);
-    if (!boxes) {
-      boxes = rangeBoxes(layout, block * size, (block + 1) * size);
-      cache.set(block, boxes);
-    }
-    return boxes;
-  };
+  const boxesQ = blockRangeBoxes(layout, blockQ);
+  const boxesK = blockK === blockQ ? boxesQ : blockRangeBoxes(layout, blockK);
   const count = (qb: number, kb: number): number =>
-    countAllowedInBoxes(pairCount, boxesOf(qBoxes, qb, blockQ), boxesOf(kBoxes, kb, blockK));
+    countAllowedInBoxes(pairCount, boxesQ(qb, qb + 1), boxesK(kb, kb + 1));
   const sameShape = blockPairMemo(pattern.predicate, layout, blockQ, blockK);
   return sameShape ? (qb, kb) => sameShape(qb, kb, () => count(qb, kb)) : count;
 }
